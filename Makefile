@@ -1,0 +1,55 @@
+# evalpin: `make help` lists the targets. Everything runs offline from .venv; caches stay in the repo.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# No hub traffic at run time, caches inside the repository (git-ignored).
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export HF_HOME := $(CURDIR)/.cache/huggingface
+export DVC_NO_ANALYTICS := 1
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+MODEL ?= demo-tiny
+
+.PHONY: help setup demo repro test lint format clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create .venv with the exact pinned dependencies (idempotent; seconds when done)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip check
+	touch $@
+
+demo: setup ## Restore the pinned demo model, run the suite with `dvc repro`, print the report
+	$(BIN)/evalpin restore $(MODEL)
+	$(BIN)/dvc repro
+	$(BIN)/evalpin report
+
+repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
+	$(BIN)/evalpin compose
+	$(BIN)/dvc repro
+
+test: setup ## Run the test suite (real DVC, real lm-eval, offline)
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff check + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove caches and scratch state (keeps .venv and the DVC cache)
+	rm -rf .cache .evalpin .pytest_cache .ruff_cache

@@ -1,0 +1,14 @@
+"""Dataset loader for the demo suite: data paths resolve against this file, not the working directory."""
+
+from pathlib import Path
+
+import datasets
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def load_jsonl(data_files: dict[str, str], **_ignored) -> datasets.DatasetDict:
+    """Load local JSONL splits named relative to eval/tasks/data (lm-eval passes extra metadata; ignored)."""
+    return datasets.load_dataset(
+        "json", data_files={split: str(DATA_DIR / name) for split, name in data_files.items()}
+    )

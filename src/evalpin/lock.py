@@ -1,0 +1,262 @@
+"""The delivery lock: every file of a pinned model with its size, sha256 and role, plus where it came from.
+
+A lock is git-tracked JSON next to the DVC-tracked model directory (models/NAME.lock.json). Loading is
+strict: an unknown or missing field is an error, never silently dropped, because a lock that quietly lost
+a field would verify less than its author thinks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass, field, fields
+from importlib import metadata
+from pathlib import Path, PurePosixPath
+
+from evalpin.atomic import write_atomic
+from evalpin.errors import EvalpinError
+from evalpin.hashing import sha256_files
+
+SCHEMA = 1
+ROLES = (
+    "weights",
+    "tokenizer",
+    "chat_template",
+    "generation_config",
+    "model_config",
+    "quantization",
+    "remote_code",
+    "other",
+)
+# First match wins; patterns are matched against the file's name (not its folder).
+ROLE_PATTERNS = (
+    ("generation_config", ("generation_config.json",)),
+    ("model_config", ("config.json",)),
+    ("chat_template", ("chat_template.jinja", "chat_template.json", "*.jinja")),
+    (
+        "quantization",
+        ("quantize_config.json", "quant_config.json", "quantization_config.json", "*.imatrix", "hqq_*"),
+    ),
+    (
+        "tokenizer",
+        (
+            "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
+            "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt", "spiece.model", "*.tiktoken",
+        ),
+    ),
+    (
+        "weights",
+        (
+            "*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json", "*.pt", "*.pth",
+            "*.pkl", "*.ckpt", "*.gguf", "*.onnx", "*.msgpack", "*.h5",
+        ),
+    ),
+    ("remote_code", ("*.py",)),
+)
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+RUNTIME_PACKAGES = ("torch", "transformers", "tokenizers", "lm_eval", "dvc", "huggingface_hub")
+
+
+def role_of(path: str) -> str:
+    name = PurePosixPath(path).name
+    for role, patterns in ROLE_PATTERNS:
+        if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
+            return role
+    return "other"
+
+
+def is_pickle(path: str) -> bool:
+    return path.endswith(PICKLE_SUFFIXES)
+
+
+def check_relative(path: str, where: str) -> None:
+    """Lock entries are POSIX paths inside the model directory: no absolute paths, no `..`."""
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in path or path in ("", "."):
+        raise EvalpinError(
+            f"{where}: file path {path!r} is not a plain relative path inside the model directory. "
+            "Lock entries must not be absolute or contain '..'; re-pin the model with `evalpin pin`."
+        )
+
+
+@dataclass(frozen=True)
+class LockedFile:
+    path: str
+    size: int
+    sha256: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Source:
+    repo_id: str  # the hub repo id ("org/name")
+    revision: str  # the full 40-hex commit the files came from
+    requested: str | None  # the branch or tag the user asked to resolve, if any
+    tokenizer_revision: str | None  # where the tokenizer came from another commit
+    upstream: str | None  # a huggingface_hub cache directory (relative to the repo); None is the Hub
+
+
+@dataclass(frozen=True)
+class Lock:
+    schema: int
+    name: str
+    source: Source
+    files: tuple[LockedFile, ...]
+    chat_templates: dict[str, str]  # where the template lives -> sha256 of its text
+    model_config: dict  # architectures, model_type, dtype, quantization_config
+    runtime: dict[str, str]  # versions the baseline was made with
+    golden: tuple[dict, ...] = field(default=())  # rendered prompts; see evalpin.golden
+
+    @property
+    def digest(self) -> str:
+        """One sha256 for the delivery: over the sorted (path, size, sha256) entries, nothing else."""
+        canonical = json.dumps([[f.path, f.size, f.sha256] for f in self.files], separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def by_path(self) -> dict[str, LockedFile]:
+        return {f.path: f for f in self.files}
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["files"] = [asdict(f) for f in self.files]
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def current_runtime() -> dict[str, str]:
+    """Versions read from package metadata (no imports: torch takes seconds to import)."""
+    versions = {"python": platform.python_version()}
+    for package in RUNTIME_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    image = os.environ.get("EVALPIN_IMAGE_DIGEST")
+    if image:
+        versions["image"] = image
+    return versions
+
+
+def list_delivery(directory: Path) -> list[str]:
+    """Relative POSIX paths of every file in a delivery; symlinks are refused (a pinned copy has none)."""
+    found = []
+    for path in sorted(directory.rglob("*")):
+        if path.is_symlink():
+            raise EvalpinError(
+                f"{path}: symlinks are not allowed in a pinned model directory (they can point outside it). "
+                "Replace it with the file it points to, or re-pin with `evalpin pin`."
+            )
+        if path.is_file():
+            found.append(path.relative_to(directory).as_posix())
+    return found
+
+
+def build_lock(directory: Path, name: str, source: Source, golden: tuple[dict, ...] = ()) -> Lock:
+    paths = list_delivery(directory)
+    digests = sha256_files(directory / p for p in paths)
+    files = tuple(
+        LockedFile(p, (directory / p).stat().st_size, digests[directory / p], role_of(p)) for p in paths
+    )
+    return Lock(
+        schema=SCHEMA,
+        name=name,
+        source=source,
+        files=files,
+        chat_templates=chat_template_digests(directory),
+        model_config=model_config_summary(directory),
+        runtime=current_runtime(),
+        golden=golden,
+    )
+
+
+def chat_template_digests(directory: Path) -> dict[str, str]:
+    """Each chat template the delivery carries, hashed on its own: the file and any embedded copy."""
+    found = {}
+    for path in sorted(directory.rglob("*.jinja")):
+        found[path.relative_to(directory).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    tokenizer_config = directory / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        embedded = _read_json(tokenizer_config).get("chat_template")
+        if embedded is not None:
+            text = embedded if isinstance(embedded, str) else json.dumps(embedded, sort_keys=True)
+            found["tokenizer_config.json#chat_template"] = hashlib.sha256(text.encode()).hexdigest()
+    return found
+
+
+def model_config_summary(directory: Path) -> dict:
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        return {}
+    config = _read_json(config_path)
+    return {
+        "architectures": config.get("architectures"),
+        "model_type": config.get("model_type"),
+        "dtype": config.get("dtype", config.get("torch_dtype")),
+        "quantization_config": config.get("quantization_config"),
+    }
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EvalpinError(f"{path}: not valid JSON ({exc}).") from exc
+
+
+def save_lock(lock: Lock, path: Path) -> None:
+    write_atomic(path, lock.to_json())
+
+
+def load_lock(path: Path) -> Lock:
+    if not path.is_file():
+        raise EvalpinError(f"{path}: lock file not found. Pin the model first: `evalpin pin REPO_ID --revision COMMIT`.")
+    data = _read_json(path)
+    return parse_lock(data, str(path))
+
+
+def parse_lock(data: dict, where: str) -> Lock:
+    _expect_fields(data, Lock, where)
+    if data["schema"] != SCHEMA:
+        raise EvalpinError(
+            f"{where}: field 'schema' is {data['schema']!r}, this evalpin reads schema {SCHEMA}. "
+            "Upgrade evalpin, or re-pin the model with this version."
+        )
+    _expect_fields(data["source"], Source, f"{where}: source")
+    files = []
+    for i, entry in enumerate(data["files"]):
+        _expect_fields(entry, LockedFile, f"{where}: files[{i}]")
+        check_relative(entry["path"], f"{where}: files[{i}]")
+        if entry["role"] not in ROLES:
+            raise EvalpinError(f"{where}: files[{i}] ({entry['path']}): role {entry['role']!r} is not one of {ROLES}.")
+        files.append(LockedFile(**entry))
+    return Lock(
+        schema=data["schema"],
+        name=data["name"],
+        source=Source(**data["source"]),
+        files=tuple(files),
+        chat_templates=data["chat_templates"],
+        model_config=data["model_config"],
+        runtime=data["runtime"],
+        golden=tuple(data["golden"]),
+    )
+
+
+def _expect_fields(data: object, cls: type, where: str) -> None:
+    if not isinstance(data, dict):
+        raise EvalpinError(f"{where}: expected an object, found {type(data).__name__}.")
+    expected = {f.name for f in fields(cls)}
+    missing, unknown = expected - data.keys(), data.keys() - expected
+    if missing or unknown:
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing field(s) {sorted(missing)}" if missing else "",
+                f"unknown field(s) {sorted(unknown)}" if unknown else "",
+            )
+            if part
+        )
+        raise EvalpinError(
+            f"{where}: {detail}. A lock is written by `evalpin pin`; re-pin rather than editing it by hand."
+        )

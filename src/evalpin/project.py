@@ -1,0 +1,64 @@
+"""Where things live in an evalpin repository, and the offline environment every command runs in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from evalpin.errors import EvalpinError
+
+MODELS_DIR = "models"
+CONF_DIR = "conf"
+PARAMS_FILE = "params.yaml"
+STATE_DIR = ".evalpin"  # local, git-ignored: hash state and staging areas
+
+OFFLINE_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DVC_NO_ANALYTICS": "1",
+}
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` holding dvc.yaml or .dvc/."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "dvc.yaml").exists() or (candidate / ".dvc").is_dir():
+            return candidate
+    raise EvalpinError(
+        f"no evalpin repository at or above {here}: expected dvc.yaml or .dvc/. "
+        "Run evalpin from inside your clone of the template."
+    )
+
+
+def use_offline_environment(root: Path) -> None:
+    """No hub traffic unless the user exported otherwise; Hugging Face caches inside the repository."""
+    for key, value in OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("HF_HOME", str(root / ".cache" / "huggingface"))
+
+
+def model_dir(root: Path, name: str) -> Path:
+    return root / MODELS_DIR / name
+
+
+def lock_path(root: Path, name: str) -> Path:
+    return root / MODELS_DIR / f"{name}.lock.json"
+
+
+def model_conf_path(root: Path, name: str) -> Path:
+    return root / CONF_DIR / "model" / f"{name}.yaml"
+
+
+def run_dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the dvc CLI of this environment in `root`; on failure raise with dvc's own words."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False
+    )
+    if check and proc.returncode != 0:
+        raise EvalpinError(f"`dvc {' '.join(args)}` failed in {root}:\n{(proc.stderr or proc.stdout).strip()}")
+    return proc

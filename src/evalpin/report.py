@@ -1,0 +1,49 @@
+"""The short report `make demo` ends with: which delivery ran, and its scores against the committed baseline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from evalpin.compose import load_params
+from evalpin.errors import EvalpinError
+from evalpin.evaluate import METRICS_FILE
+from evalpin.verify import require_verified
+
+
+def committed_metrics(root: Path, rev: str = "HEAD") -> dict | None:
+    """eval/metrics.json as committed at `rev`, or None when git has none."""
+    proc = subprocess.run(
+        ["git", "show", f"{rev}:{METRICS_FILE}"], cwd=root, capture_output=True, text=True, check=False
+    )
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def render(root: Path) -> tuple[str, bool]:
+    """The report text, and whether the workspace scores equal the committed baseline."""
+    model = load_params(root)["model"]
+    lock = require_verified(root, model["name"])
+    path = root / METRICS_FILE
+    if not path.is_file():
+        raise EvalpinError(f"{path}: no metrics yet. Run the pipeline: `dvc repro`.")
+    metrics = json.loads(path.read_text())
+    baseline = committed_metrics(root)
+    lines = [
+        f"model     {model['name']}  ({lock.source.repo_id})",
+        f"commit    {lock.source.revision}",
+        f"verified  {len(lock.files)} files, lock digest {lock.digest[:16]}",
+        "",
+        f"{'task':<24}{'metric':<14}{'score':>8}{'stderr':>9}{'n':>5}",
+    ]
+    for task, row in metrics["tasks"].items():
+        stderr = "-" if row["stderr"] is None else f"{row['stderr']:.4f}"
+        lines.append(f"{task:<24}{row['metric']:<14}{row['score']:>8.4f}{stderr:>9}{row['n']:>5}")
+    lines.append(f"{'suite (mean)':<38}{metrics['suite']['score']:>8.4f}")
+    same = baseline == metrics
+    if baseline is None:
+        lines.append("\nno committed baseline yet: commit eval/metrics.json to make this run the baseline")
+    else:
+        verdict = "equal to" if same else "DIFFERENT from"
+        lines.append(f"\nscores are {verdict} the committed baseline (git HEAD:{METRICS_FILE})")
+    return "\n".join(lines), same or baseline is None

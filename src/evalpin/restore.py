@@ -1,0 +1,80 @@
+"""Bring a pinned delivery back into models/NAME: from the DVC remote, else from the upstream commit.
+
+Either way it is accepted only if every file matches the lock; the upstream path stages the files under
+.evalpin/staging first, so nothing unverified ever lands in models/, then commits them to the DVC cache.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from evalpin import project
+from evalpin.errors import DriftError
+from evalpin.lock import Lock, load_lock
+from evalpin.atomic import replace_dir
+from evalpin.pin import copy_delivery, staging_dir
+from evalpin.sources import upstream_of
+from evalpin.verify import describe_drift, state_file, verify_delivery
+
+
+def restore(root: Path, name: str) -> str:
+    """Restore models/NAME and say where it came from."""
+    lock = load_lock(project.lock_path(root, name))
+    destination = project.model_dir(root, name)
+    state = state_file(root, name)
+    if destination.exists():
+        report = verify_delivery(destination, lock, state)
+        if report.ok:
+            return "already in place and verified"
+        raise DriftError(
+            f"{destination} exists but does not match {project.lock_path(root, name)}:\n"
+            f"{describe_drift(report)}\n"
+            f"Refusing to overwrite local changes. Move it aside (or `dvc checkout --force models/{name}.dvc`) "
+            "and run restore again."
+        )
+    if has_remote(root) and pull(root, name):
+        report = verify_delivery(destination, lock, state, full=True)
+        if report.ok:
+            return "pulled from the DVC remote and verified"
+        quarantine = quarantine_dir(root, name)
+        destination.rename(quarantine)
+        raise DriftError(
+            f"what the DVC remote returned for models/{name} does not match the lock, so it was not used "
+            f"(moved to {quarantine}):\n{describe_drift(report)}\nThe remote holds another delivery or "
+            "corrupted objects: push a good copy (`dvc push`) or restore from the upstream."
+        )
+    fetch_from_upstream(root, lock, destination)
+    project.run_dvc(root, "commit", "--force", f"{project.MODELS_DIR}/{name}.dvc")
+    verify_delivery(destination, lock, state, full=True)  # records the stat state for fast re-verifies
+    return f"fetched {lock.source.repo_id}@{lock.source.revision} from the upstream, verified, cached"
+
+
+def fetch_from_upstream(root: Path, lock: Lock, destination: Path) -> None:
+    upstream = upstream_of(root, lock.source.repo_id, lock.source.upstream)
+    snapshot = upstream.snapshot(lock.source.revision)
+    with staging_dir(root, lock.name) as staged_name:
+        staged = Path(staged_name)
+        copy_delivery(snapshot, staged)
+        report = verify_delivery(staged, lock, full=True)
+        if not report.ok:
+            raise DriftError(
+                f"{upstream.describe()} at {lock.source.revision} does not match the lock; nothing was "
+                f"installed:\n{describe_drift(report)}"
+            )
+        replace_dir(staged, destination)
+
+
+def has_remote(root: Path) -> bool:
+    return bool(project.run_dvc(root, "remote", "list").stdout.strip())
+
+
+def pull(root: Path, name: str) -> bool:
+    proc = project.run_dvc(root, "pull", f"{project.MODELS_DIR}/{name}.dvc", check=False)
+    return proc.returncode == 0 and project.model_dir(root, name).exists()
+
+
+def quarantine_dir(root: Path, name: str) -> Path:
+    base = root / project.STATE_DIR / "quarantine"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=base, prefix=f"{name}-")) / name

@@ -1,0 +1,161 @@
+"""Verify a delivery against its lock, fail-closed: missing, extra, resized or changed files are drift.
+
+Re-hashing is skipped only for a file that is provably unchanged since the last full verify. "Provably"
+means its size, mtime, ctime, inode and device all equal what was recorded right after it hashed to the
+locked sha256. A user can set mtime back (touch -d); ctime is set by the kernel on every write, rename or
+chmod and cannot be set from user space, so a rewrite always shows. The record lives in .evalpin/state/
+(local, git-ignored) and is bound to the lock's digest; `--full` ignores it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalpin import project
+from evalpin.errors import DriftError, EvalpinError
+from evalpin.hashing import sha256_files
+from evalpin.atomic import write_atomic
+from evalpin.lock import Lock, current_runtime, list_delivery, load_lock, role_of
+
+DRIFT_KINDS = ("missing", "extra", "resized", "changed")
+ROLE_WORDS = {
+    "weights": "weights",
+    "tokenizer": "tokenizer",
+    "chat_template": "chat template",
+    "generation_config": "generation defaults",
+    "model_config": "model config",
+    "quantization": "quantization",
+    "remote_code": "remote code",
+    "other": "other files",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    role: str
+    kind: str  # one of DRIFT_KINDS
+    expected: str | None  # sha256 from the lock
+    actual: str | None  # sha256 on disk
+
+
+@dataclass(frozen=True)
+class Report:
+    files_checked: int
+    files_rehashed: int
+    findings: tuple[Finding, ...]
+    runtime_changes: dict[str, tuple[str, str]]  # package -> (locked, current)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def verify_delivery(directory: Path, lock: Lock, state_file: Path | None = None, full: bool = False) -> Report:
+    if not directory.is_dir():
+        raise EvalpinError(
+            f"{directory}: model directory not found. Restore it with `evalpin restore {lock.name}` "
+            "(or `dvc pull`)."
+        )
+    locked = lock.by_path()
+    present = list_delivery(directory)
+    findings = [
+        Finding(p, role_of(p), "extra", None, _sha_or_none(directory / p)) for p in present if p not in locked
+    ]
+    findings += [Finding(p, f.role, "missing", f.sha256, None) for p, f in locked.items() if p not in present]
+
+    candidates = [locked[p] for p in present if p in locked]
+    recorded = {} if full or state_file is None else _load_state(state_file, lock.digest)
+    stats = {f.path: _stat_key(directory / f.path) for f in candidates}
+    to_hash = [f for f in candidates if recorded.get(f.path) != stats[f.path]]
+    for f in to_hash:
+        if stats[f.path][0] != f.size:
+            findings.append(Finding(f.path, f.role, "resized", f.sha256, None))
+    sized = [f for f in to_hash if stats[f.path][0] == f.size]
+    digests = sha256_files(directory / f.path for f in sized)
+    for f in sized:
+        actual = digests[directory / f.path]
+        if actual != f.sha256:
+            findings.append(Finding(f.path, f.role, "changed", f.sha256, actual))
+
+    if state_file is not None and not findings:
+        _save_state(state_file, lock.digest, stats)
+    findings.sort(key=lambda x: (DRIFT_KINDS.index(x.kind), x.path))
+    return Report(len(candidates), len(sized), tuple(findings), runtime_changes(lock))
+
+
+def state_file(root: Path, name: str) -> Path:
+    return root / project.STATE_DIR / "state" / f"{name}.json"
+
+
+def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Report]:
+    """Verify models/NAME against models/NAME.lock.json."""
+    lock_file = project.lock_path(root, name)
+    lock = load_lock(lock_file)
+    if lock.name != name:
+        raise EvalpinError(f"{lock_file}: field 'name' is {lock.name!r}, expected {name!r}; re-pin the model.")
+    return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
+
+
+def require_verified(root: Path, name: str) -> Lock:
+    """The lock of models/NAME, or DriftError naming every drifted file."""
+    lock, report = verify_pinned(root, name)
+    if not report.ok:
+        raise DriftError(f"models/{name} does not match models/{name}.lock.json:\n{describe_drift(report)}")
+    return lock
+
+
+def describe_drift(report: Report) -> str:
+    return f"{format_table(report.findings)}\n{summarize(report.findings)}"
+
+
+def runtime_changes(lock: Lock) -> dict[str, tuple[str, str]]:
+    now = current_runtime()
+    return {k: (v, now.get(k, "absent")) for k, v in lock.runtime.items() if now.get(k, "absent") != v}
+
+
+def summarize(findings: tuple[Finding, ...] | list[Finding]) -> str:
+    """One line that says what kind of change this is, in the words of the roles involved."""
+    if not findings:
+        return "verified: every file matches the lock"
+    roles = sorted({f.role for f in findings}, key=lambda r: list(ROLE_WORDS).index(r))
+    changed = " and ".join(ROLE_WORDS[r] for r in roles)
+    line = f"drift in {changed}"
+    if "weights" not in roles:
+        line += "; weights identical (same weights, another delivery)"
+    return line
+
+
+def format_table(findings: tuple[Finding, ...]) -> str:
+    rows = [("file", "role", "drift", "expected", "actual")]
+    rows += [(f.path, f.role, f.kind, _short(f.expected), _short(f.actual)) for f in findings]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def _short(sha: str | None) -> str:
+    return sha[:12] if sha else "-"
+
+
+def _sha_or_none(path: Path) -> str | None:
+    return sha256_files([path])[path] if path.is_file() else None
+
+
+def _stat_key(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def _load_state(state_file: Path, digest: str) -> dict[str, list[int]]:
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return state.get("files", {}) if state.get("lock_digest") == digest else {}
+
+
+def _save_state(state_file: Path, digest: str, stats: dict[str, list[int]]) -> None:
+    write_atomic(state_file, json.dumps({"lock_digest": digest, "files": stats}, sort_keys=True))
