@@ -75,7 +75,9 @@ def build_tokenizer(corpus: list[str]) -> Tokenizer:
     return tok
 
 
-def train(model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, lines: list[str], steps: int, seed: int) -> None:
+def train(
+    model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, lines: list[str], steps: int, seed: int
+) -> None:
     torch.manual_seed(seed)
     batch = tok(lines, return_tensors="pt", padding=True)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
@@ -130,12 +132,23 @@ def main() -> None:
 
     tok = PreTrainedTokenizerFast(
         tokenizer_object=build_tokenizer(lines),
-        bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
     )
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
-        tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        vocab_size=len(tok),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
@@ -157,7 +170,9 @@ def main() -> None:
         for f in (Path(tmp) / "r1").iterdir():
             shutil.copy2(f, Path(tmp) / "r2" / f.name)
         (Path(tmp) / "r2" / "chat_template.jinja").write_text(CHAT_TEMPLATE_R2)
-        (Path(tmp) / "r2" / "generation_config.json").write_text(json.dumps(GENERATION_R2, indent=2, sort_keys=True) + "\n")
+        (Path(tmp) / "r2" / "generation_config.json").write_text(
+            json.dumps(GENERATION_R2, indent=2, sort_keys=True) + "\n"
+        )
         commits["r2"] = parent = add_commit(repo_dir, Path(tmp) / "r2", parent, "r2: new chat template")
 
         print("r3: fine-tune on all facts")

@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--check", action="store_true", help="only check that params.yaml equals conf/")
     compose.set_defaults(handler=cmd_compose)
 
-    evaluate = commands.add_parser("evaluate", help="run the suite on the pinned model (the pipeline's stage)")
+    evaluate = commands.add_parser(
+        "evaluate", help="run the suite on the pinned model (the pipeline's stage)"
+    )
     evaluate.set_defaults(handler=cmd_evaluate)
 
     report = commands.add_parser("report", help="print the model, its verification and the scores")
@@ -98,7 +100,9 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
     lock = pin(root, request)
     print(f"pinned {lock.source.repo_id}@{lock.source.revision} as {name}: {len(lock.files)} files")
     print(f"  models/{name}/ (DVC), models/{name}.lock.json, conf/model/{name}.yaml")
-    print(f"  next: git add models/{name}.dvc models/{name}.lock.json conf/model/{name}.yaml && evalpin compose")
+    print(
+        f"  next: git add models/{name}.dvc models/{name}.lock.json conf/model/{name}.yaml && evalpin compose"
+    )
     return EXIT_OK
 
 
@@ -109,22 +113,30 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
     name = default_model(root, args.name)
     lock, report = verify_pinned(root, name, full=args.full)
     for package, (locked, now) in report.runtime_changes.items():
-        print(f"evalpin: warning: runtime {package} is {now}, the lock was made with {locked}", file=sys.stderr)
+        print(
+            f"evalpin: warning: runtime {package} is {now}, the lock was made with {locked}", file=sys.stderr
+        )
     if not report.ok:
         print(f"models/{name}: DRIFT against models/{name}.lock.json", file=sys.stderr)
         print(describe_drift(report), file=sys.stderr)
         return EXIT_DRIFT
     if args.strict and report.runtime_changes:
-        print("evalpin: --strict: runtime differs from the lock (see warnings above); re-pin or match it.",
-              file=sys.stderr)
+        print(
+            "evalpin: --strict: runtime differs from the lock (see warnings above); re-pin or match it.",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     print(
         f"models/{name}: verified {report.files_checked} files against models/{name}.lock.json "
         f"({report.files_rehashed} re-hashed, commit {lock.source.revision[:12]})"
     )
     if args.record:
-        record = {"model": name, "revision": lock.source.revision, "lock_digest": lock.digest,
-                  "files": report.files_checked}
+        record = {
+            "model": name,
+            "revision": lock.source.revision,
+            "lock_digest": lock.digest,
+            "files": report.files_checked,
+        }
         write_atomic(root / args.record, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return EXIT_OK
 
@@ -154,7 +166,10 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
         print("params.yaml equals the composition of conf/")
         return EXIT_OK
     path = write_params(root, compose(root, tuple(args.overrides)))
-    print(f"wrote {path.relative_to(root)} from conf/" + (f" with {' '.join(args.overrides)}" if args.overrides else ""))
+    print(
+        f"wrote {path.relative_to(root)} from conf/"
+        + (f" with {' '.join(args.overrides)}" if args.overrides else "")
+    )
     return EXIT_OK
 
 

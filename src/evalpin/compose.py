@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 
 from evalpin import project
-from evalpin.errors import EvalpinError
 from evalpin.atomic import write_atomic
+from evalpin.errors import EvalpinError
 
 CONFIG_NAME = "config"
 HEADER = "# Composed from conf/ by `evalpin compose` (or `dvc exp run`). Edit conf/, not this file.\n"
@@ -32,7 +32,9 @@ def compose(root: Path, overrides: tuple[str, ...] = ()) -> dict:
         with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
             cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
     except HydraException as exc:
-        raise EvalpinError(f"{conf_dir}/{CONFIG_NAME}.yaml: Hydra could not compose the config: {exc}") from exc
+        raise EvalpinError(
+            f"{conf_dir}/{CONFIG_NAME}.yaml: Hydra could not compose the config: {exc}"
+        ) from exc
     return OmegaConf.to_container(cfg, resolve=True)
 
 

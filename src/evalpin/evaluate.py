@@ -1,7 +1,7 @@
 """Run the fixed suite with lm-eval on the verified delivery; write stable, untimestamped outputs.
 
-    eval/metrics.json      per task: metric, score, stderr, n; the suite mean (DVC metrics, in git)
-    eval/samples/TASK.jsonl  per sample: doc/prompt/target hashes, response, score (DVC-tracked)
+eval/metrics.json      per task: metric, score, stderr, n; the suite mean (DVC metrics, in git)
+eval/samples/TASK.jsonl  per sample: doc/prompt/target hashes, response, score (DVC-tracked)
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 from evalpin import project
-from evalpin.errors import EvalpinError
 from evalpin.atomic import replace_dir, write_atomic
+from evalpin.errors import EvalpinError
 from evalpin.verify import require_verified
 
 METRICS_FILE = "eval/metrics.json"
@@ -22,7 +22,9 @@ LOGLIK_DECIMALS = 6  # per-sample loglikelihoods are rounded: below this, CPU ke
 
 
 def evaluate(root: Path, params: dict) -> dict:
-    model, inference, suite, backend = (section(params, key) for key in ("model", "inference", "suite", "backend"))
+    model, inference, suite, backend = (
+        section(params, key) for key in ("model", "inference", "suite", "backend")
+    )
     require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     results = run_lm_eval(root, model, inference, suite, backend)
     metrics = summarize_results(results, suite["tasks"])
@@ -41,9 +43,8 @@ def section(params: dict, key: str) -> dict:
 
 
 def run_lm_eval(root: Path, model: dict, inference: dict, suite: dict, backend: dict) -> dict:
-    import torch  # heavy: imported only when evaluating
-
     import lm_eval
+    import torch  # heavy: imported only when evaluating
     from lm_eval.tasks import TaskManager
 
     torch.set_num_threads(int(inference["torch_threads"]))

@@ -43,15 +43,33 @@ ROLE_PATTERNS = (
     (
         "tokenizer",
         (
-            "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
-            "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt", "spiece.model", "*.tiktoken",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "tokenizer.model",
+            "special_tokens_map.json",
+            "added_tokens.json",
+            "vocab.json",
+            "vocab.txt",
+            "merges.txt",
+            "spiece.model",
+            "*.tiktoken",
         ),
     ),
     (
         "weights",
         (
-            "*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json", "*.pt", "*.pth",
-            "*.pkl", "*.ckpt", "*.gguf", "*.onnx", "*.msgpack", "*.h5",
+            "*.safetensors",
+            "*.safetensors.index.json",
+            "*.bin",
+            "*.bin.index.json",
+            "*.pt",
+            "*.pth",
+            "*.pkl",
+            "*.ckpt",
+            "*.gguf",
+            "*.onnx",
+            "*.msgpack",
+            "*.h5",
         ),
     ),
     ("remote_code", ("*.py",)),
@@ -211,7 +229,9 @@ def save_lock(lock: Lock, path: Path) -> None:
 
 def load_lock(path: Path) -> Lock:
     if not path.is_file():
-        raise EvalpinError(f"{path}: lock file not found. Pin the model first: `evalpin pin REPO_ID --revision COMMIT`.")
+        raise EvalpinError(
+            f"{path}: lock file not found. Pin the model first: `evalpin pin REPO_ID --revision COMMIT`."
+        )
     data = _read_json(path)
     return parse_lock(data, str(path))
 
@@ -229,7 +249,9 @@ def parse_lock(data: dict, where: str) -> Lock:
         _expect_fields(entry, LockedFile, f"{where}: files[{i}]")
         check_relative(entry["path"], f"{where}: files[{i}]")
         if entry["role"] not in ROLES:
-            raise EvalpinError(f"{where}: files[{i}] ({entry['path']}): role {entry['role']!r} is not one of {ROLES}.")
+            raise EvalpinError(
+                f"{where}: files[{i}] ({entry['path']}): role {entry['role']!r} is not one of {ROLES}."
+            )
         files.append(LockedFile(**entry))
     return Lock(
         schema=data["schema"],

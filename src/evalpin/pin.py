@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 
 from evalpin import project
-from evalpin.errors import EvalpinError
 from evalpin.atomic import replace_dir, write_atomic
+from evalpin.errors import EvalpinError
 from evalpin.lock import Lock, Source, build_lock, is_pickle, save_lock
 from evalpin.sources import Upstream, is_commit, upstream_of
 
@@ -49,7 +49,9 @@ def pin(root: Path, request: PinRequest) -> Lock:
         staged = Path(staged_name)
         copy_delivery(snapshot, staged)
         lock = build_lock(staged, request.name, source)
-        check_safety(lock, request.allow_pickle, request.trust_remote_code, where=f"{request.repo_id}@{commit}")
+        check_safety(
+            lock, request.allow_pickle, request.trust_remote_code, where=f"{request.repo_id}@{commit}"
+        )
         replace_dir(staged, project.model_dir(root, request.name))
     save_lock(lock, project.lock_path(root, request.name))
     write_model_conf(root, request, commit)
@@ -105,7 +107,8 @@ def check_safety(lock: Lock, allow_pickle: bool, trust_remote_code: bool, where:
     if code and not trust_remote_code:
         raise EvalpinError(
             f"{where}: the delivery carries remote code {code}, which transformers would execute. "
-            "Review it, then pin with --trust-remote-code (sets `trust_remote_code: true`; every .py is locked)."
+            "Review it, then pin with --trust-remote-code "
+            "(sets `trust_remote_code: true`; every .py is locked)."
         )
 
 
@@ -131,6 +134,6 @@ def write_model_conf(root: Path, request: PinRequest, commit: str) -> None:
     conf.setdefault("add_bos_token", False)
     header = (
         f"# Written by `evalpin pin`: {request.repo_id} at commit {commit}.\n"
-        f"# The files are in models/{request.name}/ (DVC), their sha256s in models/{request.name}.lock.json.\n"
+        f"# Files: models/{request.name}/ (DVC); their sha256s: models/{request.name}.lock.json.\n"
     )
     write_atomic(path, header + yaml.safe_dump(conf, sort_keys=False))

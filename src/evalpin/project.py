@@ -60,5 +60,7 @@ def run_dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedP
         [sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False
     )
     if check and proc.returncode != 0:
-        raise EvalpinError(f"`dvc {' '.join(args)}` failed in {root}:\n{(proc.stderr or proc.stdout).strip()}")
+        raise EvalpinError(
+            f"`dvc {' '.join(args)}` failed in {root}:\n{(proc.stderr or proc.stdout).strip()}"
+        )
     return proc

@@ -1,4 +1,4 @@
-"""The short report `make demo` ends with: which delivery ran, and its scores against the committed baseline."""
+"""The short report `make demo` ends with: which delivery ran, its scores, and the committed baseline."""
 
 from __future__ import annotations
 

@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 
 from evalpin import project
+from evalpin.atomic import replace_dir
 from evalpin.errors import DriftError
 from evalpin.lock import Lock, load_lock
-from evalpin.atomic import replace_dir
 from evalpin.pin import copy_delivery, staging_dir
 from evalpin.sources import upstream_of
 from evalpin.verify import describe_drift, state_file, verify_delivery
@@ -30,7 +30,8 @@ def restore(root: Path, name: str) -> str:
         raise DriftError(
             f"{destination} exists but does not match {project.lock_path(root, name)}:\n"
             f"{describe_drift(report)}\n"
-            f"Refusing to overwrite local changes. Move it aside (or `dvc checkout --force models/{name}.dvc`) "
+            "Refusing to overwrite local changes. Move it aside "
+            f"(or discard them: `dvc checkout --force models/{name}.dvc`) "
             "and run restore again."
         )
     if has_remote(root) and pull(root, name):

@@ -25,7 +25,11 @@ class Upstream:
     cache_dir: Path | None  # None: the Hugging Face Hub (needs HF_HUB_OFFLINE=0 and network)
 
     def describe(self) -> str:
-        return f"{self.repo_id} in {self.cache_dir}" if self.cache_dir else f"{self.repo_id} on the Hugging Face Hub"
+        return (
+            f"{self.repo_id} in {self.cache_dir}"
+            if self.cache_dir
+            else f"{self.repo_id} on the Hugging Face Hub"
+        )
 
     def refs(self) -> dict[str, str]:
         """Every named ref the upstream knows (branch or tag -> commit)."""

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin import project
+from evalpin.atomic import write_atomic
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
-from evalpin.atomic import write_atomic
 from evalpin.lock import Lock, current_runtime, list_delivery, load_lock, role_of
 
 DRIFT_KINDS = ("missing", "extra", "resized", "changed")
@@ -54,7 +54,9 @@ class Report:
         return not self.findings
 
 
-def verify_delivery(directory: Path, lock: Lock, state_file: Path | None = None, full: bool = False) -> Report:
+def verify_delivery(
+    directory: Path, lock: Lock, state_file: Path | None = None, full: bool = False
+) -> Report:
     if not directory.is_dir():
         raise EvalpinError(
             f"{directory}: model directory not found. Restore it with `evalpin restore {lock.name}` "
@@ -96,7 +98,9 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     lock_file = project.lock_path(root, name)
     lock = load_lock(lock_file)
     if lock.name != name:
-        raise EvalpinError(f"{lock_file}: field 'name' is {lock.name!r}, expected {name!r}; re-pin the model.")
+        raise EvalpinError(
+            f"{lock_file}: field 'name' is {lock.name!r}, expected {name!r}; re-pin the model."
+        )
     return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
 
 
@@ -133,7 +137,9 @@ def format_table(findings: tuple[Finding, ...]) -> str:
     rows = [("file", "role", "drift", "expected", "actual")]
     rows += [(f.path, f.role, f.kind, _short(f.expected), _short(f.actual)) for f in findings]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
 
 
 def _short(sha: str | None) -> str:

@@ -1,0 +1,5 @@
+import sys
+
+from evalpin.cli import main
+
+sys.exit(main())

@@ -1,0 +1,119 @@
+"""Fixtures: real temporary Git + DVC repositories made from this template, pinned from the demo upstream."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+HUB_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny"
+# What a user's clone holds, minus the pinned model (each test pins its own).
+TEMPLATE_PATHS = (
+    "conf",
+    "eval/tasks",
+    "demo",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    "src/evalpin/evaluate.py",
+)
+
+
+def demo_commit(ref: str) -> str:
+    return (HUB_REPO / "refs" / ref).read_text().strip()
+
+
+def test_env(repo: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DVC_NO_ANALYTICS="1")
+    env["HF_HOME"] = str(repo / ".cache" / "huggingface")
+    env.pop("DVC_EXP_NAME", None)
+    return env
+
+
+def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, cwd=repo, env=test_env(repo), capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def evalpin(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(repo, sys.executable, "-m", "evalpin", *args, check=check)
+
+
+def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(repo, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(repo, "git", *args, check=check)
+
+
+def make_template_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    for rel in TEMPLATE_PATHS:
+        src, dst = TEMPLATE / rel, path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dst)
+    shutil.copy2(TEMPLATE / ".gitignore", path / ".gitignore")
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "test@evalpin.invalid")
+    git(path, "config", "user.name", "evalpin tests")
+    dvc(path, "init", "-q")
+    dvc(path, "config", "core.analytics", "false")
+    dvc(path, "config", "hydra.enabled", "true")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "template")
+    return path
+
+
+def pin_demo(repo: Path, ref: str = "r1", *extra: str) -> subprocess.CompletedProcess[str]:
+    return evalpin(
+        repo, "pin", "evalpin/demo-tiny", "--revision", demo_commit(ref), "--upstream", "demo/hub", *extra
+    )
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    return make_template_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def pinned_repo(template_repo: Path) -> Path:
+    pin_demo(template_repo)
+    git(template_repo, "add", "-A")
+    git(template_repo, "commit", "-qm", "pin demo-tiny r1")
+    return template_repo
+
+
+@pytest.fixture(scope="session")
+def reproduced_repo_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pinned and evaluated once per session (lm-eval takes seconds); tests get their own copy."""
+    repo = make_template_repo(tmp_path_factory.mktemp("origin") / "repo")
+    pin_demo(repo)
+    dvc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    return repo
+
+
+@pytest.fixture
+def reproduced_repo(reproduced_repo_origin: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "repo"
+    shutil.copytree(reproduced_repo_origin, copy, symlinks=True)
+    return copy
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())

@@ -1,0 +1,28 @@
+import subprocess
+import sys
+
+from conftest import TEMPLATE
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from evalpin.cli import build_parser; build_parser().format_help(); "
+        "heavy = {'torch', 'lm_eval', 'transformers', 'dvc', 'hydra'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=TEMPLATE)
+
+
+def test_outside_a_repository_is_a_usage_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalpin", "verify"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2 and "no evalpin repository" in proc.stderr
+
+
+def test_report_prints_model_commit_and_scores(reproduced_repo):
+    from conftest import evalpin
+
+    out = evalpin(reproduced_repo, "report").stdout
+    assert "demo-tiny" in out and "verified  6 files" in out and "demo_color_mc" in out
+    assert "equal to the committed baseline" in out

@@ -1,0 +1,38 @@
+import yaml
+from conftest import TEMPLATE, evalpin
+
+from evalpin.compose import compose, differences, load_params
+
+
+def test_committed_params_yaml_equals_the_composition_of_conf():
+    assert differences(compose(TEMPLATE), load_params(TEMPLATE)) == []
+
+
+def test_defaults_compose_every_group():
+    params = compose(TEMPLATE)
+    assert set(params) == {"model", "inference", "suite", "backend", "gate"}
+    assert params["model"]["name"] == "demo-tiny"
+    assert params["inference"]["dtype"] == "float32" and params["inference"]["device"] == "cpu"
+
+
+def test_overrides_compose(template_repo):
+    params = compose(template_repo, ("inference.batch_size=4",))
+    assert params["inference"]["batch_size"] == 4
+
+
+def test_check_fails_closed_when_conf_changed_and_compose_fixes_it(template_repo):
+    conf = template_repo / "conf/inference/cpu-fp32.yaml"
+    conf.write_text(conf.read_text().replace("batch_size: 1", "batch_size: 2"))
+    proc = evalpin(template_repo, "compose", "--check", check=False)
+    assert proc.returncode == 2
+    assert "inference.batch_size: conf/ gives 2, params.yaml has 1" in proc.stderr
+    assert "evalpin compose" in proc.stderr
+    evalpin(template_repo, "compose")
+    assert yaml.safe_load((template_repo / "params.yaml").read_text())["inference"]["batch_size"] == 2
+    assert evalpin(template_repo, "compose", "--check").returncode == 0
+
+
+def test_a_broken_conf_names_the_config(template_repo):
+    (template_repo / "conf/config.yaml").write_text("defaults:\n  - model: nope\n")
+    proc = evalpin(template_repo, "compose", check=False)
+    assert proc.returncode == 2 and "conf/config.yaml: Hydra could not compose" in proc.stderr

@@ -1,0 +1,65 @@
+"""The pipeline end to end: real `dvc repro` running real lm-eval on the pinned tiny model."""
+
+import json
+
+import pytest
+from conftest import TEMPLATE, dvc, evalpin, read_json
+
+pytestmark = pytest.mark.slow
+
+
+def test_repro_reproduces_the_committed_baseline_exactly(reproduced_repo):
+    assert read_json(reproduced_repo / "eval/metrics.json") == read_json(TEMPLATE / "eval/metrics.json")
+
+
+def test_metrics_cover_every_task_with_score_stderr_and_n(reproduced_repo):
+    metrics = read_json(reproduced_repo / "eval/metrics.json")
+    assert set(metrics["tasks"]) == {"demo_color_mc", "demo_home_gen", "demo_food_fewshot"}
+    for row in metrics["tasks"].values():
+        assert set(row) == {"metric", "score", "stderr", "n"} and row["n"] >= 24
+    chance = {"demo_color_mc": 0.25, "demo_food_fewshot": 0.25, "demo_home_gen": 1 / 6}
+    for task, floor in chance.items():
+        assert metrics["tasks"][task]["score"] > floor + 0.2, task
+
+
+def test_samples_are_stable_per_task_files(reproduced_repo):
+    samples = reproduced_repo / "eval/samples"
+    assert sorted(p.name for p in samples.iterdir()) == [
+        "demo_color_mc.jsonl",
+        "demo_food_fewshot.jsonl",
+        "demo_home_gen.jsonl",
+    ]
+    first = json.loads((samples / "demo_home_gen.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"doc_id", "doc_hash", "prompt_hash", "target_hash", "response", "score"}
+    assert isinstance(first["response"], str)
+
+
+def test_second_repro_is_up_to_date(reproduced_repo):
+    proc = dvc(reproduced_repo, "repro")
+    assert "Stage 'evaluate' didn't change" in proc.stdout
+    assert "up to date" in dvc(reproduced_repo, "status").stdout
+
+
+def test_one_changed_byte_stops_the_pipeline_naming_the_file(reproduced_repo):
+    target = reproduced_repo / "models/demo-tiny/tokenizer_config.json"
+    target.write_text(target.read_text().replace('"<s>"', '"<S>"', 1))
+    before = (reproduced_repo / "eval/metrics.json").read_text()
+    proc = dvc(reproduced_repo, "repro", check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "tokenizer_config.json" in output and "tokenizer" in output and "DRIFT" in output
+    assert (reproduced_repo / "eval/metrics.json").read_text() == before
+
+
+def test_stale_params_stop_the_pipeline(reproduced_repo):
+    conf = reproduced_repo / "conf/inference/cpu-fp32.yaml"
+    conf.write_text(conf.read_text().replace("seed: 1234", "seed: 7"))
+    proc = dvc(reproduced_repo, "repro", check=False)
+    assert proc.returncode != 0
+    assert "inference.seed: conf/ gives 7, params.yaml has 1234" in proc.stdout + proc.stderr
+
+
+def test_evaluate_refuses_a_drifted_delivery_when_called_directly(reproduced_repo):
+    (reproduced_repo / "models/demo-tiny/generation_config.json").write_text("{}\n")
+    proc = evalpin(reproduced_repo, "evaluate", check=False)
+    assert proc.returncode == 1 and "generation_config.json" in proc.stderr

@@ -1,0 +1,106 @@
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from conftest import TEMPLATE, demo_commit
+
+from evalpin.errors import EvalpinError
+from evalpin.lock import Source, build_lock, load_lock, parse_lock, role_of, save_lock
+
+
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        ("model.safetensors", "weights"),
+        ("model-00001-of-00002.safetensors", "weights"),
+        ("model.safetensors.index.json", "weights"),
+        ("pytorch_model.bin", "weights"),
+        ("tokenizer.json", "tokenizer"),
+        ("tokenizer_config.json", "tokenizer"),
+        ("tokenizer.model", "tokenizer"),
+        ("chat_template.jinja", "chat_template"),
+        ("generation_config.json", "generation_config"),
+        ("config.json", "model_config"),
+        ("quantize_config.json", "quantization"),
+        ("modeling_custom.py", "remote_code"),
+        ("README.md", "other"),
+    ],
+)
+def test_roles(path: str, role: str):
+    assert role_of(path) == role
+
+
+@pytest.fixture
+def demo_lock(tmp_path: Path):
+    snapshot = TEMPLATE / "demo/hub/models--evalpin--demo-tiny/snapshots" / demo_commit("r1")
+    delivery = tmp_path / "delivery"
+    delivery.mkdir()
+    for f in snapshot.iterdir():
+        (delivery / f.name).write_bytes(f.read_bytes())
+    source = Source("evalpin/demo-tiny", demo_commit("r1"), None, None, "demo/hub")
+    return build_lock(delivery, "demo-tiny", source), delivery
+
+
+def test_lock_records_every_file_role_template_and_config(demo_lock, tmp_path: Path):
+    lock, delivery = demo_lock
+    assert {f.path for f in lock.files} == {p.name for p in delivery.iterdir()}
+    by_path = lock.by_path()
+    assert by_path["model.safetensors"].size == (delivery / "model.safetensors").stat().st_size
+    assert by_path["chat_template.jinja"].role == "chat_template"
+    assert "chat_template.jinja" in lock.chat_templates
+    assert lock.model_config["architectures"] == ["LlamaForCausalLM"]
+    assert lock.model_config["dtype"] == "float32"
+    assert {"python", "torch", "transformers", "tokenizers", "lm_eval", "dvc"} <= lock.runtime.keys()
+    save_lock(lock, tmp_path / "x.lock.json")
+    assert load_lock(tmp_path / "x.lock.json") == lock
+
+
+def test_digest_depends_on_content_only(demo_lock):
+    lock, _ = demo_lock
+    assert len(lock.digest) == 64
+    assert lock.digest == dataclasses.replace(lock, runtime={"python": "0"}).digest
+
+
+def _data(lock) -> dict:
+    return json.loads(lock.to_json())
+
+
+def test_unknown_field_is_an_error(demo_lock):
+    data = _data(demo_lock[0])
+    data["files"][0]["mode"] = "0644"
+    with pytest.raises(EvalpinError, match=r"files\[0\]: unknown field\(s\) \['mode'\]"):
+        parse_lock(data, "x.lock.json")
+
+
+def test_missing_field_is_an_error(demo_lock):
+    data = _data(demo_lock[0])
+    del data["source"]["revision"]
+    with pytest.raises(EvalpinError, match=r"x.lock.json: source: missing field\(s\) \['revision'\]"):
+        parse_lock(data, "x.lock.json")
+
+
+@pytest.mark.parametrize("bad", ["/etc/passwd", "../outside.json", "a/../../b", ""])
+def test_paths_must_stay_inside_the_model_directory(demo_lock, bad: str):
+    data = _data(demo_lock[0])
+    data["files"][0]["path"] = bad
+    with pytest.raises(EvalpinError, match="not a plain relative path"):
+        parse_lock(data, "x.lock.json")
+
+
+def test_unknown_role_and_schema_are_errors(demo_lock):
+    data = _data(demo_lock[0])
+    data["files"][0]["role"] = "magic"
+    with pytest.raises(EvalpinError, match="role 'magic'"):
+        parse_lock(data, "x.lock.json")
+    data = _data(demo_lock[0])
+    data["schema"] = 99
+    with pytest.raises(EvalpinError, match="schema"):
+        parse_lock(data, "x.lock.json")
+
+
+def test_symlink_in_delivery_is_refused(demo_lock, tmp_path: Path):
+    _, delivery = demo_lock
+    (delivery / "escape.json").symlink_to("/etc/hostname")
+    with pytest.raises(EvalpinError, match=r"escape\.json: symlinks are not allowed"):
+        build_lock(delivery, "demo-tiny", Source("evalpin/demo-tiny", "0" * 40, None, None, None))
