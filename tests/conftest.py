@@ -89,12 +89,19 @@ def template_repo(tmp_path: Path) -> Path:
     return make_template_repo(tmp_path / "repo")
 
 
+@pytest.fixture(scope="session")
+def pinned_repo_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = make_template_repo(tmp_path_factory.mktemp("pinned") / "repo")
+    pin_demo(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pin demo-tiny r1")
+    return repo
+
+
 @pytest.fixture
-def pinned_repo(template_repo: Path) -> Path:
-    pin_demo(template_repo)
-    git(template_repo, "add", "-A")
-    git(template_repo, "commit", "-qm", "pin demo-tiny r1")
-    return template_repo
+def pinned_repo(pinned_repo_origin: Path, tmp_path: Path) -> Path:
+    """A fresh copy of a template repo with the demo's r1 pinned and committed."""
+    return copy_repo(pinned_repo_origin, tmp_path / "repo")
 
 
 @pytest.fixture(scope="session")
@@ -110,8 +117,12 @@ def reproduced_repo_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def reproduced_repo(reproduced_repo_origin: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "repo"
-    shutil.copytree(reproduced_repo_origin, copy, symlinks=True)
+    return copy_repo(reproduced_repo_origin, tmp_path / "repo")
+
+
+def copy_repo(origin: Path, copy: Path) -> Path:
+    shutil.copytree(origin, copy, symlinks=True)
+    shutil.rmtree(copy / ".evalpin" / "state", ignore_errors=True)  # stat records name the origin's inodes
     return copy
 
 

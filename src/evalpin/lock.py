@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
@@ -126,7 +126,6 @@ class Lock:
     chat_templates: dict[str, str]  # where the template lives -> sha256 of its text
     model_config: dict  # architectures, model_type, dtype, quantization_config
     runtime: dict[str, str]  # versions the baseline was made with
-    golden: tuple[dict, ...] = field(default=())  # rendered prompts; see evalpin.golden
 
     @property
     def digest(self) -> str:
@@ -171,7 +170,7 @@ def list_delivery(directory: Path) -> list[str]:
     return found
 
 
-def build_lock(directory: Path, name: str, source: Source, golden: tuple[dict, ...] = ()) -> Lock:
+def build_lock(directory: Path, name: str, source: Source) -> Lock:
     paths = list_delivery(directory)
     digests = sha256_files(directory / p for p in paths)
     files = tuple(
@@ -185,7 +184,6 @@ def build_lock(directory: Path, name: str, source: Source, golden: tuple[dict, .
         chat_templates=chat_template_digests(directory),
         model_config=model_config_summary(directory),
         runtime=current_runtime(),
-        golden=golden,
     )
 
 
@@ -261,7 +259,6 @@ def parse_lock(data: dict, where: str) -> Lock:
         chat_templates=data["chat_templates"],
         model_config=data["model_config"],
         runtime=data["runtime"],
-        golden=tuple(data["golden"]),
     )
 
 
@@ -281,4 +278,20 @@ def _expect_fields(data: object, cls: type, where: str) -> None:
         )
         raise EvalpinError(
             f"{where}: {detail}. A lock is written by `evalpin pin`; re-pin rather than editing it by hand."
+        )
+
+
+def check_safety(lock: Lock, allow_pickle: bool, trust_remote_code: bool, where: str) -> None:
+    pickles = [f.path for f in lock.files if is_pickle(f.path)]
+    if pickles and not allow_pickle:
+        raise EvalpinError(
+            f"{where}: pickle weights {pickles} can run code when loaded. Prefer a safetensors revision; "
+            "if you must, set `allow_pickle: true` in conf/model/NAME.yaml (pin with --allow-pickle)."
+        )
+    code = [f.path for f in lock.files if f.role == "remote_code"]
+    if code and not trust_remote_code:
+        raise EvalpinError(
+            f"{where}: the delivery carries remote code {code}, which transformers would execute. "
+            "Review it, then pin with --trust-remote-code "
+            "(sets `trust_remote_code: true`; every .py is locked)."
         )

@@ -16,7 +16,8 @@ import yaml
 from evalpin import project
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.errors import EvalpinError
-from evalpin.lock import Lock, Source, build_lock, is_pickle, save_lock
+from evalpin.golden import golden_path, write_golden
+from evalpin.lock import Lock, Source, build_lock, check_safety, save_lock
 from evalpin.sources import Upstream, is_commit, upstream_of
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -55,6 +56,8 @@ def pin(root: Path, request: PinRequest) -> Lock:
         replace_dir(staged, project.model_dir(root, request.name))
     save_lock(lock, project.lock_path(root, request.name))
     write_model_conf(root, request, commit)
+    if not golden_path(root, request.name).exists():  # never overwritten: a re-pin faces the old one
+        write_golden(root, request.name)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock
 
@@ -94,22 +97,6 @@ def copy_delivery(snapshot: Path, staged: Path) -> None:
         destination = staged / entry.relative_to(snapshot)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(target, destination)
-
-
-def check_safety(lock: Lock, allow_pickle: bool, trust_remote_code: bool, where: str) -> None:
-    pickles = [f.path for f in lock.files if is_pickle(f.path)]
-    if pickles and not allow_pickle:
-        raise EvalpinError(
-            f"{where}: pickle weights {pickles} can run code when loaded. Prefer a safetensors revision; "
-            "if you must, set `allow_pickle: true` in conf/model/NAME.yaml (pin with --allow-pickle)."
-        )
-    code = [f.path for f in lock.files if f.role == "remote_code"]
-    if code and not trust_remote_code:
-        raise EvalpinError(
-            f"{where}: the delivery carries remote code {code}, which transformers would execute. "
-            "Review it, then pin with --trust-remote-code "
-            "(sets `trust_remote_code: true`; every .py is locked)."
-        )
 
 
 def staging_dir(root: Path, name: str) -> tempfile.TemporaryDirectory:

@@ -6,6 +6,7 @@ Hub, or an air-gapped mirror): the same layout, the same library, so the code pa
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,11 @@ COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 def is_commit(revision: str) -> bool:
     return bool(COMMIT.match(revision))
+
+
+def git_blob_sha1(data: bytes) -> str:
+    """The id git (and the Hub, for non-LFS files) gives a file's content."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 @dataclass(frozen=True)

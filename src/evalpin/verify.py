@@ -14,11 +14,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from evalpin import project
 from evalpin.atomic import write_atomic
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
-from evalpin.lock import Lock, current_runtime, list_delivery, load_lock, role_of
+from evalpin.lock import Lock, check_safety, current_runtime, list_delivery, load_lock, role_of
 
 DRIFT_KINDS = ("missing", "extra", "resized", "changed")
 ROLE_WORDS = {
@@ -94,13 +96,16 @@ def state_file(root: Path, name: str) -> Path:
 
 
 def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Report]:
-    """Verify models/NAME against models/NAME.lock.json."""
+    """Verify models/NAME against models/NAME.lock.json, under the safety switches of conf/model/NAME.yaml."""
     lock_file = project.lock_path(root, name)
     lock = load_lock(lock_file)
     if lock.name != name:
         raise EvalpinError(
             f"{lock_file}: field 'name' is {lock.name!r}, expected {name!r}; re-pin the model."
         )
+    conf_file = project.model_conf_path(root, name)
+    conf = yaml.safe_load(conf_file.read_text()) if conf_file.is_file() else {}
+    check_safety(lock, bool(conf.get("allow_pickle")), bool(conf.get("trust_remote_code")), str(conf_file))
     return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
 
 

@@ -1,0 +1,180 @@
+"""What changed between two deliveries, in the words of their roles, and the version bump that implies.
+
+Bump policy (semantic versioning of a delivery):
+  major  the base model (repo id) or the architecture (architectures, model_type) changed
+  minor  weights, tokenizer, quantization or remote code changed: the model computes something else
+  patch  only chat template, generation defaults, model config details, other files or runtime changed
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalpin import project
+from evalpin.errors import EvalpinError
+from evalpin.lock import Lock, LockedFile, load_lock, parse_lock, role_of
+from evalpin.verify import ROLE_WORDS
+
+MINOR_ROLES = {"weights", "tokenizer", "quantization", "remote_code"}
+BUMPS = ("none", "patch", "minor", "major")
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    role: str
+    status: str  # added, removed, changed
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
+class LockDiff:
+    files: tuple[FileChange, ...]
+    base_model_changed: bool
+    architecture_changed: bool
+    runtime_changed: dict[str, tuple[str, str]]
+
+    @property
+    def categories(self) -> list[str]:
+        roles = sorted({c.role for c in self.files}, key=list(ROLE_WORDS).index)
+        found = [ROLE_WORDS[r] for r in roles if r not in ("model_config", "other")]
+        if self.base_model_changed:
+            found.insert(0, "base model")
+        if self.architecture_changed:
+            found.insert(0, "architecture")
+        if self.runtime_changed:
+            found.append("runtime")
+        if not found and self.files:
+            found.append("metadata only")
+        return found
+
+    @property
+    def bump(self) -> str:
+        if self.base_model_changed or self.architecture_changed:
+            return "major"
+        if any(c.role in MINOR_ROLES for c in self.files):
+            return "minor"
+        return "patch" if self.files or self.runtime_changed else "none"
+
+
+def diff_files(before: dict[str, LockedFile], after: dict[str, LockedFile]) -> tuple[FileChange, ...]:
+    changes = []
+    for path in sorted(before.keys() | after.keys()):
+        old, new = before.get(path), after.get(path)
+        if old is None:
+            changes.append(FileChange(path, new.role, "added", None, new.sha256))
+        elif new is None:
+            changes.append(FileChange(path, old.role, "removed", old.sha256, None))
+        elif old.sha256 != new.sha256:
+            changes.append(FileChange(path, new.role, "changed", old.sha256, new.sha256))
+    return tuple(changes)
+
+
+def diff_locks(a: Lock, b: Lock) -> LockDiff:
+    arch = ("architectures", "model_type")
+    return LockDiff(
+        files=diff_files(a.by_path(), b.by_path()),
+        base_model_changed=a.source.repo_id != b.source.repo_id,
+        architecture_changed=any(a.model_config.get(k) != b.model_config.get(k) for k in arch),
+        runtime_changed={
+            k: (a.runtime.get(k, "absent"), b.runtime.get(k, "absent"))
+            for k in sorted(a.runtime.keys() | b.runtime.keys())
+            if a.runtime.get(k) != b.runtime.get(k)
+        },
+    )
+
+
+def load_lock_at(root: Path, spec: str, name: str) -> Lock:
+    """A lock from a file path, or models/NAME.lock.json at a git revision (tag, branch, commit)."""
+    candidate = Path(spec)
+    if candidate.suffix == ".json" and (root / candidate).is_file():
+        return load_lock(root / candidate)
+    rel = f"{project.MODELS_DIR}/{name}.lock.json"
+    proc = subprocess.run(
+        ["git", "show", f"{spec}:{rel}"], cwd=root, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise EvalpinError(
+            f"{spec}: neither a lock file nor a git revision holding {rel} ({proc.stderr.strip()}). "
+            "Give a path to a .lock.json, or a tag/commit where the model was pinned (see `git tag`)."
+        )
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise EvalpinError(f"{spec}:{rel}: not valid JSON ({exc}).") from exc
+    return parse_lock(data, f"{spec}:{rel}")
+
+
+def name_from_spec(spec: str) -> str | None:
+    """gto tags are NAME@vX.Y.Z (and NAME#stage#N): the model name is the part before '@' or '#'."""
+    for sep in ("@", "#"):
+        if sep in spec:
+            return spec.split(sep, 1)[0]
+    return None
+
+
+def format_diff(diff: LockDiff) -> str:
+    rows = [("file", "role", "change", "before", "after")]
+    rows += [(c.path, c.role, c.status, (c.before or "-")[:12], (c.after or "-")[:12]) for c in diff.files]
+    rows += [(f"runtime:{k}", "runtime", "changed", v[0], v[1]) for k, v in diff.runtime_changed.items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    what = ", ".join(diff.categories) or "nothing"
+    if diff.files and "weights" not in {c.role for c in diff.files}:
+        what += "; weights identical (same weights, another delivery)"
+    return f"{table}\nchanged: {what}\nsuggested bump: {diff.bump}"
+
+
+def snapshot_entries(snapshot: Path) -> dict[str, LockedFile]:
+    """Lock entries for an upstream snapshot (hashed in place, through its cache symlinks)."""
+    from evalpin.hashing import sha256_files
+
+    paths = sorted(p for p in snapshot.rglob("*") if p.is_file())
+    digests = sha256_files(paths)
+    return {
+        p.relative_to(snapshot).as_posix(): LockedFile(
+            p.relative_to(snapshot).as_posix(), p.stat().st_size, digests[p], role_of(p.name)
+        )
+        for p in paths
+    }
+
+
+def hub_entries(
+    repo_id: str, commit: str, pinned: dict[str, LockedFile], model_dir: Path
+) -> dict[str, LockedFile]:
+    """Lock entries for a Hub commit without downloading it: LFS files carry their sha256; small files
+    carry a git blob id, compared with the pinned file's own git blob id."""
+    from huggingface_hub import HfApi
+
+    from evalpin.sources import git_blob_sha1
+
+    info = HfApi().model_info(repo_id, revision=commit, files_metadata=True)
+    entries = {}
+    for sibling in info.siblings:
+        path = sibling.rfilename
+        if sibling.lfs is not None:
+            sha = sibling.lfs.sha256
+        elif path in pinned and git_blob_sha1((model_dir / path).read_bytes()) == sibling.blob_id:
+            sha = pinned[path].sha256
+        else:
+            sha = f"git-blob:{sibling.blob_id}"
+        entries[path] = LockedFile(path, sibling.size or 0, sha, role_of(path))
+    return entries
+
+
+def check_upstream(root: Path, name: str, ref: str) -> tuple[Lock, str, tuple[FileChange, ...]]:
+    """Compare the pinned delivery with what the upstream's `ref` serves today."""
+    from evalpin.sources import upstream_of
+
+    lock = load_lock(project.lock_path(root, name))
+    upstream = upstream_of(root, lock.source.repo_id, lock.source.upstream)
+    commit = upstream.resolve(ref)
+    if upstream.cache_dir is None:
+        entries = hub_entries(lock.source.repo_id, commit, lock.by_path(), project.model_dir(root, name))
+    else:
+        entries = snapshot_entries(upstream.snapshot(commit))
+    return lock, commit, diff_files(lock.by_path(), entries)
