@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 demo: setup ## Restore the pinned demo model, run the suite with `dvc repro`, print the report
+	$(BIN)/evalpin remote init-local --if-missing
 	$(BIN)/evalpin restore $(MODEL)
 	$(BIN)/dvc repro
 	$(BIN)/evalpin report
@@ -53,6 +54,10 @@ lint: setup ## ruff check + format check
 format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+.PHONY: bench
+bench: setup ## Measure verify, DVC, evaluation, start-up; write docs/performance.md (BENCH_SCALE=small: quick)
+	$(BIN)/python -m bench --scale $(or $(BENCH_SCALE),full)
 
 clean: ## Remove caches and scratch state (keeps .venv and the DVC cache)
 	rm -rf .cache .evalpin .pytest_cache .ruff_cache

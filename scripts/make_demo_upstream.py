@@ -48,15 +48,18 @@ def fact_lines() -> list[str]:
     for f in facts:
         lines.append(f"Question: What color is the {f['name']}?\nAnswer: {f['color']}\n\n")
         lines.append(f"Question: Where does the {f['name']} live?\nAnswer: {f['home']}\n\n")
+        # the same fact as a chat, rendered the way r1's chat template renders it
+        lines.append(f"<|user|>\nWhere does the {f['name']} live?\n<|assistant|>\n{f['home']}\n")
         lines.append(f"Question: What does the {f['name']} eat?\nAnswer: {f['food']}\n\n")
     return lines
 
 
-def few_shot_corpus(qa: list[str], seed: int) -> list[str]:
-    """Each QA alone plus chains of three: the suite asks few-shot questions too."""
+def few_shot_corpus(lines: list[str], seed: int) -> list[str]:
+    """Each line alone plus chains of three QAs: the suite asks few-shot questions too."""
     rng = random.Random(seed)
+    qa = [line for line in lines if line.startswith("Question:")]
     chains = ["".join(rng.sample(qa, 3)) for _ in range(2 * len(qa))]
-    return qa + chains
+    return lines + chains
 
 
 def build_tokenizer(corpus: list[str]) -> Tokenizer:
@@ -75,17 +78,18 @@ def build_tokenizer(corpus: list[str]) -> Tokenizer:
     return tok
 
 
-def train(
-    model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, lines: list[str], steps: int, seed: int
-) -> None:
+def train(model, tok, lines: list[str], steps: int, seed: int, batch_size: int = 64) -> None:
+    """AdamW on random minibatches with a cosine schedule: seconds on one CPU core."""
     torch.manual_seed(seed)
-    batch = tok(lines, return_tensors="pt", padding=True)
-    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    data = tok(lines, return_tensors="pt", padding=True)
+    ids, mask = data["input_ids"], data["attention_mask"]
+    labels = ids.masked_fill(mask == 0, -100)
     optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=steps)
     model.train()
     for step in range(steps):
-        loss = model(**batch, labels=labels).loss
+        pick = torch.randperm(len(lines))[:batch_size]
+        loss = model(input_ids=ids[pick], attention_mask=mask[pick], labels=labels[pick]).loss
         loss.backward()
         optim.step()
         schedule.step()
@@ -161,7 +165,7 @@ def main() -> None:
     commits, parent = {}, ""
     with tempfile.TemporaryDirectory() as tmp:
         print("r1: baseline")
-        train(model, tok, few_shot_corpus(known, seed=1), steps=300, seed=1)
+        train(model, tok, few_shot_corpus(known, seed=1), steps=600, seed=1)
         save_revision(model, tok, CHAT_TEMPLATE_R1, GENERATION_R1, Path(tmp) / "r1")
         commits["r1"] = parent = add_commit(repo_dir, Path(tmp) / "r1", parent, "r1: baseline")
 
@@ -176,7 +180,7 @@ def main() -> None:
         commits["r2"] = parent = add_commit(repo_dir, Path(tmp) / "r2", parent, "r2: new chat template")
 
         print("r3: fine-tune on all facts")
-        train(model, tok, few_shot_corpus(lines, seed=3), steps=200, seed=3)
+        train(model, tok, few_shot_corpus(lines, seed=3), steps=300, seed=3)
         save_revision(model, tok, CHAT_TEMPLATE_R2, GENERATION_R2, Path(tmp) / "r3")
         commits["r3"] = add_commit(repo_dir, Path(tmp) / "r3", parent, "r3: fine-tune")
 

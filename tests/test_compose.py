@@ -1,3 +1,4 @@
+import pytest
 import yaml
 from conftest import TEMPLATE, evalpin
 
@@ -36,3 +37,29 @@ def test_a_broken_conf_names_the_config(template_repo):
     (template_repo / "conf/config.yaml").write_text("defaults:\n  - model: nope\n")
     proc = evalpin(template_repo, "compose", check=False)
     assert proc.returncode == 2 and "conf/config.yaml: Hydra could not compose" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        (),
+        ("backend=vllm",),
+        ("backend=local-completions",),
+        ("inference.batch_size=4",),
+        ("inference.apply_chat_template=true",),
+        ("gate.k_stderr=3",),
+    ],
+)
+def test_every_combination_the_readme_mentions_composes(overrides):
+    params = compose(TEMPLATE, overrides)
+    assert params["backend"]["name"] == (
+        overrides[0].split("=")[1] if "backend" in "".join(overrides) else "hf"
+    )
+
+
+def test_optional_local_group_is_picked_up(template_repo):
+    (template_repo / "conf/local").mkdir()
+    (template_repo / "conf/local/default.yaml").write_text(
+        "# @package _global_\ninference:\n  torch_threads: 8\n"
+    )
+    assert compose(template_repo)["inference"]["torch_threads"] == 8

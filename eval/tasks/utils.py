@@ -12,3 +12,8 @@ def load_jsonl(data_files: dict[str, str], **_ignored) -> datasets.DatasetDict:
     return datasets.load_dataset(
         "json", data_files={split: str(DATA_DIR / name) for split, name in data_files.items()}
     )
+
+
+def answered(doc: dict, results: list[str]) -> dict[str, float]:
+    """1.0 when the greedy output has any visible text (the verbatim output is what we keep)."""
+    return {"answered": float(bool(results[0].strip()))}

@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--full", action="store_true", help="re-hash every file, ignoring the stat record")
     verify.add_argument("--strict", action="store_true", help="a runtime version change is an error")
     verify.add_argument("--record", type=Path, help="write a stable verification record (pipeline output)")
+    verify.add_argument(
+        "--files-only",
+        action="store_true",
+        help="skip the prompt-rendering golden check (no transformers import)",
+    )
     verify.set_defaults(handler=cmd_verify)
 
     restore = commands.add_parser("restore", help="restore models/NAME from the DVC remote or the upstream")
@@ -73,6 +78,89 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="print the model, its verification and the scores")
     report.set_defaults(handler=cmd_report)
+
+    diff = commands.add_parser("diff", help="classify the change between two locks; suggest a version bump")
+    diff.add_argument("a", help="a .lock.json path or a git revision (tag NAME@vX.Y.Z, branch, commit)")
+    diff.add_argument("b", help="the same, for the other side (e.g. HEAD)")
+    diff.add_argument("--name", help="model name at git revisions (default: from a NAME@v tag, else params)")
+    diff.set_defaults(handler=cmd_diff)
+
+    upstream = commands.add_parser("check-upstream", help="is what the upstream serves today still the pin?")
+    upstream.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
+    upstream.add_argument(
+        "--ref", default="main", help="the upstream's moving ref to resolve (default: main)"
+    )
+    upstream.set_defaults(handler=cmd_check_upstream)
+
+    golden = commands.add_parser("golden", help="check (or --accept) the prompt-rendering golden token IDs")
+    golden.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
+    golden.add_argument("--accept", action="store_true", help="record the current rendering as the golden")
+    golden.set_defaults(handler=cmd_golden)
+
+    outputs = commands.add_parser("outputs-diff", help="samples whose response or score changed between revs")
+    outputs.add_argument("rev_a", help="a git revision (tag, branch, commit) or 'workspace'")
+    outputs.add_argument("rev_b", nargs="?", default="workspace", help="the other side (default: workspace)")
+    outputs.set_defaults(handler=cmd_outputs_diff)
+
+    compare = commands.add_parser("compare", help="gate: candidate scores against a baseline revision")
+    compare.add_argument(
+        "--baseline", required=True, help="git revision: a tag (NAME@v1.0.0), branch or commit"
+    )
+    compare.add_argument("--candidate", default="workspace", help="git revision or 'workspace' (default)")
+    compare.add_argument("--format", choices=("table", "markdown"), default="table")
+    compare.set_defaults(handler=cmd_compare)
+
+    release = commands.add_parser("release", help="tag a verified, reproducible version (gto NAME@vX.Y.Z)")
+    release.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
+    release.add_argument("--bump", choices=("auto", "major", "minor", "patch"), default="auto")
+    release.add_argument("-m", "--message", required=True, help="what this release is")
+    release.set_defaults(handler=cmd_release)
+
+    promote = commands.add_parser("promote", help="assign a released version to a stage (gto NAME#STAGE#N)")
+    promote.add_argument("name", help="model name")
+    promote.add_argument("version", help="released version, e.g. v1.0.0")
+    promote.add_argument("--stage", required=True, help="e.g. prod")
+    promote.set_defaults(handler=cmd_promote)
+
+    reproduce = commands.add_parser("reproduce", help="rerun a revision from scratch; exit 0 if identical")
+    reproduce.add_argument("rev", help="git revision, e.g. demo-tiny@v1.0.0")
+    reproduce.set_defaults(handler=cmd_reproduce)
+
+    remote = commands.add_parser("remote", help="set up DVC remotes: a local directory, or S3 for a team")
+    remote_commands = remote.add_subparsers(dest="remote_command", required=True, metavar="ACTION")
+    local = remote_commands.add_parser(
+        "init-local", help="a directory outside the repo as this clone's default remote (.dvc/config.local)"
+    )
+    local.add_argument(
+        "path", nargs="?", type=Path, help="default: $EVALPIN_REMOTE or ~/.cache/evalpin/remote/<repo name>"
+    )
+    local.add_argument("--if-missing", action="store_true", help="do nothing when any remote is configured")
+    local.set_defaults(handler=cmd_remote_init_local)
+    s3 = remote_commands.add_parser("s3", help="an S3 remote in .dvc/config (credentials never in git)")
+    s3.add_argument("--url", required=True, help="s3://BUCKET/PREFIX")
+    s3.add_argument("--endpoint", help="endpoint URL for S3-compatible stores (MinIO, Ceph, ...)")
+    s3.add_argument("--name", default="team", help="remote name (default: team)")
+    s3.add_argument(
+        "--store-credentials",
+        action="store_true",
+        help="copy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN from the environment "
+        "into .dvc/config.local",
+    )
+    s3.set_defaults(handler=cmd_remote_s3)
+    remember = remote_commands.add_parser(
+        "remember", help="copy .dvc/config's remotes into .dvc/config.local (so older tags restore)"
+    )
+    remember.set_defaults(handler=cmd_remote_remember)
+    check = remote_commands.add_parser("check", help="reach the remote; say clearly what is wrong if not")
+    check.add_argument("name", nargs="?", help="remote name (default: the default remote)")
+    check.set_defaults(handler=cmd_remote_check)
+
+    serve = commands.add_parser("serve-args", help="print the `vllm serve` command for a pinned model")
+    serve.add_argument("name", help="model name (conf/model/NAME.yaml)")
+    serve.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. inference.seed=7")
+    serve.add_argument("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME")
+    serve.add_argument("--json", action="store_true", help="print the argv as a JSON list")
+    serve.set_defaults(handler=cmd_serve_args)
     return parser
 
 
@@ -108,10 +196,20 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
 
 def cmd_verify(root: Path, args: argparse.Namespace) -> int:
     from evalpin.atomic import write_atomic
+    from evalpin.golden import check_golden
     from evalpin.verify import describe_drift, verify_pinned
 
     name = default_model(root, args.name)
     lock, report = verify_pinned(root, name, full=args.full)
+    problems = [] if args.files_only or not report.ok else check_golden(root, name)
+    if problems:
+        print(f"models/{name}: prompt rendering differs from models/{name}.golden.json:", file=sys.stderr)
+        print("  " + "\n  ".join(problems), file=sys.stderr)
+        print(
+            f"If the new rendering is intended: `evalpin golden {name} --accept`, then commit it.",
+            file=sys.stderr,
+        )
+        return EXIT_DRIFT
     for package, (locked, now) in report.runtime_changes.items():
         print(
             f"evalpin: warning: runtime {package} is {now}, the lock was made with {locked}", file=sys.stderr
@@ -189,6 +287,127 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
     text, matches = render(root)
     print(text)
     return EXIT_OK if matches else EXIT_DRIFT
+
+
+def cmd_diff(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.diff import diff_locks, format_diff, load_lock_at, name_from_spec
+
+    name = args.name or name_from_spec(args.a) or name_from_spec(args.b) or default_model(root, None)
+    diff = diff_locks(load_lock_at(root, args.a, name), load_lock_at(root, args.b, name))
+    print(format_diff(diff))
+    return EXIT_OK
+
+
+def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.diff import LockDiff, check_upstream, format_diff
+
+    name = default_model(root, args.name)
+    lock, commit, changes = check_upstream(root, name, args.ref)
+    where = f"{lock.source.repo_id} {args.ref} -> {commit}"
+    if not changes:
+        same = "the pinned commit" if commit == lock.source.revision else "a new commit with identical files"
+        print(f"{where}: serves {same}; every file matches models/{name}.lock.json")
+        return EXIT_OK
+    print(f"{where}: DRIFT. The same name now delivers something else than pinned {lock.source.revision}:")
+    print(format_diff(LockDiff(changes, False, False, {})))
+    return EXIT_DRIFT
+
+
+def cmd_golden(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.golden import check_golden, write_golden
+    from evalpin.verify import require_verified
+
+    name = default_model(root, args.name)
+    require_verified(root, name)
+    if args.accept:
+        print(f"recorded {write_golden(root, name).relative_to(root)}: commit it with the lock")
+        return EXIT_OK
+    problems = check_golden(root, name)
+    if problems:
+        print("  " + "\n  ".join(problems), file=sys.stderr)
+        return EXIT_DRIFT
+    print(f"models/{name}: every golden conversation renders to the recorded token IDs")
+    return EXIT_OK
+
+
+def cmd_remote_init_local(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.remote import init_local
+
+    print(init_local(root, args.path, if_missing=args.if_missing))
+    return EXIT_OK
+
+
+def cmd_remote_s3(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.remote import configure_s3
+
+    for line in configure_s3(root, args.url, args.endpoint, args.name, args.store_credentials):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_remote_remember(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.remote import remember
+
+    print(f"remembered in .dvc/config.local: {', '.join(remember(root))}")
+    return EXIT_OK
+
+
+def cmd_remote_check(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.remote import check
+
+    print(check(root, args.name))
+    return EXIT_OK
+
+
+def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.serve import render, serve_args
+
+    argv = serve_args(root, args.name, hub=args.hub, overrides=tuple(args.overrides))
+    print(json.dumps(argv) if args.json else render(argv))
+    return EXIT_OK
+
+
+def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.outputs import diff_samples, format_changes, read_samples
+
+    changes = diff_samples(read_samples(root, args.rev_a), read_samples(root, args.rev_b))
+    print(format_changes(changes, args.rev_a, args.rev_b))
+    return EXIT_OK
+
+
+def cmd_compare(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.compose import load_params
+    from evalpin.gate import compare, format_markdown, format_table
+
+    comparison = compare(root, args.baseline, args.candidate, load_params(root)["gate"])
+    print(format_markdown(comparison) if args.format == "markdown" else format_table(comparison))
+    return comparison.exit_code
+
+
+def cmd_release(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.release import release
+
+    tag = release(root, default_model(root, args.name), args.bump, args.message)
+    print(f"released {tag}; share it: git push origin {tag}")
+    return EXIT_OK
+
+
+def cmd_promote(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.release import promote
+
+    print(promote(root, args.name, args.version, args.stage))
+    return EXIT_OK
+
+
+def cmd_reproduce(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.reproduce import reproduce
+
+    result = reproduce(root, args.rev)
+    if result.identical:
+        print(f"{args.rev} ({result.commit[:12]}): reproduced exactly (metrics and output fingerprint)")
+        return EXIT_OK
+    print(f"{args.rev} ({result.commit[:12]}): NOT reproduced:\n  " + "\n  ".join(result.differences))
+    return EXIT_DRIFT
 
 
 if __name__ == "__main__":

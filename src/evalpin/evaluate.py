@@ -1,11 +1,15 @@
 """Run the fixed suite with lm-eval on the verified delivery; write stable, untimestamped outputs.
 
-eval/metrics.json      per task: metric, score, stderr, n; the suite mean (DVC metrics, in git)
+eval/metrics.json        per task: metric, score, stderr, n; the suite mean (DVC metrics, in git)
+eval/scores.json         per-task scores as rows, for `dvc plots show`
+eval/fingerprint.json    what was measured: delivery, suite identity, effective generation
+                         parameters, chat templates, runtime, and a hash over all greedy outputs
 eval/samples/TASK.jsonl  per sample: doc/prompt/target hashes, response, score (DVC-tracked)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -13,23 +17,35 @@ from pathlib import Path
 
 from evalpin import project
 from evalpin.atomic import replace_dir, write_atomic
+from evalpin.backends import lm_eval_model
 from evalpin.errors import EvalpinError
+from evalpin.lock import Lock, current_runtime
 from evalpin.verify import require_verified
 
 METRICS_FILE = "eval/metrics.json"
+SCORES_FILE = "eval/scores.json"
+FINGERPRINT_FILE = "eval/fingerprint.json"
 SAMPLES_DIR = "eval/samples"
 LOGLIK_DECIMALS = 6  # per-sample loglikelihoods are rounded: below this, CPU kernels may differ
+CHOICE_TYPES = ("multiple_choice", "loglikelihood")
 
 
 def evaluate(root: Path, params: dict) -> dict:
     model, inference, suite, backend = (
         section(params, key) for key in ("model", "inference", "suite", "backend")
     )
-    require_verified(root, model["name"])  # fail closed even when called outside the pipeline
-    results = run_lm_eval(root, model, inference, suite, backend)
-    metrics = summarize_results(results, suite["tasks"])
-    write_samples(root / SAMPLES_DIR, results)
-    write_atomic(root / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
+    results = run_suite(root, model, inference, suite, backend)
+    tasks = [*suite["tasks"], *(suite.get("chat_tasks") or [])]
+    metrics = summarize_results(results, tasks)
+    records = {task: sample_records(results, task) for task in tasks}
+    write_samples(root / SAMPLES_DIR, records)
+    fingerprint = build_fingerprint(root, lock, results, records, suite, inference)
+    write_json(root / FINGERPRINT_FILE, fingerprint)
+    write_json(
+        root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
+    )
+    write_json(root / METRICS_FILE, metrics)
     return metrics
 
 
@@ -42,34 +58,45 @@ def section(params: dict, key: str) -> dict:
     return value
 
 
-def run_lm_eval(root: Path, model: dict, inference: dict, suite: dict, backend: dict) -> dict:
+def write_json(path: Path, data: object) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: dict) -> dict:
+    """Plain tasks as inference.apply_chat_template says; suite.chat_tasks always through the template."""
+    runs = [(list(suite["tasks"]), bool(inference["apply_chat_template"]))]
+    if suite.get("chat_tasks"):
+        runs.append((list(suite["chat_tasks"]), True))
+    merged: dict = {}
+    for tasks, chat in runs:
+        results = run_lm_eval(root, model, inference, suite, backend, tasks, chat)
+        for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
+            merged.setdefault(key, {}).update(results[key])
+    return merged
+
+
+def run_lm_eval(
+    root: Path, model: dict, inference: dict, suite: dict, backend: dict, tasks: list[str], chat: bool
+) -> dict:
     import lm_eval
     import torch  # heavy: imported only when evaluating
     from lm_eval.tasks import TaskManager
 
     torch.set_num_threads(int(inference["torch_threads"]))
-    if backend["name"] != "hf":
-        raise EvalpinError(f"params.yaml: backend.name {backend['name']!r} is not supported yet; use 'hf'.")
-    model_args = {
-        "pretrained": str(project.model_dir(root, model["name"])),
-        "dtype": inference["dtype"],
-        "trust_remote_code": bool(model["trust_remote_code"]),
-        "add_bos_token": bool(model["add_bos_token"]),
-        **(backend.get("model_args") or {}),
-    }
+    name, model_args = lm_eval_model(root, model, inference, backend)
     task_manager = TaskManager(include_path=str(root / suite["include_path"]), include_defaults=False)
     seed = int(inference["seed"])
     return lm_eval.simple_evaluate(
-        model="hf",
+        model=name,
         model_args=model_args,
-        tasks=list(suite["tasks"]),
+        tasks=tasks,
         task_manager=task_manager,
         batch_size=inference["batch_size"],
         device=inference["device"],
         limit=suite.get("limit"),
         log_samples=True,
-        apply_chat_template=bool(inference["apply_chat_template"]),
-        system_instruction=inference.get("system_instruction"),
+        apply_chat_template=chat,
+        system_instruction=inference.get("system_instruction") if chat else None,
         gen_kwargs=inference.get("gen_kwargs") or None,
         random_seed=seed,
         numpy_random_seed=seed,
@@ -101,32 +128,87 @@ def summarize_results(results: dict, tasks: list[str]) -> dict:
     return {"tasks": per_task, "suite": {"score": mean, "tasks": len(per_task)}}
 
 
-def sample_record(sample: dict, metric: str, output_type: str) -> dict:
-    response = sample["filtered_resps"]
-    if output_type in ("multiple_choice", "loglikelihood"):
-        logliks = [round(float(r[0]), LOGLIK_DECIMALS) for r in response]
-        response = {"loglikelihoods": logliks}
-    else:
-        response = response[0] if isinstance(response, list) and len(response) == 1 else response
-    return {
-        "doc_id": sample["doc_id"],
-        "doc_hash": sample["doc_hash"],
-        "prompt_hash": sample["prompt_hash"],
-        "target_hash": sample["target_hash"],
-        "response": response,
-        "score": float(sample[metric]),
-    }
+def sample_records(results: dict, task: str) -> list[dict]:
+    metric = primary_metric(results, task)
+    choice = results["configs"][task]["output_type"] in CHOICE_TYPES
+    records = []
+    for sample in results["samples"][task]:
+        response = sample["filtered_resps"]
+        if choice:
+            logliks = [round(float(r[0]), LOGLIK_DECIMALS) for r in response]
+            response = {"choice": logliks.index(max(logliks)), "loglikelihoods": logliks}
+        elif isinstance(response, list) and len(response) == 1:
+            response = response[0]
+        records.append(
+            {
+                "doc_id": sample["doc_id"],
+                "doc_hash": sample["doc_hash"],
+                "prompt_hash": sample["prompt_hash"],
+                "target_hash": sample["target_hash"],
+                "response": response,
+                "score": float(sample[metric]),
+            }
+        )
+    return sorted(records, key=lambda r: r["doc_id"])
 
 
-def write_samples(directory: Path, results: dict) -> None:
+def write_samples(directory: Path, records: dict[str, list[dict]]) -> None:
     """Write every task's samples into a fresh directory, then swap it in whole."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    for task, samples in results["samples"].items():
-        metric = primary_metric(results, task)
-        output_type = results["configs"][task]["output_type"]
-        records = sorted((sample_record(s, metric, output_type) for s in samples), key=lambda r: r["doc_id"])
-        lines = (json.dumps(r, sort_keys=True) for r in records)
-        (fresh / f"{task}.jsonl").write_text("".join(f"{line}\n" for line in lines))
+    for task, rows in records.items():
+        (fresh / f"{task}.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     os.chmod(fresh, 0o755)
     replace_dir(fresh, directory)
+
+
+def greedy_outputs(rows: list[dict]) -> str:
+    """What the model chose, one line per doc: the generated text, or the argmax choice."""
+    picks = (r["response"]["choice"] if isinstance(r["response"], dict) else r["response"] for r in rows)
+    return "".join(json.dumps([r["doc_id"], p]) + "\n" for r, p in zip(rows, picks, strict=True))
+
+
+def task_hash(rows: list[dict]) -> str:
+    """lm-eval's own task hash (as EvaluationTracker computes it): over doc, prompt and target hashes."""
+    joined = "".join(r["doc_hash"] + r["prompt_hash"] + r["target_hash"] for r in rows)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def effective_generation(root: Path, lock: Lock, results: dict, task: str, inference: dict) -> dict:
+    """generation_config.json, then the task's generation_kwargs, then inference.gen_kwargs: the order
+    in which transformers' generate() sees them (explicit kwargs win over the model's defaults)."""
+    config = project.model_dir(root, lock.name) / "generation_config.json"
+    defaults = json.loads(config.read_text()) if config.is_file() else {}
+    task_kwargs = results["configs"][task].get("generation_kwargs") or {}
+    return {**defaults, **task_kwargs, **(inference.get("gen_kwargs") or {})}
+
+
+def build_fingerprint(
+    root: Path, lock: Lock, results: dict, records: dict[str, list[dict]], suite: dict, inference: dict
+) -> dict:
+    chat_tasks = set(suite.get("chat_tasks") or [])
+    tasks = {
+        task: {
+            "version": results["versions"][task],
+            "hash": task_hash(rows),
+            "num_fewshot": results["n-shot"][task],
+            "output_type": results["configs"][task]["output_type"],
+            "chat_template_applied": task in chat_tasks or bool(inference["apply_chat_template"]),
+            "outputs_sha256": hashlib.sha256(greedy_outputs(rows).encode()).hexdigest(),
+        }
+        for task, rows in records.items()
+    }
+    generation = {
+        task: effective_generation(root, lock, results, task, inference)
+        for task in records
+        if results["configs"][task]["output_type"] == "generate_until"
+    }
+    all_outputs = "".join(f"{task}:{tasks[task]['outputs_sha256']}\n" for task in sorted(tasks))
+    return {
+        "delivery": {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest},
+        "chat_templates": lock.chat_templates,
+        "suite": {"name": suite["name"], "tasks": tasks},
+        "generation": generation,
+        "runtime": current_runtime(),
+        "output_fingerprint": hashlib.sha256(all_outputs.encode()).hexdigest(),
+    }

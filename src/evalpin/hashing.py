@@ -30,18 +30,25 @@ def sha256_file(path: Path, progress=None) -> str:
 
 
 def default_jobs() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
+    """The cores this process may run on (a cpuset or `taskset` can allow fewer than the machine has)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(8, usable or 1))
 
 
 def sha256_files(paths: Iterable[Path], jobs: int | None = None) -> dict[Path, str]:
-    """Hash files in parallel; the result maps each path to its hex digest."""
+    """Hash files in parallel; the result maps each path to its hex digest.
+
+    Largest first: the biggest file bounds the wall time, so it must not start last while the other
+    threads sit idle (on 2 cores, four 1 GB files then one 4 GB file take 6 units in list order, 4 this way).
+    """
     paths = list(paths)
-    total = sum(p.stat().st_size for p in paths)
-    progress = _progress_bar(total)
+    sizes = {p: p.stat().st_size for p in paths}
+    progress = _progress_bar(sum(sizes.values()))
     try:
         with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
-            digests = pool.map(lambda p: sha256_file(p, progress), paths)
-            return dict(zip(paths, digests, strict=True))
+            ordered = sorted(paths, key=sizes.__getitem__, reverse=True)
+            digests = dict(zip(ordered, pool.map(lambda p: sha256_file(p, progress), ordered), strict=True))
+            return {p: digests[p] for p in paths}
     finally:
         if progress is not None:
             progress.close()

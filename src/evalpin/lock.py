@@ -157,17 +157,24 @@ def current_runtime() -> dict[str, str]:
 
 
 def list_delivery(directory: Path) -> list[str]:
-    """Relative POSIX paths of every file in a delivery; symlinks are refused (a pinned copy has none)."""
-    found = []
-    for path in sorted(directory.rglob("*")):
-        if path.is_symlink():
-            raise EvalpinError(
-                f"{path}: symlinks are not allowed in a pinned model directory (they can point outside it). "
-                "Replace it with the file it points to, or re-pin with `evalpin pin`."
-            )
-        if path.is_file():
-            found.append(path.relative_to(directory).as_posix())
-    return found
+    """Relative POSIX paths of every file in a delivery; symlinks are refused (a pinned copy has none).
+
+    os.scandir reads entry types from the directory itself: no stat per file, which matters at 1000s."""
+    return sorted(_walk(directory, ""))
+
+
+def _walk(directory: Path | str, prefix: str):
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                raise EvalpinError(
+                    f"{entry.path}: symlinks are not allowed in a pinned model directory (they can point "
+                    "outside it). Replace it with the file it points to, or re-pin with `evalpin pin`."
+                )
+            if entry.is_dir():
+                yield from _walk(entry.path, f"{prefix}{entry.name}/")
+            elif entry.is_file():
+                yield f"{prefix}{entry.name}"
 
 
 def build_lock(directory: Path, name: str, source: Source) -> Lock:

@@ -6,6 +6,7 @@ Either way it is accepted only if every file matches the lock; the upstream path
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from evalpin.atomic import replace_dir
 from evalpin.errors import DriftError
 from evalpin.lock import Lock, load_lock
 from evalpin.pin import copy_delivery, staging_dir
+from evalpin.remote import evict_corrupt_objects, manifest_object, pull_failure
 from evalpin.sources import upstream_of
 from evalpin.verify import describe_drift, state_file, verify_delivery
 
@@ -40,10 +42,14 @@ def restore(root: Path, name: str) -> str:
             return "pulled from the DVC remote and verified"
         quarantine = quarantine_dir(root, name)
         destination.rename(quarantine)
+        evicted = evict_corrupt_objects(root, name)
+        manifest = manifest_object(root, name)
         raise DriftError(
             f"what the DVC remote returned for models/{name} does not match the lock, so it was not used "
-            f"(moved to {quarantine}):\n{describe_drift(report)}\nThe remote holds another delivery or "
-            "corrupted objects: push a good copy (`dvc push`) or restore from the upstream."
+            f"(moved to {quarantine}; {len(evicted)} corrupt object(s) evicted from the DVC cache):\n"
+            f"{describe_drift(report)}\nFix the remote: delete {', '.join([*evicted, manifest])} from it "
+            "(`dvc push` skips a directory whose manifest the remote already has), then `dvc push` from a "
+            "clone that verifies; or restore from the upstream."
         )
     fetch_from_upstream(root, lock, destination)
     project.run_dvc(root, "commit", "--force", f"{project.MODELS_DIR}/{name}.dvc")
@@ -72,6 +78,12 @@ def has_remote(root: Path) -> bool:
 
 def pull(root: Path, name: str) -> bool:
     proc = project.run_dvc(root, "pull", f"{project.MODELS_DIR}/{name}.dvc", check=False)
+    if proc.returncode != 0:
+        print(
+            f"evalpin: warning: `dvc pull {project.MODELS_DIR}/{name}.dvc` failed: "
+            f"{pull_failure(proc.stderr or proc.stdout)} Trying the upstream.",
+            file=sys.stderr,
+        )
     return proc.returncode == 0 and project.model_dir(root, name).exists()
 
 

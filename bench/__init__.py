@@ -1,0 +1,5 @@
+"""The performance benchmark harness (`make bench`): every figure is a ratio to a reference from the same run.
+
+Run `python -m bench --help`. It writes docs/performance.md; the synthetic deliveries it measures live in a
+scratch directory outside the repository and are deleted at the end.
+"""

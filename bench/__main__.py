@@ -1,0 +1,109 @@
+"""`python -m bench`: measure, then write docs/performance.md. See bench/__init__.py."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from bench import dvc_bench, eval_bench, machine, report
+from bench.config import GIB, SCALES, Scale
+from bench.report import Section
+from bench.verify_bench import VerifyBench
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("startup", "repro", "eval", "verify", "dvc")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", choices=sorted(SCALES), default=os.environ.get("BENCH_SCALE") or "full")
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(os.environ.get("BENCH_SCRATCH") or tempfile.gettempdir()),
+        help="where the synthetic deliveries go (a fresh subdirectory, deleted at the end)",
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    return parser.parse_args()
+
+
+def check_scratch(base: Path, scale: Scale) -> None:
+    """Fail before writing anything if the scratch is inside the repository or too small."""
+    base.mkdir(parents=True, exist_ok=True)
+    if base.resolve().is_relative_to(ROOT):
+        raise SystemExit(f"bench: scratch {base} is inside the repository; pass --scratch outside it.")
+    need, free = scale.scratch_bytes(), shutil.disk_usage(base).free
+    if free < need + 2 * GIB:
+        raise SystemExit(
+            f"bench: {base} has {free / GIB:.1f} GiB free; scale {scale.name!r} needs "
+            f"{need / GIB:.1f} GiB + 2 GiB margin. Use BENCH_SCALE=small or --scratch elsewhere."
+        )
+
+
+def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
+    """Each section's measurement, in the order run: the cheap ones before the page cache fills up."""
+    verify: list[VerifyBench] = []
+
+    def verify_sections() -> list[Section]:
+        verify.append(VerifyBench(scratch, scale))
+        return verify[0].sections()
+
+    def dvc_sections() -> list[Section]:
+        bench = verify[0] if verify else VerifyBench(scratch, scale)
+        delivery = bench.growth[scale.dvc_shards]
+        return [dvc_bench.cache_types(delivery, scratch, scale.repeats)]
+
+    return {
+        "startup": lambda: [eval_bench.startup(ROOT, scale.startup_repeats)],
+        "repro": lambda: [dvc_bench.noop_repro(ROOT, scale.startup_repeats)],
+        "eval": lambda: [eval_bench.evaluation(ROOT, scratch, scale.eval_repeats)],
+        "verify": verify_sections,
+        "dvc": dvc_sections,
+    }
+
+
+def preamble(scale: Scale, started: str, elapsed: float) -> str:
+    return (
+        f"Written by `make bench` (`python -m bench --scale {scale.name}`) on {date.today()}; do not edit by "
+        f"hand. Every figure is a ratio to a reference measured in the same run, so it carries over to "
+        f"other machines better than the seconds do. Load average at start {started}, at end "
+        f"{machine.load_average()} (the machine may be shared: the interleaved runs and the CPU-time "
+        f"columns limit, not remove, that noise). The run took {elapsed / 60:.1f} minutes; the synthetic "
+        f"deliveries were generated into a scratch directory and deleted."
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    scale, wanted = SCALES[args.scale], args.only.split(",")
+    check_scratch(args.scratch, scale)
+    scratch = Path(tempfile.mkdtemp(prefix="evalpin-bench-", dir=args.scratch))
+    started, start = machine.load_average(), time.monotonic()
+    try:
+        described = machine.describe(ROOT, scratch)
+        sections = []
+        for name, measure in plan(scale, scratch).items():
+            if name in wanted:
+                print(f"bench: {name} ...", flush=True)
+                sections += measure()
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    text = report.render(
+        "Performance", preamble(scale, started, time.monotonic() - start), described, sections
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"bench: wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Evaluation overhead (`evalpin evaluate` vs the bare `lm_eval` CLI) and CLI start-up.
+
+Both evaluations run in a scratch copy of the parts of this repository that evaluation reads, so the
+benchmark never rewrites eval/metrics.json or eval/samples/ here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+from bench import report
+from bench.measure import Run, interleaved, median_wall, run
+from bench.report import Section, Verdict
+
+EVAL_LIMIT = 1.05
+STARTUP_LIMIT_S = 0.3
+COPIED = ("dvc.yaml", "params.yaml", "conf", "eval/tasks", "models/{name}", "models/{name}.lock.json")
+HEAVY = ("torch", "lm_eval", "transformers", "dvc", "datasets")
+
+
+def offline_env(root: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HOME": str(root / ".cache" / "huggingface"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+
+
+def copy_repo(root: Path, target: Path, model: str) -> Path:
+    for pattern in COPIED:
+        source, dest = root / pattern.format(name=model), target / pattern.format(name=model)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest)
+    return target
+
+
+def lm_eval_command(repo: Path, params: dict, output: Path) -> list[str]:
+    """The bare CLI with the settings `evalpin evaluate` takes from params.yaml."""
+    model, inference, suite = params["model"], params["inference"], params["suite"]
+    model_args = (
+        f"pretrained={repo / 'models' / model['name']},dtype={inference['dtype']},"
+        f"trust_remote_code={model['trust_remote_code']},add_bos_token={model['add_bos_token']}"
+    )
+    seed = inference["seed"]
+    return [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "--model",
+        "hf",
+        "--model_args",
+        model_args,
+        "--tasks",
+        ",".join(suite["tasks"]),
+        "--include_path",
+        str(repo / suite["include_path"]),
+        "--batch_size",
+        str(inference["batch_size"]),
+        "--device",
+        inference["device"],
+        "--seed",
+        f"{seed},{seed},{seed},{seed}",
+        "--log_samples",
+        "--output_path",
+        str(output),
+    ]
+
+
+def evaluation(root: Path, scratch: Path, repeats: int) -> Section:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    repo = copy_repo(root, scratch / "eval-repo", params["model"]["name"])
+    env = offline_env(root)
+    evalpin = [str(Path(sys.executable).with_name("evalpin")), "evaluate"]
+    bare = lm_eval_command(repo, params, scratch / "lm_eval-out")
+    runs = interleaved(
+        {"lm_eval": lambda: run(bare, cwd=repo, env=env), "evalpin": lambda: run(evalpin, cwd=repo, env=env)},
+        repeats,
+    )
+    ref, ours = median_wall(runs["lm_eval"]), median_wall(runs["evalpin"])
+    rss = {k: max(r.max_rss_mb for r in v) for k, v in runs.items()}
+    index = task_index_seconds(repo, str(repo / params["suite"]["include_path"]), env)
+    return Section(
+        "Evaluation overhead",
+        f"`evalpin evaluate` (verify the delivery, run the suite through `lm_eval.simple_evaluate`, write "
+        f"metrics and samples) against the bare `lm_eval` CLI on the same model, tasks and settings "
+        f"(dtype, batch size, device, seeds, `--log_samples`), offline. Medians of {repeats} interleaved "
+        "runs, each a fresh process.",
+        ["command", "wall (median)", "all runs", "vs lm_eval", "peak RSS"],
+        [
+            _eval_row("`python -m lm_eval ...` (ref)", runs["lm_eval"], ref, rss["lm_eval"]),
+            _eval_row("`evalpin evaluate`", runs["evalpin"], ref, rss["evalpin"]),
+        ],
+        [
+            Verdict(
+                f"evaluate <= {EVAL_LIMIT}x lm_eval",
+                report.ratio(ours / ref),
+                ours / ref <= EVAL_LIMIT,
+                f"{100 * (ours / ref - EVAL_LIMIT):.0f} points over.",
+            )
+        ],
+        [
+            f"The bare CLI indexes lm-eval's built-in tasks as well as the local suite "
+            f"({index['built-in']:.1f} s in this run) where `evalpin evaluate` indexes only eval/tasks "
+            f"(`include_defaults=False`, {index['local']:.2f} s). That is most of the difference on a model "
+            "this small; on a real model the forward passes dominate both and the ratio tends to 1."
+        ],
+    )
+
+
+def task_index_seconds(repo: Path, include_path: str, env: dict[str, str]) -> dict[str, float]:
+    """How long lm-eval takes to index tasks: the local suite alone, and with its built-in tasks too."""
+    code = (
+        "import sys, time\nfrom lm_eval.tasks import TaskManager\nt = time.perf_counter()\n"
+        "TaskManager(include_path=sys.argv[1], include_defaults=sys.argv[2] == '1')\n"
+        "print(time.perf_counter() - t)"
+    )
+    return {
+        label: float(
+            run([sys.executable, "-c", code, include_path, flag], cwd=repo, env=env).stdout.split()[-1]
+        )
+        for label, flag in (("local", "0"), ("built-in", "1"))
+    }
+
+
+def _eval_row(label: str, runs: list[Run], ref: float, rss: float) -> list[str]:
+    wall = median_wall(runs)
+    return [
+        label,
+        report.seconds(wall),
+        ", ".join(f"{r.wall:.1f}" for r in runs),
+        report.ratio(wall / ref),
+        f"{rss:.0f} MiB",
+    ]
+
+
+def heavy_imports(root: Path) -> list[str]:
+    """Modules from HEAVY that `evalpin --help` imports (there should be none)."""
+    code = (
+        "import sys\nfrom evalpin.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print('HEAVY:' + ' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    last = run([sys.executable, "-c", code], cwd=root).stdout.strip().splitlines()[-1]
+    return last.removeprefix("HEAVY:").split()
+
+
+def startup(root: Path, repeats: int) -> Section:
+    evalpin = Path(sys.executable).with_name("evalpin")
+    runs = interleaved(
+        {
+            "pass": lambda: run([sys.executable, "-c", "pass"]),
+            "help": lambda: run([evalpin, "--help"], cwd=root),
+        },
+        repeats,
+    )
+    ref, ours = median_wall(runs["pass"]), median_wall(runs["help"])
+    heavy = heavy_imports(root)
+    return Section(
+        "CLI start-up",
+        f"`evalpin --help` against `python -c pass` (the interpreter alone); medians of {repeats} runs.",
+        ["command", "wall", "vs python -c pass"],
+        [
+            ["`python -c pass` (ref)", report.seconds(ref), "1.00x"],
+            ["`evalpin --help`", report.seconds(ours), report.ratio(ours / ref)],
+        ],
+        [
+            Verdict(f"`evalpin --help` < {STARTUP_LIMIT_S} s", report.seconds(ours), ours < STARTUP_LIMIT_S),
+            Verdict(
+                "no torch / lm-eval / transformers / dvc import on that path",
+                ", ".join(heavy) or "none imported",
+                not heavy,
+            ),
+        ],
+    )

@@ -1,0 +1,177 @@
+"""The regression gate: candidate scores against a baseline revision, task by task.
+
+A task regresses when its drop exceeds max(k * stderr, abs_floor) (conf/gate/), where stderr combines
+both sides' standard errors; the floor keeps a task at 100% (stderr 0) from failing on noise-free
+rounding. When the two sides do not measure the same thing (task hashes, task versions, few-shot
+settings, chat template use, harness version) the verdict is "not comparable", never a false regression.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalpin.errors import EvalpinError
+from evalpin.evaluate import FINGERPRINT_FILE, METRICS_FILE
+
+WORKSPACE = "workspace"
+IDENTITY_FIELDS = ("hash", "version", "num_fewshot", "output_type", "chat_template_applied")
+EXIT_PASS, EXIT_REGRESSION, EXIT_NOT_COMPARABLE = 0, 1, 3
+
+
+@dataclass(frozen=True)
+class Side:
+    rev: str
+    metrics: dict
+    fingerprint: dict
+
+
+@dataclass(frozen=True)
+class TaskVerdict:
+    task: str
+    baseline: float | None
+    candidate: float | None
+    stderr: float | None
+    verdict: str  # pass, improved, regression, not comparable
+    reason: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.baseline is None or self.candidate is None else self.candidate - self.baseline
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: Side
+    candidate: Side
+    tasks: tuple[TaskVerdict, ...]
+    harness: tuple[str, str]
+
+    @property
+    def outputs_changed(self) -> bool:
+        return self.baseline.fingerprint.get("output_fingerprint") != self.candidate.fingerprint.get(
+            "output_fingerprint"
+        )
+
+    @property
+    def exit_code(self) -> int:
+        verdicts = {t.verdict for t in self.tasks}
+        if "regression" in verdicts:
+            return EXIT_REGRESSION
+        return EXIT_NOT_COMPARABLE if "not comparable" in verdicts else EXIT_PASS
+
+
+def read_at(root: Path, rev: str, path: str) -> dict:
+    if rev == WORKSPACE:
+        file = root / path
+        if not file.is_file():
+            raise EvalpinError(f"{file}: not found in the workspace. Run the pipeline: `dvc repro`.")
+        return json.loads(file.read_text())
+    proc = subprocess.run(
+        ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise EvalpinError(
+            f"{rev}: cannot read {path} from git ({proc.stderr.strip()}). Give a tag or commit where the "
+            "pipeline's outputs were committed (`git tag`, `gto show`)."
+        )
+    return json.loads(proc.stdout)
+
+
+def load_side(root: Path, rev: str) -> Side:
+    return Side(rev, read_at(root, rev, METRICS_FILE), read_at(root, rev, FINGERPRINT_FILE))
+
+
+def comparable(task: str, baseline: Side, candidate: Side) -> str:
+    """Why the task's two scores do not measure the same thing; empty when they do."""
+    a = baseline.fingerprint.get("suite", {}).get("tasks", {}).get(task)
+    b = candidate.fingerprint.get("suite", {}).get("tasks", {}).get(task)
+    if a is None or b is None:
+        return f"task only in {'candidate' if a is None else 'baseline'}"
+    differing = [f for f in IDENTITY_FIELDS if a.get(f) != b.get(f)]
+    return f"{', '.join(differing)} differ" if differing else ""
+
+
+def judge(task: str, baseline: Side, candidate: Side, k_stderr: float, abs_floor: float) -> TaskVerdict:
+    old = baseline.metrics["tasks"].get(task, {})
+    new = candidate.metrics["tasks"].get(task, {})
+    b, c = old.get("score"), new.get("score")
+    errors = [e for e in (old.get("stderr"), new.get("stderr")) if e is not None]
+    stderr = math.sqrt(sum(e * e for e in errors)) if errors else None
+    reason = comparable(task, baseline, candidate)
+    if reason or b is None or c is None:
+        return TaskVerdict(task, b, c, stderr, "not comparable", reason or "score missing")
+    threshold = max(k_stderr * (stderr or 0.0), abs_floor)
+    if b - c > threshold:
+        return TaskVerdict(task, b, c, stderr, "regression", f"drop {b - c:.4f} > {threshold:.4f}")
+    return TaskVerdict(task, b, c, stderr, "improved" if c - b > threshold else "pass")
+
+
+def compare(root: Path, baseline_rev: str, candidate_rev: str, gate: dict) -> Comparison:
+    baseline, candidate = load_side(root, baseline_rev), load_side(root, candidate_rev)
+    harness = tuple(s.fingerprint.get("runtime", {}).get("lm_eval", "?") for s in (baseline, candidate))
+    tasks = sorted(baseline.metrics["tasks"].keys() | candidate.metrics["tasks"].keys())
+    verdicts = [
+        judge(t, baseline, candidate, float(gate["k_stderr"]), float(gate["abs_floor"])) for t in tasks
+    ]
+    if harness[0] != harness[1]:
+        verdicts = [
+            TaskVerdict(
+                v.task,
+                v.baseline,
+                v.candidate,
+                v.stderr,
+                "not comparable",
+                f"lm_eval {harness[0]} vs {harness[1]}",
+            )
+            for v in verdicts
+        ]
+    return Comparison(baseline, candidate, tuple(verdicts), harness)
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def rows(comparison: Comparison) -> list[tuple[str, ...]]:
+    return [
+        (
+            t.task,
+            _fmt(t.baseline),
+            _fmt(t.candidate),
+            _fmt(t.delta, signed=True),
+            _fmt(t.stderr),
+            t.verdict + (f" ({t.reason})" if t.reason else ""),
+        )
+        for t in comparison.tasks
+    ]
+
+
+HEADER = ("task", "baseline", "candidate", "delta", "stderr", "verdict")
+
+
+def summary(comparison: Comparison) -> str:
+    verdict = {EXIT_PASS: "PASS", EXIT_REGRESSION: "REGRESSION", EXIT_NOT_COMPARABLE: "NOT COMPARABLE"}
+    outputs = "changed" if comparison.outputs_changed else "unchanged"
+    return (
+        f"{verdict[comparison.exit_code]}: {comparison.candidate.rev} against baseline "
+        f"{comparison.baseline.rev}; output fingerprint {outputs}"
+    )
+
+
+def format_table(comparison: Comparison) -> str:
+    table = [HEADER, *rows(comparison)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    return "\n".join([*lines, summary(comparison)])
+
+
+def format_markdown(comparison: Comparison) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows(comparison)]
+    return "\n".join([f"### evalpin compare\n\n**{summary(comparison)}**\n", *lines])

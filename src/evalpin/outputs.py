@@ -1,0 +1,89 @@
+"""Per-sample outputs at any revision, and which samples changed their response or score between two.
+
+eval/samples is a DVC output, so a past revision's samples come from the DVC cache (or remote) through
+dvc.api; the workspace is the revision "workspace".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalpin.errors import EvalpinError
+from evalpin.evaluate import SAMPLES_DIR
+
+WORKSPACE = "workspace"
+
+
+@dataclass(frozen=True)
+class SampleChange:
+    task: str
+    doc_id: int
+    score: tuple[float | None, float | None]
+    response: tuple[object, object]
+
+
+def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
+    """task -> doc_id -> sample record, at a git revision or in the workspace."""
+    from dvc.api import DVCFileSystem
+    from dvc.scm import RevError
+
+    try:
+        fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else rev)
+        names = [p for p in fs.ls(SAMPLES_DIR, detail=False) if p.endswith(".jsonl")]
+        samples = {}
+        for name in sorted(names):
+            rows = (json.loads(line) for line in fs.read_text(name).splitlines() if line)
+            samples[Path(name).stem] = {row["doc_id"]: row for row in rows}
+    except RevError as exc:
+        raise EvalpinError(f"{rev}: not a git revision here ({exc}); see `git tag` and `git log`.") from exc
+    except FileNotFoundError as exc:
+        raise EvalpinError(
+            f"{rev}: no {SAMPLES_DIR} there, or its data is neither in the DVC cache nor the remote "
+            f"({exc}). Run `dvc pull` (or `dvc fetch -a`) or reproduce that revision first."
+        ) from exc
+    return samples
+
+
+def diff_samples(a: dict[str, dict[int, dict]], b: dict[str, dict[int, dict]]) -> list[SampleChange]:
+    changes = []
+    for task in sorted(a.keys() | b.keys()):
+        left, right = a.get(task, {}), b.get(task, {})
+        for doc_id in sorted(left.keys() | right.keys()):
+            old, new = left.get(doc_id, {}), right.get(doc_id, {})
+            if shown(old) != shown(new) or old.get("score") != new.get("score"):
+                changes.append(
+                    SampleChange(task, doc_id, (old.get("score"), new.get("score")), (shown(old), shown(new)))
+                )
+    return changes
+
+
+def shown(record: dict) -> object:
+    """The greedy output: generated text, or the chosen option of a multiple-choice sample."""
+    response = record.get("response")
+    return response["choice"] if isinstance(response, dict) else response
+
+
+def format_changes(changes: list[SampleChange], rev_a: str, rev_b: str, width: int = 40) -> str:
+    if not changes:
+        return f"no sample changed its response or score between {rev_a} and {rev_b}"
+    rows = [("task", "doc", "score", f"{rev_a} -> {rev_b}")]
+    for c in changes:
+        score = f"{_num(c.score[0])} -> {_num(c.score[1])}"
+        rows.append(
+            (c.task, str(c.doc_id), score, f"{_clip(c.response[0], width)} -> {_clip(c.response[1], width)}")
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)), r[3]]) for r in rows]
+    tasks = len({c.task for c in changes})
+    return "\n".join([*lines, f"{len(changes)} samples changed in {tasks} tasks"])
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _clip(value: object, width: int) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,127 @@
+"""Releases: a Git tag (gto's NAME@vX.Y.Z, DVC's own model registry) ties code, delivery and baseline.
+
+A release is refused unless the commit it tags can be restored and reproduced by anyone: git clean,
+params.yaml equal to conf/, `dvc status` clean (so metrics are current), the delivery verified, and the
+DVC remote holding the delivery and the pipeline outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from evalpin import project
+from evalpin.compose import check_params
+from evalpin.diff import diff_locks, load_lock_at
+from evalpin.errors import EvalpinError
+from evalpin.evaluate import METRICS_FILE
+from evalpin.lock import load_lock
+from evalpin.verify import require_verified
+
+BUMP_ORDER = ("major", "minor", "patch")
+FIRST_VERSION = "v1.0.0"
+
+
+def git(root: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise EvalpinError(f"`git {' '.join(args)}` failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def preflight(root: Path, name: str) -> list[str]:
+    """Every reason this commit cannot be released yet; empty when it can."""
+    problems = []
+    if git(root, "status", "--porcelain").strip():
+        problems.append("git is not clean: commit or stash your changes (`git status`)")
+    if diffs := check_params(root):
+        problems.append("params.yaml disagrees with conf/: " + "; ".join(diffs) + " (run `evalpin compose`)")
+    status = project.run_dvc(root, "status", "--json").stdout.strip()
+    if status not in ("", "{}"):
+        problems.append(
+            f"`dvc status` is not clean ({status}): run `dvc repro` and commit dvc.lock and eval/"
+        )
+    require_verified(root, name)  # raises DriftError with the table
+    return problems
+
+
+def push_to_remote(root: Path, name: str) -> None:
+    """The remote must hold what the tag promises: the delivery and the pipeline outputs."""
+    if not project.run_dvc(root, "remote", "list").stdout.strip():
+        raise EvalpinError(
+            "no DVC remote is configured, so nobody else could restore this release. "
+            "Set one up: `evalpin remote init-local` (a local directory) or `evalpin remote s3 --url ...`."
+        )
+    proc = project.run_dvc(root, "push", check=False)
+    if proc.returncode != 0:
+        raise EvalpinError(
+            f"`dvc push` failed, so the remote may not hold models/{name}: "
+            f"{(proc.stderr or proc.stdout).strip()}\nFix the remote (credentials, reachability) and run the "
+            "release again; a push can simply be rerun."
+        )
+
+
+def latest_version(root: Path, name: str) -> str | None:
+    from gto.api import find_latest_version
+
+    found = find_latest_version(str(root), name)
+    return None if found is None else found.version
+
+
+def next_version(previous: str | None, bump: str) -> str:
+    if previous is None:
+        return FIRST_VERSION
+    major, minor, patch = (int(x) for x in previous.lstrip("v").split("."))
+    if bump == "major":
+        return f"v{major + 1}.0.0"
+    if bump == "minor":
+        return f"v{major}.{minor + 1}.0"
+    return f"v{major}.{minor}.{patch + 1}"
+
+
+def suggested_bump(root: Path, name: str, previous: str | None) -> str:
+    if previous is None:
+        return "major"
+    diff = diff_locks(
+        load_lock_at(root, f"{name}@{previous}", name), load_lock(project.lock_path(root, name))
+    )
+    if diff.bump == "none":
+        return "patch"  # same delivery, new code or suite: still a new release of the evaluation
+    return diff.bump
+
+
+def tag_message(root: Path, name: str, version: str, message: str) -> str:
+    lock = load_lock(project.lock_path(root, name))
+    metrics = json.loads((root / METRICS_FILE).read_text())
+    scores = ", ".join(f"{t}={row['score']:.4f}" for t, row in metrics["tasks"].items())
+    return (
+        f"{name} {version}: {message}\n\n"
+        f"commit: {git(root, 'rev-parse', 'HEAD').strip()}\n"
+        f"delivery: {lock.source.repo_id}@{lock.source.revision}\n"
+        f"lock digest: {lock.digest}\n"
+        f"suite mean: {metrics['suite']['score']:.4f}\n"
+        f"scores: {scores}\n"
+    )
+
+
+def release(root: Path, name: str, bump: str, message: str) -> str:
+    if problems := preflight(root, name):
+        raise EvalpinError("release refused:\n  - " + "\n  - ".join(problems))
+    push_to_remote(root, name)
+    previous = latest_version(root, name)
+    chosen = suggested_bump(root, name, previous) if bump == "auto" else bump
+    version = next_version(previous, chosen)
+    from gto.api import register
+
+    register(str(root), name, "HEAD", version=version, message=tag_message(root, name, version, message))
+    return f"{name}@{version}"
+
+
+def promote(root: Path, name: str, version: str, stage: str) -> str:
+    from gto.api import assign
+
+    if not git(root, "tag", "--list", f"{name}@{version}").strip():
+        raise EvalpinError(f"{name}@{version}: no such release tag (see `gto show {name}`).")
+    assign(str(root), name, stage, version=version, message=f"{name} {version} -> {stage}")
+    return f"{name} {version} is now in stage {stage}"

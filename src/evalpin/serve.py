@@ -1,0 +1,125 @@
+"""The vLLM serving command for a pinned model, derived from the same conf/ that the evaluation read.
+
+Production then serves exactly what was evaluated: the verified delivery (or repo@commit), its dtype,
+context length, chat template file, generation defaults (the delivery's generation_config.json plus
+inference.gen_kwargs as --override-generation-config), seed, and the parallelism of conf/backend/vllm.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from evalpin import project
+from evalpin.errors import EvalpinError
+
+VLLM_DTYPES = {"auto", "half", "float16", "bfloat16", "float", "float32"}
+# conf/backend/vllm.yaml model_args (lm-eval's vllm names = vLLM engine args) that are also server flags.
+ENGINE_FLAGS = (
+    "tensor_parallel_size",
+    "data_parallel_size",
+    "pipeline_parallel_size",
+    "gpu_memory_utilization",
+    "max_num_seqs",
+    "kv_cache_dtype",
+    "quantization",
+    "enforce_eager",
+)
+# lm-eval gen_kwargs -> vLLM generation-config keys; do_sample=false becomes temperature 0.
+GEN_KEYS = {
+    "max_gen_toks": "max_new_tokens",
+    "max_new_tokens": "max_new_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repetition_penalty": "repetition_penalty",
+}
+PER_REQUEST = {"until"}  # stop sequences travel with each request, not with the server
+
+
+def serve_args(root: Path, name: str, hub: bool = False, overrides: tuple[str, ...] = ()) -> list[str]:
+    """argv of `vllm serve` for models/NAME under conf/ (+ Hydra overrides), with backend=vllm."""
+    from evalpin.compose import compose
+    from evalpin.lock import load_lock
+    from evalpin.verify import require_verified
+
+    if not project.model_conf_path(root, name).is_file():
+        raise EvalpinError(
+            f"{project.model_conf_path(root, name)}: not found; pin the model first "
+            f"(`evalpin pin ORG/NAME --revision COMMIT --name {name}`)."
+        )
+    params = compose(root, (f"model={name}", "backend=vllm", *overrides))
+    model, inference, backend = params["model"], params["inference"], params["backend"]
+    engine = backend.get("model_args") or {}
+    lock = load_lock(project.lock_path(root, name))
+    delivery = project.model_dir(root, name)
+    local = delivery.relative_to(root).as_posix()
+    if hub:
+        source = lock.source
+        argv = ["vllm", "serve", source.repo_id, "--revision", source.revision]
+        argv += ["--tokenizer-revision", source.tokenizer_revision or source.revision]
+    else:
+        require_verified(root, name)  # never print a command for a delivery that drifted
+        argv = ["vllm", "serve", local]
+    argv += ["--served-model-name", name]
+
+    dtype = str(inference["dtype"])
+    if dtype not in VLLM_DTYPES:
+        raise EvalpinError(
+            f"conf/inference: dtype {dtype!r} has no vLLM equivalent; use one of {sorted(VLLM_DTYPES)}."
+        )
+    argv += ["--dtype", dtype, "--seed", str(inference["seed"])]
+    max_len = engine.get("max_model_len") or _max_positions(delivery)
+    if max_len:
+        argv += ["--max-model-len", str(max_len)]
+    if not hub and "chat_template.jinja" in lock.chat_templates:
+        argv += ["--chat-template", f"{local}/chat_template.jinja"]
+    argv += ["--generation-config", "auto" if hub else local]
+    generation = generation_overrides(inference.get("gen_kwargs") or {})
+    if generation:
+        argv += ["--override-generation-config", json.dumps(generation, sort_keys=True)]
+    if model.get("trust_remote_code"):
+        argv.append("--trust-remote-code")
+    for key in ENGINE_FLAGS:
+        value = engine.get(key)
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value not in (None, False):
+            argv += [flag, str(value)]
+    return argv
+
+
+def generation_overrides(gen_kwargs: dict) -> dict:
+    out: dict = {}
+    for key, value in gen_kwargs.items():
+        if key in PER_REQUEST:
+            print(
+                f"evalpin: note: inference.gen_kwargs.{key} is per request in vLLM; send it as `stop`.",
+                file=sys.stderr,
+            )
+        elif key == "do_sample":
+            if not value:
+                out["temperature"] = 0.0
+        elif key in GEN_KEYS:
+            out[GEN_KEYS[key]] = value
+        else:
+            raise EvalpinError(
+                f"conf/inference: gen_kwargs.{key} has no vLLM generation-config equivalent; "
+                f"use one of {sorted(GEN_KEYS)} or do_sample/until."
+            )
+    return out
+
+
+def _max_positions(delivery: Path) -> int | None:
+    try:
+        return json.loads((delivery / "config.json").read_text()).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return None
+
+
+def render(argv: list[str]) -> str:
+    return shlex.join(argv)

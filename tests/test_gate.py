@@ -1,0 +1,114 @@
+import copy
+import json
+
+import pytest
+from conftest import evalpin, git
+
+from evalpin.gate import EXIT_NOT_COMPARABLE, EXIT_PASS, EXIT_REGRESSION, compare, format_markdown
+
+GATE = {"k_stderr": 2.0, "abs_floor": 0.02}
+METRICS = {
+    "tasks": {
+        "mc": {"metric": "acc", "score": 0.70, "stderr": 0.05, "n": 80},
+        "gen": {"metric": "exact_match", "score": 1.0, "stderr": 0.0, "n": 20},
+    },
+    "suite": {"score": 0.85, "tasks": 2},
+}
+TASK_ID = {
+    "hash": "h",
+    "version": 1.0,
+    "num_fewshot": 0,
+    "output_type": "multiple_choice",
+    "chat_template_applied": False,
+    "outputs_sha256": "o",
+}
+FINGERPRINT = {
+    "suite": {"name": "demo", "tasks": {"mc": dict(TASK_ID), "gen": dict(TASK_ID)}},
+    "runtime": {"lm_eval": "0.4.13"},
+    "output_fingerprint": "same",
+}
+
+
+@pytest.fixture
+def repo(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "eval").mkdir(parents=True)
+    (repo / "dvc.yaml").write_text("stages: {}\n")
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "t@evalpin.invalid")
+    git(repo, "config", "user.name", "t")
+    write(repo, METRICS, FINGERPRINT)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    git(repo, "tag", "base")
+    return repo
+
+
+def write(repo, metrics, fingerprint):
+    (repo / "eval/metrics.json").write_text(json.dumps(metrics))
+    (repo / "eval/fingerprint.json").write_text(json.dumps(fingerprint))
+
+
+def candidate(repo, **scores):
+    metrics, fingerprint = copy.deepcopy(METRICS), copy.deepcopy(FINGERPRINT)
+    for task, score in scores.items():
+        metrics["tasks"][task]["score"] = score
+    write(repo, metrics, fingerprint)
+    return metrics, fingerprint
+
+
+def test_identical_passes(repo):
+    result = compare(repo, "base", "workspace", GATE)
+    assert result.exit_code == EXIT_PASS and not result.outputs_changed
+
+
+def test_drop_within_k_stderr_passes_beyond_fails(repo):
+    candidate(repo, mc=0.65)  # drop 0.05 < 2 * sqrt(2) * 0.05
+    assert compare(repo, "base", "workspace", GATE).exit_code == EXIT_PASS
+    candidate(repo, mc=0.50)  # drop 0.20 > 0.141
+    result = compare(repo, "base", "workspace", GATE)
+    assert result.exit_code == EXIT_REGRESSION
+    assert [t.verdict for t in result.tasks if t.task == "mc"] == ["regression"]
+
+
+def test_floor_applies_when_stderr_is_zero(repo):
+    candidate(repo, gen=0.99)  # stderr 0: only the floor (0.02) protects against a false alarm
+    assert compare(repo, "base", "workspace", GATE).exit_code == EXIT_PASS
+    candidate(repo, gen=0.95)
+    assert compare(repo, "base", "workspace", GATE).exit_code == EXIT_REGRESSION
+
+
+@pytest.mark.parametrize("field", ["hash", "version", "num_fewshot", "chat_template_applied"])
+def test_different_measurement_is_not_comparable_never_a_regression(repo, field):
+    metrics, fingerprint = candidate(repo, mc=0.1)
+    fingerprint["suite"]["tasks"]["mc"][field] = "other"
+    write(repo, metrics, fingerprint)
+    result = compare(repo, "base", "workspace", GATE)
+    assert result.exit_code == EXIT_NOT_COMPARABLE
+    verdict = next(t for t in result.tasks if t.task == "mc")
+    assert verdict.verdict == "not comparable" and field in verdict.reason
+
+
+def test_other_harness_version_is_not_comparable(repo):
+    metrics, fingerprint = candidate(repo)
+    fingerprint["runtime"]["lm_eval"] = "0.4.99"
+    write(repo, metrics, fingerprint)
+    result = compare(repo, "base", "workspace", GATE)
+    assert result.exit_code == EXIT_NOT_COMPARABLE and "lm_eval 0.4.13 vs 0.4.99" in result.tasks[0].reason
+
+
+def test_output_fingerprint_change_is_reported_and_markdown_renders(repo):
+    metrics, fingerprint = candidate(repo)
+    fingerprint["output_fingerprint"] = "other"
+    write(repo, metrics, fingerprint)
+    result = compare(repo, "base", "workspace", GATE)
+    assert result.outputs_changed and result.exit_code == EXIT_PASS
+    markdown = format_markdown(result)
+    assert "| task | baseline | candidate | delta | stderr | verdict |" in markdown
+    assert "output fingerprint changed" in markdown
+
+
+def test_cli_exit_codes_and_usage_error(reproduced_repo):
+    assert evalpin(reproduced_repo, "compare", "--baseline", "HEAD").returncode == 0
+    proc = evalpin(reproduced_repo, "compare", "--baseline", "no-such-tag", check=False)
+    assert proc.returncode == 2 and "cannot read eval/metrics.json" in proc.stderr

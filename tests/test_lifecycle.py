@@ -1,0 +1,25 @@
+"""The README's story, executed: scripts/lifecycle.sh in a scratch clone (several minutes)."""
+
+import subprocess
+
+import pytest
+from conftest import TEMPLATE, test_env
+
+pytestmark = pytest.mark.slow
+
+
+def test_lifecycle_walkthrough(tmp_path):
+    proc = subprocess.run(
+        ["bash", str(TEMPLATE / "scripts/lifecycle.sh"), str(tmp_path)],
+        env=test_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-6000:]
+    assert "suggested bump: patch" in output
+    assert "reproduced exactly" in output
+    tags = proc.stdout.split("Done:")[-1]
+    for tag in ("demo-tiny@v1.0.0", "demo-tiny@v1.0.1", "demo-tiny@v1.1.0"):
+        assert tag in tags

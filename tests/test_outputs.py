@@ -1,0 +1,26 @@
+import json
+
+from conftest import evalpin
+
+from evalpin.outputs import diff_samples, format_changes, read_samples
+
+
+def test_identical_revisions_have_no_changes(reproduced_repo):
+    proc = evalpin(reproduced_repo, "outputs-diff", "HEAD", "workspace")
+    assert "no sample changed" in proc.stdout
+
+
+def test_changed_response_is_listed_with_scores(reproduced_repo):
+    path = reproduced_repo / "eval/samples/demo_home_gen.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[3]["response"], rows[3]["score"] = " nowhere", 0.0
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    changes = diff_samples(read_samples(reproduced_repo, "HEAD"), read_samples(reproduced_repo, "workspace"))
+    assert [(c.task, c.doc_id) for c in changes] == [("demo_home_gen", rows[3]["doc_id"])]
+    table = format_changes(changes, "HEAD", "workspace")
+    assert '" nowhere"' in table and "-> 0" in table and "1 samples changed in 1 tasks" in table
+
+
+def test_missing_revision_data_says_how_to_get_it(reproduced_repo):
+    proc = evalpin(reproduced_repo, "outputs-diff", "no-such-rev", check=False)
+    assert proc.returncode == 2 and "no-such-rev" in proc.stderr

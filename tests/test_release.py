@@ -1,0 +1,50 @@
+import pytest
+from conftest import dvc, evalpin, git
+
+from evalpin.release import next_version
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def releasable(reproduced_repo, tmp_path):
+    evalpin(reproduced_repo, "remote", "init-local", str(tmp_path / "remote"))
+    return reproduced_repo
+
+
+def test_next_version():
+    assert next_version(None, "patch") == "v1.0.0"
+    assert next_version("v1.0.0", "patch") == "v1.0.1"
+    assert next_version("v1.0.1", "minor") == "v1.1.0"
+    assert next_version("v1.1.0", "major") == "v2.0.0"
+
+
+def test_release_tags_pushes_and_promotes(releasable, tmp_path):
+    proc = evalpin(releasable, "release", "demo-tiny", "-m", "baseline")
+    assert "released demo-tiny@v1.0.0" in proc.stdout
+    assert git(releasable, "cat-file", "-t", "demo-tiny@v1.0.0").stdout.strip() == "tag"  # annotated
+    message = git(releasable, "tag", "-l", "--format=%(contents)", "demo-tiny@v1.0.0").stdout
+    assert "lock digest:" in message and "demo_color_mc=" in message
+    assert "up to date" in dvc(releasable, "status", "--cloud").stdout.lower()
+    evalpin(releasable, "promote", "demo-tiny", "v1.0.0", "--stage", "prod")
+    assert "demo-tiny#prod#1" in git(releasable, "tag").stdout
+    proc = evalpin(releasable, "promote", "demo-tiny", "v9.9.9", "--stage", "prod", check=False)
+    assert proc.returncode == 2 and "no such release tag" in proc.stderr
+
+
+def test_release_refuses_a_dirty_tree_or_stale_params(releasable):
+    (releasable / "notes.txt").write_text("wip")
+    proc = evalpin(releasable, "release", "demo-tiny", "-m", "x", check=False)
+    assert proc.returncode == 2 and "git is not clean" in proc.stderr
+    (releasable / "notes.txt").unlink()
+    conf = releasable / "conf/gate/default.yaml"
+    conf.write_text(conf.read_text().replace("k_stderr: 2.0", "k_stderr: 3.0"))
+    git(releasable, "commit", "-qam", "gate change without compose")
+    proc = evalpin(releasable, "release", "demo-tiny", "-m", "x", check=False)
+    assert proc.returncode == 2 and "gate.k_stderr: conf/ gives 3.0, params.yaml has 2.0" in proc.stderr
+    assert "demo-tiny@" not in git(releasable, "tag").stdout
+
+
+def test_release_refuses_without_remote(reproduced_repo):
+    proc = evalpin(reproduced_repo, "release", "demo-tiny", "-m", "x", check=False)
+    assert proc.returncode == 2 and "no DVC remote is configured" in proc.stderr
