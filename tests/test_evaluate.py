@@ -63,3 +63,52 @@ def test_evaluate_refuses_a_drifted_delivery_when_called_directly(reproduced_rep
     (reproduced_repo / "models/demo-tiny/generation_config.json").write_text("{}\n")
     proc = evalpin(reproduced_repo, "evaluate", check=False)
     assert proc.returncode == 1 and "generation_config.json" in proc.stderr
+
+
+def test_the_suite_validates_with_lm_eval(reproduced_repo):
+    import sys
+
+    from conftest import run
+
+    tasks = "demo_color_mc,demo_home_gen,demo_food_fewshot,demo_behaviour,demo_chat_home"
+    proc = run(
+        reproduced_repo,
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "validate",
+        "--tasks",
+        tasks,
+        "--include_path",
+        "eval/tasks",
+    )
+    assert "All tasks found and valid" in proc.stdout + proc.stderr
+
+
+def test_fingerprint_records_suite_identity_generation_and_outputs(reproduced_repo):
+    fingerprint = read_json(reproduced_repo / "eval/fingerprint.json")
+    lock = read_json(reproduced_repo / "models/demo-tiny.lock.json")
+    assert fingerprint["delivery"]["revision"] == lock["source"]["revision"]
+    tasks = fingerprint["suite"]["tasks"]
+    assert tasks["demo_chat_home"]["chat_template_applied"] is True
+    assert tasks["demo_food_fewshot"]["num_fewshot"] == 3
+    assert all(len(t["hash"]) == 64 and t["version"] == 1.0 for t in tasks.values())
+    assert fingerprint["generation"]["demo_home_gen"]["until"] == ["\n"]
+    assert "pad_token_id" in fingerprint["generation"]["demo_home_gen"]  # from generation_config.json
+    assert len(fingerprint["output_fingerprint"]) == 64
+
+
+def test_plots_render(reproduced_repo):
+    proc = dvc(reproduced_repo, "plots", "show", "--json")
+    assert "eval/scores.json" in proc.stdout
+
+
+def test_an_inference_change_reruns_evaluation_and_nothing_else_does(reproduced_repo):
+    assert "up to date" in dvc(reproduced_repo, "status").stdout
+    conf = reproduced_repo / "conf/inference/cpu-fp32.yaml"
+    conf.write_text(conf.read_text().replace("batch_size: 1", "batch_size: 2"))
+    evalpin(reproduced_repo, "compose")
+    status = json.loads(dvc(reproduced_repo, "status", "--json").stdout)
+    assert "evaluate" in status
+    evaluate_changes = json.dumps(status["evaluate"])
+    assert "inference" in evaluate_changes

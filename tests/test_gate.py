@@ -15,7 +15,7 @@ METRICS = {
     "suite": {"score": 0.85, "tasks": 2},
 }
 TASK_ID = {
-    "hash": "h",
+    "identity": "h",
     "version": 1.0,
     "num_fewshot": 0,
     "output_type": "multiple_choice",
@@ -78,7 +78,7 @@ def test_floor_applies_when_stderr_is_zero(repo):
     assert compare(repo, "base", "workspace", GATE).exit_code == EXIT_REGRESSION
 
 
-@pytest.mark.parametrize("field", ["hash", "version", "num_fewshot", "chat_template_applied"])
+@pytest.mark.parametrize("field", ["identity", "version", "num_fewshot", "chat_template_applied"])
 def test_different_measurement_is_not_comparable_never_a_regression(repo, field):
     metrics, fingerprint = candidate(repo, mc=0.1)
     fingerprint["suite"]["tasks"]["mc"][field] = "other"

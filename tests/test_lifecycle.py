@@ -19,6 +19,9 @@ def test_lifecycle_walkthrough(tmp_path):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
     assert "suggested bump: patch" in output
+    # r2: same weights, new chat template -> the chat task collapses and the gate says so
+    assert "REGRESSION: workspace against baseline demo-tiny@v1.0.0; output fingerprint changed" in output
+    assert "demo_chat_home" in output.split("REGRESSION")[0].splitlines()[-5] or "regression (drop" in output
     assert "reproduced exactly" in output
     tags = proc.stdout.split("Done:")[-1]
     for tag in ("demo-tiny@v1.0.0", "demo-tiny@v1.0.1", "demo-tiny@v1.1.0"):

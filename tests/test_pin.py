@@ -78,3 +78,89 @@ def test_bad_names_are_refused(template_repo):
         check=False,
     )
     assert proc.returncode == 2 and "model name '../evil'" in proc.stderr
+
+
+def _fake_upstream(repo, files: dict[str, bytes]) -> str:
+    """A one-commit huggingface_hub cache under demo/, laid out as the Hub's cache is."""
+    import hashlib
+
+    commit = hashlib.sha1(repr(sorted(files)).encode()).hexdigest()
+    cache = repo / "demo/other/models--org--odd"
+    for name, data in files.items():
+        blob = cache / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = cache / "snapshots" / commit / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(f"../../blobs/{blob.name}")
+    (cache / "refs").mkdir(exist_ok=True)
+    (cache / "refs/main").write_text(commit)
+    return commit
+
+
+def _pin_odd(repo, commit, *extra):
+    return evalpin(
+        repo,
+        "pin",
+        "org/odd",
+        "--revision",
+        commit,
+        "--upstream",
+        "demo/other",
+        "--name",
+        "odd",
+        *extra,
+        check=False,
+    )
+
+
+def test_pickle_weights_are_refused_unless_allowed(template_repo):
+    commit = _fake_upstream(template_repo, {"config.json": b"{}", "pytorch_model.bin": b"\x80\x04pickle"})
+    proc = _pin_odd(template_repo, commit)
+    assert proc.returncode == 2 and "pickle weights ['pytorch_model.bin']" in proc.stderr
+    assert not (template_repo / "models/odd").exists()
+
+
+def test_remote_code_is_refused_unless_trusted(template_repo):
+    commit = _fake_upstream(template_repo, {"config.json": b"{}", "modeling_odd.py": b"import os\n"})
+    proc = _pin_odd(template_repo, commit)
+    assert proc.returncode == 2 and "remote code ['modeling_odd.py']" in proc.stderr
+    assert not (template_repo / "models/odd.lock.json").exists()
+
+
+def test_a_snapshot_symlink_leaving_the_cache_is_refused(template_repo):
+    commit = _fake_upstream(template_repo, {"config.json": b"{}"})
+    evil = template_repo / "demo/other/models--org--odd/snapshots" / commit / "tokenizer.json"
+    evil.symlink_to("/etc/hostname")
+    proc = _pin_odd(template_repo, commit)
+    assert proc.returncode == 2 and "symlink leaves the upstream's cache" in proc.stderr
+
+
+def test_verify_refuses_a_lock_with_pickle_when_conf_forbids_it(pinned_repo):
+    import json
+
+    lock_path = pinned_repo / "models/demo-tiny.lock.json"
+    lock = json.loads(lock_path.read_text())
+    lock["files"].append({"path": "extra.pt", "size": 1, "sha256": "0" * 64, "role": "weights"})
+    lock_path.write_text(json.dumps(lock))
+    proc = evalpin(pinned_repo, "verify", "demo-tiny", check=False)
+    assert proc.returncode == 2 and "conf/model/demo-tiny.yaml: pickle weights ['extra.pt']" in proc.stderr
+
+
+def test_pin_declares_the_model_as_a_dvc_artifact_once(template_repo):
+    evalpin(
+        template_repo,
+        "pin",
+        "evalpin/demo-tiny",
+        "--revision",
+        demo_commit("r3"),
+        "--upstream",
+        "demo/hub",
+        "--name",
+        "tiny-r3",
+    )
+    dvc_yaml = (template_repo / "dvc.yaml").read_text()
+    assert "tiny-r3:\n    path: models/tiny-r3\n    type: model" in dvc_yaml
+    assert "# The evaluation pipeline." in dvc_yaml  # comments survive
+    pin_demo(template_repo, "r3", "--name", "tiny-r3")
+    assert (template_repo / "dvc.yaml").read_text() == dvc_yaml

@@ -168,10 +168,19 @@ def greedy_outputs(rows: list[dict]) -> str:
     return "".join(json.dumps([r["doc_id"], p]) + "\n" for r, p in zip(rows, picks, strict=True))
 
 
-def task_hash(rows: list[dict]) -> str:
+def task_hash(rows: list[dict], fields: tuple[str, ...] = ("doc_hash", "prompt_hash", "target_hash")) -> str:
     """lm-eval's own task hash (as EvaluationTracker computes it): over doc, prompt and target hashes."""
-    joined = "".join(r["doc_hash"] + r["prompt_hash"] + r["target_hash"] for r in rows)
+    joined = "".join("".join(r[f] for f in fields) for r in rows)
     return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def task_identity(rows: list[dict], chat: bool) -> str:
+    """What the task asks and expects, independent of the delivery. Through a chat template the prompt
+    text is rendered by the delivery itself, so its hash belongs to the delivery, not to the task: a
+    template change must show as a score change, not hide as "not comparable"."""
+    return task_hash(
+        rows, ("doc_hash", "target_hash") if chat else ("doc_hash", "prompt_hash", "target_hash")
+    )
 
 
 def effective_generation(root: Path, lock: Lock, results: dict, task: str, inference: dict) -> dict:
@@ -186,14 +195,17 @@ def effective_generation(root: Path, lock: Lock, results: dict, task: str, infer
 def build_fingerprint(
     root: Path, lock: Lock, results: dict, records: dict[str, list[dict]], suite: dict, inference: dict
 ) -> dict:
-    chat_tasks = set(suite.get("chat_tasks") or [])
+    chat_tasks = set(suite.get("chat_tasks") or []) | (
+        set(records) if inference["apply_chat_template"] else set()
+    )
     tasks = {
         task: {
             "version": results["versions"][task],
             "hash": task_hash(rows),
+            "identity": task_identity(rows, task in chat_tasks),
             "num_fewshot": results["n-shot"][task],
             "output_type": results["configs"][task]["output_type"],
-            "chat_template_applied": task in chat_tasks or bool(inference["apply_chat_template"]),
+            "chat_template_applied": task in chat_tasks,
             "outputs_sha256": hashlib.sha256(greedy_outputs(rows).encode()).hexdigest(),
         }
         for task, rows in records.items()

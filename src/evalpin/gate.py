@@ -4,6 +4,7 @@ A task regresses when its drop exceeds max(k * stderr, abs_floor) (conf/gate/), 
 both sides' standard errors; the floor keeps a task at 100% (stderr 0) from failing on noise-free
 rounding. When the two sides do not measure the same thing (task hashes, task versions, few-shot
 settings, chat template use, harness version) the verdict is "not comparable", never a false regression.
+A chat template that changed with the delivery is not such a case: it is what the gate exists to catch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from evalpin.errors import EvalpinError
 from evalpin.evaluate import FINGERPRINT_FILE, METRICS_FILE
 
 WORKSPACE = "workspace"
-IDENTITY_FIELDS = ("hash", "version", "num_fewshot", "output_type", "chat_template_applied")
+# "identity" is lm-eval's task hash minus the prompt hash for chat-template tasks (see evaluate.py).
+IDENTITY_FIELDS = ("identity", "version", "num_fewshot", "output_type", "chat_template_applied")
 EXIT_PASS, EXIT_REGRESSION, EXIT_NOT_COMPARABLE = 0, 1, 3
 
 

@@ -58,6 +58,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
     write_model_conf(root, request, commit)
     if not golden_path(root, request.name).exists():  # never overwritten: a re-pin faces the old one
         write_golden(root, request.name)
+    register_artifact(root, request.name, request.repo_id)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock
 
@@ -124,3 +125,26 @@ def write_model_conf(root: Path, request: PinRequest, commit: str) -> None:
         f"# Files: models/{request.name}/ (DVC); their sha256s: models/{request.name}.lock.json.\n"
     )
     write_atomic(path, header + yaml.safe_dump(conf, sort_keys=False))
+
+
+def register_artifact(root: Path, name: str, repo_id: str) -> None:
+    """Declare models/NAME under `artifacts:` in dvc.yaml (once), so gto tags version it and
+    `dvc artifacts get` can fetch it. ruamel keeps the file's comments and order."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    path = root / "dvc.yaml"
+    yaml_rt = YAML()
+    document = yaml_rt.load(path.read_text()) if path.is_file() else {}
+    artifacts = document.setdefault("artifacts", {})
+    if name in artifacts:
+        return
+    artifacts[name] = {
+        "path": f"{project.MODELS_DIR}/{name}",
+        "type": "model",
+        "desc": f"{repo_id}, pinned by commit and per-file sha256 (models/{name}.lock.json)",
+    }
+    out = io.StringIO()
+    yaml_rt.dump(document, out)
+    write_atomic(path, out.getvalue())

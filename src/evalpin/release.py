@@ -64,8 +64,12 @@ def push_to_remote(root: Path, name: str) -> None:
 
 def latest_version(root: Path, name: str) -> str | None:
     from gto.api import find_latest_version
+    from gto.exceptions import ArtifactNotFound
 
-    found = find_latest_version(str(root), name)
+    try:
+        found = find_latest_version(str(root), name)
+    except ArtifactNotFound:
+        return None
     return None if found is None else found.version
 
 
@@ -113,15 +117,23 @@ def release(root: Path, name: str, bump: str, message: str) -> str:
     chosen = suggested_bump(root, name, previous) if bump == "auto" else bump
     version = next_version(previous, chosen)
     from gto.api import register
+    from gto.exceptions import GTOException
 
-    register(str(root), name, "HEAD", version=version, message=tag_message(root, name, version, message))
+    try:
+        register(str(root), name, "HEAD", version=version, message=tag_message(root, name, version, message))
+    except GTOException as exc:
+        raise EvalpinError(f"gto could not tag {name}@{version}: {exc}") from exc
     return f"{name}@{version}"
 
 
 def promote(root: Path, name: str, version: str, stage: str) -> str:
     from gto.api import assign
+    from gto.exceptions import GTOException
 
     if not git(root, "tag", "--list", f"{name}@{version}").strip():
         raise EvalpinError(f"{name}@{version}: no such release tag (see `gto show {name}`).")
-    assign(str(root), name, stage, version=version, message=f"{name} {version} -> {stage}")
+    try:
+        assign(str(root), name, stage, version=version, message=f"{name} {version} -> {stage}")
+    except GTOException as exc:
+        raise EvalpinError(f"gto could not assign {name} {version} to {stage}: {exc}") from exc
     return f"{name} {version} is now in stage {stage}"
