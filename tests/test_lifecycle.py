@@ -1,9 +1,10 @@
 """The README's story, executed: scripts/lifecycle.sh in a scratch clone (several minutes)."""
 
+import re
 import subprocess
 
 import pytest
-from conftest import TEMPLATE, test_env
+from conftest import TEMPLATE, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.slow
 def test_lifecycle_walkthrough(tmp_path):
     proc = subprocess.run(
         ["bash", str(TEMPLATE / "scripts/lifecycle.sh"), str(tmp_path)],
-        env=test_env(tmp_path),
+        env=subprocess_env(tmp_path),
         capture_output=True,
         text=True,
         check=False,
@@ -21,7 +22,7 @@ def test_lifecycle_walkthrough(tmp_path):
     assert "suggested bump: patch" in output
     # r2: same weights, new chat template -> the chat task collapses and the gate says so
     assert "REGRESSION: workspace against baseline demo-tiny@v1.0.0; output fingerprint changed" in output
-    assert "demo_chat_home" in output.split("REGRESSION")[0].splitlines()[-5] or "regression (drop" in output
+    assert re.search(r"^demo_chat_home .* regression \(drop", output, re.MULTILINE)
     assert "reproduced exactly" in output
     tags = proc.stdout.split("Done:")[-1]
     for tag in ("demo-tiny@v1.0.0", "demo-tiny@v1.0.1", "demo-tiny@v1.1.0"):

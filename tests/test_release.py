@@ -25,7 +25,7 @@ def test_release_tags_pushes_and_promotes(releasable, tmp_path):
     assert git(releasable, "cat-file", "-t", "demo-tiny@v1.0.0").stdout.strip() == "tag"  # annotated
     message = git(releasable, "tag", "-l", "--format=%(contents)", "demo-tiny@v1.0.0").stdout
     assert "lock digest:" in message and "demo_color_mc=" in message
-    assert "up to date" in dvc(releasable, "status", "--cloud").stdout.lower()
+    assert "are in sync" in dvc(releasable, "status", "--cloud").stdout
     evalpin(releasable, "promote", "demo-tiny", "v1.0.0", "--stage", "prod")
     assert "demo-tiny#prod#1" in git(releasable, "tag").stdout
     proc = evalpin(releasable, "promote", "demo-tiny", "v9.9.9", "--stage", "prod", check=False)

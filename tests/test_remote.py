@@ -74,7 +74,7 @@ def digests(directory: Path) -> dict[str, str]:
 
 
 def clone(origin: Path, where: Path) -> Path:
-    subprocess.run(["git", "clone", "-q", str(origin), str(where)], check=True, env=conftest.test_env(origin))
+    subprocess.run(["git", "clone", "-q", str(origin), str(where)], check=True, env=conftest.subprocess_env(origin))
     return where
 
 
@@ -229,7 +229,7 @@ def test_an_interrupted_push_can_simply_be_rerun(pinned_repo, s3, tmp_path):
     push = subprocess.Popen(
         [sys.executable, "-m", "dvc", "push", "-j", "1"],
         cwd=pinned_repo,
-        env=conftest.test_env(pinned_repo),
+        env=conftest.subprocess_env(pinned_repo),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -1,11 +1,13 @@
 """How lm-eval reaches the pinned model: one function per backend in conf/backend/, all on the same pins.
 
-hf runs in-process on models/NAME. Server backends (vllm, OpenAI-compatible clusters) are configuration
-for GPU machines: the server must serve exactly the pinned delivery (see `evalpin serve-args`).
+hf runs in-process on models/NAME. local-completions talks to an OpenAI-compatible /v1/completions
+server (vLLM, started with `evalpin serve-args NAME`); the server must serve exactly the pinned delivery,
+while the tokenizer that turns prompts into token IDs is always the verified one in models/NAME.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from evalpin import project
@@ -22,7 +24,56 @@ def hf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, di
     return "hf", {**args, **(backend.get("model_args") or {})}
 
 
-BACKENDS = {"hf": hf}
+# Set from the pins, never from conf/backend: they decide which token IDs the server scores.
+PINNED_COMPLETIONS_ARGS = ("model", "tokenizer", "tokenizer_backend", "add_bos_token", "trust_remote_code")
+
+
+def local_completions(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
+    """lm-eval's `local-completions` against a server that serves models/NAME as `--served-model-name NAME`.
+
+    Prompts are tokenized here by the pinned tokenizer and sent as token IDs (tokenized_requests), so the
+    server's own tokenizer copy and BOS handling cannot change what is scored; loglikelihoods come back
+    through `echo` + `logprobs`.
+    """
+    configured = dict(backend.get("model_args") or {})
+    pinned = sorted(set(configured) & set(PINNED_COMPLETIONS_ARGS))
+    if pinned:
+        raise EvalpinError(
+            f"conf/backend/local-completions.yaml: model_args {pinned} come from the pinned model "
+            "(conf/model/, models/NAME) and cannot be set here; remove them."
+        )
+    if not configured.get("base_url"):
+        raise EvalpinError(
+            "conf/backend/local-completions.yaml: model_args.base_url is not set; point it at the server's "
+            "/v1/completions (per machine: conf/local/default.yaml)."
+        )
+    delivery = project.model_dir(root, model["name"])
+    args = {
+        "model": model["name"],  # the server's --served-model-name (`evalpin serve-args` sets it)
+        "tokenizer": str(delivery),
+        "tokenizer_backend": "huggingface",
+        "tokenized_requests": True,
+        "add_bos_token": bool(model["add_bos_token"]),
+        "trust_remote_code": bool(model["trust_remote_code"]),
+        "seed": int(inference["seed"]),
+        "num_concurrent": 1,
+        "max_retries": 3,
+    }
+    max_length = _max_positions(delivery)
+    if max_length:
+        args["max_length"] = max_length  # the server's --max-model-len (`evalpin serve-args` sets it)
+    return "local-completions", {**args, **configured}
+
+
+def _max_positions(delivery: Path) -> int | None:
+    try:
+        value = json.loads((delivery / "config.json").read_text()).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return None
+    return int(value) if isinstance(value, int) else None
+
+
+BACKENDS = {"hf": hf, "local-completions": local_completions}
 
 
 def lm_eval_model(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:

@@ -9,7 +9,6 @@ Bump policy (semantic versioning of a delivery):
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,16 +93,14 @@ def load_lock_at(root: Path, spec: str, name: str) -> Lock:
     if candidate.suffix == ".json" and (root / candidate).is_file():
         return load_lock(root / candidate)
     rel = f"{project.MODELS_DIR}/{name}.lock.json"
-    proc = subprocess.run(
-        ["git", "show", f"{spec}:{rel}"], cwd=root, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
+    text, reason = project.git_show(root, spec, rel)
+    if text is None:
         raise EvalpinError(
-            f"{spec}: neither a lock file nor a git revision holding {rel} ({proc.stderr.strip()}). "
+            f"{spec}: neither a lock file nor a git revision holding {rel} ({reason}). "
             "Give a path to a .lock.json, or a tag/commit where the model was pinned (see `git tag`)."
         )
     try:
-        data = json.loads(proc.stdout)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EvalpinError(f"{spec}:{rel}: not valid JSON ({exc}).") from exc
     return parse_lock(data, f"{spec}:{rel}")

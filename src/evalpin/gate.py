@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalpin import project
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import FINGERPRINT_FILE, METRICS_FILE
 
@@ -72,15 +72,13 @@ def read_at(root: Path, rev: str, path: str) -> dict:
         if not file.is_file():
             raise EvalpinError(f"{file}: not found in the workspace. Run the pipeline: `dvc repro`.")
         return json.loads(file.read_text())
-    proc = subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
+    text, reason = project.git_show(root, rev, path)
+    if text is None:
         raise EvalpinError(
-            f"{rev}: cannot read {path} from git ({proc.stderr.strip()}). Give a tag or commit where the "
+            f"{rev}: cannot read {path} from git ({reason}). Give a tag or commit where the "
             "pipeline's outputs were committed (`git tag`, `gto show`)."
         )
-    return json.loads(proc.stdout)
+    return json.loads(text)
 
 
 def load_side(root: Path, rev: str) -> Side:

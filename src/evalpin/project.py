@@ -54,6 +54,14 @@ def model_conf_path(root: Path, name: str) -> Path:
     return root / CONF_DIR / "model" / f"{name}.yaml"
 
 
+def git_show(root: Path, rev: str, path: str) -> tuple[str | None, str]:
+    """A file's text at a git revision, or None with git's reason when the revision lacks it."""
+    proc = subprocess.run(
+        ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, text=True, check=False
+    )
+    return (proc.stdout, "") if proc.returncode == 0 else (None, proc.stderr.strip())
+
+
 def run_dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the dvc CLI of this environment in `root`; on failure raise with dvc's own words."""
     proc = subprocess.run(

