@@ -74,7 +74,9 @@ def digests(directory: Path) -> dict[str, str]:
 
 
 def clone(origin: Path, where: Path) -> Path:
-    subprocess.run(["git", "clone", "-q", str(origin), str(where)], check=True, env=conftest.subprocess_env(origin))
+    subprocess.run(
+        ["git", "clone", "-q", str(origin), str(where)], check=True, env=conftest.subprocess_env(origin)
+    )
     return where
 
 
