@@ -1,6 +1,8 @@
+import json
+
 import pytest
 import yaml
-from conftest import TEMPLATE, evalpin
+from conftest import TEMPLATE, dvc, evalpin
 
 from evalpin.compose import compose, differences, load_params
 
@@ -63,3 +65,19 @@ def test_optional_local_group_is_picked_up(template_repo):
         "# @package _global_\ninference:\n  torch_threads: 8\n"
     )
     assert compose(template_repo)["inference"]["torch_threads"] == 8
+
+
+def test_committed_dvc_lock_matches_the_committed_code_and_config():
+    """A stale dvc.lock makes `dvc repro` rerun on every clone: only data may be missing here."""
+    status = json.loads(dvc(TEMPLATE, "status", "--json").stdout or "{}")
+    stale = {
+        (stage, path, state)
+        for stage, entries in status.items()
+        for entry in entries
+        if isinstance(entry, dict)
+        for kind, paths in entry.items()
+        if kind in ("changed deps", "changed outs")
+        for path, state in paths.items()
+        if not (state in ("deleted", "not in cache") or path.startswith(("models/", "eval/samples")))
+    }
+    assert not stale, f"dvc.lock is stale: run `dvc repro` and commit it ({sorted(stale)})"
