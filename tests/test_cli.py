@@ -26,3 +26,13 @@ def test_report_prints_model_commit_and_scores(reproduced_repo):
     out = evalpin(reproduced_repo, "report").stdout
     assert "demo-tiny" in out and "verified  6 files" in out and "demo_color_mc" in out
     assert "equal to the committed baseline" in out
+
+
+def test_a_file_system_error_is_a_message_not_a_traceback(template_repo):
+    from conftest import evalpin
+
+    (template_repo / "params.yaml").unlink()
+    (template_repo / "params.yaml").mkdir()  # os.replace cannot put a file there
+    proc = evalpin(template_repo, "compose", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "params.yaml" in proc.stderr and "Is a directory" in proc.stderr

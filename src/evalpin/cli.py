@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     except EvalpinError as exc:
         print(f"evalpin: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # disk full, permissions, a vanished file: say which file, not a traceback
+        print(
+            f"evalpin: {exc.filename or ''}: {exc.strerror or exc}. Fix the file system, then rerun.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("evalpin: interrupted; nothing was half-written (outputs are replaced whole).", file=sys.stderr)
         return 130
