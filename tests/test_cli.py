@@ -36,3 +36,20 @@ def test_a_file_system_error_is_a_message_not_a_traceback(template_repo):
     proc = evalpin(template_repo, "compose", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "params.yaml" in proc.stderr and "Is a directory" in proc.stderr
+
+
+def test_a_model_name_from_params_is_checked_before_it_becomes_a_path(template_repo):
+    from conftest import evalpin
+
+    params = template_repo / "params.yaml"
+    params.write_text(params.read_text().replace("name: demo-tiny", "name: ../../etc"))
+    proc = evalpin(template_repo, "verify", check=False)
+    assert proc.returncode == 2 and "model name '../../etc'" in proc.stderr
+
+
+def test_invalid_yaml_is_a_message_not_a_traceback(template_repo):
+    from conftest import evalpin
+
+    (template_repo / "params.yaml").write_text("model: [unclosed\n")
+    proc = evalpin(template_repo, "verify", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "not valid" in proc.stderr

@@ -93,3 +93,14 @@ def test_check_upstream_flags_same_name_another_delivery(pinned_repo):
     assert "model.safetensors" not in proc.stdout and "weights identical" in proc.stdout
     proc = evalpin(pinned_repo, "check-upstream", "demo-tiny", "--ref", "r1")
     assert "serves the pinned commit" in proc.stdout
+
+
+def test_quantization_or_dtype_inside_config_json_is_minor(r1_lock):
+    quantized = dataclasses.replace(
+        r1_lock,
+        model_config={**r1_lock.model_config, "quantization_config": {"quant_method": "gptq", "bits": 4}},
+    )
+    diff = diff_locks(r1_lock, quantized)
+    assert diff.bump == "minor" and "quantization" in diff.categories
+    half = dataclasses.replace(r1_lock, model_config={**r1_lock.model_config, "dtype": "bfloat16"})
+    assert diff_locks(r1_lock, half).bump == "minor"

@@ -115,3 +115,13 @@ def test_an_inference_change_reruns_evaluation_and_nothing_else_does(reproduced_
     assert "evaluate" in status
     evaluate_changes = json.dumps(status["evaluate"])
     assert "inference" in evaluate_changes
+
+
+def test_hf_model_args_cannot_override_the_pins(tmp_path):
+    from evalpin.backends import lm_eval_model
+    from evalpin.errors import EvalpinError
+
+    model = {"name": "demo-tiny", "trust_remote_code": False, "add_bos_token": False}
+    backend = {"name": "hf", "model_args": {"trust_remote_code": True}}
+    with pytest.raises(EvalpinError, match=r"model_args \['trust_remote_code'\] come from the pins"):
+        lm_eval_model(tmp_path, model, {"dtype": "float32"}, backend)

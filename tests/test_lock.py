@@ -104,3 +104,10 @@ def test_symlink_in_delivery_is_refused(demo_lock, tmp_path: Path):
     (delivery / "escape.json").symlink_to("/etc/hostname")
     with pytest.raises(EvalpinError, match=r"escape\.json: symlinks are not allowed"):
         build_lock(delivery, "demo-tiny", Source("evalpin/demo-tiny", "0" * 40, None, None, None))
+
+
+def test_a_path_listed_twice_is_an_error(demo_lock):
+    data = _data(demo_lock[0])
+    data["files"].append(dict(data["files"][0]))
+    with pytest.raises(EvalpinError, match="listed twice"):
+        parse_lock(data, "x.lock.json")

@@ -48,3 +48,8 @@ def test_release_refuses_a_dirty_tree_or_stale_params(releasable):
 def test_release_refuses_without_remote(reproduced_repo):
     proc = evalpin(reproduced_repo, "release", "demo-tiny", "-m", "x", check=False)
     assert proc.returncode == 2 and "no DVC remote is configured" in proc.stderr
+
+
+def test_release_refuses_a_model_that_is_not_the_evaluated_one(releasable):
+    proc = evalpin(releasable, "release", "other-model", "-m", "x", check=False)
+    assert proc.returncode == 2 and "params.yaml evaluates 'demo-tiny'" in proc.stderr

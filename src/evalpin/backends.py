@@ -15,6 +15,15 @@ from evalpin.errors import EvalpinError
 
 
 def hf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
+    pinned = sorted(
+        set(backend.get("model_args") or {})
+        & {"pretrained", "dtype", "trust_remote_code", "add_bos_token", "revision"}
+    )
+    if pinned:
+        raise EvalpinError(
+            f"conf/backend/hf.yaml: model_args {pinned} come from the pins (conf/model/, conf/inference/) "
+            "and cannot be set here; remove them."
+        )
     args = {
         "pretrained": str(project.model_dir(root, model["name"])),
         "dtype": inference["dtype"],

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from evalpin import __version__, project
 from evalpin.errors import EvalpinError
 
@@ -23,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     except EvalpinError as exc:
         print(f"evalpin: {exc}", file=sys.stderr)
         return exc.exit_code
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        print(
+            f"evalpin: a JSON or YAML file is not valid: {exc}. Fix or restore it (git checkout).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except OSError as exc:  # disk full, permissions, a vanished file: say which file, not a traceback
         print(
             f"evalpin: {exc.filename or ''}: {exc.strerror or exc}. Fix the file system, then rerun.",
@@ -171,11 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_model(root: Path, name: str | None) -> str:
-    if name:
-        return name
-    from evalpin.compose import load_params
+    """The model named on the command line, else the one params.yaml evaluates; either way a safe name."""
+    from evalpin.pin import check_name
 
-    return load_params(root)["model"]["name"]
+    if not name:
+        from evalpin.compose import load_params
+        from evalpin.evaluate import section
+
+        name = str(section(load_params(root), "model").get("name", ""))
+    check_name(name)
+    return name
 
 
 def cmd_pin(root: Path, args: argparse.Namespace) -> int:
@@ -315,7 +328,7 @@ def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
         print(f"{where}: serves {same}; every file matches models/{name}.lock.json")
         return EXIT_OK
     print(f"{where}: DRIFT. The same name now delivers something else than pinned {lock.source.revision}:")
-    print(format_diff(LockDiff(changes, False, False, {})))
+    print(format_diff(LockDiff(changes, False, False, False, {})))
     return EXIT_DRIFT
 
 

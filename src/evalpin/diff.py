@@ -35,6 +35,7 @@ class LockDiff:
     files: tuple[FileChange, ...]
     base_model_changed: bool
     architecture_changed: bool
+    numerics_changed: bool  # quantization_config or dtype in config.json
     runtime_changed: dict[str, tuple[str, str]]
 
     @property
@@ -45,6 +46,8 @@ class LockDiff:
             found.insert(0, "base model")
         if self.architecture_changed:
             found.insert(0, "architecture")
+        if self.numerics_changed and "quantization" not in found:
+            found.append("quantization")
         if self.runtime_changed:
             found.append("runtime")
         if not found and self.files:
@@ -55,7 +58,7 @@ class LockDiff:
     def bump(self) -> str:
         if self.base_model_changed or self.architecture_changed:
             return "major"
-        if any(c.role in MINOR_ROLES for c in self.files):
+        if self.numerics_changed or any(c.role in MINOR_ROLES for c in self.files):
             return "minor"
         return "patch" if self.files or self.runtime_changed else "none"
 
@@ -75,10 +78,12 @@ def diff_files(before: dict[str, LockedFile], after: dict[str, LockedFile]) -> t
 
 def diff_locks(a: Lock, b: Lock) -> LockDiff:
     arch = ("architectures", "model_type")
+    numerics = ("quantization_config", "dtype")  # inside config.json: the model computes something else
     return LockDiff(
         files=diff_files(a.by_path(), b.by_path()),
         base_model_changed=a.source.repo_id != b.source.repo_id,
         architecture_changed=any(a.model_config.get(k) != b.model_config.get(k) for k in arch),
+        numerics_changed=any(a.model_config.get(k) != b.model_config.get(k) for k in numerics),
         runtime_changed={
             k: (a.runtime.get(k, "absent"), b.runtime.get(k, "absent"))
             for k in sorted(a.runtime.keys() | b.runtime.keys())

@@ -34,6 +34,7 @@ def evaluate(root: Path, params: dict) -> dict:
     model, inference, suite, backend = (
         section(params, key) for key in ("model", "inference", "suite", "backend")
     )
+    check_suite(suite)
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     results = run_suite(root, model, inference, suite, backend)
     tasks = [*suite["tasks"], *(suite.get("chat_tasks") or [])]
@@ -56,6 +57,14 @@ def section(params: dict, key: str) -> dict:
             f"params.yaml: section {key!r} is missing. It comes from conf/{key}/; run `evalpin compose`."
         )
     return value
+
+
+def check_suite(suite: dict) -> None:
+    plain, chat = list(suite.get("tasks") or []), list(suite.get("chat_tasks") or [])
+    if not plain and not chat:
+        raise EvalpinError("conf/suite/: the suite lists no tasks; add task names under `tasks:`.")
+    if both := sorted(set(plain) & set(chat)):
+        raise EvalpinError(f"conf/suite/: {both} listed under both `tasks` and `chat_tasks`; keep one.")
 
 
 def write_json(path: Path, data: object) -> None:

@@ -71,8 +71,8 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
     return rendered, tokenizer
 
 
-def write_golden(root: Path, name: str) -> Path:
-    rendered, _ = render_all(project.model_dir(root, name))
+def write_golden(root: Path, name: str, model_dir: Path | None = None) -> Path:
+    rendered, _ = render_all(model_dir or project.model_dir(root, name))
     path = golden_path(root, name)
     body = {"conversations": CONVERSATIONS, "plain_prompt": PLAIN_PROMPT, "token_ids": rendered}
     write_atomic(path, json.dumps(body, indent=1, sort_keys=True) + "\n")

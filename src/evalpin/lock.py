@@ -257,6 +257,10 @@ def parse_lock(data: dict, where: str) -> Lock:
             raise EvalpinError(
                 f"{where}: files[{i}] ({entry['path']}): role {entry['role']!r} is not one of {ROLES}."
             )
+        if any(f.path == entry["path"] for f in files):
+            raise EvalpinError(
+                f"{where}: files[{i}]: path {entry['path']!r} is listed twice; re-pin the model."
+            )
         files.append(LockedFile(**entry))
     return Lock(
         schema=data["schema"],

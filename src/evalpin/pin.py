@@ -53,11 +53,13 @@ def pin(root: Path, request: PinRequest) -> Lock:
         check_safety(
             lock, request.allow_pickle, request.trust_remote_code, where=f"{request.repo_id}@{commit}"
         )
+        if not golden_path(root, request.name).exists():  # never overwritten: a re-pin faces the old one
+            write_golden(
+                root, request.name, staged
+            )  # rendered from the staged copy: fails before anything lands
         replace_dir(staged, project.model_dir(root, request.name))
     save_lock(lock, project.lock_path(root, request.name))
     write_model_conf(root, request, commit)
-    if not golden_path(root, request.name).exists():  # never overwritten: a re-pin faces the old one
-        write_golden(root, request.name)
     register_artifact(root, request.name, request.repo_id)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock

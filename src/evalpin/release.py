@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from evalpin import project
-from evalpin.compose import check_params
+from evalpin.compose import check_params, load_params
 from evalpin.diff import diff_locks, load_lock_at
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import METRICS_FILE
@@ -110,6 +110,13 @@ def tag_message(root: Path, name: str, version: str, message: str) -> str:
 
 
 def release(root: Path, name: str, bump: str, message: str) -> str:
+    evaluated = load_params(root)["model"]["name"]
+    if name != evaluated:
+        raise EvalpinError(
+            f"release {name}: params.yaml evaluates {evaluated!r}, so eval/ holds its scores, not {name}'s. "
+            f"Switch conf/config.yaml to `- model: {name}`, `evalpin compose && dvc repro`, commit, "
+            "then release."
+        )
     if problems := preflight(root, name):
         raise EvalpinError("release refused:\n  - " + "\n  - ".join(problems))
     push_to_remote(root, name)

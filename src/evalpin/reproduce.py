@@ -8,6 +8,7 @@ eval/metrics.json and the output fingerprint with what the revision recorded in 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,8 @@ class Reproduction:
         return not self.differences
 
 
-def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise EvalpinError(
             f"`{' '.join(cmd)}` failed in {cwd}:\n{(proc.stdout + proc.stderr).strip()[-3000:]}"
@@ -52,9 +53,13 @@ def reproduce(root: Path, rev: str) -> Reproduction:
         run(["git", "clone", "--quiet", "--no-checkout", str(root), str(clone)], root)
         run(["git", "checkout", "--quiet", "--detach", commit], clone)
         share_dvc_setup(root, clone)
-        evalpin = [sys.executable, "-m", "evalpin"]
-        run([*evalpin, "restore", load_params(clone)["model"]["name"]], clone)
-        run([sys.executable, "-m", "dvc", "repro", "--force"], clone)
+        # the revision's own evalpin (its src/ first on the path), not the one installed in .venv
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(clone / "src"), os.environ.get("PYTHONPATH", "")]),
+        }
+        run([sys.executable, "-m", "evalpin", "restore", load_params(clone)["model"]["name"]], clone, env)
+        run([sys.executable, "-m", "dvc", "repro", "--force"], clone, env)
         metrics = json.loads((clone / METRICS_FILE).read_text())
         fingerprint = json.loads((clone / FINGERPRINT_FILE).read_text())
     return Reproduction(

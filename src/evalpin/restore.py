@@ -78,6 +78,8 @@ def has_remote(root: Path) -> bool:
 
 def pull(root: Path, name: str) -> bool:
     proc = project.run_dvc(root, "pull", f"{project.MODELS_DIR}/{name}.dvc", check=False)
+    if proc.returncode != 0 and project.model_dir(root, name).exists():
+        project.model_dir(root, name).rename(quarantine_dir(root, name))  # partial and unverified
     if proc.returncode != 0:
         print(
             f"evalpin: warning: `dvc pull {project.MODELS_DIR}/{name}.dvc` failed: "
