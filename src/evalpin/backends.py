@@ -68,13 +68,13 @@ def local_completions(root: Path, model: dict, inference: dict, backend: dict) -
         "num_concurrent": 1,
         "max_retries": 3,
     }
-    max_length = _max_positions(delivery)
+    max_length = max_positions(delivery)
     if max_length:
         args["max_length"] = max_length  # the server's --max-model-len (`evalpin serve-args` sets it)
     return "local-completions", {**args, **configured}
 
 
-def _max_positions(delivery: Path) -> int | None:
+def max_positions(delivery: Path) -> int | None:
     try:
         value = json.loads((delivery / "config.json").read_text()).get("max_position_embeddings")
     except (OSError, ValueError):

@@ -15,6 +15,7 @@ from pathlib import Path
 from evalpin import project
 from evalpin.errors import EvalpinError
 from evalpin.lock import Lock, LockedFile, load_lock, parse_lock, role_of
+from evalpin.table import columns
 from evalpin.verify import ROLE_WORDS
 
 MINOR_ROLES = {"weights", "tokenizer", "quantization", "remote_code"}
@@ -123,8 +124,7 @@ def format_diff(diff: LockDiff) -> str:
     rows = [("file", "role", "change", "before", "after")]
     rows += [(c.path, c.role, c.status, (c.before or "-")[:12], (c.after or "-")[:12]) for c in diff.files]
     rows += [(f"runtime:{k}", "runtime", "changed", v[0], v[1]) for k, v in diff.runtime_changed.items()]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    table = columns(rows)
     what = ", ".join(diff.categories) or "nothing"
     if diff.files and "weights" not in {c.role for c in diff.files}:
         what += "; weights identical (same weights, another delivery)"

@@ -17,6 +17,7 @@ from pathlib import Path
 from evalpin import project
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import FINGERPRINT_FILE, METRICS_FILE
+from evalpin.table import columns
 
 WORKSPACE = "workspace"
 # "identity" is lm-eval's task hash minus the prompt hash for chat-template tasks (see evaluate.py).
@@ -166,9 +167,7 @@ def summary(comparison: Comparison) -> str:
 
 def format_table(comparison: Comparison) -> str:
     table = [HEADER, *rows(comparison)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
-    return "\n".join([*lines, summary(comparison)])
+    return f"{columns(table)}\n{summary(comparison)}"
 
 
 def format_markdown(comparison: Comparison) -> str:

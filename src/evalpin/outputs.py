@@ -12,8 +12,8 @@ from pathlib import Path
 
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import SAMPLES_DIR
-
-WORKSPACE = "workspace"
+from evalpin.gate import WORKSPACE
+from evalpin.table import columns
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,8 @@ def format_changes(changes: list[SampleChange], rev_a: str, rev_b: str, width: i
         rows.append(
             (c.task, str(c.doc_id), score, f"{_clip(c.response[0], width)} -> {_clip(c.response[1], width)}")
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)), r[3]]) for r in rows]
     tasks = len({c.task for c in changes})
-    return "\n".join([*lines, f"{len(changes)} samples changed in {tasks} tasks"])
+    return f"{columns(rows, free_last=True)}\n{len(changes)} samples changed in {tasks} tasks"
 
 
 def _num(value: float | None) -> str:

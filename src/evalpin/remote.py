@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from evalpin import project
 from evalpin.errors import EvalpinError
 
 LOCAL_NAME = "local"
@@ -251,7 +252,7 @@ def manifest_object(root: Path, name: str) -> str:
 def _dir_md5(root: Path, name: str) -> str:
     import yaml
 
-    return yaml.safe_load((root / "models" / f"{name}.dvc").read_text())["outs"][0]["md5"]
+    return yaml.safe_load((root / project.MODELS_DIR / f"{name}.dvc").read_text())["outs"][0]["md5"]
 
 
 def _object_path(md5: str) -> str:

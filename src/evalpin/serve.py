@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from evalpin import project
+from evalpin.backends import max_positions
 from evalpin.errors import EvalpinError
 
 VLLM_DTYPES = {"auto", "half", "float16", "bfloat16", "float", "float32"}
@@ -72,7 +73,7 @@ def serve_args(root: Path, name: str, hub: bool = False, overrides: tuple[str, .
             f"conf/inference: dtype {dtype!r} has no vLLM equivalent; use one of {sorted(VLLM_DTYPES)}."
         )
     argv += ["--dtype", dtype, "--seed", str(inference["seed"])]
-    max_len = engine.get("max_model_len") or _max_positions(delivery)
+    max_len = engine.get("max_model_len") or max_positions(delivery)
     if max_len:
         argv += ["--max-model-len", str(max_len)]
     if not hub and "chat_template.jinja" in lock.chat_templates:
@@ -112,13 +113,6 @@ def generation_overrides(gen_kwargs: dict) -> dict:
                 f"use one of {sorted(GEN_KEYS)} or do_sample/until."
             )
     return out
-
-
-def _max_positions(delivery: Path) -> int | None:
-    try:
-        return json.loads((delivery / "config.json").read_text()).get("max_position_embeddings")
-    except (OSError, ValueError):
-        return None
 
 
 def render(argv: list[str]) -> str:

@@ -21,6 +21,7 @@ from evalpin.atomic import write_atomic
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
 from evalpin.lock import Lock, check_safety, current_runtime, list_delivery, load_lock, role_of
+from evalpin.table import columns
 
 DRIFT_KINDS = ("missing", "extra", "resized", "changed")
 ROLE_WORDS = {
@@ -143,10 +144,7 @@ def summarize(findings: tuple[Finding, ...] | list[Finding]) -> str:
 def format_table(findings: tuple[Finding, ...]) -> str:
     rows = [("file", "role", "drift", "expected", "actual")]
     rows += [(f.path, f.role, f.kind, _short(f.expected), _short(f.actual)) for f in findings]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    return columns(rows)
 
 
 def _short(sha: str | None) -> str:
