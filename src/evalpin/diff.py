@@ -16,7 +16,7 @@ from evalpin import project
 from evalpin.errors import EvalpinError
 from evalpin.lock import Lock, LockedFile, load_lock, parse_lock, role_of
 from evalpin.table import columns
-from evalpin.verify import ROLE_WORDS
+from evalpin.verify import ROLE_WORDS, SAME_WEIGHTS
 
 MINOR_ROLES = {"weights", "tokenizer", "quantization", "remote_code"}
 BUMPS = ("none", "patch", "minor", "major")
@@ -127,7 +127,7 @@ def format_diff(diff: LockDiff) -> str:
     table = columns(rows)
     what = ", ".join(diff.categories) or "nothing"
     if diff.files and "weights" not in {c.role for c in diff.files}:
-        what += "; weights identical (same weights, another delivery)"
+        what += SAME_WEIGHTS
     return f"{table}\nchanged: {what}\nsuggested bump: {diff.bump}"
 
 

@@ -72,3 +72,8 @@ def run_dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedP
             f"`dvc {' '.join(args)}` failed in {root}:\n{(proc.stderr or proc.stdout).strip()}"
         )
     return proc
+
+
+def has_remote(root: Path) -> bool:
+    """Whether DVC knows any remote here (repo or local config)."""
+    return bool(run_dvc(root, "remote", "list").stdout.strip())

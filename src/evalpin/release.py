@@ -48,7 +48,7 @@ def preflight(root: Path, name: str) -> list[str]:
 
 def push_to_remote(root: Path, name: str) -> None:
     """The remote must hold what the tag promises: the delivery and the pipeline outputs."""
-    if not project.run_dvc(root, "remote", "list").stdout.strip():
+    if not project.has_remote(root):
         raise EvalpinError(
             "no DVC remote is configured, so nobody else could restore this release. "
             "Set one up: `evalpin remote init-local` (a local directory) or `evalpin remote s3 --url ...`."

@@ -36,7 +36,7 @@ def restore(root: Path, name: str) -> str:
             f"(or discard them: `dvc checkout --force models/{name}.dvc`) "
             "and run restore again."
         )
-    if has_remote(root) and pull(root, name):
+    if project.has_remote(root) and pull(root, name):
         report = verify_delivery(destination, lock, state, full=True)
         if report.ok:
             return "pulled from the DVC remote and verified"
@@ -70,10 +70,6 @@ def fetch_from_upstream(root: Path, lock: Lock, destination: Path) -> None:
                 f"installed:\n{describe_drift(report)}"
             )
         replace_dir(staged, destination)
-
-
-def has_remote(root: Path) -> bool:
-    return bool(project.run_dvc(root, "remote", "list").stdout.strip())
 
 
 def pull(root: Path, name: str) -> bool:

@@ -23,6 +23,7 @@ from evalpin.hashing import sha256_files
 from evalpin.lock import Lock, check_safety, current_runtime, list_delivery, load_lock, role_of
 from evalpin.table import columns
 
+SAME_WEIGHTS = "; weights identical (same weights, another delivery)"
 DRIFT_KINDS = ("missing", "extra", "resized", "changed")
 ROLE_WORDS = {
     "weights": "weights",
@@ -137,7 +138,7 @@ def summarize(findings: tuple[Finding, ...] | list[Finding]) -> str:
     changed = " and ".join(ROLE_WORDS[r] for r in roles)
     line = f"drift in {changed}"
     if "weights" not in roles:
-        line += "; weights identical (same weights, another delivery)"
+        line += SAME_WEIGHTS
     return line
 
 
