@@ -133,7 +133,7 @@ def test_a_snapshot_symlink_leaving_the_cache_is_refused(template_repo):
     evil = template_repo / "demo/other/models--org--odd/snapshots" / commit / "tokenizer.json"
     evil.symlink_to("/etc/hostname")
     proc = _pin_odd(template_repo, commit)
-    assert proc.returncode == 2 and "symlink leaves the upstream's cache" in proc.stderr
+    assert proc.returncode == 2 and "symlink leaves" in proc.stderr
 
 
 def test_verify_refuses_a_lock_with_pickle_when_conf_forbids_it(pinned_repo):

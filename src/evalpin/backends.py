@@ -14,10 +14,15 @@ from evalpin import project
 from evalpin.errors import EvalpinError
 
 
+def base_of(model: dict) -> str:
+    """The delivery whose weights load: conf/model's `base` for an adapter, else the model itself."""
+    return model.get("base") or model["name"]
+
+
 def hf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
     pinned = sorted(
         set(backend.get("model_args") or {})
-        & {"pretrained", "dtype", "trust_remote_code", "add_bos_token", "revision"}
+        & {"pretrained", "peft", "dtype", "trust_remote_code", "add_bos_token", "revision"}
     )
     if pinned:
         raise EvalpinError(
@@ -25,11 +30,13 @@ def hf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, di
             "and cannot be set here; remove them."
         )
     args = {
-        "pretrained": str(project.model_dir(root, model["name"])),
+        "pretrained": str(project.model_dir(root, base_of(model))),
         "dtype": inference["dtype"],
         "trust_remote_code": bool(model["trust_remote_code"]),
         "add_bos_token": bool(model["add_bos_token"]),
     }
+    if base_of(model) != model["name"]:
+        args["peft"] = str(project.model_dir(root, model["name"]))  # lm-eval loads base + adapter
     return "hf", {**args, **(backend.get("model_args") or {})}
 
 
@@ -44,6 +51,11 @@ def local_completions(root: Path, model: dict, inference: dict, backend: dict) -
     server's own tokenizer copy and BOS handling cannot change what is scored; loglikelihoods come back
     through `echo` + `logprobs`.
     """
+    if base_of(model) != model["name"]:
+        raise EvalpinError(
+            f"conf/model/{model['name']}.yaml: {model['name']} is an adapter on {base_of(model)}; the "
+            "local-completions backend cannot prove which adapter a server applies. Use `backend: hf`."
+        )
     configured = dict(backend.get("model_args") or {})
     pinned = sorted(set(configured) & set(PINNED_COMPLETIONS_ARGS))
     if pinned:

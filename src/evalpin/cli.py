@@ -59,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument(
         "--upstream", help="a huggingface_hub cache directory, relative to the repo (default: the Hub)"
     )
+    pin.add_argument(
+        "--local-dir",
+        help="a plain directory holding the commit's files (`hf download --local-dir`), relative to the repo",
+    )
+    pin.add_argument(
+        "--unverified-origin",
+        action="store_true",
+        help="--local-dir without huggingface_hub download metadata: the commit is asserted, not proven",
+    )
+    pin.add_argument("--base", help="pin a peft (LoRA) adapter, certified on this pinned model")
     pin.add_argument("--resolve", action="store_true", help="accept a branch or tag; record its commit")
     pin.add_argument("--allow-pickle", action="store_true", help="accept pickle weights (.bin/.pt/.pkl)")
     pin.add_argument("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)")
@@ -203,9 +213,18 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
         resolve=args.resolve,
         allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code,
+        local_dir=args.local_dir,
+        unverified_origin=args.unverified_origin,
+        base=args.base,
     )
+    if args.local_dir and args.upstream:
+        raise EvalpinError("pin: give --upstream (a hub cache) or --local-dir (a plain directory), not both.")
     lock = pin(root, request)
     print(f"pinned {lock.source.repo_id}@{lock.source.revision} as {name}: {len(lock.files)} files")
+    if lock.base:
+        print(f"  a peft adapter, certified on {lock.base.name} ({lock.base.repo_id}@{lock.base.revision})")
+    if lock.source.provenance:
+        print(f"  from {lock.source.local_dir}: commit {lock.source.provenance}")
     print(f"  models/{name}/ (DVC), models/{name}.lock.json, conf/model/{name}.yaml")
     print(
         f"  next: git add models/{name}.dvc models/{name}.lock.json conf/model/{name}.yaml && evalpin compose"
@@ -214,13 +233,43 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_verify(root: Path, args: argparse.Namespace) -> int:
-    from evalpin.atomic import write_atomic
-    from evalpin.golden import check_golden
-    from evalpin.verify import describe_drift, verify_pinned
+    from evalpin.adapter import check_binding
+    from evalpin.verify import verify_pinned
 
     name = default_model(root, args.name)
     lock, report = verify_pinned(root, name, full=args.full)
-    problems = [] if args.files_only or not report.ok else check_golden(root, name)
+    base_record = None
+    if lock.base:  # an adapter: only on the base it was certified on, and that base verifies in full
+        check_binding(root, lock)
+        base_lock, base_report = verify_pinned(root, lock.base.name, full=args.full)
+        if code := report_verification(root, lock.base.name, base_lock, base_report, args):
+            return code
+        base_record = {"model": lock.base.name, "revision": base_lock.source.revision}
+        base_record["lock_digest"] = base_lock.digest
+    if code := report_verification(root, name, lock, report, args):
+        return code
+    if args.record:
+        from evalpin.atomic import write_atomic
+
+        record = {
+            "model": name,
+            "revision": lock.source.revision,
+            "lock_digest": lock.digest,
+            "files": report.files_checked,
+        }
+        if base_record:
+            record["base"] = base_record
+        write_atomic(root / args.record, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return EXIT_OK
+
+
+def report_verification(root: Path, name: str, lock, report, args: argparse.Namespace) -> int:
+    """Print what verify found for one delivery; the exit code (0 when it verified)."""
+    from evalpin.golden import check_golden
+    from evalpin.verify import describe_drift
+
+    checks_golden = not (args.files_only or not report.ok or lock.base)  # adapters render via the base
+    problems = check_golden(root, name) if checks_golden else []
     if problems:
         print(f"models/{name}: prompt rendering differs from models/{name}.golden.json:", file=sys.stderr)
         print("  " + "\n  ".join(problems), file=sys.stderr)
@@ -243,18 +292,11 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    bound = f", on base {lock.base.name}" if lock.base else ""
     print(
         f"models/{name}: verified {report.files_checked} files against models/{name}.lock.json "
-        f"({report.files_rehashed} re-hashed, commit {lock.source.revision[:12]})"
+        f"({report.files_rehashed} re-hashed, commit {lock.source.revision[:12]}{bound})"
     )
-    if args.record:
-        record = {
-            "model": name,
-            "revision": lock.source.revision,
-            "lock_digest": lock.digest,
-            "files": report.files_checked,
-        }
-        write_atomic(root / args.record, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return EXIT_OK
 
 

@@ -1,7 +1,8 @@
 """What changed between two deliveries, in the words of their roles, and the version bump that implies.
 
 Bump policy (semantic versioning of a delivery):
-  major  the base model (repo id) or the architecture (architectures, model_type) changed
+  major  the base model (repo id; for an adapter, also the base it is certified on) or the architecture
+         (architectures, model_type) changed
   minor  weights, tokenizer, quantization or remote code changed: the model computes something else
   patch  only chat template, generation defaults, model config details, other files or runtime changed
 """
@@ -82,7 +83,7 @@ def diff_locks(a: Lock, b: Lock) -> LockDiff:
     numerics = ("quantization_config", "dtype")  # inside config.json: the model computes something else
     return LockDiff(
         files=diff_files(a.by_path(), b.by_path()),
-        base_model_changed=a.source.repo_id != b.source.repo_id,
+        base_model_changed=a.source.repo_id != b.source.repo_id or a.base != b.base,
         architecture_changed=any(a.model_config.get(k) != b.model_config.get(k) for k in arch),
         numerics_changed=any(a.model_config.get(k) != b.model_config.get(k) for k in numerics),
         runtime_changed={
@@ -126,7 +127,7 @@ def format_diff(diff: LockDiff) -> str:
     rows += [(f"runtime:{k}", "runtime", "changed", v[0], v[1]) for k, v in diff.runtime_changed.items()]
     table = columns(rows)
     what = ", ".join(diff.categories) or "nothing"
-    if diff.files and "weights" not in {c.role for c in diff.files}:
+    if diff.files and "weights" not in {c.role for c in diff.files} and not diff.base_model_changed:
         what += SAME_WEIGHTS
     return f"{table}\nchanged: {what}\nsuggested bump: {diff.bump}"
 

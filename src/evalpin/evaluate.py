@@ -13,11 +13,13 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from evalpin import project
+from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
-from evalpin.backends import lm_eval_model
+from evalpin.backends import base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.lock import Lock, current_runtime
 from evalpin.verify import require_verified
@@ -36,6 +38,7 @@ def evaluate(root: Path, params: dict) -> dict:
     )
     check_suite(suite)
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
+    check_base(lock, model)
     results = run_suite(root, model, inference, suite, backend)
     tasks = [*suite["tasks"], *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks)
@@ -65,6 +68,16 @@ def check_suite(suite: dict) -> None:
         raise EvalpinError("conf/suite/: the suite lists no tasks; add task names under `tasks:`.")
     if both := sorted(set(plain) & set(chat)):
         raise EvalpinError(f"conf/suite/: {both} listed under both `tasks` and `chat_tasks`; keep one.")
+
+
+def check_base(lock: Lock, model: dict) -> None:
+    """conf/model's `base` must be the base the lock certifies (a full model is its own base)."""
+    certified = base_name(lock)
+    if base_of(model) != certified:
+        raise EvalpinError(
+            f"conf/model/{lock.name}.yaml: base is {base_of(model)!r}, but models/{lock.name}.lock.json "
+            f"is certified on {certified!r}. Set `base: {certified}` (or re-pin with --base)."
+        )
 
 
 def write_json(path: Path, data: object) -> None:
@@ -195,7 +208,7 @@ def task_identity(rows: list[dict], chat: bool) -> str:
 def effective_generation(root: Path, lock: Lock, results: dict, task: str, inference: dict) -> dict:
     """generation_config.json, then the task's generation_kwargs, then inference.gen_kwargs: the order
     in which transformers' generate() sees them (explicit kwargs win over the model's defaults)."""
-    config = project.model_dir(root, lock.name) / "generation_config.json"
+    config = project.model_dir(root, base_name(lock)) / "generation_config.json"  # an adapter's: its base's
     defaults = json.loads(config.read_text()) if config.is_file() else {}
     task_kwargs = results["configs"][task].get("generation_kwargs") or {}
     return {**defaults, **task_kwargs, **(inference.get("gen_kwargs") or {})}
@@ -225,8 +238,11 @@ def build_fingerprint(
         if results["configs"][task]["output_type"] == "generate_until"
     }
     all_outputs = "".join(f"{task}:{tasks[task]['outputs_sha256']}\n" for task in sorted(tasks))
+    delivery = {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest}
+    if lock.base:
+        delivery["base"] = asdict(lock.base)
     return {
-        "delivery": {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest},
+        "delivery": delivery,
         "chat_templates": lock.chat_templates,
         "suite": {"name": suite["name"], "tasks": tasks},
         "generation": generation,

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
@@ -34,7 +34,7 @@ ROLES = (
 # First match wins; patterns are matched against the file's name (not its folder).
 ROLE_PATTERNS = (
     ("generation_config", ("generation_config.json",)),
-    ("model_config", ("config.json",)),
+    ("model_config", ("config.json", "adapter_config.json")),
     ("chat_template", ("chat_template.jinja", "chat_template.json", "*.jinja")),
     (
         "quantization",
@@ -115,6 +115,19 @@ class Source:
     requested: str | None  # the branch or tag the user asked to resolve, if any
     tokenizer_revision: str | None  # where the tokenizer came from another commit
     upstream: str | None  # a huggingface_hub cache directory (relative to the repo); None is the Hub
+    # Fields with a default were added after schema 1: optional on read, left out of the JSON when unset.
+    local_dir: str | None = None  # pinned from a plain directory instead of the upstream
+    provenance: str | None = None  # how the local directory's commit was established (LOCAL_PROVENANCE)
+
+
+@dataclass(frozen=True)
+class BaseBinding:
+    """The base model an adapter was certified on: its pinned name, commit and lock digest."""
+
+    name: str
+    repo_id: str
+    revision: str
+    lock_digest: str
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,7 @@ class Lock:
     chat_templates: dict[str, str]  # where the template lives -> sha256 of its text
     model_config: dict  # architectures, model_type, dtype, quantization_config
     runtime: dict[str, str]  # versions the baseline was made with
+    base: BaseBinding | None = None  # set for an adapter (LoRA): evaluated only on exactly this base
 
     @property
     def digest(self) -> str:
@@ -137,9 +151,21 @@ class Lock:
         return {f.path: f for f in self.files}
 
     def to_json(self) -> str:
-        data = asdict(self)
+        data = _without_unset(self)
+        data["source"] = _without_unset(self.source)
         data["files"] = [asdict(f) for f in self.files]
+        if self.base is not None:
+            data["base"] = asdict(self.base)
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _without_unset(obj: object) -> dict:
+    """asdict, minus the later-added optional fields that are unset: older locks stay byte-identical."""
+    data = asdict(obj)
+    for f in fields(obj):
+        if f.default is None and data[f.name] is None:
+            del data[f.name]
+    return data
 
 
 def current_runtime() -> dict[str, str]:
@@ -177,7 +203,7 @@ def _walk(directory: Path | str, prefix: str):
                 yield f"{prefix}{entry.name}"
 
 
-def build_lock(directory: Path, name: str, source: Source) -> Lock:
+def build_lock(directory: Path, name: str, source: Source, base: BaseBinding | None = None) -> Lock:
     paths = list_delivery(directory)
     digests = sha256_files(directory / p for p in paths)
     files = tuple(
@@ -191,6 +217,7 @@ def build_lock(directory: Path, name: str, source: Source) -> Lock:
         chat_templates=chat_template_digests(directory),
         model_config=model_config_summary(directory),
         runtime=current_runtime(),
+        base=base,
     )
 
 
@@ -262,6 +289,9 @@ def parse_lock(data: dict, where: str) -> Lock:
                 f"{where}: files[{i}]: path {entry['path']!r} is listed twice; re-pin the model."
             )
         files.append(LockedFile(**entry))
+    base = data.get("base")
+    if base is not None:
+        _expect_fields(base, BaseBinding, f"{where}: base")
     return Lock(
         schema=data["schema"],
         name=data["name"],
@@ -270,6 +300,7 @@ def parse_lock(data: dict, where: str) -> Lock:
         chat_templates=data["chat_templates"],
         model_config=data["model_config"],
         runtime=data["runtime"],
+        base=None if base is None else BaseBinding(**base),
     )
 
 
@@ -277,7 +308,8 @@ def _expect_fields(data: object, cls: type, where: str) -> None:
     if not isinstance(data, dict):
         raise EvalpinError(f"{where}: expected an object, found {type(data).__name__}.")
     expected = {f.name for f in fields(cls)}
-    missing, unknown = expected - data.keys(), data.keys() - expected
+    required = {f.name for f in fields(cls) if f.default is MISSING}
+    missing, unknown = required - data.keys(), data.keys() - expected
     if missing or unknown:
         detail = "; ".join(
             part

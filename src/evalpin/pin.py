@@ -2,6 +2,8 @@
 
 Nothing unverified lands in models/: files are staged under .evalpin/staging, hashed there, and only then
 renamed into place. A replaced delivery is not lost: its bytes stay in the DVC cache and its lock in git.
+The files come from the Hub, a huggingface_hub cache (--upstream) or a plain directory (--local-dir); an
+adapter (--base) is pinned the same way and bound to the verified base it is certified on.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from pathlib import Path
 
 import yaml
 
-from evalpin import project
+from evalpin import adapter, project
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, write_golden
 from evalpin.lock import Lock, Source, build_lock, check_safety, save_lock
-from evalpin.sources import Upstream, is_commit, upstream_of
+from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
+from evalpin.verify import require_verified
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -32,35 +35,49 @@ class PinRequest:
     resolve: bool = False  # allow a branch or tag name, recording the commit it resolved to
     allow_pickle: bool = False
     trust_remote_code: bool = False
+    local_dir: str | None = None  # a plain directory holding the commit's files (air-gapped)
+    unverified_origin: bool = False  # accept a local directory whose commit nothing proves
+    base: str | None = None  # pinning a peft adapter: the pinned model it is certified on
 
 
 def pin(root: Path, request: PinRequest) -> Lock:
     check_name(request.name)
-    upstream = upstream_of(root, request.repo_id, request.upstream)
-    commit = resolve_revision(upstream, request.revision, request.resolve)
-    snapshot = upstream.snapshot(commit)
+    if request.base == request.name:
+        raise EvalpinError(f"--base {request.base}: an adapter cannot be its own base; pick another --name.")
+    base = require_verified(root, request.base) if request.base else None
+    if base and base.base:
+        raise EvalpinError(
+            f"--base {request.base}: that is itself an adapter (on {base.base.name}); pin the adapter on "
+            "a full model, or merge the first adapter into a full model and pin that."
+        )
+    origin = upstream_of(
+        root, request.repo_id, request.upstream, request.local_dir, request.unverified_origin
+    )
+    commit = resolve_revision(origin, request.revision, request.resolve)
+    delivery = origin.delivery(commit)
     source = Source(
         repo_id=request.repo_id,
         revision=commit,
         requested=None if is_commit(request.revision) else request.revision,
         tokenizer_revision=None,
         upstream=request.upstream,
+        local_dir=request.local_dir,
+        provenance=delivery.provenance,
     )
+    where = f"{request.repo_id}@{commit}"
     with staging_dir(root, request.name) as staged_name:
         staged = Path(staged_name)
-        copy_delivery(snapshot, staged)
-        lock = build_lock(staged, request.name, source)
-        check_safety(
-            lock, request.allow_pickle, request.trust_remote_code, where=f"{request.repo_id}@{commit}"
-        )
-        if not golden_path(root, request.name).exists():  # never overwritten: a re-pin faces the old one
-            write_golden(
-                root, request.name, staged
-            )  # rendered from the staged copy: fails before anything lands
+        copy_delivery(delivery, staged)
+        lock = build_lock(staged, request.name, source, adapter.binding(base) if base else None)
+        check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
+        if base:
+            adapter.check_delivery(staged, base, where)  # an adapter renders through its base: no golden
+        elif not golden_path(root, request.name).exists():  # never overwritten: a re-pin faces the old one
+            write_golden(root, request.name, staged)  # from the staged copy: fails before anything lands
         replace_dir(staged, project.model_dir(root, request.name))
     save_lock(lock, project.lock_path(root, request.name))
     write_model_conf(root, request, commit)
-    register_artifact(root, request.name, request.repo_id)
+    register_artifact(root, request.name, request.repo_id, request.base)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock
 
@@ -73,7 +90,7 @@ def check_name(name: str) -> None:
         )
 
 
-def resolve_revision(upstream: Upstream, revision: str, resolve: bool) -> str:
+def resolve_revision(upstream: Upstream | LocalDirectory, revision: str, resolve: bool) -> str:
     if is_commit(revision):
         return revision
     if not resolve:
@@ -85,19 +102,17 @@ def resolve_revision(upstream: Upstream, revision: str, resolve: bool) -> str:
     return upstream.resolve(revision)
 
 
-def copy_delivery(snapshot: Path, staged: Path) -> None:
-    """Copy a snapshot's files, following its symlinks only into the snapshot's own cache repo."""
-    cache_repo = snapshot.parent.parent.resolve()  # models--ORG--NAME
-    for entry in sorted(snapshot.rglob("*")):
-        if entry.is_dir():
-            continue
+def copy_delivery(delivery: Delivery, staged: Path) -> None:
+    """Copy a delivery's files, following symlinks only inside its boundary (the cache repo or the dir)."""
+    for name in delivery.files:
+        entry = delivery.path / name
         target = entry.resolve()
-        if not target.is_relative_to(cache_repo):
+        if not target.is_relative_to(delivery.boundary):
             raise EvalpinError(
-                f"{entry}: symlink leaves the upstream's cache ({target}). Refusing to copy it; "
-                "repair the cache (`huggingface-cli scan-cache`) or fetch the commit again."
+                f"{entry}: symlink leaves {delivery.boundary} (it points at {target}). Refusing to copy "
+                "it; repair the cache (`hf cache scan`) or fetch the commit again."
             )
-        destination = staged / entry.relative_to(snapshot)
+        destination = staged / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(target, destination)
 
@@ -121,15 +136,21 @@ def write_model_conf(root: Path, request: PinRequest, commit: str) -> None:
         trust_remote_code=request.trust_remote_code,
         allow_pickle=request.allow_pickle,
     )
+    conf.pop("base", None)
     conf.setdefault("add_bos_token", False)
     header = (
         f"# Written by `evalpin pin`: {request.repo_id} at commit {commit}.\n"
         f"# Files: models/{request.name}/ (DVC); their sha256s: models/{request.name}.lock.json.\n"
     )
+    if request.base:  # loaded as the base plus this adapter; the base decides BOS handling
+        base_conf_file = project.model_conf_path(root, request.base)
+        base_conf = yaml.safe_load(base_conf_file.read_text()) if base_conf_file.is_file() else {}
+        conf.update(base=request.base, add_bos_token=bool(base_conf.get("add_bos_token", False)))
+        header += f"# A peft adapter on the pinned base {request.base} (models/{request.base}.lock.json).\n"
     write_atomic(path, header + yaml.safe_dump(conf, sort_keys=False))
 
 
-def register_artifact(root: Path, name: str, repo_id: str) -> None:
+def register_artifact(root: Path, name: str, repo_id: str, base: str | None = None) -> None:
     """Declare models/NAME under `artifacts:` in dvc.yaml (once), so gto tags version it and
     `dvc artifacts get` can fetch it. ruamel keeps the file's comments and order."""
     import io
@@ -145,8 +166,11 @@ def register_artifact(root: Path, name: str, repo_id: str) -> None:
     artifacts[name] = {
         "path": f"{project.MODELS_DIR}/{name}",
         "type": "model",
-        "desc": f"{repo_id}, pinned by commit and per-file sha256 (models/{name}.lock.json)",
+        "desc": f"{repo_id}, pinned by commit and per-file sha256 (models/{name}.lock.json)"
+        + (f"; a peft adapter certified on {base}" if base else ""),
     }
+    if base:
+        artifacts[name]["labels"] = ["adapter"]
     out = io.StringIO()
     yaml_rt.dump(document, out)
     write_atomic(path, out.getvalue())

@@ -21,8 +21,15 @@ from evalpin.verify import describe_drift, state_file, verify_delivery
 
 
 def restore(root: Path, name: str) -> str:
-    """Restore models/NAME and say where it came from."""
+    """Restore models/NAME (and an adapter's base first) and say where it came from."""
     lock = load_lock(project.lock_path(root, name))
+    if lock.base:
+        return f"base {lock.base.name}: {restore(root, lock.base.name)}; adapter: {restore_one(root, lock)}"
+    return restore_one(root, lock)
+
+
+def restore_one(root: Path, lock: Lock) -> str:
+    name = lock.name
     destination = project.model_dir(root, name)
     state = state_file(root, name)
     if destination.exists():
@@ -58,11 +65,14 @@ def restore(root: Path, name: str) -> str:
 
 
 def fetch_from_upstream(root: Path, lock: Lock, destination: Path) -> None:
-    upstream = upstream_of(root, lock.source.repo_id, lock.source.upstream)
-    snapshot = upstream.snapshot(lock.source.revision)
+    # A restore re-checks the bytes against the lock, so an asserted local directory is fine here.
+    upstream = upstream_of(
+        root, lock.source.repo_id, lock.source.upstream, lock.source.local_dir, allow_unproven=True
+    )
+    delivery = upstream.delivery(lock.source.revision)
     with staging_dir(root, lock.name) as staged_name:
         staged = Path(staged_name)
-        copy_delivery(snapshot, staged)
+        copy_delivery(delivery, staged)
         report = verify_delivery(staged, lock, full=True)
         if not report.ok:
             raise DriftError(

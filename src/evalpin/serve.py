@@ -56,6 +56,11 @@ def serve_args(root: Path, name: str, hub: bool = False, overrides: tuple[str, .
     model, inference, backend = params["model"], params["inference"], params["backend"]
     engine = backend.get("model_args") or {}
     lock = load_lock(project.lock_path(root, name))
+    if lock.base:
+        raise EvalpinError(
+            f"serve-args {name}: an adapter on {lock.base.name}; evalpin evaluates adapters in-process "
+            "(backend hf) only, so it has no verified server command for one."
+        )
     delivery = project.model_dir(root, name)
     local = delivery.relative_to(root).as_posix()
     if hub:

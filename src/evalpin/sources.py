@@ -2,6 +2,8 @@
 
 An upstream is either the Hub itself or a huggingface_hub cache directory (the demo's stand-in for the
 Hub, or an air-gapped mirror): the same layout, the same library, so the code path is the one users run.
+A plain local directory (`hf download --local-dir`, or files carried across an air gap) is the third
+kind: its commit is proven by huggingface_hub's download metadata, or asserted by the user and recorded so.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin.errors import EvalpinError
+from evalpin.hashing import sha256_file
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -23,6 +26,16 @@ def is_commit(revision: str) -> bool:
 def git_blob_sha1(data: bytes) -> str:
     """The id git (and the Hub, for non-LFS files) gives a file's content."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Files of one commit on disk: `files` relative to `path`; symlinks may not leave `boundary`."""
+
+    path: Path
+    boundary: Path
+    files: list[str]
+    provenance: str | None = None  # a local directory's: PROVEN or ASSERTED
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,100 @@ class Upstream:
                 "online with HF_HUB_OFFLINE=0 if this machine may reach the Hub."
             ) from exc
 
+    def delivery(self, commit: str) -> Delivery:
+        snapshot = self.snapshot(commit)
+        files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if not p.is_dir())
+        return Delivery(snapshot, snapshot.parent.parent.resolve(), files)  # models--ORG--NAME
 
-def upstream_of(root: Path, repo_id: str, upstream: str | None) -> Upstream:
+
+# How a local directory's commit was established; recorded in the lock's source.provenance.
+PROVEN, ASSERTED = "download-metadata", "asserted"
+DOWNLOAD_METADATA = Path(".cache") / "huggingface"  # huggingface_hub's bookkeeping inside a --local-dir
+
+
+@dataclass(frozen=True)
+class LocalDirectory:
+    repo_id: str
+    path: Path
+    allow_unproven: bool = False  # accept a directory whose commit nothing on disk proves
+
+    def describe(self) -> str:
+        return f"{self.repo_id} in the local directory {self.path}"
+
+    def refs(self) -> dict[str, str]:
+        raise EvalpinError(
+            f"{self.describe()}: a plain directory has no branches or tags to resolve. Pass the full "
+            "40-hex commit its files came from, or check the hub (or a hub cache) with --upstream."
+        )
+
+    def resolve(self, ref: str) -> str:
+        return ref if is_commit(ref) else self.refs()[ref]
+
+    def files(self) -> list[str]:
+        """Relative POSIX paths of the delivery, without huggingface_hub's own bookkeeping."""
+        skip = self.path / DOWNLOAD_METADATA
+        return sorted(
+            p.relative_to(self.path).as_posix()
+            for p in self.path.rglob("*")
+            if not p.is_dir() and not p.is_relative_to(skip)
+        )
+
+    def provenance(self, commit: str) -> str:
+        """PROVEN when huggingface_hub recorded every file as downloaded from `commit` with these bytes."""
+        from huggingface_hub._local_folder import read_download_metadata
+
+        found = {name: read_download_metadata(self.path, name) for name in self.files()}
+        if not any(found.values()):
+            return ASSERTED
+        for name, meta in found.items():
+            if meta is None:
+                raise EvalpinError(
+                    f"{self.path / name}: no download metadata, or the file changed after it was "
+                    f"downloaded (mtime later than the record). Download it again with `hf download "
+                    f"{self.repo_id} {name} --revision {commit} --local-dir {self.path}`, or remove it."
+                )
+            if meta.commit_hash != commit:
+                raise EvalpinError(
+                    f"{self.path / name}: downloaded from commit {meta.commit_hash}, not {commit}. A local "
+                    "directory must hold one commit; download it again with that --revision."
+                )
+            if content_etag(self.path / name, meta.etag) != meta.etag:
+                raise EvalpinError(
+                    f"{self.path / name}: its bytes do not match the hash the hub served for it "
+                    f"({meta.etag}); the file was altered after download. Download it again."
+                )
+        return PROVEN
+
+    def delivery(self, commit: str) -> Delivery:
+        """The directory's files, once each is shown to be `commit`'s (or the user vouched for them)."""
+        if not is_commit(commit):
+            raise EvalpinError(f"refusing {commit!r}: only a full 40-hex commit is immutable.")
+        if not self.path.is_dir():
+            raise EvalpinError(f"{self.path}: local directory not found (pin --local-dir PATH).")
+        provenance = self.provenance(commit)
+        if provenance == ASSERTED and not self.allow_unproven:
+            raise EvalpinError(
+                f"{self.path}: no huggingface_hub download metadata ({DOWNLOAD_METADATA}/download/), so "
+                f"nothing here proves these files are {self.repo_id}@{commit}. Download with `hf download "
+                f"{self.repo_id} --revision {commit} --local-dir DIR` (it records the commit and each file's "
+                "hash), or, if you know where the files came from, pass --unverified-origin: the lock will "
+                "say the commit was asserted, not proven."
+            )
+        return Delivery(self.path, self.path.resolve(), self.files(), provenance)
+
+
+def content_etag(path: Path, etag: str) -> str:
+    """The hub's etag for these bytes: the git blob id for plain files (40 hex), sha256 for LFS files."""
+    return git_blob_sha1(path.read_bytes()) if len(etag) == 40 else sha256_file(path)
+
+
+def upstream_of(
+    root: Path,
+    repo_id: str,
+    upstream: str | None,
+    local_dir: str | None = None,
+    allow_unproven: bool = False,
+) -> Upstream | LocalDirectory:
+    if local_dir is not None:
+        return LocalDirectory(repo_id, root / local_dir, allow_unproven)
     return Upstream(repo_id, None if upstream is None else (root / upstream))

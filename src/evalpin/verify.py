@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from evalpin import project
+from evalpin.adapter import check_binding
 from evalpin.atomic import write_atomic
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
@@ -114,10 +115,14 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
 
 
 def require_verified(root: Path, name: str) -> Lock:
-    """The lock of models/NAME, or DriftError naming every drifted file."""
+    """The lock of models/NAME, or DriftError naming every drifted file. An adapter also needs its
+    base to be the one it was certified on, and verified itself."""
     lock, report = verify_pinned(root, name)
     if not report.ok:
         raise DriftError(f"models/{name} does not match models/{name}.lock.json:\n{describe_drift(report)}")
+    if lock.base:
+        check_binding(root, lock)
+        require_verified(root, lock.base.name)
     return lock
 
 
