@@ -6,7 +6,7 @@ import pytest
 from conftest import TEMPLATE, demo_commit
 
 from evalpin.errors import EvalpinError
-from evalpin.lock import Source, build_lock, load_lock, parse_lock, role_of, save_lock
+from evalpin.lock import BaseBinding, Source, build_lock, load_lock, parse_lock, role_of, save_lock
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,7 @@ from evalpin.lock import Source, build_lock, load_lock, parse_lock, role_of, sav
         ("chat_template.jinja", "chat_template"),
         ("generation_config.json", "generation_config"),
         ("config.json", "model_config"),
+        ("adapter_config.json", "model_config"),
         ("quantize_config.json", "quantization"),
         ("modeling_custom.py", "remote_code"),
         ("README.md", "other"),
@@ -110,4 +111,24 @@ def test_a_path_listed_twice_is_an_error(demo_lock):
     data = _data(demo_lock[0])
     data["files"].append(dict(data["files"][0]))
     with pytest.raises(EvalpinError, match="listed twice"):
+        parse_lock(data, "x.lock.json")
+
+
+def test_later_optional_fields_are_left_out_when_unset_and_read_back_when_set(demo_lock, tmp_path: Path):
+    lock, _ = demo_lock
+    data = _data(lock)
+    assert "base" not in data and {"local_dir", "provenance"}.isdisjoint(data["source"])
+    committed = json.loads((TEMPLATE / "models/demo-tiny.lock.json").read_text())
+    assert parse_lock(committed, "committed").base is None  # locks written before adapters still read
+    bound = dataclasses.replace(lock, base=BaseBinding("demo-tiny", "evalpin/demo-tiny", "0" * 40, "f" * 64))
+    save_lock(bound, tmp_path / "adapter.lock.json")
+    assert load_lock(tmp_path / "adapter.lock.json") == bound
+
+
+def test_an_incomplete_base_binding_is_an_error(demo_lock):
+    data = _data(demo_lock[0])
+    data["base"] = {"name": "demo-tiny", "revision": "0" * 40}
+    with pytest.raises(
+        EvalpinError, match=r"x.lock.json: base: missing field\(s\) \['lock_digest', 'repo_id'\]"
+    ):
         parse_lock(data, "x.lock.json")

@@ -1,7 +1,9 @@
 import hashlib
+import os
+import shutil
 
 import yaml
-from conftest import demo_commit, dvc, evalpin, git, pin_demo, read_json
+from conftest import TEMPLATE, demo_commit, dvc, evalpin, git, pin_demo, read_json
 
 
 def test_pin_copies_locks_and_tracks_the_delivery(pinned_repo):
@@ -164,3 +166,68 @@ def test_pin_declares_the_model_as_a_dvc_artifact_once(template_repo):
     assert "# The evaluation pipeline." in dvc_yaml  # comments survive
     pin_demo(template_repo, "r3", "--name", "tiny-r3")
     assert (template_repo / "dvc.yaml").read_text() == dvc_yaml
+
+
+def _local_download(repo, ref: str, metadata: bool = True):
+    """What `hf download evalpin/demo-tiny --revision COMMIT --local-dir DIR` leaves: plain files, plus
+    huggingface_hub's per-file record of the commit and the hub's etag (written by its own function)."""
+    from huggingface_hub._local_folder import write_download_metadata
+
+    snapshot = TEMPLATE / "demo/hub/models--evalpin--demo-tiny/snapshots" / demo_commit(ref)
+    local = repo / "downloads" / "demo-tiny"
+    local.mkdir(parents=True)
+    for entry in sorted(snapshot.iterdir()):
+        (local / entry.name).write_bytes(entry.read_bytes())
+        if metadata:  # the demo's blobs are named by their etag, as in a real hub cache
+            etag = os.path.basename(os.readlink(entry))
+            write_download_metadata(local, entry.name, demo_commit(ref), etag)
+    return local
+
+
+def _pin_local(repo, ref: str, *extra: str, check: bool = False):
+    return evalpin(
+        repo,
+        *("pin", "evalpin/demo-tiny", "--revision", demo_commit(ref), "--name", "from-dir"),
+        *("--local-dir", "downloads/demo-tiny", *extra),
+        check=check,
+    )
+
+
+def test_pin_from_a_local_download_proves_the_commit_and_locks_the_same_bytes(template_repo):
+    _local_download(template_repo, "r1")
+    proc = _pin_local(template_repo, "r1", check=True)
+    assert "commit proven by huggingface_hub's download metadata" in proc.stdout
+    lock = read_json(template_repo / "models/from-dir.lock.json")
+    assert lock["source"]["local_dir"] == "downloads/demo-tiny"
+    assert lock["source"]["provenance"] == "download-metadata"
+    assert not any(".cache" in f["path"] for f in lock["files"])  # huggingface_hub's bookkeeping
+    pin_demo(template_repo, "r1")  # the same commit through the hub cache locks the same files
+    same = read_json(template_repo / "models/demo-tiny.lock.json")["files"]
+    assert lock["files"] == same
+    assert evalpin(template_repo, "verify", "from-dir").returncode == 0
+
+
+def test_a_local_directory_that_is_not_the_claimed_commit_is_refused(template_repo):
+    local = _local_download(template_repo, "r1")
+    proc = _pin_local(template_repo, "r2")  # claims r2, holds r1's download records
+    assert proc.returncode == 2 and f"downloaded from commit {demo_commit('r1')}" in proc.stderr
+    config = local / "config.json"
+    stat = config.stat()
+    config.write_bytes(config.read_bytes() + b" ")  # edited after download, mtime set back to hide it
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    proc = _pin_local(template_repo, "r1")
+    assert proc.returncode == 2 and "config.json: its bytes do not match the hash the hub" in proc.stderr
+    assert not (template_repo / "models/from-dir").exists()
+
+
+def test_a_local_directory_without_metadata_needs_unverified_origin(template_repo):
+    _local_download(template_repo, "r1", metadata=False)
+    proc = _pin_local(template_repo, "r1")
+    assert (
+        proc.returncode == 2 and "nothing here proves" in proc.stderr and "--unverified-origin" in proc.stderr
+    )
+    proc = _pin_local(template_repo, "r1", "--unverified-origin", check=True)
+    assert "commit asserted" in proc.stdout
+    assert read_json(template_repo / "models/from-dir.lock.json")["source"]["provenance"] == "asserted"
+    shutil.rmtree(template_repo / "models/from-dir")
+    assert "fetched" in evalpin(template_repo, "restore", "from-dir").stdout  # from the directory again

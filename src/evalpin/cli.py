@@ -224,7 +224,9 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
     if lock.base:
         print(f"  a peft adapter, certified on {lock.base.name} ({lock.base.repo_id}@{lock.base.revision})")
     if lock.source.provenance:
-        print(f"  from {lock.source.local_dir}: commit {lock.source.provenance}")
+        how = {"download-metadata": "proven by huggingface_hub's download metadata"}
+        proof = how.get(lock.source.provenance, "asserted (--unverified-origin), not proven")
+        print(f"  from {lock.source.local_dir}: commit {proof}")
     print(f"  models/{name}/ (DVC), models/{name}.lock.json, conf/model/{name}.yaml")
     print(
         f"  next: git add models/{name}.dvc models/{name}.lock.json conf/model/{name}.yaml && evalpin compose"
