@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The life of a pinned model, end to end and offline, in a scratch clone of this repository:
-#   pin r1 -> release v1.0.0 -> prod; upstream main moves to r2 (template-only drift) -> check-upstream
-#   flags it -> re-pin -> compare -> v1.0.1 (patch); r3 fine-tune -> v1.1.0 (minor); roll back to v1.0.0
-#   and reproduce it exactly.
+#   pin r1 -> release v1.0.0 -> prod; a LoRA adapter on it -> demo-tiny-lora v1.0.0; upstream main moves
+#   to r2 (template-only drift) -> check-upstream flags it -> re-pin -> compare -> v1.0.1 (patch);
+#   r3 (new weights) -> v2.0.0, a major bump: the adapter is refused until re-certified on the new base
+#   -> demo-tiny-lora v2.0.0; roll back to v1.0.0 and reproduce both v1.0.0 releases exactly.
 #
 #   scripts/lifecycle.sh [SCRATCH_DIR]     (default: a new temporary directory; run `make setup` first)
 set -euo pipefail
@@ -28,6 +29,16 @@ repin_and_evaluate() {
   evalpin compose
   dvc repro
 }
+evaluate_model() {  # evaluate_model NAME: make NAME the model conf/ evaluates, then run the pipeline
+  sed -i "s/^  - model: [^ ]*/  - model: $1/" conf/config.yaml
+  evalpin compose
+  dvc repro  # reruns: DVC keeps no run cache for stages with uncached outputs (eval/*.json)
+}
+pin_adapter() {  # pin_adapter REF: the demo LoRA at the upstream's REF, certified on demo-tiny as pinned now
+  local commit
+  commit=$(cat "$scratch/hub/models--evalpin--demo-tiny-lora/refs/$1")
+  evalpin pin evalpin/demo-tiny-lora --revision "$commit" --upstream "$scratch/hub" --base demo-tiny
+}
 
 step "Scratch clone of the template in $scratch, with its own upstream copy and DVC remote"
 git clone --quiet "$template" "$scratch/repo"
@@ -44,6 +55,14 @@ repin_and_evaluate
 git add -A && git commit --quiet -m "Pin demo-tiny r1 and its baseline"
 evalpin release demo-tiny --bump major -m "baseline on r1"
 evalpin promote demo-tiny v1.0.0 --stage prod
+
+step "1b. A LoRA adapter trained on r1: its own lock, bound to demo-tiny v1.0.0's lock digest; release it"
+pin_adapter a1
+evaluate_model demo-tiny-lora
+git add -A && git commit --quiet -m "Pin the demo LoRA a1 on demo-tiny r1, and its baseline"
+evalpin release demo-tiny-lora --bump major -m "LoRA a1 on demo-tiny v1.0.0"
+evaluate_model demo-tiny
+git add -A && git commit --quiet -m "Evaluate the base model again"
 
 step "2. The upstream's main moves to r2 (new chat template and generation defaults, same weights)"
 move_upstream_main r2
@@ -62,18 +81,36 @@ evalpin outputs-diff demo-tiny@v1.0.0 workspace | tail -n 5
 git add -A && git commit --quiet -m "Re-pin demo-tiny r2 (template-only drift)"
 evalpin release demo-tiny -m "r2: new chat template and generation defaults"
 
-step "4. r3, a fine-tune with new weights"
+step "4. r3, a fine-tune with new weights: released as a major version, since adapters trained on 1.x break"
 move_upstream_main r3
 repin_and_evaluate
 git add -A && git commit --quiet -m "Re-pin demo-tiny r3 (fine-tune)"
-evalpin release demo-tiny -m "r3: fine-tune"
+evalpin release demo-tiny --bump major -m "r3: new weights; adapters trained on 1.x must be re-certified"
 gto show demo-tiny
+
+step "4b. The adapter certified on v1 is refused on the new base until it is re-certified"
+sed -i "s/^  - model: [^ ]*/  - model: demo-tiny-lora/" conf/config.yaml
+evalpin compose
+expect_exit 1 evalpin verify demo-tiny-lora
+if dvc repro; then echo "dvc repro evaluated an adapter on a base it was not certified on" >&2; exit 1; fi
+expect_exit 2 pin_adapter a1  # a1's adapter_config.json names r1's commit: refused on r3
+pin_adapter a2  # re-certify: the adapter revision trained on r3
+evalpin compose
+dvc repro
+compare_exit=0
+evalpin compare --baseline demo-tiny-lora@v1.0.0 || compare_exit=$?
+[ "$compare_exit" -ne 2 ] || { echo "compare: usage error" >&2; exit 1; }
+git add -A && git commit --quiet -m "Re-certify the demo LoRA on demo-tiny v2: a2"
+evalpin release demo-tiny-lora -m "LoRA a2, re-certified on demo-tiny v2.0.0"
+evaluate_model demo-tiny
+git add -A && git commit --quiet -m "Evaluate the base model again"
 
 step "5. Roll back: restore v1.0.0 exactly, then reproduce its scores from scratch"
 git checkout --quiet demo-tiny@v1.0.0
 dvc checkout --force
 evalpin verify demo-tiny --full
 evalpin reproduce demo-tiny@v1.0.0
+evalpin reproduce demo-tiny-lora@v1.0.0  # base r1 + adapter a1, restored and rerun from scratch
 
-step "Done: v1.0.0 (prod), v1.0.1 (patch), v1.1.0 (minor); v1.0.0 restored and reproduced"
+step "Done: demo-tiny v1.0.0 (prod), v1.0.1 (patch), v2.0.0 (major); demo-tiny-lora v1.0.0, v2.0.0"
 git tag --list 'demo-tiny*'

@@ -132,12 +132,16 @@ def test_the_pipeline_evaluates_base_plus_adapter(reproduced_repo):
     delivery = read_json(reproduced_repo / "eval/fingerprint.json")["delivery"]
     assert delivery["name"] == "demo-tiny-lora" and delivery["base"]["name"] == "demo-tiny"
     assert read_json(reproduced_repo / "eval/verified.json")["base"]["model"] == "demo-tiny"
+    report = evalpin(reproduced_repo, "report", check=False).stdout
+    assert "model     demo-tiny-lora" in report and "base      demo-tiny (evalpin/demo-tiny@" in report
     git(reproduced_repo, "add", "-A")
     git(reproduced_repo, "commit", "-qm", "adapter baseline")
     assert "up to date" in dvc(reproduced_repo, "status").stdout
 
 
-def test_the_server_backend_refuses_an_adapter(pinned_repo):
+def test_server_and_golden_commands_refuse_an_adapter_with_the_way_out(pinned_repo):
     pin_lora(pinned_repo)
     proc = evalpin(pinned_repo, "serve-args", "demo-tiny-lora", check=False)
-    assert proc.returncode == 2 and "adapter" in proc.stderr
+    assert proc.returncode == 2 and "evaluates adapters in-process (backend hf) only" in proc.stderr
+    proc = evalpin(pinned_repo, "golden", "demo-tiny-lora", "--accept", check=False)
+    assert proc.returncode == 2 and "`evalpin golden demo-tiny`" in proc.stderr

@@ -56,6 +56,21 @@ def test_local_completions_refuses_unpinned_settings(tmp_path):
         lm_eval_model(tmp_path, MODEL, INFERENCE, backend)
 
 
+def test_an_adapter_loads_as_base_plus_peft_and_only_in_process(tmp_path):
+    adapter = {**MODEL, "name": "demo-tiny-lora", "base": "demo-tiny"}
+    name, args = lm_eval_model(tmp_path, adapter, INFERENCE, {"name": "hf", "model_args": {}})
+    assert name == "hf"
+    assert args["pretrained"] == str(tmp_path / "models" / "demo-tiny")
+    assert args["peft"] == str(tmp_path / "models" / "demo-tiny-lora")
+    _, args = lm_eval_model(tmp_path, {**MODEL, "base": "demo-tiny"}, INFERENCE, {"name": "hf"})
+    assert "peft" not in args  # a full model is its own base
+    with pytest.raises(EvalpinError, match=r"\['peft'\] come from the pins"):
+        lm_eval_model(tmp_path, MODEL, INFERENCE, {"name": "hf", "model_args": {"peft": "other"}})
+    backend = {"name": "local-completions", "model_args": {"base_url": URL}}
+    with pytest.raises(EvalpinError, match="is an adapter on demo-tiny"):
+        lm_eval_model(tmp_path, adapter, INFERENCE, backend)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -23,7 +23,16 @@ def test_lifecycle_walkthrough(tmp_path):
     # r2: same weights, new chat template -> the chat task collapses and the gate says so
     assert "REGRESSION: workspace against baseline demo-tiny@v1.0.0; output fingerprint changed" in output
     assert re.search(r"^demo_chat_home .* regression \(drop", output, re.MULTILINE)
-    assert "reproduced exactly" in output
+    # the base's major bump: the adapter certified on v1 is refused, then re-certified with a2
+    assert "models/demo-tiny-lora was certified on demo-tiny" in output
+    assert "says it was trained on commit" in output
+    assert output.count("reproduced exactly") == 2
     tags = proc.stdout.split("Done:")[-1]
-    for tag in ("demo-tiny@v1.0.0", "demo-tiny@v1.0.1", "demo-tiny@v1.1.0"):
+    for tag in (
+        "demo-tiny@v1.0.0",
+        "demo-tiny@v1.0.1",
+        "demo-tiny@v2.0.0",
+        "demo-tiny-lora@v1.0.0",
+        "demo-tiny-lora@v2.0.0",
+    ):
         assert tag in tags

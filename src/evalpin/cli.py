@@ -381,7 +381,12 @@ def cmd_golden(root: Path, args: argparse.Namespace) -> int:
     from evalpin.verify import require_verified
 
     name = default_model(root, args.name)
-    require_verified(root, name)
+    lock = require_verified(root, name)
+    if lock.base:
+        raise EvalpinError(
+            f"{name} is an adapter: prompts render through its base's tokenizer and chat template, so the "
+            f"golden renderings are the base's: `evalpin golden {lock.base.name}`."
+        )
     if args.accept:
         print(f"recorded {write_golden(root, name).relative_to(root)}: commit it with the lock")
         return EXIT_OK

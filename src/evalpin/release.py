@@ -104,7 +104,12 @@ def tag_message(root: Path, name: str, version: str, message: str) -> str:
         f"commit: {git(root, 'rev-parse', 'HEAD').strip()}\n"
         f"delivery: {lock.source.repo_id}@{lock.source.revision}\n"
         f"lock digest: {lock.digest}\n"
-        f"suite mean: {metrics['suite']['score']:.4f}\n"
+        + (
+            f"certified on base: {lock.base.name} = {lock.base.repo_id}@{lock.base.revision}\n"
+            if lock.base
+            else ""
+        )
+        + f"suite mean: {metrics['suite']['score']:.4f}\n"
         f"scores: {scores}\n"
     )
 

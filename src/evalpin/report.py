@@ -31,6 +31,11 @@ def render(root: Path) -> tuple[str, bool]:
         f"model     {model['name']}  ({lock.source.repo_id})",
         f"commit    {lock.source.revision}",
         f"verified  {len(lock.files)} files, lock digest {lock.digest[:16]}",
+        *(
+            [f"base      {lock.base.name} ({lock.base.repo_id}@{lock.base.revision}), certified"]
+            if lock.base
+            else []
+        ),
         "",
         f"{'task':<24}{'metric':<14}{'score':>8}{'stderr':>9}{'n':>5}",
     ]
