@@ -394,6 +394,14 @@ def test_a_generated_project_reproduces_its_committed_baseline(template, tmp_pat
     assert git(project, "status", "--porcelain").stdout == ""
     assert json.loads((project / "eval/verified.json").read_text())["model"] == "demo-tiny"
 
+    # a later template version arrives in the working project: its delivery and outputs stay as they are
+    delivery = {p: p.read_bytes() for p in sorted((project / "models/demo-tiny").iterdir())}
+    samples = sorted(p.name for p in (project / "eval/samples").iterdir())
+    copier(project, "update", "--defaults", "--vcs-ref", template["new"])
+    assert {p: p.read_bytes() for p in sorted((project / "models/demo-tiny").iterdir())} == delivery
+    assert sorted(p.name for p in (project / "eval/samples").iterdir()) == samples
+    run_in(project, env, sys.executable, "-m", "evalpin", "verify", "demo-tiny", "--full")
+
 
 def run_in(repo: Path, extra_env: dict[str, str], *cmd: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
