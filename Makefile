@@ -18,7 +18,7 @@ export HF_HOME := $(CURDIR)/.cache/huggingface
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-MODEL ?= demo-tiny
+MODEL ?=  # default: the model conf/ evaluates (params.yaml)
 
 SERVER_ENV := .cache/vllm-cpu
 

@@ -47,6 +47,8 @@ cd "$scratch/repo"
 git config user.email walkthrough@evalpin.invalid
 git config user.name "evalpin walkthrough"
 evalpin remote init-local "$scratch/remote"
+sed -i "s/^  - model: [^ ]*/  - model: demo-tiny/" conf/config.yaml  # a project may evaluate its own model
+evalpin compose
 evalpin restore demo-tiny
 
 step "1. The upstream publishes r1; pin what its main serves today, evaluate, release v1.0.0, promote"

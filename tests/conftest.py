@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def make_template_repo(path: Path) -> Path:
         else:
             shutil.copy2(src, dst)
     shutil.copy2(TEMPLATE / ".gitignore", path / ".gitignore")
+    evaluate_the_demo(path)
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "test@evalpin.invalid")
     git(path, "config", "user.name", "evalpin tests")
@@ -80,6 +82,17 @@ def make_template_repo(path: Path) -> Path:
     git(path, "add", "-A")
     git(path, "commit", "-qm", "template")
     return path
+
+
+def evaluate_the_demo(repo: Path) -> None:
+    """Tests run on the demo model. A project made from the template may evaluate its own model
+    (`- model: mymodel` in conf/config.yaml); its test repos switch back to the demo."""
+    config = repo / "conf" / "config.yaml"
+    text = config.read_text()
+    demo = re.sub(r"^(\s*- model: )\S+", r"\g<1>demo-tiny", text, count=1, flags=re.MULTILINE)
+    if demo != text:
+        config.write_text(demo)
+        evalpin(repo, "compose")
 
 
 def pin_demo(repo: Path, ref: str = "r1", *extra: str) -> subprocess.CompletedProcess[str]:
