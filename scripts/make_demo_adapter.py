@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import tempfile
 from pathlib import Path
 
 import torch
-from make_demo_upstream import HUB, add_commit, fact_lines, few_shot_corpus, train
+from make_demo_upstream import HUB, add_commit, fact_lines, few_shot_corpus, fresh_cache_repo, train
 from peft import LoraConfig, get_peft_model
 from transformers import AutoTokenizer, LlamaForCausalLM
 
@@ -52,10 +51,7 @@ def train_adapter(base_ref: str, out: Path) -> None:
 
 
 def main() -> None:
-    repo_dir = HUB / f"models--{REPO_ID.replace('/', '--')}"
-    shutil.rmtree(repo_dir, ignore_errors=True)
-    for sub in ("blobs", "snapshots", "refs"):
-        (repo_dir / sub).mkdir(parents=True)
+    repo_dir = fresh_cache_repo(REPO_ID)
     commits, parent = {}, ""
     with tempfile.TemporaryDirectory() as tmp:
         for name, base_ref in (("a1", "r1"), ("a2", "r3")):

@@ -111,6 +111,15 @@ def git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+def fresh_cache_repo(repo_id: str) -> Path:
+    """An empty huggingface_hub cache entry for repo_id under demo/hub (any previous one is removed)."""
+    repo_dir = HUB / f"models--{repo_id.replace('/', '--')}"
+    shutil.rmtree(repo_dir, ignore_errors=True)
+    for sub in ("blobs", "snapshots", "refs"):
+        (repo_dir / sub).mkdir(parents=True)
+    return repo_dir
+
+
 def add_commit(repo_dir: Path, files_dir: Path, parent: str, message: str) -> str:
     """Store files_dir as a cache snapshot: blobs by etag, snapshot entries as relative symlinks."""
     entries = []
@@ -157,11 +166,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
 
-    repo_dir = HUB / f"models--{REPO_ID.replace('/', '--')}"
-    shutil.rmtree(repo_dir, ignore_errors=True)
-    for sub in ("blobs", "snapshots", "refs"):
-        (repo_dir / sub).mkdir(parents=True)
-
+    repo_dir = fresh_cache_repo(REPO_ID)
     commits, parent = {}, ""
     with tempfile.TemporaryDirectory() as tmp:
         print("r1: baseline")
