@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -50,9 +50,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
             f"--base {request.base}: that is itself an adapter (on {base.base.name}); pin the adapter on "
             "a full model, or merge the first adapter into a full model and pin that."
         )
-    origin = upstream_of(
-        root, request.repo_id, request.upstream, request.local_dir, request.unverified_origin
-    )
+    origin = upstream_of(root, request.repo_id, request.upstream, request.local_dir)
     commit = resolve_revision(origin, request.revision, request.resolve)
     delivery = origin.delivery(commit)
     source = Source(
@@ -62,13 +60,16 @@ def pin(root: Path, request: PinRequest) -> Lock:
         tokenizer_revision=None,
         upstream=request.upstream,
         local_dir=request.local_dir,
-        provenance=delivery.provenance,
     )
     where = f"{request.repo_id}@{commit}"
     with staging_dir(root, request.name) as staged_name:
         staged = Path(staged_name)
         copy_delivery(delivery, staged)
         lock = build_lock(staged, request.name, source, adapter.binding(base) if base else None)
+        if isinstance(origin, LocalDirectory):  # checked on the staged bytes the lock just hashed
+            hashed = {f.path: f.sha256 for f in lock.files}
+            proof = origin.provenance(commit, staged, hashed, request.unverified_origin)
+            lock = replace(lock, source=replace(source, provenance=proof))
         check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
         if base:
             adapter.check_delivery(staged, base, where)  # an adapter renders through its base: no golden

@@ -65,10 +65,8 @@ def restore_one(root: Path, lock: Lock) -> str:
 
 
 def fetch_from_upstream(root: Path, lock: Lock, destination: Path) -> None:
-    # A restore re-checks the bytes against the lock, so an asserted local directory is fine here.
-    upstream = upstream_of(
-        root, lock.source.repo_id, lock.source.upstream, lock.source.local_dir, allow_unproven=True
-    )
+    # Provenance was settled at pin time; a restore accepts only bytes that match the lock.
+    upstream = upstream_of(root, lock.source.repo_id, lock.source.upstream, lock.source.local_dir)
     delivery = upstream.delivery(lock.source.revision)
     with staging_dir(root, lock.name) as staged_name:
         staged = Path(staged_name)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin.errors import EvalpinError
-from evalpin.hashing import sha256_file
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -35,7 +34,6 @@ class Delivery:
     path: Path
     boundary: Path
     files: list[str]
-    provenance: str | None = None  # a local directory's: PROVEN or ASSERTED
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,6 @@ DOWNLOAD_METADATA = Path(".cache") / "huggingface"  # huggingface_hub's bookkeep
 class LocalDirectory:
     repo_id: str
     path: Path
-    allow_unproven: bool = False  # accept a directory whose commit nothing on disk proves
 
     def describe(self) -> str:
         return f"{self.repo_id} in the local directory {self.path}"
@@ -131,13 +128,30 @@ class LocalDirectory:
             if not p.is_dir() and not p.is_relative_to(skip)
         )
 
-    def provenance(self, commit: str) -> str:
-        """PROVEN when huggingface_hub recorded every file as downloaded from `commit` with these bytes."""
+    def delivery(self, commit: str) -> Delivery:
+        if not is_commit(commit):
+            raise EvalpinError(f"refusing {commit!r}: only a full 40-hex commit is immutable.")
+        if not self.path.is_dir():
+            raise EvalpinError(f"{self.path}: local directory not found (pin --local-dir PATH).")
+        return Delivery(self.path, self.path.resolve(), self.files())
+
+    def provenance(self, commit: str, staged: Path, locked: dict[str, str], allow_unproven: bool) -> str:
+        """PROVEN when huggingface_hub recorded every file as downloaded from `commit`, and the staged
+        copy (`locked`: path -> its sha256, already hashed for the lock) has the bytes the hub served.
+        ASSERTED, with `allow_unproven`, for a directory without any such record."""
         from huggingface_hub._local_folder import read_download_metadata
 
-        found = {name: read_download_metadata(self.path, name) for name in self.files()}
+        found = {name: read_download_metadata(self.path, name) for name in locked}
         if not any(found.values()):
-            return ASSERTED
+            if allow_unproven:
+                return ASSERTED
+            raise EvalpinError(
+                f"{self.path}: no huggingface_hub download metadata ({DOWNLOAD_METADATA}/download/), so "
+                f"nothing here proves these files are {self.repo_id}@{commit}. Download with `hf download "
+                f"{self.repo_id} --revision {commit} --local-dir DIR` (it records the commit and each file's "
+                "hash), or, if you know where the files came from, pass --unverified-origin: the lock will "
+                "say the commit was asserted, not proven."
+            )
         for name, meta in found.items():
             if meta is None:
                 raise EvalpinError(
@@ -150,43 +164,23 @@ class LocalDirectory:
                     f"{self.path / name}: downloaded from commit {meta.commit_hash}, not {commit}. A local "
                     "directory must hold one commit; download it again with that --revision."
                 )
-            if content_etag(self.path / name, meta.etag) != meta.etag:
+            if hub_etag(staged / name, locked[name], meta.etag) != meta.etag:
                 raise EvalpinError(
                     f"{self.path / name}: its bytes do not match the hash the hub served for it "
                     f"({meta.etag}); the file was altered after download. Download it again."
                 )
         return PROVEN
 
-    def delivery(self, commit: str) -> Delivery:
-        """The directory's files, once each is shown to be `commit`'s (or the user vouched for them)."""
-        if not is_commit(commit):
-            raise EvalpinError(f"refusing {commit!r}: only a full 40-hex commit is immutable.")
-        if not self.path.is_dir():
-            raise EvalpinError(f"{self.path}: local directory not found (pin --local-dir PATH).")
-        provenance = self.provenance(commit)
-        if provenance == ASSERTED and not self.allow_unproven:
-            raise EvalpinError(
-                f"{self.path}: no huggingface_hub download metadata ({DOWNLOAD_METADATA}/download/), so "
-                f"nothing here proves these files are {self.repo_id}@{commit}. Download with `hf download "
-                f"{self.repo_id} --revision {commit} --local-dir DIR` (it records the commit and each file's "
-                "hash), or, if you know where the files came from, pass --unverified-origin: the lock will "
-                "say the commit was asserted, not proven."
-            )
-        return Delivery(self.path, self.path.resolve(), self.files(), provenance)
 
-
-def content_etag(path: Path, etag: str) -> str:
-    """The hub's etag for these bytes: the git blob id for plain files (40 hex), sha256 for LFS files."""
-    return git_blob_sha1(path.read_bytes()) if len(etag) == 40 else sha256_file(path)
+def hub_etag(path: Path, sha256: str, etag: str) -> str:
+    """The hub's etag for a file whose sha256 is known: the git blob id for plain files (40-hex etags),
+    the sha256 itself for LFS files."""
+    return git_blob_sha1(path.read_bytes()) if len(etag) == 40 else sha256
 
 
 def upstream_of(
-    root: Path,
-    repo_id: str,
-    upstream: str | None,
-    local_dir: str | None = None,
-    allow_unproven: bool = False,
+    root: Path, repo_id: str, upstream: str | None, local_dir: str | None = None
 ) -> Upstream | LocalDirectory:
     if local_dir is not None:
-        return LocalDirectory(repo_id, root / local_dir, allow_unproven)
+        return LocalDirectory(repo_id, root / local_dir)
     return Upstream(repo_id, None if upstream is None else (root / upstream))
