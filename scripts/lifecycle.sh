@@ -29,9 +29,12 @@ repin_and_evaluate() {
   evalpin compose
   dvc repro
 }
-evaluate_model() {  # evaluate_model NAME: make NAME the model conf/ evaluates, then run the pipeline
+select_model() {  # select_model NAME: make NAME the model conf/ evaluates
   sed -i "s/^  - model: [^ ]*/  - model: $1/" conf/config.yaml
   evalpin compose
+}
+evaluate_model() {  # evaluate_model NAME: select it, then run the pipeline
+  select_model "$1"
   dvc repro  # reruns: DVC keeps no run cache for stages with uncached outputs (eval/*.json)
 }
 pin_adapter() {  # pin_adapter REF: the demo LoRA at the upstream's REF, certified on demo-tiny as pinned now
@@ -47,8 +50,7 @@ cd "$scratch/repo"
 git config user.email walkthrough@evalpin.invalid
 git config user.name "evalpin walkthrough"
 evalpin remote init-local "$scratch/remote"
-sed -i "s/^  - model: [^ ]*/  - model: demo-tiny/" conf/config.yaml  # a project may evaluate its own model
-evalpin compose
+select_model demo-tiny  # a project made from the template may evaluate its own model
 evalpin restore demo-tiny
 
 step "1. The upstream publishes r1; pin what its main serves today, evaluate, release v1.0.0, promote"
@@ -91,8 +93,7 @@ evalpin release demo-tiny --bump major -m "r3: new weights; adapters trained on 
 gto show demo-tiny
 
 step "4b. The adapter certified on v1 is refused on the new base until it is re-certified"
-sed -i "s/^  - model: [^ ]*/  - model: demo-tiny-lora/" conf/config.yaml
-evalpin compose
+select_model demo-tiny-lora
 expect_exit 1 evalpin verify demo-tiny-lora
 if dvc repro; then echo "dvc repro evaluated an adapter on a base it was not certified on" >&2; exit 1; fi
 expect_exit 2 pin_adapter a1  # a1's adapter_config.json names r1's commit: refused on r3

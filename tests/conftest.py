@@ -84,15 +84,20 @@ def make_template_repo(path: Path) -> Path:
     return path
 
 
+def select_model(repo: Path, name: str) -> None:
+    """Make NAME the model conf/config.yaml evaluates, and compose params.yaml (only if it changes)."""
+    config = repo / "conf" / "config.yaml"
+    text = config.read_text()
+    selected = re.sub(r"^(\s*- model: )\S+", rf"\g<1>{name}", text, count=1, flags=re.MULTILINE)
+    if selected != text:
+        config.write_text(selected)
+        evalpin(repo, "compose")
+
+
 def evaluate_the_demo(repo: Path) -> None:
     """Tests run on the demo model. A project made from the template may evaluate its own model
     (`- model: mymodel` in conf/config.yaml); its test repos switch back to the demo."""
-    config = repo / "conf" / "config.yaml"
-    text = config.read_text()
-    demo = re.sub(r"^(\s*- model: )\S+", r"\g<1>demo-tiny", text, count=1, flags=re.MULTILINE)
-    if demo != text:
-        config.write_text(demo)
-        evalpin(repo, "compose")
+    select_model(repo, "demo-tiny")
 
 
 def pin_demo(repo: Path, ref: str = "r1", *extra: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import TEMPLATE, dvc, evalpin, git, pin_demo, read_json
+from conftest import TEMPLATE, dvc, evalpin, git, pin_demo, read_json, select_model
 
 LORA_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny-lora"
 
@@ -26,12 +26,6 @@ def pin_lora(repo, ref: str = "a1", check: bool = True):
         "demo-tiny",
         check=check,
     )
-
-
-def select_model(repo, name: str) -> None:
-    config = repo / "conf/config.yaml"
-    config.write_text(config.read_text().replace("- model: demo-tiny ", f"- model: {name} ", 1))
-    evalpin(repo, "compose")
 
 
 def test_an_adapter_lock_records_the_base_it_was_certified_on(pinned_repo):

@@ -246,8 +246,11 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
         base_lock, base_report = verify_pinned(root, lock.base.name, full=args.full)
         if code := report_verification(root, lock.base.name, base_lock, base_report, args):
             return code
-        base_record = {"model": lock.base.name, "revision": base_lock.source.revision}
-        base_record["lock_digest"] = base_lock.digest
+        base_record = {
+            "model": lock.base.name,
+            "revision": base_lock.source.revision,
+            "lock_digest": base_lock.digest,
+        }
     if code := report_verification(root, name, lock, report, args):
         return code
     if args.record:
