@@ -270,11 +270,11 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
 
 def report_verification(root: Path, name: str, lock, report, args: argparse.Namespace) -> int:
     """Print what verify found for one delivery; the exit code (0 when it verified)."""
-    from evalpin.golden import check_golden
+    from evalpin.golden import check_golden_of_verified
     from evalpin.verify import describe_drift
 
     checks_golden = not (args.files_only or not report.ok or lock.base)  # adapters render via the base
-    problems = check_golden(root, name) if checks_golden else []
+    problems = check_golden_of_verified(root, name, lock.digest, reuse=not args.full) if checks_golden else []
     if problems:
         print(f"models/{name}: prompt rendering differs from models/{name}.golden.json:", file=sys.stderr)
         print("  " + "\n  ".join(problems), file=sys.stderr)
@@ -380,7 +380,7 @@ def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_golden(root: Path, args: argparse.Namespace) -> int:
-    from evalpin.golden import check_golden, write_golden
+    from evalpin.golden import check_golden_of_verified, write_golden
     from evalpin.verify import require_verified
 
     name = default_model(root, args.name)
@@ -393,7 +393,7 @@ def cmd_golden(root: Path, args: argparse.Namespace) -> int:
     if args.accept:
         print(f"recorded {write_golden(root, name).relative_to(root)}: commit it with the lock")
         return EXIT_OK
-    problems = check_golden(root, name)
+    problems = check_golden_of_verified(root, name, lock.digest, reuse=False)  # asked for: always render
     if problems:
         print("  " + "\n  ".join(problems), file=sys.stderr)
         return EXIT_DRIFT

@@ -85,32 +85,40 @@ def write_json(path: Path, data: object) -> None:
 
 
 def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: dict) -> dict:
-    """Plain tasks as inference.apply_chat_template says; suite.chat_tasks always through the template."""
+    """Plain tasks as inference.apply_chat_template says; suite.chat_tasks always through the template.
+    One model load serves both runs: on a 7B model a second load is another 15 GB read."""
+    import torch  # heavy: imported only when evaluating
+
+    torch.set_num_threads(int(inference["torch_threads"]))
+    lm = load_model(root, model, inference, backend)
     runs = [(list(suite["tasks"]), bool(inference["apply_chat_template"]))]
     if suite.get("chat_tasks"):
         runs.append((list(suite["chat_tasks"]), True))
     merged: dict = {}
     for tasks, chat in runs:
-        results = run_lm_eval(root, model, inference, suite, backend, tasks, chat)
+        results = run_lm_eval(root, lm, inference, suite, tasks, chat)
         for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
             merged.setdefault(key, {}).update(results[key])
     return merged
 
 
-def run_lm_eval(
-    root: Path, model: dict, inference: dict, suite: dict, backend: dict, tasks: list[str], chat: bool
-) -> dict:
+def load_model(root: Path, model: dict, inference: dict, backend: dict):
+    """The lm-eval model object, built exactly as simple_evaluate builds it from a name and arguments."""
+    from lm_eval.api.registry import get_model
+
+    name, model_args = lm_eval_model(root, model, inference, backend)
+    settings = {"batch_size": inference["batch_size"], "max_batch_size": None, "device": inference["device"]}
+    return get_model(name).create_from_arg_obj(model_args, settings)
+
+
+def run_lm_eval(root: Path, lm, inference: dict, suite: dict, tasks: list[str], chat: bool) -> dict:
     import lm_eval
-    import torch  # heavy: imported only when evaluating
     from lm_eval.tasks import TaskManager
 
-    torch.set_num_threads(int(inference["torch_threads"]))
-    name, model_args = lm_eval_model(root, model, inference, backend)
     task_manager = TaskManager(include_path=str(root / suite["include_path"]), include_defaults=False)
     seed = int(inference["seed"])
     return lm_eval.simple_evaluate(
-        model=name,
-        model_args=model_args,
+        model=lm,
         tasks=tasks,
         task_manager=task_manager,
         batch_size=inference["batch_size"],

@@ -4,12 +4,21 @@ A file-hash lock says *that* the tokenizer or template changed; this says *what 
 models/NAME.golden.json is written once, at the first pin, and `evalpin pin` never overwrites it: after a
 re-pin (or a transformers upgrade) verify re-renders and fails on double BOS, a lost generation prompt or
 new delimiters until someone looks and accepts the new rendering with `evalpin golden NAME --accept`.
+
+Rendering needs transformers, whose import (torch included) costs seconds and hundreds of MB on every
+verify. A rendering is a pure function of the delivery's files, the conversations, and the libraries that
+render, so after a successful check `verify` records those inputs (.evalpin/golden/NAME.json) and skips
+rendering while they are provably the same: every file of the delivery just verified against the same
+lock digest, the golden file's sha256, the conversations, and the versions of transformers, tokenizers
+and jinja2. Any difference renders again; `verify --full` and `evalpin golden` always render.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from evalpin import project
@@ -30,6 +39,7 @@ CONVERSATIONS = {
     ],
 }
 PLAIN_PROMPT = "Question: What color is the zorb?\nAnswer:"
+RENDERING_LIBRARIES = ("transformers", "tokenizers", "jinja2")
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,41 @@ def write_golden(root: Path, name: str, model_dir: Path | None = None) -> Path:
     return path
 
 
+def rendering_inputs(root: Path, name: str, lock_digest: str) -> dict:
+    """Everything a golden check's outcome depends on, given that models/NAME verified against the lock
+    whose digest this is."""
+    spec = json.dumps({"conversations": CONVERSATIONS, "plain_prompt": PLAIN_PROMPT}, sort_keys=True)
+    return {
+        "lock_digest": lock_digest,
+        "golden_sha256": hashlib.sha256(golden_path(root, name).read_bytes()).hexdigest(),
+        "conversations_sha256": hashlib.sha256(spec.encode()).hexdigest(),
+        "libraries": {package: _version(package) for package in RENDERING_LIBRARIES},
+    }
+
+
+def check_golden_of_verified(root: Path, name: str, lock_digest: str, reuse: bool = True) -> list[str]:
+    """check_golden for a delivery that has just verified against its lock: skipped (no transformers
+    import) when the last successful check had exactly the same inputs."""
+    if not golden_path(root, name).is_file():
+        return check_golden(root, name)  # the error that says how to record them
+    if reuse and _read_record(_record_path(root, name)) == rendering_inputs(root, name, lock_digest):
+        return []
+    problems = check_golden(root, name)
+    if not problems:
+        remember_rendering(root, name, lock_digest)
+    return problems
+
+
+def remember_rendering(root: Path, name: str, lock_digest: str) -> None:
+    """Record that the delivery locked under this digest renders to models/NAME.golden.json."""
+    inputs = rendering_inputs(root, name, lock_digest)
+    write_atomic(_record_path(root, name), json.dumps(inputs, indent=1, sort_keys=True) + "\n")
+
+
+def _record_path(root: Path, name: str) -> Path:
+    return root / project.STATE_DIR / "golden" / f"{name}.json"
+
+
 def check_golden(root: Path, name: str) -> list[str]:
     """Empty when the pinned files render every golden conversation to the recorded token IDs."""
     path = golden_path(root, name)
@@ -102,3 +147,17 @@ def check_golden(root: Path, name: str) -> list[str]:
         elif expected != actual:
             problems.append(Mismatch(conversation, expected, actual).explain(tokenizer.decode))
     return problems
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # no record, or a broken one: render

@@ -18,7 +18,7 @@ import yaml
 from evalpin import adapter, project
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.errors import EvalpinError
-from evalpin.golden import golden_path, write_golden
+from evalpin.golden import golden_path, remember_rendering, write_golden
 from evalpin.lock import Lock, Source, build_lock, check_safety, save_lock
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
@@ -71,12 +71,15 @@ def pin(root: Path, request: PinRequest) -> Lock:
             proof = origin.provenance(commit, staged, hashed, request.unverified_origin)
             lock = replace(lock, source=replace(source, provenance=proof))
         check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
+        first_golden = not base and not golden_path(root, request.name).exists()  # a re-pin faces the old
         if base:
             adapter.check_delivery(staged, base, where)  # an adapter renders through its base: no golden
-        elif not golden_path(root, request.name).exists():  # never overwritten: a re-pin faces the old one
+        elif first_golden:
             write_golden(root, request.name, staged)  # from the staged copy: fails before anything lands
         replace_dir(staged, project.model_dir(root, request.name))
     save_lock(lock, project.lock_path(root, request.name))
+    if first_golden:  # rendered from exactly the locked bytes: the next verify need not render again
+        remember_rendering(root, request.name, lock.digest)
     write_model_conf(root, request, commit)
     register_artifact(root, request.name, request.repo_id, request.base)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
