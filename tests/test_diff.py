@@ -104,3 +104,17 @@ def test_quantization_or_dtype_inside_config_json_is_minor(r1_lock):
     assert diff.bump == "minor" and "quantization" in diff.categories
     half = dataclasses.replace(r1_lock, model_config={**r1_lock.model_config, "dtype": "bfloat16"})
     assert diff_locks(r1_lock, half).bump == "minor"
+
+
+def test_check_upstream_of_a_hub_pin_offline_says_how_to_ask(pinned_repo):
+    lock_file = pinned_repo / "models/demo-tiny.lock.json"
+    lock = json.loads(lock_file.read_text())
+    lock["source"]["upstream"] = None  # pinned from the Hub itself
+    lock_file.write_text(json.dumps(lock))
+    proc = evalpin(pinned_repo, "check-upstream", "demo-tiny", check=False)
+    assert proc.returncode == 2
+    assert "evalpin/demo-tiny on the Hugging Face Hub: the Hub is unreachable in offline mode" in proc.stderr
+    assert "HF_HUB_OFFLINE=0" in proc.stderr and "--upstream DIR" in proc.stderr
+    assert "file system" not in proc.stderr
+    proc = evalpin(pinned_repo, "check-upstream", "demo-tiny", "--ref", "r1", "--upstream", "demo/hub")
+    assert "serves the pinned commit" in proc.stdout

@@ -4,7 +4,14 @@ import json
 import pytest
 from conftest import evalpin, git
 
-from evalpin.gate import EXIT_NOT_COMPARABLE, EXIT_PASS, EXIT_REGRESSION, compare, format_markdown
+from evalpin.gate import (
+    EXIT_NOT_COMPARABLE,
+    EXIT_PASS,
+    EXIT_REGRESSION,
+    compare,
+    format_markdown,
+    format_table,
+)
 
 GATE = {"k_stderr": 2.0, "abs_floor": 0.02}
 METRICS = {
@@ -112,3 +119,21 @@ def test_cli_exit_codes_and_usage_error(reproduced_repo):
     assert evalpin(reproduced_repo, "compare", "--baseline", "HEAD").returncode == 0
     proc = evalpin(reproduced_repo, "compare", "--baseline", "no-such-tag", check=False)
     assert proc.returncode == 2 and "cannot read eval/metrics.json" in proc.stderr
+
+
+def test_every_verdict_names_the_model_and_commit_of_both_sides(repo):
+    metrics, fingerprint = candidate(repo, mc=0.2)
+    fingerprint["delivery"] = {"name": "smollm2", "revision": "b" * 40, "lock_digest": "d" * 64}
+    write(repo, metrics, fingerprint)
+    baseline = copy.deepcopy(FINGERPRINT)
+    baseline["delivery"] = {"name": "demo-tiny", "revision": "a" * 40, "lock_digest": "c" * 64}
+    table = format_table(compare(repo, "base", "workspace", GATE))
+    assert "REGRESSION" in table
+    assert f"candidate workspace: smollm2 at commit {'b' * 12}, lock {'d' * 12}" in table
+    assert "baseline  base: no delivery recorded in eval/fingerprint.json" in table
+    write(repo, METRICS, baseline)
+    git(repo, "commit", "-qam", "baseline with its delivery")
+    git(repo, "tag", "base2")
+    write(repo, metrics, fingerprint)
+    table = format_table(compare(repo, "base2", "workspace", GATE))
+    assert f"baseline  base2: demo-tiny at commit {'a' * 12}, lock {'c' * 12}" in table

@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     upstream.add_argument(
         "--ref", default="main", help="the upstream's moving ref to resolve (default: main)"
     )
+    upstream.add_argument(
+        "--upstream",
+        metavar="DIR",
+        help="a huggingface_hub cache to ask instead (default: where it was pinned from)",
+    )
     upstream.set_defaults(handler=cmd_check_upstream)
 
     golden = commands.add_parser("golden", help="check (or --accept) the prompt-rendering golden token IDs")
@@ -368,7 +373,7 @@ def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
     from evalpin.diff import LockDiff, check_upstream, format_diff
 
     name = default_model(root, args.name)
-    lock, commit, changes = check_upstream(root, name, args.ref)
+    lock, commit, changes = check_upstream(root, name, args.ref, args.upstream)
     where = f"{lock.source.repo_id} {args.ref} -> {commit}"
     if not changes:
         same = "the pinned commit" if commit == lock.source.revision else "a new commit with identical files"

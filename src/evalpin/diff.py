@@ -169,12 +169,15 @@ def hub_entries(
     return entries
 
 
-def check_upstream(root: Path, name: str, ref: str) -> tuple[Lock, str, tuple[FileChange, ...]]:
-    """Compare the pinned delivery with what the upstream's `ref` serves today."""
+def check_upstream(
+    root: Path, name: str, ref: str, upstream_dir: str | None = None
+) -> tuple[Lock, str, tuple[FileChange, ...]]:
+    """Compare the pinned delivery with what the upstream's `ref` serves today: the upstream it was
+    pinned from, or another huggingface_hub cache (`upstream_dir`, e.g. copied from a connected machine)."""
     from evalpin.sources import upstream_of
 
     lock = load_lock(project.lock_path(root, name))
-    upstream = upstream_of(root, lock.source.repo_id, lock.source.upstream)
+    upstream = upstream_of(root, lock.source.repo_id, upstream_dir or lock.source.upstream)
     commit = upstream.resolve(ref)
     if upstream.cache_dir is None:
         entries = hub_entries(lock.source.repo_id, commit, lock.by_path(), project.model_dir(root, name))

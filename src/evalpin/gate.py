@@ -159,10 +159,26 @@ HEADER = ("task", "baseline", "candidate", "delta", "stderr", "verdict")
 def summary(comparison: Comparison) -> str:
     verdict = {EXIT_PASS: "PASS", EXIT_REGRESSION: "REGRESSION", EXIT_NOT_COMPARABLE: "NOT COMPARABLE"}
     outputs = "changed" if comparison.outputs_changed else "unchanged"
+    sides = (comparison.candidate, comparison.baseline)
+    evaluated = "\n".join(
+        f"  {role:<9} {side.rev}: {delivery_of(side)}"
+        for role, side in zip(("candidate", "baseline"), sides, strict=True)
+    )
     return (
         f"{verdict[comparison.exit_code]}: {comparison.candidate.rev} against baseline "
-        f"{comparison.baseline.rev}; output fingerprint {outputs}"
+        f"{comparison.baseline.rev}; output fingerprint {outputs}\n{evaluated}"
     )
+
+
+def delivery_of(side: Side) -> str:
+    """Which model, at which commit and lock, a side's scores were measured on (eval/fingerprint.json)."""
+    delivery = side.fingerprint.get("delivery") or {}
+    if not delivery:
+        return "no delivery recorded in eval/fingerprint.json"
+    text = f"{delivery['name']} at commit {delivery['revision'][:12]}, lock {delivery['lock_digest'][:12]}"
+    if base := delivery.get("base"):
+        text += f", on base {base['name']} at commit {base['revision'][:12]}"
+    return text
 
 
 def format_table(comparison: Comparison) -> str:

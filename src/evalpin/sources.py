@@ -52,9 +52,17 @@ class Upstream:
         """Every named ref the upstream knows (branch or tag -> commit)."""
         if self.cache_dir is None:
             from huggingface_hub import HfApi
+            from huggingface_hub.errors import OfflineModeIsEnabled
 
-            api = HfApi()
-            found = api.list_repo_refs(self.repo_id)
+            try:
+                found = HfApi().list_repo_refs(self.repo_id)
+            except OfflineModeIsEnabled as exc:
+                raise EvalpinError(
+                    f"{self.describe()}: the Hub is unreachable in offline mode (HF_HUB_OFFLINE=1, evalpin's "
+                    "default: nothing leaves this machine unless you say so). To ask the Hub, rerun the same "
+                    "command with HF_HUB_OFFLINE=0 in front; on an air-gapped machine, point it at a "
+                    "huggingface_hub cache copied from a connected machine with --upstream DIR."
+                ) from exc
             return {ref.name: ref.target_commit for ref in (*found.branches, *found.tags)}
         from huggingface_hub import scan_cache_dir
 
