@@ -111,9 +111,9 @@ def git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def fresh_cache_repo(repo_id: str) -> Path:
-    """An empty huggingface_hub cache entry for repo_id under demo/hub (any previous one is removed)."""
-    repo_dir = HUB / f"models--{repo_id.replace('/', '--')}"
+def fresh_cache_repo(repo_id: str, hub: Path = HUB) -> Path:
+    """An empty huggingface_hub cache entry for repo_id under `hub` (any previous one is removed)."""
+    repo_dir = hub / f"models--{repo_id.replace('/', '--')}"
     shutil.rmtree(repo_dir, ignore_errors=True)
     for sub in ("blobs", "snapshots", "refs"):
         (repo_dir / sub).mkdir(parents=True)

