@@ -88,7 +88,7 @@ repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
 
 TEST_WORKERS ?= auto  # pytest-xdist workers: one per core; TEST_WORKERS=0 runs in one process
 test: setup fixtures ## Run the test suite (real DVC, real lm-eval, offline; about 6 minutes on 2 cores)
-	@start=$$(date +%s); $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=10; \
+	@start=$$(date +%s); $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=10; \
 	  echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
 
 lint: setup ## ruff check + format check
@@ -100,7 +100,7 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 .PHONY: bench
-bench: setup ## Measure verify, DVC, evaluation, start-up; write docs/performance.md (BENCH_SCALE=small: quick)
+bench: setup fixtures ## Measure verify, DVC, evaluation, start-up; write docs/performance.md (BENCH_SCALE=small: quick)
 	$(BIN)/python -m bench --scale $(or $(BENCH_SCALE),full)
 
 clean: ## Remove caches and scratch state (keeps .venv and the DVC cache)

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from bench import dvc_bench, eval_bench, machine, report
+from bench import dvc_bench, eval_bench, machine, real_bench, report
 from bench.config import GIB, SCALES, Scale
 from bench.report import Section
 from bench.verify_bench import VerifyBench
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "repro", "eval", "verify", "dvc")
+SECTIONS = ("startup", "repro", "eval", "real", "verify", "dvc")
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,6 +65,7 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
         "startup": lambda: [eval_bench.startup(ROOT, scale.startup_repeats)],
         "repro": lambda: [dvc_bench.noop_repro(ROOT, scale.startup_repeats)],
         "eval": lambda: [eval_bench.evaluation(ROOT, scratch, scale.eval_repeats)],
+        "real": lambda: [real_bench.real_model(ROOT, scratch, scale.eval_repeats)],
         "verify": verify_sections,
         "dvc": dvc_sections,
     }

@@ -1,9 +1,10 @@
 """The loop on a real model: SmolLM2-135M-Instruct (49,152-token BPE, ChatML, tied embeddings, 270 MB of
 bf16 safetensors) from the `real_upstream` fixture, where the tiny demo model cannot tell the truth.
 
-One scratch repository for the whole story (module-scoped): pin r1, golden, verify, `dvc repro` on two
-samples per task, compare with the demo's baseline, serve-args; then the upstream drifts to r2 (template
-and generation defaults): check-upstream, re-pin, golden catches it, diff says patch.
+One scratch repository for the module (pinned and evaluated once, on two samples per task), copied by
+the tests that write: pin r1, golden, verify, `dvc repro`, compare with the demo's baseline, serve-args,
+vLLM against hf; then the upstream drifts to r2 (template and generation defaults): check-upstream,
+re-pin, golden catches it, diff says patch.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from conftest import (
     REAL_REPO_ID,
     TEMPLATE,
+    copy_repo,
     dvc,
     evalpin,
     git,
@@ -32,17 +34,22 @@ NAME = "smollm2"
 
 @pytest.fixture(scope="module")
 def real_repo(real_upstream, tmp_path_factory):
-    """A template repo holding the demo's committed baseline, with SmolLM2 r1 pinned and selected."""
+    """A template repo: the demo's committed baseline (tag demo-baseline), then SmolLM2 r1 pinned, selected
+    and evaluated on two samples per task, committed. Tests that write work on a copy."""
     repo = make_template_repo(tmp_path_factory.mktemp("real") / "repo")
-    for output in ("metrics.json", "fingerprint.json"):  # the demo's baseline, to compare against
+    for output in ("metrics.json", "fingerprint.json"):
         shutil.copy2(TEMPLATE / "eval" / output, repo / "eval" / output)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "the demo's baseline")
+    git(repo, "tag", "demo-baseline")
     hub = str(real_upstream["hub"])
     evalpin(repo, "pin", REAL_REPO_ID, "--revision", real_upstream["r1"], "--upstream", hub, "--name", NAME)
     suite = repo / "conf/suite/demo.yaml"
     suite.write_text(suite.read_text().replace("limit: null", "limit: 2"))  # a real model on 2 cores
     select_model(repo, NAME)
+    dvc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "SmolLM2 r1 and its baseline")
     return repo
 
 
@@ -68,19 +75,16 @@ def test_verify_of_the_unchanged_delivery_imports_no_transformers(real_repo):
 
 
 def test_repro_evaluates_and_compare_names_both_models(real_repo):
-    dvc(real_repo, "repro")
     metrics = read_json(real_repo / "eval/metrics.json")
     assert {task["n"] for task in metrics["tasks"].values()} == {2}
     fingerprint = read_json(real_repo / "eval/fingerprint.json")
     assert fingerprint["delivery"]["name"] == NAME
     assert fingerprint["chat_templates"]  # ChatML, recorded by sha256
-    proc = evalpin(real_repo, "compare", "--baseline", "HEAD", check=False)
+    proc = evalpin(real_repo, "compare", "--baseline", "demo-baseline", check=False)
     assert proc.returncode == 3, proc.stdout  # 2 samples against the demo's full suite: not comparable
     revision = read_json(real_repo / "eval/verified.json")["revision"]
     assert f"candidate workspace: {NAME} at commit {revision[:12]}" in proc.stdout
-    assert "baseline  HEAD: demo-tiny at commit e0df55c47369" in proc.stdout
-    git(real_repo, "add", "-A")
-    git(real_repo, "commit", "-qm", "SmolLM2 r1 and its baseline")
+    assert "baseline  demo-baseline: demo-tiny at commit e0df55c47369" in proc.stdout
     assert "up to date" in dvc(real_repo, "status").stdout
 
 
@@ -98,7 +102,8 @@ def test_serve_args_serve_exactly_the_pinned_files(real_repo):
 )
 def test_vllm_on_the_real_model_scores_what_hf_scores(real_repo, tmp_path):
     """The same pinned files served by vLLM's CPU build on 127.0.0.1, prompts tokenized by the pinned
-    tokenizer: every score and greedy output equal to the hf backend's (measured by the repro above)."""
+    tokenizer: every score and greedy output equal to the hf backend's (the committed evaluation)."""
+    real_repo = copy_repo(real_repo, tmp_path / "repo")
     hf = read_json(real_repo / "eval/metrics.json")
     hf_outputs = read_json(real_repo / "eval/fingerprint.json")["output_fingerprint"]
     port, log = free_port(), tmp_path / "vllm.log"
@@ -110,14 +115,13 @@ def test_vllm_on_the_real_model_scores_what_hf_scores(real_repo, tmp_path):
         evalpin(real_repo, "evaluate")
     finally:
         stop_vllm(server)
-        evalpin(real_repo, "compose")  # back to conf/ as committed
     assert read_json(real_repo / "eval/metrics.json") == hf
     assert read_json(real_repo / "eval/fingerprint.json")["output_fingerprint"] == hf_outputs
     assert '"POST /v1/completions HTTP/1.1" 200' in log.read_text()
-    git(real_repo, "checkout", "--", "eval")  # the committed hf outputs, for what follows
 
 
-def test_upstream_drift_to_r2_is_caught_and_classified_as_patch(real_repo, real_upstream):
+def test_upstream_drift_to_r2_is_caught_and_classified_as_patch(real_repo, real_upstream, tmp_path):
+    real_repo = copy_repo(real_repo, tmp_path / "repo")
     proc = evalpin(real_repo, "check-upstream", NAME, check=False)  # main is r2
     assert proc.returncode == 1
     assert "chat_template.jinja" in proc.stdout and "generation_config.json" in proc.stdout
