@@ -9,6 +9,7 @@ alone), and `dvc repro` after a changed parameter against `evalpin evaluate` alo
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,7 @@ def scratch_repo(root: Path, scratch: Path) -> tuple[Path, dict[str, str]]:
         else:
             shutil.copy2(source, dest)
     env = offline_env(repo)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # dvc.yaml calls `evalpin`
     evalpin = str(Path(sys.executable).with_name("evalpin"))
     steps = [
         ["git", "init", "-q"],
@@ -61,13 +63,19 @@ def scratch_repo(root: Path, scratch: Path) -> tuple[Path, dict[str, str]]:
         ],
     ]
     for step in steps:
-        subprocess.run(step, cwd=repo, env=env, check=True, capture_output=True)
+        _check(step, repo, env)
     config, suite = repo / "conf/config.yaml", repo / "conf/suite/demo.yaml"
     config.write_text(config.read_text().replace("  - model: demo-tiny", f"  - model: {NAME}"))
     suite.write_text(suite.read_text().replace("limit: null", f"limit: {EVAL_LIMIT}"))
     for step in ([evalpin, "compose"], [sys.executable, "-m", "dvc", "repro"]):
-        subprocess.run(step, cwd=repo, env=env, check=True, capture_output=True)
+        _check(step, repo, env)
     return repo, env
+
+
+def _check(cmd: list[str], repo: Path, env: dict[str, str]) -> None:
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: `{' '.join(cmd)}` exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
 
 
 def delivery_files(repo: Path) -> list[str]:
@@ -82,7 +90,7 @@ def change_seed(repo: Path, env: dict[str, str], seed: int) -> None:
     ]
     inference.write_text("\n".join(lines) + "\n")
     evalpin = str(Path(sys.executable).with_name("evalpin"))
-    subprocess.run([evalpin, "compose"], cwd=repo, env=env, check=True, capture_output=True)
+    _check([evalpin, "compose"], repo, env)
 
 
 def real_model(root: Path, scratch: Path, repeats: int) -> Section:
