@@ -98,8 +98,8 @@ def evaluation(root: Path, scratch: Path, repeats: int) -> Section:
         "runs, each a fresh process.",
         ["command", "wall (median)", "all runs", "vs lm_eval", "peak RSS"],
         [
-            _eval_row("`python -m lm_eval ...` (ref)", runs["lm_eval"], ref, rss["lm_eval"]),
-            _eval_row("`evalpin evaluate`", runs["evalpin"], ref, rss["evalpin"]),
+            timing_row("`python -m lm_eval ...` (ref)", runs["lm_eval"], ref, rss["lm_eval"]),
+            timing_row("`evalpin evaluate`", runs["evalpin"], ref, rss["evalpin"]),
         ],
         [
             Verdict(
@@ -133,7 +133,8 @@ def task_index_seconds(repo: Path, include_path: str, env: dict[str, str]) -> di
     }
 
 
-def _eval_row(label: str, runs: list[Run], ref: float, rss: float) -> list[str]:
+def timing_row(label: str, runs: list[Run], ref: float, rss: float) -> list[str]:
+    """command, median wall, every run's wall, median against the reference's, peak RSS."""
     wall = median_wall(runs)
     return [
         label,

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from bench import report
-from bench.eval_bench import offline_env
+from bench.eval_bench import offline_env, timing_row
 from bench.measure import Run, interleaved, median_wall, peak_rss, run
 from bench.report import Section, Verdict
 
@@ -118,14 +118,17 @@ def real_model(root: Path, scratch: Path, repeats: int) -> Section:
     )
     wall = {name: median_wall(r) for name, r in runs.items()}
     full_budget = FULL_LIMIT * wall["openssl"] + wall["golden"]
+    labels = {  # row -> (label, reference row)
+        "openssl": (f"`openssl dgst -sha256` over the {len(files)} files (ref)", "openssl"),
+        "unchanged": (f"`evalpin verify {NAME}`, unchanged", "openssl"),
+        "files-only": (f"`evalpin verify {NAME} --full --files-only`", "openssl"),
+        "golden": (f"`evalpin golden {NAME}` (the rendering alone)", "openssl"),
+        "full": (f"`evalpin verify {NAME} --full`", "openssl"),
+        "evaluate": (f"`evalpin evaluate`, {EVAL_LIMIT} samples a task (ref)", "evaluate"),
+        "repro": ("`dvc repro` after a changed inference parameter", "evaluate"),
+    }
     rows = [
-        _row(f"`openssl dgst -sha256` over the {len(files)} files (ref)", runs["openssl"], wall["openssl"]),
-        _row(f"`evalpin verify {NAME}`, unchanged", runs["unchanged"], wall["openssl"]),
-        _row(f"`evalpin verify {NAME} --full --files-only`", runs["files-only"], wall["openssl"]),
-        _row(f"`evalpin golden {NAME}` (the rendering, ref)", runs["golden"], wall["openssl"]),
-        _row(f"`evalpin verify {NAME} --full`", runs["full"], wall["openssl"]),
-        _row(f"`evalpin evaluate`, {EVAL_LIMIT} samples a task (ref)", runs["evaluate"], wall["evaluate"]),
-        _row("`dvc repro` after a changed inference parameter", runs["repro"], wall["evaluate"]),
+        timing_row(label, runs[key], wall[ref], peak_rss(runs[key])) for key, (label, ref) in labels.items()
     ]
     unchanged_rss = peak_rss(runs["unchanged"])
     return Section(
@@ -164,14 +167,3 @@ def real_model(root: Path, scratch: Path, repeats: int) -> Section:
             "renders again."
         ],
     )
-
-
-def _row(label: str, runs: list[Run], ref: float) -> list[str]:
-    wall = median_wall(runs)
-    return [
-        label,
-        report.seconds(wall),
-        ", ".join(f"{r.wall:.2f}" for r in runs),
-        report.ratio(wall / ref),
-        f"{peak_rss(runs):.0f} MiB",
-    ]
