@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="--local-dir without huggingface_hub download metadata: the commit is asserted, not proven",
     )
     pin.add_argument("--base", help="pin a peft (LoRA) adapter, certified on this pinned model")
+    pin.add_argument("--gguf-file", help="of several GGUF files in the delivery, pin this one (file name)")
+    pin.add_argument("--quant", help="of several GGUF files, pin the one whose name carries this type (Q4_1)")
     pin.add_argument("--resolve", action="store_true", help="accept a branch or tag; record its commit")
     pin.add_argument("--allow-pickle", action="store_true", help="accept pickle weights (.bin/.pt/.pkl)")
     pin.add_argument("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)")
@@ -221,6 +223,8 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
         local_dir=args.local_dir,
         unverified_origin=args.unverified_origin,
         base=args.base,
+        gguf_file=args.gguf_file,
+        quant=args.quant,
     )
     if args.local_dir and args.upstream:
         raise EvalpinError("pin: give --upstream (a hub cache) or --local-dir (a plain directory), not both.")
@@ -228,6 +232,10 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
     print(f"pinned {lock.source.repo_id}@{lock.source.revision} as {name}: {len(lock.files)} files")
     if lock.base:
         print(f"  a peft adapter, certified on {lock.base.name} ({lock.base.repo_id}@{lock.base.revision})")
+    for path, info in (lock.gguf or {}).items():
+        print(
+            f"  {path}: GGUF v{info.version}, {info.architecture}, {info.file_type}, header, tensors locked"
+        )
     if lock.source.provenance:
         how = {"download-metadata": "proven by huggingface_hub's download metadata"}
         proof = how.get(lock.source.provenance, "asserted (--unverified-origin), not proven")

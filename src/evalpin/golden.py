@@ -70,7 +70,11 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
     """Token IDs of every golden conversation, and the tokenizer (for decoding differences)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    from evalpin.ggufinfo import gguf_file_in
+
+    gguf_file = gguf_file_in(model_dir)  # a quantized delivery renders through the GGUF's own tokenizer
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False, **extra)
     rendered = {}
     for name, messages in CONVERSATIONS.items():
         if messages is None:

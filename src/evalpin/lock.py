@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from evalpin.atomic import write_atomic
 from evalpin.errors import EvalpinError
+from evalpin.ggufinfo import GgufInfo, GgufTokenizer, summarize_delivery
 from evalpin.hashing import sha256_files
 
 SCHEMA = 1
@@ -140,6 +141,7 @@ class Lock:
     model_config: dict  # architectures, model_type, dtype, quantization_config
     runtime: dict[str, str]  # versions the baseline was made with
     base: BaseBinding | None = None  # set for an adapter (LoRA): evaluated only on exactly this base
+    gguf: dict[str, GgufInfo] | None = None  # per .gguf file: what is inside it (ggufinfo.py)
 
     @property
     def digest(self) -> str:
@@ -218,6 +220,7 @@ def build_lock(directory: Path, name: str, source: Source, base: BaseBinding | N
         model_config=model_config_summary(directory),
         runtime=current_runtime(),
         base=base,
+        gguf=summarize_delivery(directory, paths),
     )
 
 
@@ -292,6 +295,9 @@ def parse_lock(data: dict, where: str) -> Lock:
     base = data.get("base")
     if base is not None:
         _expect_fields(base, BaseBinding, f"{where}: base")
+    gguf = data.get("gguf")
+    if gguf is not None:
+        gguf = _parse_gguf(gguf, {f.path for f in files}, where)
     return Lock(
         schema=data["schema"],
         name=data["name"],
@@ -301,7 +307,25 @@ def parse_lock(data: dict, where: str) -> Lock:
         model_config=data["model_config"],
         runtime=data["runtime"],
         base=None if base is None else BaseBinding(**base),
+        gguf=gguf,
     )
+
+
+def _parse_gguf(data: object, paths: set[str], where: str) -> dict[str, GgufInfo]:
+    if not isinstance(data, dict):
+        raise EvalpinError(f"{where}: gguf: expected an object (file -> summary); re-pin the model.")
+    parsed = {}
+    for path, info in data.items():
+        at = f"{where}: gguf[{path!r}]"
+        if path not in paths:
+            raise EvalpinError(f"{at}: no such entry under 'files'; re-pin the model.")
+        _expect_fields(info, GgufInfo, at)
+        tokenizer = info["tokenizer"]
+        if tokenizer is not None:
+            _expect_fields(tokenizer, GgufTokenizer, f"{at}: tokenizer")
+            tokenizer = GgufTokenizer(**tokenizer)
+        parsed[path] = GgufInfo(**{**info, "tokenizer": tokenizer})
+    return parsed
 
 
 def _expect_fields(data: object, cls: type, where: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from evalpin import adapter, project
+from evalpin import adapter, ggufinfo, project
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
@@ -38,6 +38,8 @@ class PinRequest:
     local_dir: str | None = None  # a plain directory holding the commit's files (air-gapped)
     unverified_origin: bool = False  # accept a local directory whose commit nothing proves
     base: str | None = None  # pinning a peft adapter: the pinned model it is certified on
+    gguf_file: str | None = None  # of a delivery holding several GGUF files: the one to pin
+    quant: str | None = None  # ... or the one whose name carries this quantization type (Q4_1)
 
 
 def pin(root: Path, request: PinRequest) -> Lock:
@@ -52,7 +54,11 @@ def pin(root: Path, request: PinRequest) -> Lock:
         )
     origin = upstream_of(root, request.repo_id, request.upstream, request.local_dir)
     commit = resolve_revision(origin, request.revision, request.resolve)
+    where = f"{request.repo_id}@{commit}"
     delivery = origin.delivery(commit)
+    delivery = replace(
+        delivery, files=ggufinfo.select(delivery.files, request.gguf_file, request.quant, where)
+    )
     source = Source(
         repo_id=request.repo_id,
         revision=commit,
@@ -61,7 +67,6 @@ def pin(root: Path, request: PinRequest) -> Lock:
         upstream=request.upstream,
         local_dir=request.local_dir,
     )
-    where = f"{request.repo_id}@{commit}"
     with staging_dir(root, request.name) as staged_name:
         staged = Path(staged_name)
         copy_delivery(delivery, staged)
@@ -71,6 +76,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
             proof = origin.provenance(commit, staged, hashed, request.unverified_origin)
             lock = replace(lock, source=replace(source, provenance=proof))
         check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
+        ggufinfo.check_quant(lock.gguf or {}, request.quant, where)
         first_golden = not base and not golden_path(root, request.name).exists()  # a re-pin faces the old
         if base:
             adapter.check_delivery(staged, base, where)  # an adapter renders through its base: no golden
@@ -80,7 +86,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
     save_lock(lock, project.lock_path(root, request.name))
     if first_golden:  # rendered from exactly the locked bytes: the next verify need not render again
         remember_rendering(root, request.name, lock.digest)
-    write_model_conf(root, request, commit)
+    write_model_conf(root, request, commit, ggufinfo.main_file(lock.gguf))
     register_artifact(root, request.name, request.repo_id, request.base)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock
@@ -128,8 +134,9 @@ def staging_dir(root: Path, name: str) -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(dir=base, prefix=f"{name}-", ignore_cleanup_errors=True)
 
 
-def write_model_conf(root: Path, request: PinRequest, commit: str) -> None:
-    """conf/model/NAME.yaml: the pinned identity plus the safety switches; other keys a user added stay."""
+def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: str | None = None) -> None:
+    """conf/model/NAME.yaml: the pinned identity plus the safety switches; other keys a user added stay.
+    `gguf_file`: the GGUF file the backends load from models/NAME (a quantized delivery)."""
     path = project.model_conf_path(root, request.name)
     conf = yaml.safe_load(path.read_text()) if path.exists() else {}
     conf.update(
@@ -141,6 +148,9 @@ def write_model_conf(root: Path, request: PinRequest, commit: str) -> None:
         allow_pickle=request.allow_pickle,
     )
     conf.pop("base", None)
+    conf.pop("gguf_file", None)
+    if gguf_file:
+        conf["gguf_file"] = gguf_file
     conf.setdefault("add_bos_token", False)
     header = (
         f"# Written by `evalpin pin`: {request.repo_id} at commit {commit}.\n"
