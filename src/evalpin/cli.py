@@ -378,17 +378,17 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
-    from evalpin.diff import LockDiff, check_upstream, format_diff
+    from evalpin.diff import check_upstream, format_diff
 
     name = default_model(root, args.name)
-    lock, commit, changes = check_upstream(root, name, args.ref, args.upstream)
+    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream)
     where = f"{lock.source.repo_id} {args.ref} -> {commit}"
-    if not changes:
+    if not diff.files:
         same = "the pinned commit" if commit == lock.source.revision else "a new commit with identical files"
         print(f"{where}: serves {same}; every file matches models/{name}.lock.json")
         return EXIT_OK
     print(f"{where}: DRIFT. The same name now delivers something else than pinned {lock.source.revision}:")
-    print(format_diff(LockDiff(changes, False, False, False, {})))
+    print(format_diff(diff))
     return EXIT_DRIFT
 
 

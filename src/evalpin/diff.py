@@ -15,6 +15,7 @@ from pathlib import Path
 
 from evalpin import project
 from evalpin.errors import EvalpinError
+from evalpin.ggufinfo import InsideDiff, diff_inside
 from evalpin.lock import Lock, LockedFile, load_lock, parse_lock, role_of
 from evalpin.table import columns
 from evalpin.verify import ROLE_WORDS, SAME_WEIGHTS
@@ -39,11 +40,30 @@ class LockDiff:
     architecture_changed: bool
     numerics_changed: bool  # quantization_config or dtype in config.json
     runtime_changed: dict[str, tuple[str, str]]
+    inside: tuple[InsideDiff, ...] = ()  # changed GGUF files: what changed in their header and tensors
+
+    def _by_role(self) -> list[FileChange]:
+        """File changes classified by their role: all but GGUF files whose inside says what changed."""
+        explained = {d.path for d in self.inside if d.changes}
+        return [c for c in self.files if c.path not in explained]
+
+    def _inside(self) -> list:
+        return [c for d in self.inside for c in d.changes]
+
+    @property
+    def weights_identical(self) -> bool:
+        tensors = {"weights", "quantization", "architecture"}
+        return "weights" not in {c.role for c in self._by_role()} and not any(
+            c.category in tensors for c in self._inside()
+        )
 
     @property
     def categories(self) -> list[str]:
-        roles = sorted({c.role for c in self.files}, key=list(ROLE_WORDS).index)
+        roles = sorted({c.role for c in self._by_role()}, key=list(ROLE_WORDS).index)
         found = [ROLE_WORDS[r] for r in roles if r not in ("model_config", "other")]
+        for change in self._inside():
+            if change.category not in found and change.category != "metadata only":
+                found.append(change.category)
         if self.base_model_changed:
             found.insert(0, "base model")
         if self.architecture_changed:
@@ -58,9 +78,10 @@ class LockDiff:
 
     @property
     def bump(self) -> str:
-        if self.base_model_changed or self.architecture_changed:
+        inside = {c.bump for c in self._inside()}
+        if self.base_model_changed or self.architecture_changed or "major" in inside:
             return "major"
-        if self.numerics_changed or any(c.role in MINOR_ROLES for c in self.files):
+        if self.numerics_changed or "minor" in inside or any(c.role in MINOR_ROLES for c in self._by_role()):
             return "minor"
         return "patch" if self.files or self.runtime_changed else "none"
 
@@ -78,11 +99,22 @@ def diff_files(before: dict[str, LockedFile], after: dict[str, LockedFile]) -> t
     return tuple(changes)
 
 
+def gguf_inside(changes: tuple[FileChange, ...], before: Lock, after: dict) -> tuple[InsideDiff, ...]:
+    """For each changed GGUF file with a summary on both sides: what changed inside it."""
+    locked = before.gguf or {}
+    return tuple(
+        diff_inside(c.path, locked[c.path], after[c.path])
+        for c in changes
+        if c.status == "changed" and c.path in locked and c.path in after
+    )
+
+
 def diff_locks(a: Lock, b: Lock) -> LockDiff:
     arch = ("architectures", "model_type")
     numerics = ("quantization_config", "dtype")  # inside config.json: the model computes something else
+    files = diff_files(a.by_path(), b.by_path())
     return LockDiff(
-        files=diff_files(a.by_path(), b.by_path()),
+        files=files,
         base_model_changed=a.source.repo_id != b.source.repo_id or a.base != b.base,
         architecture_changed=any(a.model_config.get(k) != b.model_config.get(k) for k in arch),
         numerics_changed=any(a.model_config.get(k) != b.model_config.get(k) for k in numerics),
@@ -91,6 +123,7 @@ def diff_locks(a: Lock, b: Lock) -> LockDiff:
             for k in sorted(a.runtime.keys() | b.runtime.keys())
             if a.runtime.get(k) != b.runtime.get(k)
         },
+        inside=gguf_inside(files, a, b.gguf or {}),
     )
 
 
@@ -127,9 +160,10 @@ def format_diff(diff: LockDiff) -> str:
     rows += [(f"runtime:{k}", "runtime", "changed", v[0], v[1]) for k, v in diff.runtime_changed.items()]
     table = columns(rows)
     what = ", ".join(diff.categories) or "nothing"
-    if diff.files and "weights" not in {c.role for c in diff.files} and not diff.base_model_changed:
+    if diff.files and diff.weights_identical and not diff.base_model_changed:
         what += SAME_WEIGHTS
-    return f"{table}\nchanged: {what}\nsuggested bump: {diff.bump}"
+    inside = "".join(f"\n  {d}" for d in diff.inside)
+    return f"{table}\nchanged: {what}{inside}\nsuggested bump: {diff.bump}"
 
 
 def snapshot_entries(snapshot: Path) -> dict[str, LockedFile]:
@@ -171,7 +205,7 @@ def hub_entries(
 
 def check_upstream(
     root: Path, name: str, ref: str, upstream_dir: str | None = None
-) -> tuple[Lock, str, tuple[FileChange, ...]]:
+) -> tuple[Lock, str, LockDiff]:
     """Compare the pinned delivery with what the upstream's `ref` serves today: the upstream it was
     pinned from, or another huggingface_hub cache (`upstream_dir`, e.g. copied from a connected machine)."""
     from evalpin.sources import upstream_of
@@ -179,8 +213,23 @@ def check_upstream(
     lock = load_lock(project.lock_path(root, name))
     upstream = upstream_of(root, lock.source.repo_id, upstream_dir or lock.source.upstream)
     commit = upstream.resolve(ref)
-    if upstream.cache_dir is None:
+    inside: tuple[InsideDiff, ...] = ()
+    if upstream.cache_dir is None:  # the Hub: GGUF headers would need a download; files compare by sha256
         entries = hub_entries(lock.source.repo_id, commit, lock.by_path(), project.model_dir(root, name))
+        changes = diff_files(lock.by_path(), entries)
     else:
-        entries = snapshot_entries(upstream.snapshot(commit))
-    return lock, commit, diff_files(lock.by_path(), entries)
+        snapshot = upstream.snapshot(commit)
+        entries = snapshot_entries(snapshot)
+        changes = diff_files(lock.by_path(), entries)
+        inside = gguf_inside(changes, lock, upstream_gguf(snapshot, changes, lock))
+    return lock, commit, LockDiff(changes, False, False, False, {}, inside)
+
+
+def upstream_gguf(snapshot: Path, changes: tuple[FileChange, ...], lock: Lock) -> dict:
+    """Summaries of the upstream's changed GGUF files that the lock summarized (read in the snapshot)."""
+    from evalpin.ggufinfo import read_info
+
+    locked = lock.gguf or {}
+    return {
+        c.path: read_info(snapshot / c.path) for c in changes if c.status == "changed" and c.path in locked
+    }

@@ -383,10 +383,29 @@ def _tokenizer_parts(a: GgufTokenizer | None, b: GgufTokenizer | None) -> list[s
     return parts
 
 
-def explain(path: str, a: GgufInfo, b: GgufInfo) -> str:
-    """One line: "chat template inside model.gguf changed; tensor data identical"."""
-    changes = compare(path, a, b)
-    if not changes:
-        return f"{path}: the bytes differ, but every field recorded from inside it is identical"
-    same = "; tensor data identical" if a.tensors_sha256 == b.tensors_sha256 else ""
-    return "; ".join(str(c) for c in changes) + same
+@dataclass(frozen=True)
+class InsideDiff:
+    """What changed inside one GGUF file whose bytes differ."""
+
+    path: str
+    changes: tuple[InsideChange, ...]
+    tensors_identical: bool
+
+    def __str__(self) -> str:
+        """One line: "chat template inside model.gguf changed; tensor data identical"."""
+        if not self.changes:
+            return f"{self.path}: the bytes differ, but every field recorded from inside it is identical"
+        same = "; tensor data identical" if self.tensors_identical else ""
+        return "; ".join(str(c) for c in self.changes) + same
+
+
+def diff_inside(path: str, a: GgufInfo, b: GgufInfo) -> InsideDiff:
+    return InsideDiff(path, compare(path, a, b), a.tensors_sha256 == b.tensors_sha256)
+
+
+def describe_file(path: str, locked: GgufInfo, file: Path) -> str:
+    """What changed inside `file` since its locked summary, in one line (or why it cannot be read)."""
+    try:
+        return str(diff_inside(path, locked, read_info(file)))
+    except EvalpinError as exc:
+        return str(exc)

@@ -53,6 +53,7 @@ class Report:
     files_rehashed: int
     findings: tuple[Finding, ...]
     runtime_changes: dict[str, tuple[str, str]]  # package -> (locked, current)
+    inside: tuple[str, ...] = ()  # drifted GGUF files: what changed inside them, one line each
 
     @property
     def ok(self) -> bool:
@@ -93,7 +94,17 @@ def verify_delivery(
     if state_file is not None and not findings and stats != recorded:  # unchanged: nothing to rewrite
         _save_state(state_file, lock.digest, stats)
     findings.sort(key=lambda x: (DRIFT_KINDS.index(x.kind), x.path))
-    return Report(len(candidates), len(sized), tuple(findings), runtime_changes(lock))
+    inside = gguf_inside(directory, lock, findings)
+    return Report(len(candidates), len(sized), tuple(findings), runtime_changes(lock), inside)
+
+
+def gguf_inside(directory: Path, lock: Lock, findings: list[Finding]) -> tuple[str, ...]:
+    """For each resized or changed GGUF file: what changed inside it (read only on drift: seconds)."""
+    from evalpin.ggufinfo import describe_file
+
+    locked = lock.gguf or {}
+    drifted = [f.path for f in findings if f.kind in ("resized", "changed") and f.path in locked]
+    return tuple(describe_file(p, locked[p], directory / p) for p in drifted)
 
 
 def state_file(root: Path, name: str) -> Path:
@@ -127,7 +138,8 @@ def require_verified(root: Path, name: str) -> Lock:
 
 
 def describe_drift(report: Report) -> str:
-    return f"{format_table(report.findings)}\n{summarize(report.findings)}"
+    inside = "".join(f"\n  {line}" for line in report.inside)
+    return f"{format_table(report.findings)}\n{summarize(report.findings)}{inside}"
 
 
 def runtime_changes(lock: Lock) -> dict[str, tuple[str, str]]:
