@@ -246,7 +246,7 @@ def _choose(units: dict[str, list[str]], gguf_file: str | None, quant: str | Non
         token = re.compile(rf"(?<![A-Za-z0-9]){re.escape(quant)}(?![A-Za-z0-9_])", re.IGNORECASE)
         hits = [unit for key, unit in units.items() if token.search(key)]
         if len(hits) != 1:
-            found = "none" if not hits else f"{len(hits)}"
+            found = str(len(hits)) if hits else "no"
             raise EvalpinError(
                 f"{where}: --quant {quant}: {found} GGUF file names carry that quantization type (found: "
                 f"{listing}). Name the file with --gguf-file NAME."

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -53,7 +53,7 @@ class Report:
     files_rehashed: int
     findings: tuple[Finding, ...]
     runtime_changes: dict[str, tuple[str, str]]  # package -> (locked, current)
-    inside: tuple[str, ...] = ()  # drifted GGUF files: what changed inside them, one line each
+    inside: dict[str, str] = field(default_factory=dict)  # drifted GGUF file -> what changed inside it
 
     @property
     def ok(self) -> bool:
@@ -98,13 +98,13 @@ def verify_delivery(
     return Report(len(candidates), len(sized), tuple(findings), runtime_changes(lock), inside)
 
 
-def gguf_inside(directory: Path, lock: Lock, findings: list[Finding]) -> tuple[str, ...]:
+def gguf_inside(directory: Path, lock: Lock, findings: list[Finding]) -> dict[str, str]:
     """For each resized or changed GGUF file: what changed inside it (read only on drift: seconds)."""
     from evalpin.ggufinfo import describe_file
 
     locked = lock.gguf or {}
     drifted = [f.path for f in findings if f.kind in ("resized", "changed") and f.path in locked]
-    return tuple(describe_file(p, locked[p], directory / p) for p in drifted)
+    return {p: describe_file(p, locked[p], directory / p) for p in drifted}
 
 
 def state_file(root: Path, name: str) -> Path:
@@ -138,8 +138,12 @@ def require_verified(root: Path, name: str) -> Lock:
 
 
 def describe_drift(report: Report) -> str:
-    inside = "".join(f"\n  {line}" for line in report.inside)
-    return f"{format_table(report.findings)}\n{summarize(report.findings)}{inside}"
+    """The drift table, one line on the kind of change by role, then one per drifted GGUF file (a GGUF
+    file's role, weights, says nothing about what changed inside it)."""
+    by_role = [f for f in report.findings if f.path not in report.inside]
+    lines = [summarize(by_role)] if by_role else []
+    lines += [f"drift inside {path}: {line}" for path, line in report.inside.items()]
+    return "\n".join([format_table(report.findings), *lines])
 
 
 def runtime_changes(lock: Lock) -> dict[str, tuple[str, str]]:
