@@ -15,7 +15,7 @@ from pathlib import Path
 
 from evalpin import project
 from evalpin.errors import EvalpinError
-from evalpin.ggufinfo import InsideDiff, diff_inside
+from evalpin.ggufinfo import InsideDiff, diff_inside, is_gguf
 from evalpin.lock import Lock, LockedFile, load_lock, parse_lock, role_of
 from evalpin.table import columns
 from evalpin.verify import ROLE_WORDS, SAME_WEIGHTS
@@ -216,13 +216,19 @@ def check_upstream(
     inside: tuple[InsideDiff, ...] = ()
     if upstream.cache_dir is None:  # the Hub: GGUF headers would need a download; files compare by sha256
         entries = hub_entries(lock.source.repo_id, commit, lock.by_path(), project.model_dir(root, name))
-        changes = diff_files(lock.by_path(), entries)
+        changes = diff_files(lock.by_path(), pinned_only(entries, lock))
     else:
         snapshot = upstream.snapshot(commit)
-        entries = snapshot_entries(snapshot)
-        changes = diff_files(lock.by_path(), entries)
+        changes = diff_files(lock.by_path(), pinned_only(snapshot_entries(snapshot), lock))
         inside = gguf_inside(changes, lock, upstream_gguf(snapshot, changes, lock))
     return lock, commit, LockDiff(changes, False, False, False, {}, inside)
+
+
+def pinned_only(entries: dict[str, LockedFile], lock: Lock) -> dict[str, LockedFile]:
+    """A GGUF pin chose one file of the repo: the other GGUF files (other quantizations) are not drift."""
+    if not lock.gguf:
+        return entries
+    return {p: e for p, e in entries.items() if not is_gguf(p) or p in lock.gguf}
 
 
 def upstream_gguf(snapshot: Path, changes: tuple[FileChange, ...], lock: Lock) -> dict:

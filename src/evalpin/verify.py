@@ -142,7 +142,7 @@ def describe_drift(report: Report) -> str:
     file's role, weights, says nothing about what changed inside it)."""
     by_role = [f for f in report.findings if f.path not in report.inside]
     lines = [summarize(by_role)] if by_role else []
-    lines += [f"drift inside {path}: {line}" for path, line in report.inside.items()]
+    lines += [f"drift: {line}" for line in report.inside.values()]
     return "\n".join([format_table(report.findings), *lines])
 
 
