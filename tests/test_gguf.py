@@ -324,3 +324,32 @@ def test_split_gguf_with_a_missing_part_and_ambiguous_choices_are_refused():
 def test_quant_named_in_the_file_name_must_match_the_header(infos):
     with pytest.raises(EvalpinError, match=r"a.Q4_1.gguf: --quant Q4_1 .* general.file_type says Q8_0"):
         check_quant({"a.Q4_1.gguf": infos["q8"]}, "Q4_1", "org/m@c")
+
+
+# --- evaluation: in-process, dequantized by transformers --------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_pinned_gguf_is_evaluated_in_process_and_the_fingerprint_says_how(gguf_repo, tmp_path):
+    """The pipeline's evaluate stage through lm-eval's hf backend with gguf_file (the tokenizer from inside
+    the GGUF), on one multiple-choice sample: loading alone (transformers, GGUF parsing, dequantizing 272
+    tensors) takes most of the ~30 s on 2 busy cores."""
+    repo = copy_repo(gguf_repo, tmp_path / "repo")
+    evalpin(
+        repo,
+        "compose",
+        f"model={NAME}",
+        "suite.limit=1",
+        "suite.tasks=[demo_color_mc]",
+        "suite.chat_tasks=[]",
+    )
+    evalpin(repo, "evaluate")
+    gguf = read_json(repo / "eval/fingerprint.json")["delivery"]["gguf"]
+    lock = load_lock(repo / f"models/{NAME}.lock.json")
+    assert gguf == {
+        "file": REAL,
+        "file_type": "Q4_1",
+        "tensors_sha256": lock.gguf[REAL].tensors_sha256,
+        "loaded_as": "dequantized by transformers to float32 (lm-eval hf backend, gguf_file)",
+    }
+    assert list(read_json(repo / "eval/metrics.json")["tasks"]) == ["demo_color_mc"]

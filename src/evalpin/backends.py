@@ -22,7 +22,7 @@ def base_of(model: dict) -> str:
 def hf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
     pinned = sorted(
         set(backend.get("model_args") or {})
-        & {"pretrained", "peft", "dtype", "trust_remote_code", "add_bos_token", "revision"}
+        & {"pretrained", "peft", "dtype", "trust_remote_code", "add_bos_token", "revision", "gguf_file"}
     )
     if pinned:
         raise EvalpinError(
@@ -37,6 +37,8 @@ def hf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, di
     }
     if base_of(model) != model["name"]:
         args["peft"] = str(project.model_dir(root, model["name"]))  # lm-eval loads base + adapter
+    if model.get("gguf_file"):  # transformers dequantizes it to `dtype`; tokenizer from inside the GGUF
+        args["gguf_file"] = model["gguf_file"]
     return "hf", {**args, **(backend.get("model_args") or {})}
 
 
@@ -62,6 +64,12 @@ def local_completions(root: Path, model: dict, inference: dict, backend: dict) -
         raise EvalpinError(
             f"conf/backend/local-completions.yaml: model_args {pinned} come from the pinned model "
             "(conf/model/, models/NAME) and cannot be set here; remove them."
+        )
+    if model.get("gguf_file"):
+        raise EvalpinError(
+            f"conf/model/{model['name']}.yaml: a GGUF delivery ({model['gguf_file']}) has no Hugging Face "
+            "tokenizer directory for local-completions to tokenize with. Use `backend: hf` (in-process, "
+            "dequantized by transformers)."
         )
     if not configured.get("base_url"):
         raise EvalpinError(

@@ -39,6 +39,7 @@ def evaluate(root: Path, params: dict) -> dict:
     check_suite(suite)
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     check_base(lock, model)
+    check_gguf(lock, model)
     results = run_suite(root, model, inference, suite, backend)
     tasks = [*suite["tasks"], *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks)
@@ -60,6 +61,18 @@ def section(params: dict, key: str) -> dict:
             f"params.yaml: section {key!r} is missing. It comes from conf/{key}/; run `evalpin compose`."
         )
     return value
+
+
+def check_gguf(lock: Lock, model: dict) -> None:
+    """conf/model's gguf_file must be the GGUF file the lock summarized (and none for a HF delivery)."""
+    from evalpin.ggufinfo import main_file
+
+    locked = main_file(lock.gguf)
+    if model.get("gguf_file") != locked:
+        raise EvalpinError(
+            f"conf/model/{lock.name}.yaml: gguf_file is {model.get('gguf_file')!r}, but "
+            f"models/{lock.name}.lock.json pins {locked!r}. Set `gguf_file: {locked}` (or re-pin)."
+        )
 
 
 def check_suite(suite: dict) -> None:
@@ -222,6 +235,21 @@ def effective_generation(root: Path, lock: Lock, results: dict, task: str, infer
     return {**defaults, **task_kwargs, **(inference.get("gen_kwargs") or {})}
 
 
+def gguf_fingerprint(lock: Lock, inference: dict) -> dict:
+    """What was loaded from a GGUF delivery, and how: transformers dequantizes the tensors, so the scores
+    are those of the quantized weights computed in `dtype`, not of llama.cpp's quantized kernels."""
+    from evalpin.ggufinfo import main_file
+
+    path = main_file(lock.gguf)
+    info = lock.gguf[path]
+    return {
+        "file": path,
+        "file_type": info.file_type,
+        "tensors_sha256": info.tensors_sha256,
+        "loaded_as": f"dequantized by transformers to {inference['dtype']} (lm-eval hf backend, gguf_file)",
+    }
+
+
 def build_fingerprint(
     root: Path, lock: Lock, results: dict, records: dict[str, list[dict]], suite: dict, inference: dict
 ) -> dict:
@@ -249,6 +277,8 @@ def build_fingerprint(
     delivery = {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest}
     if lock.base:
         delivery["base"] = asdict(lock.base)
+    if lock.gguf:
+        delivery["gguf"] = gguf_fingerprint(lock, inference)
     return {
         "delivery": delivery,
         "chat_templates": lock.chat_templates,
