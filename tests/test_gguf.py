@@ -214,6 +214,11 @@ def test_unknown_field_inside_the_gguf_summary_is_an_error(gguf_repo, tmp_path):
         load_lock(path)
 
 
+def test_serve_args_refuses_a_gguf_delivery_rather_than_guess(gguf_repo):
+    proc = evalpin(gguf_repo, "serve-args", NAME, check=False)
+    assert proc.returncode == 2 and "has no GGUF loader" in proc.stderr and "backend hf" in proc.stderr
+
+
 # --- drift, classified inside the file ---------------------------------------------------------------
 
 

@@ -61,6 +61,12 @@ def serve_args(root: Path, name: str, hub: bool = False, overrides: tuple[str, .
             f"serve-args {name}: an adapter on {lock.base.name}; evalpin evaluates adapters in-process "
             "(backend hf) only, so it has no verified server command for one."
         )
+    if lock.gguf:
+        raise EvalpinError(
+            f"serve-args {name}: a GGUF delivery ({', '.join(lock.gguf)}). The vLLM build evalpin installs "
+            "(`make server-env`) has no GGUF loader, so there is no verified server command for it yet; "
+            "evaluate it in-process (backend hf: transformers dequantizes the file)."
+        )
     delivery = project.model_dir(root, name)
     local = delivery.relative_to(root).as_posix()
     if hub:
