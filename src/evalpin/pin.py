@@ -52,6 +52,11 @@ def pin(root: Path, request: PinRequest) -> Lock:
             f"--base {request.base}: that is itself an adapter (on {base.base.name}); pin the adapter on "
             "a full model, or merge the first adapter into a full model and pin that."
         )
+    if base and base.gguf:
+        raise EvalpinError(
+            f"--base {request.base}: a GGUF delivery; peft adapters load on Hugging Face weights. Pin the "
+            "base model's safetensors delivery and certify the adapter on that."
+        )
     origin = upstream_of(root, request.repo_id, request.upstream, request.local_dir)
     commit = resolve_revision(origin, request.revision, request.resolve)
     where = f"{request.repo_id}@{commit}"
