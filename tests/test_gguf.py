@@ -17,7 +17,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import REAL_REPO_ID, copy_repo, evalpin, git, make_template_repo, read_json
+from conftest import REAL_REPO_ID, TEMPLATE, copy_repo, evalpin, git, make_template_repo, read_json
 
 from evalpin.diff import diff_locks, format_diff
 from evalpin.errors import EvalpinError
@@ -203,6 +203,12 @@ def test_golden_renders_through_the_ggufs_own_tokenizer_and_template(gguf_repo):
     assert f"verified 1 files against models/{NAME}.lock.json" in proc.stdout
 
 
+def test_a_lock_without_gguf_reads_back_byte_identical():
+    path = TEMPLATE / "models/demo-tiny.lock.json"
+    lock = load_lock(path)
+    assert lock.gguf is None and lock.to_json() == path.read_text() and '"gguf"' not in lock.to_json()
+
+
 def test_unknown_field_inside_the_gguf_summary_is_an_error(gguf_repo, tmp_path):
     import json
 
@@ -324,6 +330,14 @@ def test_split_gguf_with_a_missing_part_and_ambiguous_choices_are_refused():
     assert select(both, "a.Q4_1.gguf", None, "w") == ["a.Q4_1.gguf", "tokenizer.json"]
     with pytest.raises(EvalpinError, match=r"--quant Q5_K: no GGUF file names"):
         select(both, None, "Q5_K", "w")
+    with pytest.raises(
+        EvalpinError, match=r"--gguf-file b.gguf: no such GGUF file \(found: a.Q4_1.gguf, a.Q8_0"
+    ):
+        select(both, "b.gguf", None, "w")
+    assert select(["config.json", "model.safetensors"], None, None, "w") == [
+        "config.json",
+        "model.safetensors",
+    ]
 
 
 def test_quant_named_in_the_file_name_must_match_the_header(infos):
