@@ -220,6 +220,15 @@ def test_unknown_field_inside_the_gguf_summary_is_an_error(gguf_repo, tmp_path):
         load_lock(path)
 
 
+def test_restore_fetches_only_the_chosen_gguf_from_the_upstream(gguf_repo, tmp_path):
+    repo = copy_repo(gguf_repo, tmp_path / "repo")
+    shutil.rmtree(repo / f"models/{NAME}")
+    shutil.rmtree(repo / ".dvc/cache")
+    proc = evalpin(repo, "restore", NAME)
+    assert f"fetched {REAL_REPO_ID}@" in proc.stdout and "verified" in proc.stdout
+    assert [p.name for p in (repo / f"models/{NAME}").iterdir()] == [REAL]  # not the unchosen Q8_0 file
+
+
 def test_serve_args_refuses_a_gguf_delivery_rather_than_guess(gguf_repo):
     proc = evalpin(gguf_repo, "serve-args", NAME, check=False)
     assert proc.returncode == 2 and "has no GGUF loader" in proc.stderr and "backend hf" in proc.stderr

@@ -63,11 +63,15 @@ def section(params: dict, key: str) -> dict:
     return value
 
 
+def gguf_file_of(lock: Lock) -> str | None:
+    from evalpin.ggufinfo import evaluated_file
+
+    return evaluated_file([f.path for f in lock.files])
+
+
 def check_gguf(lock: Lock, model: dict) -> None:
     """conf/model's gguf_file must be the GGUF file the lock summarized (and none for a HF delivery)."""
-    from evalpin.ggufinfo import main_file
-
-    locked = main_file(lock.gguf)
+    locked = gguf_file_of(lock)
     if model.get("gguf_file") != locked:
         raise EvalpinError(
             f"conf/model/{lock.name}.yaml: gguf_file is {model.get('gguf_file')!r}, but "
@@ -238,9 +242,7 @@ def effective_generation(root: Path, lock: Lock, results: dict, task: str, infer
 def gguf_fingerprint(lock: Lock, inference: dict) -> dict:
     """What was loaded from a GGUF delivery, and how: transformers dequantizes the tensors, so the scores
     are those of the quantized weights computed in `dtype`, not of llama.cpp's quantized kernels."""
-    from evalpin.ggufinfo import main_file
-
-    path = main_file(lock.gguf)
+    path = gguf_file_of(lock)
     info = lock.gguf[path]
     return {
         "file": path,
@@ -277,7 +279,7 @@ def build_fingerprint(
     delivery = {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest}
     if lock.base:
         delivery["base"] = asdict(lock.base)
-    if lock.gguf:
+    if gguf_file_of(lock):
         delivery["gguf"] = gguf_fingerprint(lock, inference)
     return {
         "delivery": delivery,

@@ -298,23 +298,16 @@ def summarize_delivery(directory: Path, paths: list[str]) -> dict[str, GgufInfo]
     return {p: read_info(directory / p) for p in ggufs}
 
 
-def main_file(gguf: dict[str, GgufInfo] | None) -> str | None:
-    """The GGUF file transformers loads (the first part of a split file)."""
-    if not gguf:
+def evaluated_file(paths: list[str]) -> str | None:
+    """The GGUF file a delivery is evaluated and rendered through (the first part of a split file): its
+    only GGUF file, unless it is also a Hugging Face model (config.json), which transformers loads as such."""
+    if "config.json" in paths:
         return None
-    units = gguf_units(list(gguf))
-    if len(units) > 1:
-        raise EvalpinError(f"the lock lists {len(units)} GGUF files ({', '.join(units)}); re-pin just one.")
-    return next(iter(units.values()))[0]
-
-
-def gguf_file_in(directory: Path) -> str | None:
-    """The GGUF file of a pinned delivery directory that transformers loads, or None for a HF delivery."""
-    files = [p.relative_to(directory).as_posix() for p in directory.rglob(f"*{SUFFIX}")]
-    units = gguf_units(files)
+    units = gguf_units(paths)
     if len(units) > 1:
         raise EvalpinError(
-            f"{directory}: holds {len(units)} GGUF files ({', '.join(units)}); re-pin just one."
+            f"the delivery holds {len(units)} GGUF files ({', '.join(units)}); re-pin it with "
+            "--gguf-file NAME to keep just one."
         )
     return next(iter(units.values()))[0] if units else None
 

@@ -70,9 +70,10 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
     """Token IDs of every golden conversation, and the tokenizer (for decoding differences)."""
     from transformers import AutoTokenizer
 
-    from evalpin.ggufinfo import gguf_file_in
+    from evalpin.ggufinfo import evaluated_file
+    from evalpin.lock import list_delivery
 
-    gguf_file = gguf_file_in(model_dir)  # a quantized delivery renders through the GGUF's own tokenizer
+    gguf_file = evaluated_file(list_delivery(model_dir))  # rendered through the GGUF's own tokenizer
     extra = {"gguf_file": gguf_file} if gguf_file else {}
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False, **extra)
     rendered = {}

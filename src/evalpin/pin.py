@@ -91,7 +91,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
     save_lock(lock, project.lock_path(root, request.name))
     if first_golden:  # rendered from exactly the locked bytes: the next verify need not render again
         remember_rendering(root, request.name, lock.digest)
-    write_model_conf(root, request, commit, ggufinfo.main_file(lock.gguf))
+    write_model_conf(root, request, commit, ggufinfo.evaluated_file([f.path for f in lock.files]))
     register_artifact(root, request.name, request.repo_id, request.base)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from evalpin import project
 from evalpin.atomic import replace_dir
 from evalpin.errors import DriftError
+from evalpin.ggufinfo import is_gguf
 from evalpin.lock import Lock, load_lock
 from evalpin.pin import copy_delivery, staging_dir
 from evalpin.remote import evict_corrupt_objects, manifest_object, pull_failure
@@ -68,6 +70,8 @@ def fetch_from_upstream(root: Path, lock: Lock, destination: Path) -> None:
     # Provenance was settled at pin time; a restore accepts only bytes that match the lock.
     upstream = upstream_of(root, lock.source.repo_id, lock.source.upstream, lock.source.local_dir)
     delivery = upstream.delivery(lock.source.revision)
+    locked = lock.by_path()  # a GGUF pin chose one file: the upstream's other GGUF files stay there
+    delivery = replace(delivery, files=[f for f in delivery.files if not is_gguf(f) or f in locked])
     with staging_dir(root, lock.name) as staged_name:
         staged = Path(staged_name)
         copy_delivery(delivery, staged)
