@@ -323,7 +323,7 @@ class InsideChange:
     words: str  # "{path} re-quantized Q4_1 -> Q8_0": {path} is where the file is named
 
     def __str__(self) -> str:
-        return self.words.format(path=self.path)
+        return self.words.replace("{path}", self.path)  # not str.format: a value may hold braces
 
 
 def compare(path: str, a: GgufInfo, b: GgufInfo) -> tuple[InsideChange, ...]:
