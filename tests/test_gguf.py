@@ -97,6 +97,8 @@ def variants(real_reader, real_template, tmp_path_factory) -> dict[str, Path]:
         "q8": {"kv": {"general.file_type": 7}, "q8": True},  # 7: LlamaFileType.MOSTLY_Q8_0
         "tokenizer": {"kv": {"tokenizer.ggml.add_bos_token": True}},
         "arch": {"arch": "qwen2"},
+        "context": {"kv": {"llama.context_length": 4096}},
+        "metadata": {"kv": {"general.name": "SmolLM2 135M, renamed"}},
     }
     return {name: write_gguf(src, out / f"{name}.gguf", **spec) for name, spec in specs.items()}
 
@@ -249,14 +251,14 @@ def test_serve_args_refuses_a_gguf_delivery_rather_than_guess(gguf_repo):
             "tokenizer inside m.gguf changed (add_bos_token); tensor data identical",
         ),
         ("arch", "architecture", "major", "architecture inside m.gguf changed: llama -> qwen2"),
+        ("context", "model config", "minor", "context length inside m.gguf changed: 8192 -> 4096; tensor"),
+        ("metadata", "metadata only", "patch", "other header metadata inside m.gguf changed; tensor data"),
     ],
 )
-def test_each_change_inside_a_gguf_is_classified_with_its_bump(
-    gguf_repo, infos, variant, category, bump, words
-):
+def test_each_change_inside_a_gguf_is_classified_with_its_bump(infos, variant, category, bump, words):
     inside = diff_inside("m.gguf", infos["base"], infos[variant])
     assert str(inside).startswith(words)
-    lock = load_lock(gguf_repo / f"models/{NAME}.lock.json")
+    lock = load_lock(TEMPLATE / "models/demo-tiny.lock.json")  # any lock: its files and gguf are replaced
     before = dataclasses.replace(
         lock, files=(LockedFile("m.gguf", 1, "a" * 64, "weights"),), gguf={"m.gguf": infos["base"]}
     )
@@ -265,7 +267,7 @@ def test_each_change_inside_a_gguf_is_classified_with_its_bump(
     )
     diff = diff_locks(before, after)
     assert category in diff.categories and diff.bump == bump, format_diff(diff)
-    assert diff.weights_identical == (variant in ("template", "tokenizer"))
+    assert diff.weights_identical == (variant not in ("q8", "arch"))
 
 
 def test_verify_names_what_changed_inside_the_drifted_file(gguf_repo, variants, tmp_path):
