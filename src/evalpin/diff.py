@@ -15,7 +15,7 @@ from pathlib import Path
 
 from evalpin import project
 from evalpin.errors import EvalpinError
-from evalpin.ggufinfo import InsideDiff, diff_inside, is_gguf
+from evalpin.ggufinfo import InsideChange, InsideDiff, diff_inside, is_gguf
 from evalpin.lock import Lock, LockedFile, load_lock, parse_lock, role_of
 from evalpin.table import columns
 from evalpin.verify import ROLE_WORDS, SAME_WEIGHTS
@@ -47,7 +47,7 @@ class LockDiff:
         explained = {d.path for d in self.inside if d.changes}
         return [c for c in self.files if c.path not in explained]
 
-    def _inside(self) -> list:
+    def _inside(self) -> list[InsideChange]:
         return [c for d in self.inside for c in d.changes]
 
     @property
