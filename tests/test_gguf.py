@@ -351,6 +351,21 @@ def test_split_gguf_with_a_missing_part_and_ambiguous_choices_are_refused():
     ]
 
 
+def test_a_split_gguf_pins_but_is_not_evaluated_as_its_first_part(infos):
+    from evalpin.evaluate import check_gguf
+
+    parts = [f"m-0000{n}-of-00002.gguf" for n in (1, 2)]
+    lock = dataclasses.replace(
+        load_lock(TEMPLATE / "models/demo-tiny.lock.json"),
+        files=tuple(LockedFile(p, 1, "a" * 64, "weights") for p in parts),
+        gguf={p: dataclasses.replace(infos["base"], split=[n, 2]) for n, p in enumerate(parts)},
+    )
+    with pytest.raises(
+        EvalpinError, match=r"m-00001-of-00002.gguf: field split.count is 2.*llama-gguf-split"
+    ):
+        check_gguf(lock, {"gguf_file": parts[0]})
+
+
 def test_quant_named_in_the_file_name_must_match_the_header(infos):
     with pytest.raises(EvalpinError, match=r"a.Q4_1.gguf: --quant Q4_1 .* general.file_type says Q8_0"):
         check_quant({"a.Q4_1.gguf": infos["q8"]}, "Q4_1", "org/m@c")

@@ -77,6 +77,12 @@ def check_gguf(lock: Lock, model: dict) -> None:
             f"conf/model/{lock.name}.yaml: gguf_file is {model.get('gguf_file')!r}, but "
             f"models/{lock.name}.lock.json pins {locked!r}. Set `gguf_file: {locked}` (or re-pin)."
         )
+    if locked and lock.gguf[locked].split:
+        raise EvalpinError(
+            f"models/{lock.name}/{locked}: field split.count is {lock.gguf[locked].split[1]}: a split GGUF, "
+            "and transformers loads one file. Merge the parts (llama.cpp: `llama-gguf-split --merge "
+            "FIRST_PART MERGED.gguf`) and pin the merged file."
+        )
 
 
 def check_suite(suite: dict) -> None:
