@@ -30,8 +30,9 @@ TEMPLATE_PATHS = (
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest first: `make test` hands whole test modules to workers (pytest-xdist, --dist loadfile, so a
-    module's fixtures are built once), and the walkthrough (minutes) must start at once, not last, or it
-    alone decides when the suite ends."""
+    module's fixtures are built once) in this order (--no-loadscope-reorder: xdist would otherwise sort
+    modules by test count), and the walkthrough (minutes) must start at once, not last, or it alone
+    decides when the suite ends."""
     items.sort(
         key=lambda item: (item.path.name != "test_lifecycle.py", item.get_closest_marker("slow") is None)
     )
