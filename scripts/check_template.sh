@@ -6,7 +6,7 @@
 # suite on the same code, so the project's runs its fast tests only (PYTEST_ADDOPTS="-m 'not slow'":
 # every module, minus the walkthrough and the long pipeline runs), while its `make demo` runs the real
 # pipeline and must reproduce the committed baseline. PYTEST_ADDOPTS= (empty) runs the whole suite there.
-# About 6 minutes on 2 cores; tests/test_template.py checks the rest (answers, refused answers,
+# About 10 minutes on 2 cores; tests/test_template.py checks the rest (answers, refused answers,
 # `copier update`) in about a minute.
 #
 #   scripts/check_template.sh [SCRATCH_DIR [COPIER_ARGS...]]
