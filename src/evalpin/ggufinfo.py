@@ -137,24 +137,16 @@ def _tokenizer(fields: dict) -> tuple[GgufTokenizer | None, set[str]]:
     if "tokenizer.ggml.model" not in fields and "tokenizer.ggml.tokens" not in fields:
         return None, set()
     keys = {"tokenizer.ggml.model", "tokenizer.ggml.pre"}
-    arrays = {}
-    for suffix, name in TOKENIZER_ARRAYS.items():
-        key = f"tokenizer.ggml.{suffix}"
-        if key in fields:
-            arrays[name] = _fields_digest(fields, [key], with_keys=False)
-            keys.add(key)
-    special = {}
-    for name in SPECIAL_IDS:
-        key = f"tokenizer.ggml.{name}_token_id"
-        if key in fields:
-            special[name] = int(_scalar(fields, key))
-            keys.add(key)
-    flags = {}
-    for name in TOKENIZER_FLAGS:
-        key = f"tokenizer.ggml.{name}"
-        if key in fields:
-            flags[name] = bool(_scalar(fields, key))
-            keys.add(key)
+
+    def present(names: dict[str, str], read) -> dict:
+        """name -> read(key) for each tokenizer.ggml.<key> the header has; the keys join `keys`."""
+        found = {name: key for key, name in names.items() if f"tokenizer.ggml.{key}" in fields}
+        keys.update(f"tokenizer.ggml.{key}" for key in found.values())
+        return {name: read(f"tokenizer.ggml.{key}") for name, key in found.items()}
+
+    arrays = present(TOKENIZER_ARRAYS, lambda key: _fields_digest(fields, [key], with_keys=False))
+    special = present({f"{n}_token_id": n for n in SPECIAL_IDS}, lambda key: int(_scalar(fields, key)))
+    flags = present({n: n for n in TOKENIZER_FLAGS}, lambda key: bool(_scalar(fields, key)))
     model, pre = _scalar(fields, "tokenizer.ggml.model"), _scalar(fields, "tokenizer.ggml.pre")
     return GgufTokenizer(model, pre, arrays, special, flags), keys
 
