@@ -65,8 +65,7 @@ pin_adapter a1
 evaluate_model demo-tiny-lora
 git add -A && git commit --quiet -m "Pin the demo LoRA a1 on demo-tiny r1, and its baseline"
 evalpin release demo-tiny-lora --bump major -m "LoRA a1 on demo-tiny v1.0.0"
-evaluate_model demo-tiny
-git add -A && git commit --quiet -m "Evaluate the base model again"
+select_model demo-tiny  # back to the base; step 3 evaluates it on r2 and commits the switch with it
 
 step "2. The upstream's main moves to r2 (new chat template and generation defaults, same weights)"
 move_upstream_main r2
@@ -105,8 +104,6 @@ evalpin compare --baseline demo-tiny-lora@v1.0.0 || compare_exit=$?
 [ "$compare_exit" -ne 2 ] || { echo "compare: usage error" >&2; exit 1; }
 git add -A && git commit --quiet -m "Re-certify the demo LoRA on demo-tiny v2: a2"
 evalpin release demo-tiny-lora -m "LoRA a2, re-certified on demo-tiny v2.0.0"
-evaluate_model demo-tiny
-git add -A && git commit --quiet -m "Evaluate the base model again"
 
 step "5. Roll back: restore v1.0.0 exactly, then reproduce its scores from scratch"
 git checkout --quiet demo-tiny@v1.0.0

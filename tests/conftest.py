@@ -15,6 +15,8 @@ import pytest
 TEMPLATE = Path(__file__).resolve().parents[1]
 # In-process calls (huggingface_hub, transformers) must be offline too, however pytest was started.
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DVC_NO_ANALYTICS="1")
+# Test workers share the cores: idle OpenMP threads (torch, vLLM) must sleep, not spin (as in evaluate.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 HUB_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny"
 # What a user's clone holds, minus the pinned model (each test pins its own).
 TEMPLATE_PATHS = (
