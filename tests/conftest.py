@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -9,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -95,6 +98,29 @@ def evalpin(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedP
     return run(repo, sys.executable, "-m", "evalpin", *args, check=check)
 
 
+def evalpin_in_process(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`evalpin ARGS` through cli.main in this process, with the environment and working directory a
+    subprocess would get. For tests about logic: a worker imports transformers once, not once per command
+    (3-4 s each). The CLI boundary itself stays covered by `evalpin()` and the walkthrough."""
+    from evalpin.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.dict(os.environ, subprocess_env(repo), clear=True),
+        contextlib.chdir(repo),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    proc = subprocess.CompletedProcess(["evalpin", *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"evalpin {' '.join(args)} exited {code}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
 def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run(repo, sys.executable, "-m", "dvc", *args, check=check)
 
@@ -142,7 +168,7 @@ def evaluate_the_demo(repo: Path) -> None:
 
 
 def pin_demo(repo: Path, ref: str = "r1", *extra: str) -> subprocess.CompletedProcess[str]:
-    return evalpin(
+    return evalpin_in_process(
         repo, "pin", "evalpin/demo-tiny", "--revision", demo_commit(ref), "--upstream", "demo/hub", *extra
     )
 

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import TEMPLATE, dvc, evalpin, git, pin_demo, read_json, select_model
+from conftest import TEMPLATE, dvc, evalpin, evalpin_in_process, git, pin_demo, read_json, select_model
 
 LORA_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny-lora"
 
@@ -14,7 +14,7 @@ def lora_commit(ref: str) -> str:
 
 
 def pin_lora(repo, ref: str = "a1", check: bool = True):
-    return evalpin(
+    return evalpin_in_process(
         repo,
         "pin",
         "evalpin/demo-tiny-lora",
@@ -35,7 +35,7 @@ def test_an_adapter_lock_records_the_base_it_was_certified_on(pinned_repo):
     base = read_json(pinned_repo / "models/demo-tiny.lock.json")
     assert lock["base"]["name"] == "demo-tiny"
     assert lock["base"]["revision"] == base["source"]["revision"]
-    digest = evalpin(pinned_repo, "verify", "demo-tiny", "--record", "base.json").stdout
+    digest = evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--record", "base.json").stdout
     assert "verified" in digest
     assert lock["base"]["lock_digest"] == read_json(pinned_repo / "base.json")["lock_digest"]
     assert {f["path"] for f in lock["files"]} == {"adapter_config.json", "adapter_model.safetensors"}
@@ -44,7 +44,7 @@ def test_an_adapter_lock_records_the_base_it_was_certified_on(pinned_repo):
     assert conf["base"] == "demo-tiny"
     artifacts = yaml.safe_load((pinned_repo / "dvc.yaml").read_text())["artifacts"]
     assert artifacts["demo-tiny-lora"]["labels"] == ["adapter"]
-    verified = evalpin(pinned_repo, "verify", "demo-tiny-lora", "--record", "v.json")
+    verified = evalpin_in_process(pinned_repo, "verify", "demo-tiny-lora", "--record", "v.json")
     assert "on base demo-tiny" in verified.stdout
     assert read_json(pinned_repo / "v.json")["base"]["lock_digest"] == lock["base"]["lock_digest"]
 
@@ -93,15 +93,17 @@ def test_a_new_base_refuses_the_adapter_until_it_is_recertified(pinned_repo):
     git(pinned_repo, "add", "-A")
     git(pinned_repo, "commit", "-qm", "adapter a1")
     pin_demo(pinned_repo, "r3")  # the base's new weights (and r2's chat template)
-    evalpin(pinned_repo, "golden", "demo-tiny", "--accept")
-    proc = evalpin(pinned_repo, "verify", "demo-tiny-lora", check=False)
+    evalpin_in_process(pinned_repo, "golden", "demo-tiny", "--accept")
+    proc = evalpin_in_process(pinned_repo, "verify", "demo-tiny-lora", check=False)
     assert proc.returncode == 1
     assert "was certified on demo-tiny" in proc.stderr and "Re-certify" in proc.stderr
     select_model(pinned_repo, "demo-tiny-lora")
     assert dvc(pinned_repo, "repro", check=False).returncode != 0  # the verify stage stops the pipeline
     pin_lora(pinned_repo, "a2")  # the adapter trained on r3
-    assert evalpin(pinned_repo, "verify", "demo-tiny-lora").returncode == 0
-    diff = evalpin(pinned_repo, "diff", "HEAD", "models/demo-tiny-lora.lock.json", "--name", "demo-tiny-lora")
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny-lora").returncode == 0
+    diff = evalpin_in_process(
+        pinned_repo, "diff", "HEAD", "models/demo-tiny-lora.lock.json", "--name", "demo-tiny-lora"
+    )
     assert "base model" in diff.stdout and "major" in diff.stdout
 
 
@@ -109,9 +111,9 @@ def test_restoring_an_adapter_restores_its_base(pinned_repo):
     pin_lora(pinned_repo)
     for name in ("demo-tiny", "demo-tiny-lora"):
         shutil.rmtree(pinned_repo / "models" / name)
-    proc = evalpin(pinned_repo, "restore", "demo-tiny-lora")
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny-lora")
     assert proc.stdout.count("fetched") == 2
-    assert evalpin(pinned_repo, "verify", "demo-tiny-lora", "--full").returncode == 0
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny-lora", "--full").returncode == 0
 
 
 @pytest.mark.slow
@@ -137,5 +139,5 @@ def test_server_and_golden_commands_refuse_an_adapter_with_the_way_out(pinned_re
     pin_lora(pinned_repo)
     proc = evalpin(pinned_repo, "serve-args", "demo-tiny-lora", check=False)
     assert proc.returncode == 2 and "evaluates adapters in-process (backend hf) only" in proc.stderr
-    proc = evalpin(pinned_repo, "golden", "demo-tiny-lora", "--accept", check=False)
+    proc = evalpin_in_process(pinned_repo, "golden", "demo-tiny-lora", "--accept", check=False)
     assert proc.returncode == 2 and "`evalpin golden demo-tiny`" in proc.stderr

@@ -2,7 +2,7 @@ import dataclasses
 import json
 
 import pytest
-from conftest import evalpin, git, pin_demo
+from conftest import evalpin_in_process, git, pin_demo
 
 from evalpin.diff import diff_locks, load_lock_at, name_from_spec
 from evalpin.lock import LockedFile, load_lock, role_of
@@ -53,7 +53,7 @@ def test_runtime_only_is_patch_and_identical_is_none(r1_lock):
 def test_diff_between_git_revisions_and_files(pinned_repo):
     git(pinned_repo, "tag", "demo-tiny@v1.0.0")
     pin_demo(pinned_repo, "r2")
-    proc = evalpin(pinned_repo, "diff", "demo-tiny@v1.0.0", "models/demo-tiny.lock.json")
+    proc = evalpin_in_process(pinned_repo, "diff", "demo-tiny@v1.0.0", "models/demo-tiny.lock.json")
     assert "chat_template.jinja" in proc.stdout and "generation_config.json" in proc.stdout
     assert "changed: chat template, generation defaults; weights identical" in proc.stdout
     assert "suggested bump: patch" in proc.stdout
@@ -61,12 +61,13 @@ def test_diff_between_git_revisions_and_files(pinned_repo):
     git(pinned_repo, "commit", "-qm", "r2")
     pin_demo(pinned_repo, "r3")
     assert (
-        "suggested bump: minor" in evalpin(pinned_repo, "diff", "HEAD", "models/demo-tiny.lock.json").stdout
+        "suggested bump: minor"
+        in evalpin_in_process(pinned_repo, "diff", "HEAD", "models/demo-tiny.lock.json").stdout
     )
 
 
 def test_bad_revision_names_what_was_expected(pinned_repo):
-    proc = evalpin(pinned_repo, "diff", "nope@v9.9.9", "HEAD", check=False)
+    proc = evalpin_in_process(pinned_repo, "diff", "nope@v9.9.9", "HEAD", check=False)
     assert proc.returncode == 2 and "neither a lock file nor a git revision" in proc.stderr
 
 
@@ -86,12 +87,12 @@ def test_load_lock_at_revision_is_strict(pinned_repo):
 
 
 def test_check_upstream_flags_same_name_another_delivery(pinned_repo):
-    proc = evalpin(pinned_repo, "check-upstream", "demo-tiny", check=False)  # main is r3
+    proc = evalpin_in_process(pinned_repo, "check-upstream", "demo-tiny", check=False)  # main is r3
     assert proc.returncode == 1 and "DRIFT" in proc.stdout and "model.safetensors" in proc.stdout
-    proc = evalpin(pinned_repo, "check-upstream", "demo-tiny", "--ref", "r2", check=False)
+    proc = evalpin_in_process(pinned_repo, "check-upstream", "demo-tiny", "--ref", "r2", check=False)
     assert proc.returncode == 1
     assert "model.safetensors" not in proc.stdout and "weights identical" in proc.stdout
-    proc = evalpin(pinned_repo, "check-upstream", "demo-tiny", "--ref", "r1")
+    proc = evalpin_in_process(pinned_repo, "check-upstream", "demo-tiny", "--ref", "r1")
     assert "serves the pinned commit" in proc.stdout
 
 
@@ -111,10 +112,12 @@ def test_check_upstream_of_a_hub_pin_offline_says_how_to_ask(pinned_repo):
     lock = json.loads(lock_file.read_text())
     lock["source"]["upstream"] = None  # pinned from the Hub itself
     lock_file.write_text(json.dumps(lock))
-    proc = evalpin(pinned_repo, "check-upstream", "demo-tiny", check=False)
+    proc = evalpin_in_process(pinned_repo, "check-upstream", "demo-tiny", check=False)
     assert proc.returncode == 2
     assert "evalpin/demo-tiny on the Hugging Face Hub: the Hub is unreachable in offline mode" in proc.stderr
     assert "HF_HUB_OFFLINE=0" in proc.stderr and "--upstream DIR" in proc.stderr
     assert "file system" not in proc.stderr
-    proc = evalpin(pinned_repo, "check-upstream", "demo-tiny", "--ref", "r1", "--upstream", "demo/hub")
+    proc = evalpin_in_process(
+        pinned_repo, "check-upstream", "demo-tiny", "--ref", "r1", "--upstream", "demo/hub"
+    )
     assert "serves the pinned commit" in proc.stdout

@@ -17,7 +17,16 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import REAL_REPO_ID, TEMPLATE, copy_repo, evalpin, git, make_template_repo, read_json
+from conftest import (
+    REAL_REPO_ID,
+    TEMPLATE,
+    copy_repo,
+    evalpin,
+    evalpin_in_process,
+    git,
+    make_template_repo,
+    read_json,
+)
 
 from evalpin.diff import diff_locks, format_diff
 from evalpin.errors import EvalpinError
@@ -158,7 +167,7 @@ def gguf_repo(gguf_hub, tmp_path_factory) -> Path:
 
 def pin_gguf(repo: Path, hub: dict, rev: str, *extra: str, name: str = NAME, check: bool = True):
     upstream = ("--upstream", str(hub["hub"]))
-    return evalpin(
+    return evalpin_in_process(
         repo, "pin", REAL_REPO_ID, "--revision", hub[rev], *upstream, "--name", name, *extra, check=check
     )
 
@@ -201,7 +210,7 @@ def test_pin_locks_the_chosen_file_and_what_is_inside_it(gguf_repo):
 def test_golden_renders_through_the_ggufs_own_tokenizer_and_template(gguf_repo):
     golden = read_json(gguf_repo / f"models/{NAME}.golden.json")["token_ids"]
     assert golden["user"][:3] == [1, 9690, 198]  # <|im_start|>system\n: ChatML from inside the GGUF
-    proc = evalpin(gguf_repo, "verify", NAME)
+    proc = evalpin_in_process(gguf_repo, "verify", NAME)
     assert f"verified 1 files against models/{NAME}.lock.json" in proc.stdout
 
 
@@ -226,7 +235,7 @@ def test_restore_fetches_only_the_chosen_gguf_from_the_upstream(gguf_repo, tmp_p
     repo = copy_repo(gguf_repo, tmp_path / "repo")
     shutil.rmtree(repo / f"models/{NAME}")
     shutil.rmtree(repo / ".dvc/cache")
-    proc = evalpin(repo, "restore", NAME)
+    proc = evalpin_in_process(repo, "restore", NAME)
     assert f"fetched {REAL_REPO_ID}@" in proc.stdout and "verified" in proc.stdout
     assert [p.name for p in (repo / f"models/{NAME}").iterdir()] == [REAL]  # not the unchosen Q8_0 file
 
@@ -275,7 +284,7 @@ def test_verify_names_what_changed_inside_the_drifted_file(gguf_repo, variants, 
     target = repo / f"models/{NAME}/{REAL}"
     target.unlink()  # DVC may have linked it to its cache: replace, never write through
     shutil.copyfile(variants["q8"], target)
-    proc = evalpin(repo, "verify", NAME, "--files-only", check=False)
+    proc = evalpin_in_process(repo, "verify", NAME, "--files-only", check=False)
     assert proc.returncode == 1
     assert f"drift: {REAL} re-quantized Q4_1 -> Q8_0" in proc.stderr  # and the small file's other changes:
     assert f"tokenizer inside {REAL} changed (merges, token_types, tokens)" in proc.stderr
@@ -283,14 +292,14 @@ def test_verify_names_what_changed_inside_the_drifted_file(gguf_repo, variants, 
 
 def test_upstream_r2_and_its_pin_are_template_only_and_fail_golden(gguf_repo, gguf_hub, tmp_path):
     repo = copy_repo(gguf_repo, tmp_path / "repo")
-    proc = evalpin(repo, "check-upstream", NAME, "--ref", "r2", check=False)
+    proc = evalpin_in_process(repo, "check-upstream", NAME, "--ref", "r2", check=False)
     assert proc.returncode == 1
     assert f"chat template inside {REAL} changed; tensor data identical" in proc.stdout
     assert "suggested bump: patch" in proc.stdout
     pin_gguf(repo, gguf_hub, "r2", "--gguf-file", REAL)
-    proc = evalpin(repo, "verify", NAME, check=False)
+    proc = evalpin_in_process(repo, "verify", NAME, check=False)
     assert proc.returncode == 1 and "prompt rendering differs" in proc.stderr  # the system prompt changed
-    diff = evalpin(repo, "diff", "HEAD", f"models/{NAME}.lock.json", "--name", NAME).stdout
+    diff = evalpin_in_process(repo, "diff", "HEAD", f"models/{NAME}.lock.json", "--name", NAME).stdout
     assert "changed: chat template; weights identical" in diff and "suggested bump: patch" in diff
 
 

@@ -2,7 +2,7 @@ import json
 import sys
 
 import pytest
-from conftest import evalpin, pin_demo, run
+from conftest import evalpin_in_process, pin_demo, run
 
 from evalpin.golden import check_golden_of_verified, rendering_inputs
 from evalpin.lock import load_lock
@@ -16,12 +16,12 @@ def test_pin_records_golden_renderings(pinned_repo):
 
 def test_repin_without_looking_is_caught_by_the_rendering(pinned_repo):
     pin_demo(pinned_repo, "r2")  # new chat template; the lock follows, the golden file does not
-    proc = evalpin(pinned_repo, "verify", "demo-tiny", check=False)
+    proc = evalpin_in_process(pinned_repo, "verify", "demo-tiny", check=False)
     assert proc.returncode == 1
     assert "prompt rendering differs" in proc.stderr and "user: first difference at token 0" in proc.stderr
     assert "evalpin golden demo-tiny --accept" in proc.stderr
-    evalpin(pinned_repo, "golden", "demo-tiny", "--accept")
-    assert evalpin(pinned_repo, "verify", "demo-tiny").returncode == 0
+    evalpin_in_process(pinned_repo, "golden", "demo-tiny", "--accept")
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny").returncode == 0
 
 
 def test_double_bos_is_caught(pinned_repo):
@@ -35,17 +35,17 @@ def test_double_bos_is_caught(pinned_repo):
 
     old = load_lock(lock)
     save_lock(build_lock(pinned_repo / "models/demo-tiny", "demo-tiny", Source(**old.source.__dict__)), lock)
-    proc = evalpin(pinned_repo, "golden", "demo-tiny", check=False)
+    proc = evalpin_in_process(pinned_repo, "golden", "demo-tiny", check=False)
     assert proc.returncode == 1
     assert "plain-prompt: first difference at token 1" in proc.stderr and "<s><s>" in proc.stderr
     # the new lock digest is not the one the last successful rendering was recorded under: verify renders
-    assert evalpin(pinned_repo, "verify", "demo-tiny", check=False).returncode == 1
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", check=False).returncode == 1
 
 
 def test_files_only_skips_rendering(pinned_repo):
     (pinned_repo / "models/demo-tiny.golden.json").write_text('{"token_ids": {"user": [0]}}')
-    assert evalpin(pinned_repo, "verify", "demo-tiny", "--files-only").returncode == 0
-    assert evalpin(pinned_repo, "verify", "demo-tiny", check=False).returncode == 1
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--files-only").returncode == 0
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", check=False).returncode == 1
 
 
 def verify_and_tell_if_rendered(repo, *args: str) -> tuple[int, bool]:

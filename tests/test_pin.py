@@ -3,7 +3,7 @@ import os
 import shutil
 
 import yaml
-from conftest import TEMPLATE, demo_commit, dvc, evalpin, git, pin_demo, read_json
+from conftest import TEMPLATE, demo_commit, dvc, evalpin, evalpin_in_process, git, pin_demo, read_json
 
 
 def test_pin_copies_locks_and_tracks_the_delivery(pinned_repo):
@@ -30,7 +30,7 @@ def test_pin_copies_locks_and_tracks_the_delivery(pinned_repo):
 
 
 def test_a_branch_name_is_refused_without_resolve(template_repo):
-    proc = evalpin(
+    proc = evalpin_in_process(
         template_repo, "pin", "evalpin/demo-tiny", "--revision", "main", "--upstream", "demo/hub", check=False
     )
     assert proc.returncode == 2
@@ -39,7 +39,7 @@ def test_a_branch_name_is_refused_without_resolve(template_repo):
 
 
 def test_resolve_records_the_commit_the_ref_pointed_at(template_repo):
-    evalpin(
+    evalpin_in_process(
         template_repo,
         "pin",
         "evalpin/demo-tiny",
@@ -63,11 +63,11 @@ def test_repin_replaces_the_delivery_and_the_old_one_stays_in_the_cache(pinned_r
     git(pinned_repo, "checkout", "-q", "--", "models/demo-tiny.dvc")
     dvc(pinned_repo, "checkout", "--force", "models/demo-tiny.dvc")
     git(pinned_repo, "checkout", "-q", "--", "models/demo-tiny.lock.json")
-    assert evalpin(pinned_repo, "verify", "demo-tiny").returncode == 0
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny").returncode == 0
 
 
 def test_bad_names_are_refused(template_repo):
-    proc = evalpin(
+    proc = evalpin_in_process(
         template_repo,
         "pin",
         "evalpin/demo-tiny",
@@ -101,7 +101,7 @@ def _fake_upstream(repo, files: dict[str, bytes]) -> str:
 
 
 def _pin_odd(repo, commit, *extra):
-    return evalpin(
+    return evalpin_in_process(
         repo,
         "pin",
         "org/odd",
@@ -145,12 +145,12 @@ def test_verify_refuses_a_lock_with_pickle_when_conf_forbids_it(pinned_repo):
     lock = json.loads(lock_path.read_text())
     lock["files"].append({"path": "extra.pt", "size": 1, "sha256": "0" * 64, "role": "weights"})
     lock_path.write_text(json.dumps(lock))
-    proc = evalpin(pinned_repo, "verify", "demo-tiny", check=False)
+    proc = evalpin_in_process(pinned_repo, "verify", "demo-tiny", check=False)
     assert proc.returncode == 2 and "conf/model/demo-tiny.yaml: pickle weights ['extra.pt']" in proc.stderr
 
 
 def test_pin_declares_the_model_as_a_dvc_artifact_once(template_repo):
-    evalpin(
+    evalpin_in_process(
         template_repo,
         "pin",
         "evalpin/demo-tiny",
@@ -204,7 +204,7 @@ def test_pin_from_a_local_download_proves_the_commit_and_locks_the_same_bytes(te
     pin_demo(template_repo, "r1")  # the same commit through the hub cache locks the same files
     same = read_json(template_repo / "models/demo-tiny.lock.json")["files"]
     assert lock["files"] == same
-    assert evalpin(template_repo, "verify", "from-dir").returncode == 0
+    assert evalpin_in_process(template_repo, "verify", "from-dir").returncode == 0
 
 
 def test_a_local_directory_that_is_not_the_claimed_commit_is_refused(template_repo):
@@ -230,4 +230,6 @@ def test_a_local_directory_without_metadata_needs_unverified_origin(template_rep
     assert "commit asserted" in proc.stdout
     assert read_json(template_repo / "models/from-dir.lock.json")["source"]["provenance"] == "asserted"
     shutil.rmtree(template_repo / "models/from-dir")
-    assert "fetched" in evalpin(template_repo, "restore", "from-dir").stdout  # from the directory again
+    assert (
+        "fetched" in evalpin_in_process(template_repo, "restore", "from-dir").stdout
+    )  # from the directory again

@@ -20,6 +20,7 @@ from conftest import (
     copy_repo,
     dvc,
     evalpin,
+    evalpin_in_process,
     git,
     make_template_repo,
     read_json,
@@ -43,7 +44,9 @@ def real_repo(real_upstream, tmp_path_factory):
     git(repo, "commit", "-qm", "the demo's baseline")
     git(repo, "tag", "demo-baseline")
     hub = str(real_upstream["hub"])
-    evalpin(repo, "pin", REAL_REPO_ID, "--revision", real_upstream["r1"], "--upstream", hub, "--name", NAME)
+    evalpin_in_process(
+        repo, "pin", REAL_REPO_ID, "--revision", real_upstream["r1"], "--upstream", hub, "--name", NAME
+    )
     suite = repo / "conf/suite/demo.yaml"
     suite.write_text(suite.read_text().replace("limit: null", "limit: 2"))  # a real model on 2 cores
     select_model(repo, NAME)
@@ -71,7 +74,7 @@ def test_verify_of_the_unchanged_delivery_imports_no_transformers(real_repo):
     )
     proc = run(real_repo, sys.executable, "-c", code, "verify", NAME)
     assert proc.stdout.split()[-1] == "skipped" and "verified 6 files" in proc.stdout
-    assert evalpin(real_repo, "verify", NAME, "--full").returncode == 0  # renders, and agrees
+    assert evalpin_in_process(real_repo, "verify", NAME, "--full").returncode == 0  # renders, and agrees
 
 
 def test_repro_evaluates_and_compare_names_both_models(real_repo):
@@ -122,16 +125,16 @@ def test_vllm_on_the_real_model_scores_what_hf_scores(real_repo, tmp_path):
 
 def test_upstream_drift_to_r2_is_caught_and_classified_as_patch(real_repo, real_upstream, tmp_path):
     real_repo = copy_repo(real_repo, tmp_path / "repo")
-    proc = evalpin(real_repo, "check-upstream", NAME, check=False)  # main is r2
+    proc = evalpin_in_process(real_repo, "check-upstream", NAME, check=False)  # main is r2
     assert proc.returncode == 1
     assert "chat_template.jinja" in proc.stdout and "generation_config.json" in proc.stdout
     assert "weights identical" in proc.stdout
     hub = str(real_upstream["hub"])
-    evalpin(
+    evalpin_in_process(
         real_repo, "pin", REAL_REPO_ID, "--revision", real_upstream["r2"], "--upstream", hub, "--name", NAME
     )
-    proc = evalpin(real_repo, "verify", NAME, check=False)
+    proc = evalpin_in_process(real_repo, "verify", NAME, check=False)
     assert proc.returncode == 1 and "prompt rendering differs" in proc.stderr  # the system prompt is gone
     assert "user: first difference at token 1" in proc.stderr
-    diff = evalpin(real_repo, "diff", "HEAD", f"models/{NAME}.lock.json", "--name", NAME).stdout
+    diff = evalpin_in_process(real_repo, "diff", "HEAD", f"models/{NAME}.lock.json", "--name", NAME).stdout
     assert "suggested bump: patch" in diff

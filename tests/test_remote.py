@@ -13,7 +13,7 @@ from pathlib import Path
 
 import conftest
 import pytest
-from conftest import dvc, evalpin, git
+from conftest import dvc, evalpin, evalpin_in_process, git
 
 SECRET = "fake-secret-never-in-git"
 
@@ -98,7 +98,9 @@ def test_init_local_makes_push_and_pull_work_right_after_cloning(pinned_repo, lo
 
     second = clone(pinned_repo, tmp_path / "second")
     evalpin(second, "remote", "init-local", "--if-missing")  # what `make demo` runs first
-    assert "pulled from the DVC remote and verified" in evalpin(second, "restore", "demo-tiny").stdout
+    assert (
+        "pulled from the DVC remote and verified" in evalpin_in_process(second, "restore", "demo-tiny").stdout
+    )
     assert digests(second / "models/demo-tiny") == digests(pinned_repo / "models/demo-tiny")
 
 
@@ -128,7 +130,7 @@ def test_s3_push_then_a_fresh_clone_pulls_a_bit_identical_delivery_and_outputs(r
 
     second = clone(reproduced_repo, tmp_path / "second")  # no config.local: .dvc/config + env creds
     dvc(second, "pull")
-    assert evalpin(second, "verify", "demo-tiny", "--full").returncode == 0
+    assert evalpin_in_process(second, "verify", "demo-tiny", "--full").returncode == 0
     for rel in ("models/demo-tiny", "eval/samples"):
         assert digests(second / rel) == digests(reproduced_repo / rel), rel
     assert digests(second / "eval") == digests(reproduced_repo / "eval")
@@ -157,14 +159,17 @@ def test_a_tag_made_before_the_remote_existed_still_restores(pinned_repo, s3, tm
     git(second, "checkout", "-q", "main")
     assert "team" in evalpin(second, "remote", "remember").stdout  # the fix, once per clone
     git(second, "checkout", "-q", "v1")
-    assert "pulled from the DVC remote and verified" in evalpin(second, "restore", "demo-tiny").stdout
-    assert evalpin(second, "verify", "demo-tiny", "--full").returncode == 0
+    assert (
+        "pulled from the DVC remote and verified" in evalpin_in_process(second, "restore", "demo-tiny").stdout
+    )
+    assert evalpin_in_process(second, "verify", "demo-tiny", "--full").returncode == 0
 
 
 # --- faults -------------------------------------------------------------------------------------------
 
 
-def test_an_unreachable_remote_fails_clearly_and_loses_nothing(pinned_repo, s3):
+def test_an_unreachable_remote_fails_clearly_and_loses_nothing(pinned_repo, s3, monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's retries of a refused connection: 15 s of backoff
     closed = _closed_port()
     evalpin(pinned_repo, "remote", "s3", "--url", s3.url, "--endpoint", f"http://127.0.0.1:{closed}")
     before = digests(pinned_repo / "models/demo-tiny")
@@ -173,7 +178,7 @@ def test_an_unreachable_remote_fails_clearly_and_loses_nothing(pinned_repo, s3):
     push = dvc(pinned_repo, "push", check=False)
     assert push.returncode != 0 and "Could not connect" in push.stderr
     assert digests(pinned_repo / "models/demo-tiny") == before
-    assert evalpin(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
 
 
 def test_wrong_credentials_fail_clearly(pinned_repo, s3, monkeypatch):
@@ -185,7 +190,7 @@ def test_wrong_credentials_fail_clearly(pinned_repo, s3, monkeypatch):
     assert check.returncode == 2 and "wrong credentials" in check.stderr and "403" in check.stderr
     push = dvc(pinned_repo, "push", check=False)
     assert push.returncode != 0 and "ERROR" in push.stderr, push.stderr
-    assert evalpin(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     missing = evalpin(pinned_repo, "remote", "check", check=False)
@@ -204,7 +209,7 @@ def test_a_corrupted_remote_object_is_caught_by_the_lock_and_never_used(pinned_r
     second = clone(pinned_repo, tmp_path / "second")
     evalpin(second, "remote", "init-local")
     for _ in range(2):  # the corrupt object is evicted from the cache, so a retry cannot sneak it in
-        proc = evalpin(second, "restore", "demo-tiny", check=False)
+        proc = evalpin_in_process(second, "restore", "demo-tiny", check=False)
         assert proc.returncode == 1 and "does not match the lock, so it was not used" in proc.stderr
         assert "model.safetensors" in proc.stderr and "weights" in proc.stderr
         assert not (second / "models/demo-tiny").exists()
@@ -214,7 +219,9 @@ def test_a_corrupted_remote_object_is_caught_by_the_lock_and_never_used(pinned_r
     for rel in manifest.split("delete ")[1].split(" from it")[0].split(", "):  # the fix the message names
         (local_remote / rel).unlink()
     dvc(pinned_repo, "push")
-    assert "pulled from the DVC remote and verified" in evalpin(second, "restore", "demo-tiny").stdout
+    assert (
+        "pulled from the DVC remote and verified" in evalpin_in_process(second, "restore", "demo-tiny").stdout
+    )
 
 
 def test_an_interrupted_push_can_simply_be_rerun(pinned_repo, s3, tmp_path):
@@ -247,7 +254,7 @@ def test_an_interrupted_push_can_simply_be_rerun(pinned_repo, s3, tmp_path):
     second = clone(pinned_repo, tmp_path / "second")
     dvc(second, "pull", "data/shards.dvc", "models/demo-tiny.dvc")
     assert digests(second / "data/shards") == digests(big)
-    assert evalpin(second, "verify", "demo-tiny", "--full").returncode == 0
+    assert evalpin_in_process(second, "verify", "demo-tiny", "--full").returncode == 0
 
 
 def _closed_port() -> int:
@@ -277,6 +284,6 @@ def test_verify_and_restore_work_on_read_only_hardlinked_deliveries(pinned_repo)
     dvc(pinned_repo, "checkout", "--relink", "models/demo-tiny.dvc")
     weights = pinned_repo / "models/demo-tiny/model.safetensors"
     assert weights.stat().st_nlink == 2 and not weights.stat().st_mode & 0o222  # linked, read-only
-    assert evalpin(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
-    assert evalpin(pinned_repo, "verify", "demo-tiny").returncode == 0
-    assert "already in place and verified" in evalpin(pinned_repo, "restore", "demo-tiny").stdout
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny").returncode == 0
+    assert "already in place and verified" in evalpin_in_process(pinned_repo, "restore", "demo-tiny").stdout

@@ -1,6 +1,6 @@
 import shutil
 
-from conftest import dvc, evalpin
+from conftest import dvc, evalpin_in_process
 
 HUB_BLOBS = "demo/hub/models--evalpin--demo-tiny/blobs"
 
@@ -12,17 +12,17 @@ def _forget_local_copy(repo):
 
 def test_restore_without_remote_fetches_the_pinned_commit_and_caches_it(pinned_repo):
     _forget_local_copy(pinned_repo)
-    proc = evalpin(pinned_repo, "restore", "demo-tiny")
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny")
     assert "fetched evalpin/demo-tiny@" in proc.stdout and "verified" in proc.stdout
-    assert evalpin(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
     assert "up to date" in dvc(pinned_repo, "status", "models/demo-tiny.dvc").stdout
     shutil.rmtree(pinned_repo / "models/demo-tiny")
     dvc(pinned_repo, "checkout", "models/demo-tiny.dvc")  # the DVC cache holds it now
-    assert evalpin(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
 
 
 def test_restore_is_a_no_op_when_in_place(pinned_repo):
-    assert "already in place" in evalpin(pinned_repo, "restore", "demo-tiny").stdout
+    assert "already in place" in evalpin_in_process(pinned_repo, "restore", "demo-tiny").stdout
 
 
 def test_a_tampered_upstream_is_refused_and_nothing_lands_in_models(pinned_repo):
@@ -31,7 +31,7 @@ def test_a_tampered_upstream_is_refused_and_nothing_lands_in_models(pinned_repo)
     config = (hub / "snapshots").glob("*/tokenizer_config.json")
     blob = next(p for p in config if p.parent.name == _pinned_commit(pinned_repo)).resolve()
     blob.write_text(blob.read_text().replace("<s>", "<bos>"))
-    proc = evalpin(pinned_repo, "restore", "demo-tiny", check=False)
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny", check=False)
     assert proc.returncode == 1
     assert "does not match the lock; nothing was installed" in proc.stderr
     assert "tokenizer_config.json" in proc.stderr
@@ -40,7 +40,7 @@ def test_a_tampered_upstream_is_refused_and_nothing_lands_in_models(pinned_repo)
 
 def test_local_changes_are_not_overwritten(pinned_repo):
     (pinned_repo / "models/demo-tiny/generation_config.json").write_text("{}")
-    proc = evalpin(pinned_repo, "restore", "demo-tiny", check=False)
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny", check=False)
     assert proc.returncode == 1 and "Refusing to overwrite local changes" in proc.stderr
     assert (pinned_repo / "models/demo-tiny/generation_config.json").read_text() == "{}"
 
