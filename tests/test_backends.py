@@ -70,6 +70,19 @@ def test_an_adapter_loads_as_base_plus_peft_and_only_in_process(tmp_path):
         lm_eval_model(tmp_path, adapter, INFERENCE, backend)
 
 
+def test_the_gguf_backend_serves_only_a_pinned_gguf_and_takes_only_the_server_url(tmp_path):
+    gguf_model = {**MODEL, "name": "q", "gguf_file": "q.Q4_1.gguf"}
+    backend = {"name": "gguf", "model_args": {"base_url": "http://127.0.0.1:8080"}}
+    assert lm_eval_model(tmp_path, gguf_model, INFERENCE, backend) == ("gguf", backend["model_args"])
+    with pytest.raises(EvalpinError, match=r"conf/model/demo-tiny\.yaml: no gguf_file"):
+        lm_eval_model(tmp_path, MODEL, INFERENCE, backend)
+    with pytest.raises(EvalpinError, match="base_url is not set"):
+        lm_eval_model(tmp_path, gguf_model, INFERENCE, {"name": "gguf", "model_args": {}})
+    odd = {"name": "gguf", "model_args": {"base_url": "http://127.0.0.1:8080", "tokenizer": "gpt2"}}
+    with pytest.raises(EvalpinError, match=r"\['tokenizer'\] are not lm-eval gguf arguments"):
+        lm_eval_model(tmp_path, gguf_model, INFERENCE, odd)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -99,7 +112,7 @@ def wait_ready(proc: subprocess.Popen, port: int, log: Path, name: str = "demo-t
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"vLLM exited {proc.returncode} before serving:\n{log.read_text()[-4000:]}")
+            pytest.fail(f"the server exited {proc.returncode} before serving:\n{log.read_text()[-4000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as response:
                 if json.load(response)["data"][0]["id"] == name:

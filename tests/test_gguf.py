@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,9 @@ from conftest import (
     git,
     make_template_repo,
     read_json,
+    subprocess_env,
 )
+from test_backends import free_port, stop_vllm, wait_ready
 
 from evalpin.diff import diff_locks, format_diff
 from evalpin.errors import EvalpinError
@@ -34,6 +38,8 @@ from evalpin.ggufinfo import check_quant, diff_inside, read_info, select
 from evalpin.lock import LockedFile, load_lock
 
 NAME = "smollm2-gguf"
+MC, GEN = "demo_color_mc", "demo_home_gen"
+LLAMA_CPP_PYTHON = TEMPLATE / ".cache/llama-cpp/bin/python"
 REAL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMALL_Q8 = "SmolLM2-135M-Instruct.Q8_0.gguf"
 SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
@@ -240,9 +246,14 @@ def test_restore_fetches_only_the_chosen_gguf_from_the_upstream(gguf_repo, tmp_p
     assert [p.name for p in (repo / f"models/{NAME}").iterdir()] == [REAL]  # not the unchosen Q8_0 file
 
 
-def test_serve_args_refuses_a_gguf_delivery_rather_than_guess(gguf_repo):
-    proc = evalpin(gguf_repo, "serve-args", NAME, check=False)
-    assert proc.returncode == 2 and "has no GGUF loader" in proc.stderr and "backend hf" in proc.stderr
+def test_serve_args_prints_llama_cpp_server_on_the_verified_file(gguf_repo):
+    argv = json.loads(evalpin_in_process(gguf_repo, "serve-args", NAME, "--json").stdout)
+    assert argv == [
+        *("python", "-m", "llama_cpp.server", "--model", f"models/{NAME}/{REAL}", "--model_alias", NAME),
+        *("--seed", "1234", "--logits_all", "true", "--n_ctx", "8192"),  # no --chat_format: the file's own
+    ]
+    hub = evalpin_in_process(gguf_repo, "serve-args", NAME, "--hub", check=False)
+    assert hub.returncode == 2 and "drop --hub" in hub.stderr
 
 
 # --- drift, classified inside the file ---------------------------------------------------------------
@@ -383,27 +394,79 @@ def test_quant_named_in_the_file_name_must_match_the_header(infos):
 # --- evaluation: in-process, dequantized by transformers --------------------------------------------
 
 
-@pytest.mark.slow
-def test_the_pinned_gguf_is_evaluated_in_process_and_the_fingerprint_says_how(gguf_repo, tmp_path):
+@pytest.fixture(scope="module")
+def hf_evaluated(gguf_repo, tmp_path_factory) -> Path:
     """The pipeline's evaluate stage through lm-eval's hf backend with gguf_file (the tokenizer from inside
-    the GGUF), on one multiple-choice sample: loading alone (transformers, GGUF parsing, dequantizing 272
-    tensors) takes most of the ~30 s on 2 busy cores."""
-    repo = copy_repo(gguf_repo, tmp_path / "repo")
+    the GGUF) on 4 samples of a multiple-choice and a generation task: loading (transformers, GGUF parsing,
+    dequantizing 272 tensors) takes most of the ~30 s on 2 busy cores."""
+    repo = copy_repo(gguf_repo, tmp_path_factory.mktemp("gguf-hf") / "repo")
     evalpin(
-        repo,
-        "compose",
-        f"model={NAME}",
-        "suite.limit=1",
-        "suite.tasks=[demo_color_mc]",
-        "suite.chat_tasks=[]",
+        repo, "compose", f"model={NAME}", "suite.limit=4", f"suite.tasks=[{MC},{GEN}]", "suite.chat_tasks=[]"
     )
     evalpin(repo, "evaluate")
-    gguf = read_json(repo / "eval/fingerprint.json")["delivery"]["gguf"]
-    lock = load_lock(repo / f"models/{NAME}.lock.json")
+    return repo
+
+
+@pytest.mark.slow
+def test_the_pinned_gguf_is_evaluated_in_process_and_the_fingerprint_says_how(hf_evaluated):
+    gguf = read_json(hf_evaluated / "eval/fingerprint.json")["delivery"]["gguf"]
+    lock = load_lock(hf_evaluated / f"models/{NAME}.lock.json")
     assert gguf == {
         "file": REAL,
         "file_type": "Q4_1",
         "tensors_sha256": lock.gguf[REAL].tensors_sha256,
         "loaded_as": "dequantized by transformers to float32 (lm-eval hf backend, gguf_file)",
     }
-    assert list(read_json(repo / "eval/metrics.json")["tasks"]) == ["demo_color_mc"]
+    assert list(read_json(hf_evaluated / "eval/metrics.json")["tasks"]) == [MC, GEN]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not LLAMA_CPP_PYTHON.is_file(),
+    reason=f"no llama.cpp server venv at {LLAMA_CPP_PYTHON} (make gguf-server-env)",
+)
+def test_llama_cpp_server_generates_what_the_in_process_path_generates(hf_evaluated, tmp_path):
+    """The second path: llama-cpp-python's server (llama.cpp's quantized kernels) on the verified file,
+    started as `serve-args` prints it, through lm-eval's gguf backend. Greedy outputs equal the in-process
+    (dequantized, float32) ones on these samples; loglikelihood tasks are refused (docs/backends.md)."""
+    repo = copy_repo(hf_evaluated, tmp_path / "repo")
+    argv = json.loads(evalpin_in_process(repo, "serve-args", NAME, "--json").stdout)
+    port, log = free_port(), tmp_path / "llama-cpp.log"
+    cmd = [str(LLAMA_CPP_PYTHON), *argv[1:], "--host", "127.0.0.1", "--port", str(port), "--verbose", "false"]
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            cmd,
+            cwd=repo,
+            env=subprocess_env(repo),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"backend.model_args.base_url=http://127.0.0.1:{port}"
+    try:
+        wait_ready(server, port, log, NAME)
+        on_server = (
+            "compose",
+            f"model={NAME}",
+            "backend=gguf-server",
+            url,
+            "suite.limit=4",
+            "suite.chat_tasks=[]",
+        )
+        evalpin(repo, *on_server, f"suite.tasks=[{MC},{GEN}]")
+        refused = evalpin(repo, "evaluate", check=False)
+        evalpin(repo, *on_server, f"suite.tasks=[{GEN}]")
+        evalpin(repo, "evaluate")
+    finally:
+        stop_vllm(server)
+    assert refused.returncode == 2 and f"eval/tasks/{MC}.yaml: output_type multiple_choice" in refused.stderr
+    hf_scores = read_json(hf_evaluated / "eval/metrics.json")["tasks"][GEN]
+    assert read_json(repo / "eval/metrics.json")["tasks"][GEN] == hf_scores
+    assert responses(repo, GEN) == [r.strip() for r in responses(hf_evaluated, GEN)]  # lm-eval's gguf strips
+    loaded = read_json(repo / "eval/fingerprint.json")["delivery"]["gguf"]["loaded_as"]
+    assert loaded.startswith("llama.cpp's quantized kernels")
+
+
+def responses(repo: Path, task: str) -> list[str]:
+    lines = (repo / f"eval/samples/{task}.jsonl").read_text().splitlines()
+    return [json.loads(line)["response"] for line in lines]

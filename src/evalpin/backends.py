@@ -2,7 +2,8 @@
 
 hf runs in-process on models/NAME. local-completions talks to an OpenAI-compatible /v1/completions
 server (vLLM, started with `evalpin serve-args NAME`); the server must serve exactly the pinned delivery,
-while the tokenizer that turns prompts into token IDs is always the verified one in models/NAME.
+while the tokenizer that turns prompts into token IDs is always the verified one in models/NAME. gguf talks
+to llama-cpp-python's server on a pinned GGUF file (generation tasks only).
 """
 
 from __future__ import annotations
@@ -102,7 +103,33 @@ def max_positions(delivery: Path) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
-BACKENDS = {"hf": hf, "local-completions": local_completions}
+def gguf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
+    """lm-eval's `gguf` backend against llama-cpp-python's server on the pinned GGUF file: llama.cpp's own
+    quantized kernels, the second path beside hf's in-process dequantization. The server tokenizes with
+    the file's own tokenizer (the one the golden renderings verify)."""
+    where = "conf/backend/gguf-server.yaml"
+    if not model.get("gguf_file"):
+        raise EvalpinError(
+            f"conf/model/{model['name']}.yaml: no gguf_file; the gguf backend serves a pinned GGUF delivery. "
+            "Use `backend: hf` for this model."
+        )
+    configured = dict(backend.get("model_args") or {})
+    unknown = sorted(set(configured) - {"base_url", "max_length"})
+    if unknown:
+        raise EvalpinError(f"{where}: model_args {unknown} are not lm-eval gguf arguments; remove them.")
+    if not configured.get("base_url"):
+        raise EvalpinError(
+            f"{where}: model_args.base_url is not set; point it at the server `evalpin serve-args "
+            f"{model['name']}` started (per machine: conf/local/default.yaml)."
+        )
+    return "gguf", configured
+
+
+# What lm-eval's gguf backend scores correctly against llama-cpp-python 0.3.36's server (docs/backends.md):
+# its echo logprobs are shifted by one token and the backend drops the continuation's last one.
+GGUF_SERVER_OUTPUT_TYPES = ("generate_until",)
+
+BACKENDS = {"hf": hf, "local-completions": local_completions, "gguf": gguf}
 
 
 def lm_eval_model(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:

@@ -186,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name", nargs="?", help="remote name (default: the default remote)")
     check.set_defaults(handler=cmd_remote_check)
 
-    serve = commands.add_parser("serve-args", help="print the `vllm serve` command for a pinned model")
+    serve = commands.add_parser(
+        "serve-args", help="print the server command for a pinned model (vLLM; llama-cpp-python for GGUF)"
+    )
     serve.add_argument("name", help="model name (conf/model/NAME.yaml)")
     serve.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. inference.seed=7")
     serve.add_argument("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME")

@@ -19,7 +19,7 @@ from pathlib import Path
 from evalpin import project
 from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
-from evalpin.backends import base_of, lm_eval_model
+from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.lock import Lock, current_runtime
 from evalpin.verify import require_verified
@@ -48,7 +48,7 @@ def evaluate(root: Path, params: dict) -> dict:
     metrics = summarize_results(results, tasks)
     records = {task: sample_records(results, task) for task in tasks}
     write_samples(root / SAMPLES_DIR, records)
-    fingerprint = build_fingerprint(root, lock, results, records, suite, inference)
+    fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend)
     write_json(root / FINGERPRINT_FILE, fingerprint)
     write_json(
         root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
@@ -116,16 +116,37 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
     import torch  # heavy: imported only when evaluating
 
     torch.set_num_threads(int(inference["torch_threads"]))
-    lm = load_model(root, model, inference, backend)
     runs = [(list(suite["tasks"]), bool(inference["apply_chat_template"]))]
     if suite.get("chat_tasks"):
         runs.append((list(suite["chat_tasks"]), True))
+    if backend.get("name") == "gguf":
+        check_gguf_server_tasks(root, suite, runs)
+    lm = load_model(root, model, inference, backend)
     merged: dict = {}
     for tasks, chat in runs:
         results = run_lm_eval(root, lm, inference, suite, tasks, chat)
         for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
             merged.setdefault(key, {}).update(results[key])
     return merged
+
+
+def check_gguf_server_tasks(root: Path, suite: dict, runs: list[tuple[list[str], bool]]) -> None:
+    """Refuse what lm-eval's gguf backend cannot score correctly, before anything loads or connects."""
+    from lm_eval.tasks import TaskManager
+
+    index = TaskManager(include_path=str(root / suite["include_path"]), include_defaults=False).task_index
+    for tasks, chat in runs:
+        for task in tasks:
+            cfg = index[task].cfg if task in index else {}
+            output_type = cfg.get("output_type") or ("generate_until" if "include" not in cfg else None)
+            if chat or output_type not in GGUF_SERVER_OUTPUT_TYPES:
+                reason = "through the chat template" if chat else f"output_type {output_type}"
+                raise EvalpinError(
+                    f"{suite['include_path']}/{task}.yaml: {reason}; the gguf backend scores generation "
+                    "tasks only (llama-cpp-python's server shifts echo logprobs by one token and lm-eval's "
+                    "gguf backend has no chat template: docs/backends.md). Evaluate it with `backend=hf`, or "
+                    "list only generate_until tasks: `suite.tasks=[...] suite.chat_tasks=[]`."
+                )
 
 
 def load_model(root: Path, model: dict, inference: dict, backend: dict):
@@ -248,21 +269,30 @@ def effective_generation(root: Path, lock: Lock, results: dict, task: str, infer
     return {**defaults, **task_kwargs, **(inference.get("gen_kwargs") or {})}
 
 
-def gguf_fingerprint(lock: Lock, inference: dict) -> dict:
-    """What was loaded from a GGUF delivery, and how: transformers dequantizes the tensors, so the scores
-    are those of the quantized weights computed in `dtype`, not of llama.cpp's quantized kernels."""
+def gguf_fingerprint(lock: Lock, inference: dict, backend: dict) -> dict:
+    """What was loaded from a GGUF delivery, and how: in-process, transformers dequantizes the tensors (the
+    quantized weights computed in `dtype`); through the server, llama.cpp's quantized kernels score them."""
     path = gguf_file_of(lock)
     info = lock.gguf[path]
+    loaded_as = f"dequantized by transformers to {inference['dtype']} (lm-eval hf backend, gguf_file)"
+    if backend.get("name") == "gguf":
+        loaded_as = "llama.cpp's quantized kernels (llama-cpp-python server, lm-eval gguf backend)"
     return {
         "file": path,
         "file_type": info.file_type,
         "tensors_sha256": info.tensors_sha256,
-        "loaded_as": f"dequantized by transformers to {inference['dtype']} (lm-eval hf backend, gguf_file)",
+        "loaded_as": loaded_as,
     }
 
 
 def build_fingerprint(
-    root: Path, lock: Lock, results: dict, records: dict[str, list[dict]], suite: dict, inference: dict
+    root: Path,
+    lock: Lock,
+    results: dict,
+    records: dict[str, list[dict]],
+    suite: dict,
+    inference: dict,
+    backend: dict,
 ) -> dict:
     chat_tasks = set(suite.get("chat_tasks") or []) | (
         set(records) if inference["apply_chat_template"] else set()
@@ -289,7 +319,7 @@ def build_fingerprint(
     if lock.base:
         delivery["base"] = asdict(lock.base)
     if gguf_file_of(lock):
-        delivery["gguf"] = gguf_fingerprint(lock, inference)
+        delivery["gguf"] = gguf_fingerprint(lock, inference, backend)
     return {
         "delivery": delivery,
         "chat_templates": lock.chat_templates,

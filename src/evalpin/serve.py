@@ -15,6 +15,7 @@ from pathlib import Path
 from evalpin import project
 from evalpin.backends import max_positions
 from evalpin.errors import EvalpinError
+from evalpin.lock import Lock, load_lock
 
 VLLM_DTYPES = {"auto", "half", "float16", "bfloat16", "float", "float32"}
 # conf/backend/vllm.yaml model_args (lm-eval's vllm names = vLLM engine args) that are also server flags.
@@ -42,9 +43,9 @@ PER_REQUEST = {"until"}  # stop sequences travel with each request, not with the
 
 
 def serve_args(root: Path, name: str, hub: bool = False, overrides: tuple[str, ...] = ()) -> list[str]:
-    """argv of `vllm serve` for models/NAME under conf/ (+ Hydra overrides), with backend=vllm."""
+    """argv of `vllm serve` for models/NAME under conf/ (+ Hydra overrides), with backend=vllm; for a GGUF
+    delivery, llama-cpp-python's server."""
     from evalpin.compose import compose
-    from evalpin.lock import load_lock
     from evalpin.verify import require_verified
 
     if not project.model_conf_path(root, name).is_file():
@@ -62,11 +63,7 @@ def serve_args(root: Path, name: str, hub: bool = False, overrides: tuple[str, .
             "(backend hf) only, so it has no verified server command for one."
         )
     if lock.gguf:
-        raise EvalpinError(
-            f"serve-args {name}: a GGUF delivery ({', '.join(lock.gguf)}). The vLLM build evalpin installs "
-            "(`make server-env`) has no GGUF loader, so there is no verified server command for it yet; "
-            "evaluate it in-process (backend hf: transformers dequantizes the file)."
-        )
+        return gguf_server_args(root, lock, inference, hub)
     delivery = project.model_dir(root, name)
     local = delivery.relative_to(root).as_posix()
     if hub:
@@ -103,6 +100,25 @@ def serve_args(root: Path, name: str, hub: bool = False, overrides: tuple[str, .
         elif value not in (None, False):
             argv += [flag, str(value)]
     return argv
+
+
+def gguf_server_args(root: Path, lock: Lock, inference: dict, hub: bool) -> list[str]:
+    """llama-cpp-python's server on the verified GGUF file (vLLM's CPU build has no GGUF loader). No
+    --chat_format: the server applies the template inside the file, the one the golden renderings verify."""
+    from evalpin.evaluate import gguf_file_of
+    from evalpin.verify import require_verified
+
+    if hub:
+        raise EvalpinError(
+            f"serve-args {lock.name} --hub: llama-cpp-python's server cannot fetch a pinned commit; "
+            "serve the verified file in models/ (drop --hub)."
+        )
+    require_verified(root, lock.name)
+    path = gguf_file_of(lock)
+    argv = ["python", "-m", "llama_cpp.server", "--model", f"{project.MODELS_DIR}/{lock.name}/{path}"]
+    argv += ["--model_alias", lock.name, "--seed", str(inference["seed"]), "--logits_all", "true"]
+    context = lock.gguf[path].context_length
+    return argv + (["--n_ctx", str(context)] if context else [])
 
 
 def generation_overrides(gen_kwargs: dict) -> dict:
