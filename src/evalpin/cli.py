@@ -76,6 +76,32 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)")
     pin.set_defaults(handler=cmd_pin)
 
+    pin_data = commands.add_parser(
+        "pin-data", help="pin a Hub dataset repo at an immutable commit into eval/data/NAME"
+    )
+    pin_data.add_argument("repo_id", help="hub dataset repo id, e.g. allenai/ai2_arc")
+    pin_data.add_argument("--revision", required=True, help="full 40-hex commit (or a ref, with --resolve)")
+    pin_data.add_argument("--name", help="local name (default: the repo id's last part)")
+    pin_data.add_argument("--upstream", help="a huggingface_hub cache directory instead of the Hub")
+    pin_data.add_argument("--local-dir", help="a plain directory holding the commit's files")
+    pin_data.add_argument("--unverified-origin", action="store_true", help="--local-dir without metadata")
+    pin_data.add_argument(
+        "--include", action="append", default=[], help="glob on data paths to keep (repeatable): 'ARC-Easy/*'"
+    )
+    pin_data.add_argument("--resolve", action="store_true", help="accept a branch or tag; record its commit")
+    pin_data.add_argument(
+        "--trust-loading-script", action="store_true", help="accept (and lock) a loading script (*.py)"
+    )
+    pin_data.set_defaults(handler=cmd_pin_data)
+    verify_data = commands.add_parser(
+        "verify-data", help="re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)"
+    )
+    verify_data.add_argument("names", nargs="*", help="dataset names (default: every pinned dataset)")
+    verify_data.add_argument(
+        "--full", action="store_true", help="re-hash every file, ignoring the stat record"
+    )
+    verify_data.set_defaults(handler=cmd_verify_data)
+
     verify = commands.add_parser("verify", help="re-hash models/NAME against its lock (exit 1 on drift)")
     verify.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
     verify.add_argument("--full", action="store_true", help="re-hash every file, ignoring the stat record")
@@ -245,6 +271,56 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
         f"  next: git add models/{name}.dvc models/{name}.lock.json conf/model/{name}.yaml && evalpin compose"
     )
     return EXIT_OK
+
+
+def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.pin import DataPinRequest, pin_dataset
+
+    if args.local_dir and args.upstream:
+        raise EvalpinError(
+            "pin-data: give --upstream (a hub cache) or --local-dir (a plain directory), not both."
+        )
+    name = args.name or args.repo_id.split("/")[-1].lower()
+    request = DataPinRequest(
+        repo_id=args.repo_id,
+        revision=args.revision,
+        name=name,
+        upstream=args.upstream,
+        local_dir=args.local_dir,
+        resolve=args.resolve,
+        include=tuple(args.include),
+        trust_loading_script=args.trust_loading_script,
+        unverified_origin=args.unverified_origin,
+    )
+    lock = pin_dataset(root, request)
+    print(f"pinned dataset {lock.source.repo_id}@{lock.source.revision} as {name}: {len(lock.files)} files")
+    print(f"  {lock.what}/ (DVC), {lock.what}.lock.json, conf/data/{name}.yaml")
+    print(f"  next: git add {lock.what}.dvc {lock.what}.lock.json conf/data/{name}.yaml")
+    return EXIT_OK
+
+
+def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.verify import describe_drift, summarize, verify_dataset
+
+    names = args.names or sorted(
+        p.name[: -len(".lock.json")] for p in (root / project.DATA_DIR).glob("*.lock.json")
+    )
+    if not names:
+        raise EvalpinError(
+            "verify-data: no pinned dataset (eval/data/*.lock.json); pin one with `evalpin pin-data`."
+        )
+    code = EXIT_OK
+    for name in names:
+        lock, report = verify_dataset(root, name, full=args.full)
+        if report.ok:
+            print(
+                f"{lock.what}: {summarize(report.findings)} "
+                f"({report.files_checked} files, digest {lock.digest[:12]})"
+            )
+        else:
+            print(f"{lock.what}: DRIFT against {lock.what}.lock.json\n{describe_drift(report)}")
+            code = EXIT_DRIFT
+    return code
 
 
 def cmd_verify(root: Path, args: argparse.Namespace) -> int:
