@@ -201,7 +201,7 @@ def write_dataset_cache(cache: Path, answers: tuple[str, ...] = ("A", "B")) -> P
 
     repo = cache / "datasets--tests--arc"
     snapshot = repo / "snapshots" / ARC_COMMIT
-    for split in ("test", "validation"):
+    for split in ("train", "test", "validation"):
         table = pa.table(
             {
                 "id": [f"{split}-{i}" for i in range(len(answers))],
@@ -214,7 +214,7 @@ def write_dataset_cache(cache: Path, answers: tuple[str, ...] = ("A", "B")) -> P
         pq.write_table(table, snapshot / "ARC-Easy" / f"{split}-00000-of-00001.parquet")
     (snapshot / "README.md").write_text(
         "---\nconfigs:\n- config_name: ARC-Easy\n  data_files:\n"
-        "  - split: test\n    path: ARC-Easy/test-*\n"
+        "  - split: train\n    path: ARC-Easy/train-*\n  - split: test\n    path: ARC-Easy/test-*\n"
         "  - split: validation\n    path: ARC-Easy/validation-*\n---\n"
     )
     (repo / "refs").mkdir(exist_ok=True)

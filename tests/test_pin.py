@@ -320,4 +320,4 @@ def test_pin_data_from_a_plain_directory_records_an_asserted_commit(template_rep
         pin_dataset(template_repo, request)
     lock = pin_dataset(template_repo, replace(request, unverified_origin=True))
     assert lock.source.provenance == "asserted" and lock.source.local_dir == "incoming"
-    assert len(lock.files) == 3
+    assert len(lock.files) == 4

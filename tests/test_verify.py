@@ -108,7 +108,7 @@ def test_dataset_drift_is_missing_extra_or_changed_and_the_stat_record_skips_cle
     write_dataset_cache(template_repo / "hub")
     pin_dataset(template_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
     first = verify_dataset(template_repo, "arc")[1]
-    assert first.ok and first.files_rehashed == 3
+    assert first.ok and first.files_rehashed == 4
     assert verify_dataset(template_repo, "arc")[1].files_rehashed == 0  # the stat fast path
     data = template_repo / "eval/data/arc"
     _flip_one_byte(data / "ARC-Easy/test-00000-of-00001.parquet")

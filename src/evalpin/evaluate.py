@@ -16,13 +16,13 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from evalpin import project
+from evalpin import catalog, project
 from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.backends import base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.lock import Lock, current_runtime
-from evalpin.verify import require_verified
+from evalpin.verify import require_verified, require_verified_dataset
 
 METRICS_FILE = "eval/metrics.json"
 SCORES_FILE = "eval/scores.json"
@@ -40,8 +40,10 @@ def evaluate(root: Path, params: dict) -> dict:
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     check_base(lock, model)
     check_gguf(lock, model)
+    for entry in catalog.entries(suite):  # every pinned dataset the suite reads, fail closed
+        require_verified_dataset(root, entry["data"])
     results = run_suite(root, model, inference, suite, backend)
-    tasks = [*suite["tasks"], *(suite.get("chat_tasks") or [])]
+    tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks)
     records = {task: sample_records(results, task) for task in tasks}
     write_samples(root / SAMPLES_DIR, records)
@@ -85,8 +87,13 @@ def check_gguf(lock: Lock, model: dict) -> None:
         )
 
 
+def suite_tasks(suite: dict) -> list[str]:
+    """The plain tasks whose scores are reported: local tasks, then catalog tasks."""
+    return [*(suite.get("tasks") or []), *(e["task"] for e in catalog.entries(suite))]
+
+
 def check_suite(suite: dict) -> None:
-    plain, chat = list(suite.get("tasks") or []), list(suite.get("chat_tasks") or [])
+    plain, chat = suite_tasks(suite), list(suite.get("chat_tasks") or [])
     if not plain and not chat:
         raise EvalpinError("conf/suite/: the suite lists no tasks; add task names under `tasks:`.")
     if both := sorted(set(plain) & set(chat)):
@@ -114,7 +121,8 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
 
     torch.set_num_threads(int(inference["torch_threads"]))
     lm = load_model(root, model, inference, backend)
-    runs = [(list(suite["tasks"]), bool(inference["apply_chat_template"]))]
+    catalog_configs, _ = catalog.task_configs(root, suite)
+    runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
     if suite.get("chat_tasks"):
         runs.append((list(suite["chat_tasks"]), True))
     merged: dict = {}
@@ -134,11 +142,14 @@ def load_model(root: Path, model: dict, inference: dict, backend: dict):
     return get_model(name).create_from_arg_obj(model_args, settings)
 
 
-def run_lm_eval(root: Path, lm, inference: dict, suite: dict, tasks: list[str], chat: bool) -> dict:
+def run_lm_eval(root: Path, lm, inference: dict, suite: dict, tasks: list, chat: bool) -> dict:
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    task_manager = TaskManager(include_path=str(root / suite["include_path"]), include_defaults=False)
+    _, folders = catalog.task_configs(root, suite)  # only the catalog folders the suite uses
+    task_manager = TaskManager(
+        include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
+    )
     seed = int(inference["seed"])
     return lm_eval.simple_evaluate(
         model=lm,
