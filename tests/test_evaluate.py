@@ -151,3 +151,17 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     params["suite"]["catalog"] = [{"task": "arc_easy", "data": "unpinned"}]
     with pytest.raises(EvalpinError, match="`evalpin pin-data REPO_ID --revision COMMIT --name unpinned`"):
         evaluate(pinned_repo, params)
+
+
+def test_a_pinned_dataset_lacking_the_tasks_config_or_split_is_named(template_repo):
+    write_dataset_cache(template_repo / "hub")
+    request = DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub", include=("ARC-Easy/train-*",))
+    pin_dataset(template_repo, request)
+    suite = {"catalog": [{"task": "arc_easy", "data": "arc"}]}
+    with pytest.raises(
+        EvalpinError, match=r"README.md: config 'ARC-Easy' has no pinned file for split 'test'"
+    ):
+        catalog.task_configs(template_repo, suite)
+    suite["catalog"] = [{"task": "arc_challenge", "data": "arc"}]  # dataset_name ARC-Challenge
+    with pytest.raises(EvalpinError, match=r"field 'configs' has no config_name 'ARC-Challenge'"):
+        catalog.task_configs(template_repo, suite)

@@ -8,12 +8,16 @@ catalog (14,000+ YAML files) costs 7-15 s per evaluation. A catalog task is over
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import re
 from pathlib import Path
 
+import yaml
+
 from evalpin import project
 from evalpin.errors import EvalpinError
+from evalpin.lock import list_delivery
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task: evalpin_TASK
 
@@ -59,9 +63,55 @@ def task_configs(root: Path, suite: dict) -> tuple[list[dict], list[str]]:
     catalog folders TaskManager must index (only those)."""
     configs, folders = [], []
     for entry in entries(suite):
-        folder = str(locate(entry["task"]).parent)
+        path = locate(entry["task"])
+        check_data(root, entry, catalog_fields(path))
+        folder = str(path.parent)
         if folder not in folders:
             folders.append(folder)
         override = {"task": entry["task"], "dataset_path": str(project.data_dir(root, entry["data"]))}
         configs.append({"group": f"{GROUP_PREFIX}{entry['task']}", "task": [override]})
     return configs, folders
+
+
+class _TagTolerantLoader(yaml.SafeLoader):
+    """Reads catalog YAMLs for their plain fields; `!function utils.x` values are left as strings."""
+
+
+_TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix}")
+
+
+def catalog_fields(path: Path) -> dict:
+    """A catalog YAML's fields, over those of the file it `include:`s (as lm-eval merges them)."""
+    fields = yaml.load(path.read_text(encoding="utf-8"), Loader=_TagTolerantLoader) or {}
+    include = fields.pop("include", None)
+    return {**catalog_fields(path.parent / include), **fields} if include else fields
+
+
+def check_data(root: Path, entry: dict, fields: dict) -> None:
+    """The pinned dataset declares (README `configs:`) the config and the split the task reads."""
+    card = project.data_dir(root, entry["data"]) / "README.md"
+    config = fields.get("dataset_name") or "default"
+    split = fields.get("test_split") or fields.get("validation_split")
+    text = card.read_text(encoding="utf-8") if card.is_file() else ""
+    header = yaml.safe_load(text.split("---")[1]) if text.startswith("---") else {}
+    configs = {c.get("config_name"): c for c in (header or {}).get("configs") or []}
+    fix = (
+        f"re-pin it with `evalpin pin-data` including that {{}} (--include), "
+        f"or bind {entry['task']!r} to another dataset."
+    )
+    if config not in configs:
+        raise EvalpinError(
+            f"{card}: field 'configs' has no config_name {config!r} (has {sorted(configs)}), which catalog "
+            f"task {entry['task']!r} reads (dataset_name); " + fix.format("config")
+        )
+    files = configs[config].get("data_files") or []
+    splits = {f.get("split"): f.get("path") for f in files} if isinstance(files, list) else dict(files)
+    patterns = splits.get(split) or []
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    pinned = list_delivery(card.parent)
+    if not any(fnmatch.fnmatch(p, pattern) for p in pinned for pattern in patterns):
+        raise EvalpinError(
+            f"{card}: config {config!r} has no pinned file for split {split!r} (splits {sorted(splits)}), "
+            f"which catalog task "
+            f"{entry['task']!r} evaluates on; " + fix.format("split")
+        )
