@@ -10,6 +10,7 @@ from conftest import ARC_COMMIT, TEMPLATE, dvc, evalpin, read_json, write_datase
 from evalpin import catalog
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import evaluate
+from evalpin.lock import load_lock
 from evalpin.pin import DataPinRequest, pin_dataset
 
 pytestmark = pytest.mark.slow
@@ -145,6 +146,9 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     metrics = evaluate(pinned_repo, params)
     assert metrics["tasks"]["arc_easy"]["n"] == 2  # the pinned test split, not the Hub's
     assert read_json(pinned_repo / "eval/metrics.json") == metrics
+    data = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]["arc_easy"]["data"]
+    assert data["name"] == "arc" and data["revision"] == ARC_COMMIT
+    assert data["lock_digest"] == load_lock(pinned_repo / "eval/data/arc.lock.json").digest
     params["suite"]["catalog"] = [{"task": "arc_nonesuch", "data": "arc"}]
     with pytest.raises(EvalpinError, match="catalog task 'arc_nonesuch' is not in lm-eval's catalog"):
         evaluate(pinned_repo, params)

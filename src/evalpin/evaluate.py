@@ -40,14 +40,13 @@ def evaluate(root: Path, params: dict) -> dict:
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     check_base(lock, model)
     check_gguf(lock, model)
-    for entry in catalog.entries(suite):  # every pinned dataset the suite reads, fail closed
-        require_verified_dataset(root, entry["data"])
+    data = {e["task"]: require_verified_dataset(root, e["data"]) for e in catalog.entries(suite)}
     results = run_suite(root, model, inference, suite, backend)
     tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks)
     records = {task: sample_records(results, task) for task in tasks}
     write_samples(root / SAMPLES_DIR, records)
-    fingerprint = build_fingerprint(root, lock, results, records, suite, inference)
+    fingerprint = build_fingerprint(root, lock, results, records, suite, inference, data)
     write_json(root / FINGERPRINT_FILE, fingerprint)
     write_json(
         root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
@@ -269,9 +268,21 @@ def gguf_fingerprint(lock: Lock, inference: dict) -> dict:
     }
 
 
+def delivery_identity(lock: Lock) -> dict:
+    """What names a pinned delivery (a model or a dataset) in the fingerprint."""
+    return {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest}
+
+
 def build_fingerprint(
-    root: Path, lock: Lock, results: dict, records: dict[str, list[dict]], suite: dict, inference: dict
+    root: Path,
+    lock: Lock,
+    results: dict,
+    records: dict[str, list[dict]],
+    suite: dict,
+    inference: dict,
+    data: dict[str, Lock] | None = None,
 ) -> dict:
+    """`data`: catalog task -> the lock of the pinned dataset it ran on (recorded per task)."""
     chat_tasks = set(suite.get("chat_tasks") or []) | (
         set(records) if inference["apply_chat_template"] else set()
     )
@@ -287,13 +298,15 @@ def build_fingerprint(
         }
         for task, rows in records.items()
     }
+    for task, data_lock in (data or {}).items():
+        tasks[task]["data"] = delivery_identity(data_lock)
     generation = {
         task: effective_generation(root, lock, results, task, inference)
         for task in records
         if results["configs"][task]["output_type"] == "generate_until"
     }
     all_outputs = "".join(f"{task}:{tasks[task]['outputs_sha256']}\n" for task in sorted(tasks))
-    delivery = {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest}
+    delivery = delivery_identity(lock)
     if lock.base:
         delivery["base"] = asdict(lock.base)
     if gguf_file_of(lock):
