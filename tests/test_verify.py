@@ -1,6 +1,7 @@
 import os
 
 import pytest
+import yaml
 from conftest import ARC_COMMIT, evalpin, read_json, write_dataset_cache
 
 from evalpin.errors import DriftError, EvalpinError
@@ -135,3 +136,18 @@ def test_unpinned_or_tampered_dataset_lock_is_refused(template_repo):
     lock_file.write_text(lock_file.read_text().replace('"role": "data"', '"role": "weights"', 1))
     with pytest.raises(EvalpinError, match=r"role 'weights' is not a dataset role"):
         verify_dataset(template_repo, "arc")
+
+
+def test_verify_records_and_stops_on_the_suites_datasets(pinned_repo):
+    write_dataset_cache(pinned_repo / "hub")
+    lock = pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    params = pinned_repo / "params.yaml"
+    conf = yaml.safe_load(params.read_text())
+    conf["suite"]["catalog"] = [{"task": "arc_easy", "data": "arc"}]
+    params.write_text(yaml.safe_dump(conf))
+    evalpin(pinned_repo, "verify", "--files-only", "--record", "eval/verified.json")
+    record = read_json(pinned_repo / "eval/verified.json")["datasets"]
+    assert record == {"arc": {"name": "arc", "revision": ARC_COMMIT, "lock_digest": lock.digest}}
+    (pinned_repo / "eval/data/arc/README.md").write_text("---\n---\n")
+    proc = evalpin(pinned_repo, "verify", "--files-only", check=False)
+    assert proc.returncode == 1 and "eval/data/arc does not match" in proc.stderr + proc.stdout

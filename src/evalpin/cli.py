@@ -342,6 +342,7 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
         }
     if code := report_verification(root, name, lock, report, args):
         return code
+    datasets = verify_suite_datasets(root)
     if args.record:
         from evalpin.atomic import write_atomic
 
@@ -353,8 +354,25 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
         }
         if base_record:
             record["base"] = base_record
+        if datasets:
+            record["datasets"] = datasets
         write_atomic(root / args.record, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return EXIT_OK
+
+
+def verify_suite_datasets(root: Path) -> dict[str, dict]:
+    """Every pinned dataset the suite's catalog tasks read, verified (DriftError on drift): name ->
+    commit and lock digest, for eval/verified.json."""
+    from evalpin.catalog import entries
+    from evalpin.compose import load_params
+    from evalpin.evaluate import delivery_identity, section
+    from evalpin.verify import require_verified_dataset
+
+    names = sorted({e["data"] for e in entries(section(load_params(root), "suite"))})
+    found = {name: delivery_identity(require_verified_dataset(root, name)) for name in names}
+    for identity in found.values():
+        print(f"verified dataset eval/data/{identity['name']} (lock {identity['lock_digest'][:12]})")
+    return found
 
 
 def report_verification(root: Path, name: str, lock, report, args: argparse.Namespace) -> int:
