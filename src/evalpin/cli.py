@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     upstream = commands.add_parser("check-upstream", help="is what the upstream serves today still the pin?")
     upstream.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
+    upstream.add_argument("--dataset", action="store_true", help="NAME is a pinned dataset (eval/data/NAME)")
     upstream.add_argument(
         "--ref", default="main", help="the upstream's moving ref to resolve (default: main)"
     )
@@ -474,12 +475,14 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
 def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
     from evalpin.diff import check_upstream, format_diff
 
-    name = default_model(root, args.name)
-    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream)
+    name = args.name if args.dataset else default_model(root, args.name)
+    if not name:
+        raise EvalpinError("check-upstream --dataset: name the pinned dataset (eval/data/NAME).")
+    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream, args.dataset)
     where = f"{lock.source.repo_id} {args.ref} -> {commit}"
     if not diff.files:
         same = "the pinned commit" if commit == lock.source.revision else "a new commit with identical files"
-        print(f"{where}: serves {same}; every file matches models/{name}.lock.json")
+        print(f"{where}: serves {same}; every file matches {lock.what}.lock.json")
         return EXIT_OK
     print(f"{where}: DRIFT. The same name now delivers something else than pinned {lock.source.revision}:")
     print(format_diff(diff))

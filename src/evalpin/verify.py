@@ -22,6 +22,7 @@ from evalpin.atomic import write_atomic
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
 from evalpin.lock import (
+    DATA_ROLES,
     DATASET,
     Lock,
     check_data_safety,
@@ -34,7 +35,6 @@ from evalpin.lock import (
 from evalpin.table import columns
 
 SAME_WEIGHTS = "; weights identical (same weights, another delivery)"
-DATA_ROLES = {"data", "card", "loading_script"}
 DRIFT_KINDS = ("missing", "extra", "resized", "changed")
 ROLE_WORDS = {
     "weights": "weights",
@@ -203,7 +203,7 @@ def summarize(findings: tuple[Finding, ...] | list[Finding]) -> str:
     roles = sorted({f.role for f in findings}, key=lambda r: list(ROLE_WORDS).index(r))
     changed = " and ".join(ROLE_WORDS[r] for r in roles)
     line = f"drift in {changed}"
-    if "weights" not in roles and not set(roles) & DATA_ROLES:
+    if "weights" not in roles and not set(roles).intersection(DATA_ROLES):
         line += SAME_WEIGHTS
     return line
 
