@@ -190,7 +190,9 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-ARC_COMMIT, ARC_FIX = "a" * 40, "b" * 40  # a test dataset repo's two commits (the second fixes a key)
+# A test dataset repo's two commits (the second fixes a key), and its questions.
+ARC_COMMIT, ARC_FIX = "a" * 40, "b" * 40
+QUESTIONS = ("What is the capital of France?", "What color is the sky?")
 
 
 def write_dataset_cache(cache: Path, answers: tuple[str, ...] = ("A", "B")) -> Path:
@@ -205,7 +207,7 @@ def write_dataset_cache(cache: Path, answers: tuple[str, ...] = ("A", "B")) -> P
         table = pa.table(
             {
                 "id": [f"{split}-{i}" for i in range(len(answers))],
-                "question": ["What is the capital of France?", "What color is the sky?"][: len(answers)],
+                "question": [QUESTIONS[i % len(QUESTIONS)] for i in range(len(answers))],
                 "choices": [{"text": ["Paris", "Rome"], "label": ["A", "B"]}] * len(answers),
                 "answerKey": list(answers),
             }
