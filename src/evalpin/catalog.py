@@ -34,7 +34,7 @@ def locate(task: str, catalog: Path | None = None) -> Path:
     """The catalog YAML declaring `task: TASK`: first in folders whose name starts the task's name
     (arc for arc_easy), then anywhere in the catalog."""
     catalog = catalog or catalog_dir()
-    declares = re.compile(rf"^task:\s*['\"]?{re.escape(task)}['\"]?\s*$", re.MULTILINE)
+    declares = re.compile(rf"^['\"]?task['\"]?:\s*['\"]?{re.escape(task)}['\"]?\s*$", re.MULTILINE)
     likely = [d for d in catalog.iterdir() if d.is_dir() and task.startswith(d.name)]
     for folder in (*likely, catalog):
         for path in sorted(folder.rglob("*.yaml")):
