@@ -120,13 +120,13 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
 
     torch.set_num_threads(int(inference["torch_threads"]))
     lm = load_model(root, model, inference, backend)
-    catalog_configs, _ = catalog.task_configs(root, suite)
+    catalog_configs, folders = catalog.task_configs(root, suite)
     runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
     if suite.get("chat_tasks"):
         runs.append((list(suite["chat_tasks"]), True))
     merged: dict = {}
     for tasks, chat in runs:
-        results = run_lm_eval(root, lm, inference, suite, tasks, chat)
+        results = run_lm_eval(root, lm, inference, suite, tasks, chat, folders)
         for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
             merged.setdefault(key, {}).update(results[key])
     return merged
@@ -141,11 +141,13 @@ def load_model(root: Path, model: dict, inference: dict, backend: dict):
     return get_model(name).create_from_arg_obj(model_args, settings)
 
 
-def run_lm_eval(root: Path, lm, inference: dict, suite: dict, tasks: list, chat: bool) -> dict:
+def run_lm_eval(
+    root: Path, lm, inference: dict, suite: dict, tasks: list, chat: bool, folders: list[str]
+) -> dict:
+    """`folders`: the catalog folders holding the suite's catalog tasks (indexed, nothing else)."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    _, folders = catalog.task_configs(root, suite)  # only the catalog folders the suite uses
     task_manager = TaskManager(
         include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
     )
