@@ -216,3 +216,37 @@ def copy_repo(origin: Path, copy: Path) -> Path:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+# A test dataset repo's two commits (the second fixes a key), and its questions.
+ARC_COMMIT, ARC_FIX = "a" * 40, "b" * 40
+QUESTIONS = ("What is the capital of France?", "What color is the sky?")
+
+
+def write_dataset_cache(cache: Path, answers: tuple[str, ...] = ("A", "B")) -> Path:
+    """A dataset repo in huggingface_hub cache layout, as the Hub serves ai2_arc today: parquet per
+    config and split, a README whose YAML header lists `configs:`. Commit ARC_COMMIT; `main` points at it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    repo = cache / "datasets--tests--arc"
+    snapshot = repo / "snapshots" / ARC_COMMIT
+    for split in ("train", "test", "validation"):
+        table = pa.table(
+            {
+                "id": [f"{split}-{i}" for i in range(len(answers))],
+                "question": [QUESTIONS[i % len(QUESTIONS)] for i in range(len(answers))],
+                "choices": [{"text": ["Paris", "Rome"], "label": ["A", "B"]}] * len(answers),
+                "answerKey": list(answers),
+            }
+        )
+        (snapshot / "ARC-Easy").mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, snapshot / "ARC-Easy" / f"{split}-00000-of-00001.parquet")
+    (snapshot / "README.md").write_text(
+        "---\nconfigs:\n- config_name: ARC-Easy\n  data_files:\n"
+        "  - split: train\n    path: ARC-Easy/train-*\n  - split: test\n    path: ARC-Easy/test-*\n"
+        "  - split: validation\n    path: ARC-Easy/validation-*\n---\n"
+    )
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(ARC_COMMIT)
+    return snapshot

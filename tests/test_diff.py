@@ -1,11 +1,14 @@
 import dataclasses
 import json
+import shutil
+from dataclasses import replace
 
 import pytest
-from conftest import evalpin_in_process, git, pin_demo
+from conftest import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, git, pin_demo, write_dataset_cache
 
 from evalpin.diff import diff_locks, load_lock_at, name_from_spec
-from evalpin.lock import LockedFile, load_lock, role_of
+from evalpin.lock import DATASET, LockedFile, build_lock, load_lock, role_of
+from evalpin.pin import DataPinRequest, pin_dataset
 
 
 @pytest.fixture
@@ -121,3 +124,21 @@ def test_check_upstream_of_a_hub_pin_offline_says_how_to_ask(pinned_repo):
         pinned_repo, "check-upstream", "demo-tiny", "--ref", "r1", "--upstream", "demo/hub"
     )
     assert "serves the pinned commit" in proc.stdout
+
+
+def test_check_upstream_and_diff_on_a_dataset_lock_name_the_fixed_answer_keys(template_repo):
+    write_dataset_cache(template_repo / "hub")
+    pin_dataset(template_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub", include=("*/test-*",)))
+    hub = template_repo / "hub/datasets--tests--arc"
+    fixed = hub / "snapshots" / ARC_FIX
+    shutil.copytree(write_dataset_cache(template_repo / "fix", answers=("A", "A")), fixed)
+    (hub / "refs/main").write_text(ARC_FIX)
+    proc = evalpin(template_repo, "check-upstream", "arc", "--dataset", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert f"tests/arc main -> {ARC_FIX}: DRIFT" in proc.stdout
+    assert "ARC-Easy/test-00000-of-00001.parquet  data" in proc.stdout  # train/validation: not pinned
+    assert "validation" not in proc.stdout and "suggested bump: major" in proc.stdout
+    old = load_lock(template_repo / "eval/data/arc.lock.json")
+    new = build_lock(fixed, "arc", old.source, kind=DATASET)
+    diff = diff_locks(old, replace(new, files=tuple(f for f in new.files if f.path in old.by_path())))
+    assert diff.categories == ["data"] and not diff.weights_identical and diff.bump == "major"

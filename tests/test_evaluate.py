@@ -1,9 +1,17 @@
 """The pipeline end to end: real `dvc repro` running real lm-eval on the pinned tiny model."""
 
 import json
+import time
 
 import pytest
-from conftest import TEMPLATE, dvc, evalpin, read_json
+import yaml
+from conftest import ARC_COMMIT, TEMPLATE, dvc, evalpin, read_json, write_dataset_cache
+
+from evalpin import catalog
+from evalpin.errors import EvalpinError
+from evalpin.evaluate import evaluate
+from evalpin.lock import load_lock
+from evalpin.pin import DataPinRequest, pin_dataset
 
 pytestmark = pytest.mark.slow
 TASKS = ("demo_color_mc", "demo_home_gen", "demo_food_fewshot", "demo_behaviour", "demo_chat_home")
@@ -125,3 +133,39 @@ def test_hf_model_args_cannot_override_the_pins(tmp_path):
     backend = {"name": "hf", "model_args": {"trust_remote_code": True}}
     with pytest.raises(EvalpinError, match=r"model_args \['trust_remote_code'\] come from the pins"):
         lm_eval_model(tmp_path, model, {"dtype": "float32"}, backend)
+
+
+def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinned_repo):
+    write_dataset_cache(pinned_repo / "hub")
+    pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    params = yaml.safe_load((pinned_repo / "params.yaml").read_text())
+    params["suite"].update(tasks=[], chat_tasks=[], catalog=[{"task": "arc_easy", "data": "arc"}])
+    started = time.perf_counter()
+    assert catalog.task_configs(pinned_repo, params["suite"])[1] == [str(catalog.locate("arc_easy").parent)]
+    assert time.perf_counter() - started < 1.0  # only the catalog folder the suite uses
+    metrics = evaluate(pinned_repo, params)
+    assert metrics["tasks"]["arc_easy"]["n"] == 2  # the pinned test split, not the Hub's
+    assert read_json(pinned_repo / "eval/metrics.json") == metrics
+    data = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]["arc_easy"]["data"]
+    assert data["name"] == "arc" and data["revision"] == ARC_COMMIT
+    assert data["lock_digest"] == load_lock(pinned_repo / "eval/data/arc.lock.json").digest
+    params["suite"]["catalog"] = [{"task": "arc_nonesuch", "data": "arc"}]
+    with pytest.raises(EvalpinError, match="catalog task 'arc_nonesuch' is not in lm-eval's catalog"):
+        evaluate(pinned_repo, params)
+    params["suite"]["catalog"] = [{"task": "arc_easy", "data": "unpinned"}]
+    with pytest.raises(EvalpinError, match="`evalpin pin-data REPO_ID --revision COMMIT --name unpinned`"):
+        evaluate(pinned_repo, params)
+
+
+def test_a_pinned_dataset_lacking_the_tasks_config_or_split_is_named(template_repo):
+    write_dataset_cache(template_repo / "hub")
+    request = DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub", include=("ARC-Easy/train-*",))
+    pin_dataset(template_repo, request)
+    suite = {"catalog": [{"task": "arc_easy", "data": "arc"}]}
+    with pytest.raises(
+        EvalpinError, match=r"README.md: config 'ARC-Easy' has no pinned file for split 'test'"
+    ):
+        catalog.task_configs(template_repo, suite)
+    suite["catalog"] = [{"task": "arc_challenge", "data": "arc"}]  # dataset_name ARC-Challenge
+    with pytest.raises(EvalpinError, match=r"field 'configs' has no config_name 'ARC-Challenge'"):
+        catalog.task_configs(template_repo, suite)

@@ -8,9 +8,11 @@ from evalpin.gate import (
     EXIT_NOT_COMPARABLE,
     EXIT_PASS,
     EXIT_REGRESSION,
+    Side,
     compare,
     format_markdown,
     format_table,
+    judge,
 )
 
 GATE = {"k_stderr": 2.0, "abs_floor": 0.02}
@@ -137,3 +139,19 @@ def test_every_verdict_names_the_model_and_commit_of_both_sides(repo):
     write(repo, metrics, fingerprint)
     table = format_table(compare(repo, "base2", "workspace", GATE))
     assert f"baseline  base2: demo-tiny at commit {'a' * 12}, lock {'c' * 12}" in table
+
+
+def test_a_catalog_task_on_other_pinned_data_is_not_comparable_and_names_the_dataset():
+    def side(digest: str) -> Side:
+        data = {"name": "arc", "revision": digest[0] * 40, "lock_digest": digest * 8}
+        task = {"identity": "i", "version": 1, "num_fewshot": 0, "output_type": "multiple_choice"}
+        fingerprint = {"suite": {"tasks": {"arc_easy": {**task, "data": data}}}}
+        return Side("rev", {"tasks": {"arc_easy": {"score": 0.5, "stderr": 0.1}}}, fingerprint)
+
+    same = judge("arc_easy", side("aaaaaaaa"), side("aaaaaaaa"), 2.0, 0.0)
+    assert same.verdict == "pass"
+    moved = judge("arc_easy", side("aaaaaaaa"), side("bbbbbbbb"), 2.0, 0.0)
+    assert moved.verdict == "not comparable"
+    assert moved.reason == (
+        "dataset arc@aaaaaaaaaaaa (lock aaaaaaaaaaaa) vs arc@bbbbbbbbbbbb (lock bbbbbbbbbbbb)"
+    )

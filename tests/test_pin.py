@@ -1,9 +1,27 @@
 import hashlib
 import os
 import shutil
+from dataclasses import replace
 
+import pytest
 import yaml
-from conftest import TEMPLATE, demo_commit, dvc, evalpin, evalpin_in_process, git, pin_demo, read_json
+from conftest import (
+    ARC_COMMIT,
+    TEMPLATE,
+    demo_commit,
+    dvc,
+    evalpin,
+    evalpin_in_process,
+    git,
+    pin_demo,
+    read_json,
+    write_dataset_cache,
+)
+
+from evalpin.errors import EvalpinError
+from evalpin.lock import parse_lock
+from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.verify import verify_dataset
 
 
 def test_pin_copies_locks_and_tracks_the_delivery(pinned_repo):
@@ -233,3 +251,76 @@ def test_a_local_directory_without_metadata_needs_unverified_origin(template_rep
     assert (
         "fetched" in evalpin_in_process(template_repo, "restore", "from-dir").stdout
     )  # from the directory again
+
+
+# Datasets: a pinned delivery like a model, under eval/data/NAME with a dataset's roles.
+
+
+def pin_arc(repo, *extra, check=True):
+    write_dataset_cache(repo / "hub")
+    return evalpin(
+        repo,
+        "pin-data",
+        "tests/arc",
+        "--revision",
+        ARC_COMMIT,
+        "--upstream",
+        "hub",
+        "--name",
+        "arc",
+        *extra,
+        check=check,
+    )
+
+
+def test_pin_data_locks_a_dataset_from_a_hub_cache(template_repo):
+    out = pin_arc(template_repo, "--include", "ARC-Easy/test-*").stdout
+    assert "pinned dataset tests/arc@" in out
+    lock_file = template_repo / "eval/data/arc.lock.json"
+    lock = read_json(lock_file)
+    assert lock["kind"] == "dataset" and lock["source"]["repo_type"] == "dataset"
+    assert {f["path"]: f["role"] for f in lock["files"]} == {
+        "ARC-Easy/test-00000-of-00001.parquet": "data",
+        "README.md": "card",
+    }
+    assert parse_lock(lock, "x").to_json() == lock_file.read_text()  # reads back byte-identical
+    assert (template_repo / "eval/data/arc.dvc").is_file()
+    conf = yaml.safe_load((template_repo / "conf/data/arc.yaml").read_text())
+    assert conf["revision"] == ARC_COMMIT and conf["trust_loading_script"] is False
+    assert evalpin(template_repo, "verify-data").returncode == 0
+
+
+def test_pin_data_refuses_moving_refs_clashes_scripts_and_empty_selections(template_repo):
+    write_dataset_cache(template_repo / "hub")
+    base = DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub")
+    with pytest.raises(EvalpinError, match="moving ref"):
+        pin_dataset(template_repo, replace(base, revision="main"))
+    with pytest.raises(EvalpinError, match="matches no data file"):
+        pin_dataset(template_repo, replace(base, include=("ARC-Challenge/*",)))
+    (template_repo / "models").mkdir(exist_ok=True)
+    (template_repo / "models/arc.lock.json").write_text("{}")
+    with pytest.raises(EvalpinError, match="a model is pinned under that name"):
+        pin_dataset(template_repo, base)
+    (template_repo / "models/arc.lock.json").unlink()
+    (template_repo / "hub/datasets--tests--arc/snapshots" / ARC_COMMIT / "arc.py").write_text("import os\n")
+    with pytest.raises(EvalpinError, match=r"loading script\(s\) \['arc.py'\].*--trust-loading-script"):
+        pin_dataset(template_repo, base)
+    assert not (template_repo / "eval/data/arc").exists()
+    lock = pin_dataset(template_repo, replace(base, revision="main", resolve=True, trust_loading_script=True))
+    assert lock.source.revision == ARC_COMMIT and lock.source.requested == "main"
+    assert lock.by_path()["arc.py"].role == "loading_script"
+    conf = template_repo / "conf/data/arc.yaml"
+    conf.write_text(conf.read_text().replace("trust_loading_script: true", "trust_loading_script: false"))
+    with pytest.raises(EvalpinError, match="loading script"):
+        verify_dataset(template_repo, "arc")
+
+
+def test_pin_data_from_a_plain_directory_records_an_asserted_commit(template_repo):
+    snapshot = write_dataset_cache(template_repo / "hub")
+    shutil.copytree(snapshot, template_repo / "incoming")
+    request = DataPinRequest("tests/arc", ARC_COMMIT, "arc", None, local_dir="incoming")
+    with pytest.raises(EvalpinError, match="no huggingface_hub download metadata"):
+        pin_dataset(template_repo, request)
+    lock = pin_dataset(template_repo, replace(request, unverified_origin=True))
+    assert lock.source.provenance == "asserted" and lock.source.local_dir == "incoming"
+    assert len(lock.files) == 4

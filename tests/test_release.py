@@ -1,7 +1,9 @@
+import json
+
 import pytest
 from conftest import dvc, evalpin, git
 
-from evalpin.release import next_version
+from evalpin.release import next_version, tag_message
 
 pytestmark = pytest.mark.slow
 
@@ -53,3 +55,14 @@ def test_release_refuses_without_remote(reproduced_repo):
 def test_release_refuses_a_model_that_is_not_the_evaluated_one(releasable):
     proc = evalpin(releasable, "release", "other-model", "-m", "x", check=False)
     assert proc.returncode == 2 and "params.yaml evaluates 'demo-tiny'" in proc.stderr
+
+
+def test_the_tag_message_carries_each_pinned_datasets_commit_and_digest(reproduced_repo):
+    assert "dataset:" not in tag_message(reproduced_repo, "demo-tiny", "v1.0.0", "m")
+    fingerprint = reproduced_repo / "eval/fingerprint.json"
+    data = json.loads(fingerprint.read_text())
+    task = next(iter(data["suite"]["tasks"].values()))
+    task["data"] = {"name": "arc", "revision": "a" * 40, "lock_digest": "d" * 64}
+    fingerprint.write_text(json.dumps(data))
+    message = tag_message(reproduced_repo, "demo-tiny", "v1.0.0", "m")
+    assert f"dataset: arc = {'a' * 40}, lock digest {'d' * 64}\n" in message

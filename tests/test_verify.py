@@ -1,9 +1,12 @@
 import os
 
 import pytest
-from conftest import evalpin_in_process, read_json
+import yaml
+from conftest import ARC_COMMIT, evalpin, evalpin_in_process, read_json, write_dataset_cache
 
-from evalpin.verify import summarize, verify_pinned
+from evalpin.errors import DriftError, EvalpinError
+from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.verify import require_verified_dataset, summarize, verify_dataset, verify_pinned
 
 
 def test_clean_delivery_verifies(pinned_repo):
@@ -100,3 +103,51 @@ def test_corrupt_lock_is_a_config_error_naming_the_file(pinned_repo):
     (pinned_repo / "models/demo-tiny.lock.json").write_text("{not json")
     proc = evalpin_in_process(pinned_repo, "verify", "demo-tiny", check=False)
     assert proc.returncode == 2 and "demo-tiny.lock.json: not valid JSON" in proc.stderr
+
+
+def test_dataset_drift_is_missing_extra_or_changed_and_the_stat_record_skips_clean_files(template_repo):
+    write_dataset_cache(template_repo / "hub")
+    pin_dataset(template_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    first = verify_dataset(template_repo, "arc")[1]
+    assert first.ok and first.files_rehashed == 4
+    assert verify_dataset(template_repo, "arc")[1].files_rehashed == 0  # the stat fast path
+    data = template_repo / "eval/data/arc"
+    _flip_one_byte(data / "ARC-Easy/test-00000-of-00001.parquet")
+    (data / "ARC-Easy/validation-00000-of-00001.parquet").unlink()
+    (data / "extra.parquet").write_bytes(b"PAR1")
+    report = verify_dataset(template_repo, "arc")[1]
+    assert {(f.path, f.kind, f.role) for f in report.findings} == {
+        ("extra.parquet", "extra", "data"),
+        ("ARC-Easy/validation-00000-of-00001.parquet", "missing", "data"),
+        ("ARC-Easy/test-00000-of-00001.parquet", "changed", "data"),
+    }
+    assert summarize(report.findings) == "drift in data"
+    with pytest.raises(DriftError, match=r"eval/data/arc does not match eval/data/arc.lock.json"):
+        require_verified_dataset(template_repo, "arc")
+    assert evalpin(template_repo, "verify-data", "arc", check=False).returncode == 1
+
+
+def test_unpinned_or_tampered_dataset_lock_is_refused(template_repo):
+    with pytest.raises(EvalpinError, match=r"is not pinned\. Pin it: `evalpin pin-data REPO_ID"):
+        verify_dataset(template_repo, "arc")
+    write_dataset_cache(template_repo / "hub")
+    pin_dataset(template_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    lock_file = template_repo / "eval/data/arc.lock.json"
+    lock_file.write_text(lock_file.read_text().replace('"role": "data"', '"role": "weights"', 1))
+    with pytest.raises(EvalpinError, match=r"role 'weights' is not a dataset role"):
+        verify_dataset(template_repo, "arc")
+
+
+def test_verify_records_and_stops_on_the_suites_datasets(pinned_repo):
+    write_dataset_cache(pinned_repo / "hub")
+    lock = pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    params = pinned_repo / "params.yaml"
+    conf = yaml.safe_load(params.read_text())
+    conf["suite"]["catalog"] = [{"task": "arc_easy", "data": "arc"}]
+    params.write_text(yaml.safe_dump(conf))
+    evalpin(pinned_repo, "verify", "--files-only", "--record", "eval/verified.json")
+    record = read_json(pinned_repo / "eval/verified.json")["datasets"]
+    assert record == {"arc": {"name": "arc", "revision": ARC_COMMIT, "lock_digest": lock.digest}}
+    (pinned_repo / "eval/data/arc/README.md").write_text("---\n---\n")
+    proc = evalpin(pinned_repo, "verify", "--files-only", check=False)
+    assert proc.returncode == 1 and "eval/data/arc does not match" in proc.stderr + proc.stdout

@@ -76,6 +76,32 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)")
     pin.set_defaults(handler=cmd_pin)
 
+    pin_data = commands.add_parser(
+        "pin-data", help="pin a Hub dataset repo at an immutable commit into eval/data/NAME"
+    )
+    pin_data.add_argument("repo_id", help="hub dataset repo id, e.g. allenai/ai2_arc")
+    pin_data.add_argument("--revision", required=True, help="full 40-hex commit (or a ref, with --resolve)")
+    pin_data.add_argument("--name", help="local name (default: the repo id's last part)")
+    pin_data.add_argument("--upstream", help="a huggingface_hub cache directory instead of the Hub")
+    pin_data.add_argument("--local-dir", help="a plain directory holding the commit's files")
+    pin_data.add_argument("--unverified-origin", action="store_true", help="--local-dir without metadata")
+    pin_data.add_argument(
+        "--include", action="append", default=[], help="glob on data paths to keep (repeatable): 'ARC-Easy/*'"
+    )
+    pin_data.add_argument("--resolve", action="store_true", help="accept a branch or tag; record its commit")
+    pin_data.add_argument(
+        "--trust-loading-script", action="store_true", help="accept (and lock) a loading script (*.py)"
+    )
+    pin_data.set_defaults(handler=cmd_pin_data)
+    verify_data = commands.add_parser(
+        "verify-data", help="re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)"
+    )
+    verify_data.add_argument("names", nargs="*", help="dataset names (default: every pinned dataset)")
+    verify_data.add_argument(
+        "--full", action="store_true", help="re-hash every file, ignoring the stat record"
+    )
+    verify_data.set_defaults(handler=cmd_verify_data)
+
     verify = commands.add_parser("verify", help="re-hash models/NAME against its lock (exit 1 on drift)")
     verify.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
     verify.add_argument("--full", action="store_true", help="re-hash every file, ignoring the stat record")
@@ -113,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     upstream = commands.add_parser("check-upstream", help="is what the upstream serves today still the pin?")
     upstream.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
+    upstream.add_argument("--dataset", action="store_true", help="NAME is a pinned dataset (eval/data/NAME)")
     upstream.add_argument(
         "--ref", default="main", help="the upstream's moving ref to resolve (default: main)"
     )
@@ -249,6 +276,56 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.pin import DataPinRequest, pin_dataset
+
+    if args.local_dir and args.upstream:
+        raise EvalpinError(
+            "pin-data: give --upstream (a hub cache) or --local-dir (a plain directory), not both."
+        )
+    name = args.name or args.repo_id.split("/")[-1].lower()
+    request = DataPinRequest(
+        repo_id=args.repo_id,
+        revision=args.revision,
+        name=name,
+        upstream=args.upstream,
+        local_dir=args.local_dir,
+        resolve=args.resolve,
+        include=tuple(args.include),
+        trust_loading_script=args.trust_loading_script,
+        unverified_origin=args.unverified_origin,
+    )
+    lock = pin_dataset(root, request)
+    print(f"pinned dataset {lock.source.repo_id}@{lock.source.revision} as {name}: {len(lock.files)} files")
+    print(f"  {lock.what}/ (DVC), {lock.what}.lock.json, conf/data/{name}.yaml")
+    print(f"  next: git add {lock.what}.dvc {lock.what}.lock.json conf/data/{name}.yaml")
+    return EXIT_OK
+
+
+def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.verify import describe_drift, summarize, verify_dataset
+
+    names = args.names or sorted(
+        p.name[: -len(".lock.json")] for p in (root / project.DATA_DIR).glob("*.lock.json")
+    )
+    if not names:
+        raise EvalpinError(
+            "verify-data: no pinned dataset (eval/data/*.lock.json); pin one with `evalpin pin-data`."
+        )
+    code = EXIT_OK
+    for name in names:
+        lock, report = verify_dataset(root, name, full=args.full)
+        if report.ok:
+            print(
+                f"{lock.what}: {summarize(report.findings)} "
+                f"({report.files_checked} files, digest {lock.digest[:12]})"
+            )
+        else:
+            print(f"{lock.what}: DRIFT against {lock.what}.lock.json\n{describe_drift(report)}")
+            code = EXIT_DRIFT
+    return code
+
+
 def cmd_verify(root: Path, args: argparse.Namespace) -> int:
     from evalpin.adapter import check_binding
     from evalpin.verify import verify_pinned
@@ -268,6 +345,7 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
         }
     if code := report_verification(root, name, lock, report, args):
         return code
+    datasets = verify_suite_datasets(root)
     if args.record:
         from evalpin.atomic import write_atomic
 
@@ -279,8 +357,25 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
         }
         if base_record:
             record["base"] = base_record
+        if datasets:
+            record["datasets"] = datasets
         write_atomic(root / args.record, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return EXIT_OK
+
+
+def verify_suite_datasets(root: Path) -> dict[str, dict]:
+    """Every pinned dataset the suite's catalog tasks read, verified (DriftError on drift): name ->
+    commit and lock digest, for eval/verified.json."""
+    from evalpin.catalog import entries
+    from evalpin.compose import load_params
+    from evalpin.evaluate import delivery_identity, section
+    from evalpin.verify import require_verified_dataset
+
+    names = sorted({e["data"] for e in entries(section(load_params(root), "suite"))})
+    found = {name: delivery_identity(require_verified_dataset(root, name)) for name in names}
+    for identity in found.values():
+        print(f"verified dataset eval/data/{identity['name']} (lock {identity['lock_digest'][:12]})")
+    return found
 
 
 def report_verification(root: Path, name: str, lock, report, args: argparse.Namespace) -> int:
@@ -382,12 +477,14 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
 def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
     from evalpin.diff import check_upstream, format_diff
 
-    name = default_model(root, args.name)
-    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream)
+    name = args.name if args.dataset else default_model(root, args.name)
+    if not name:
+        raise EvalpinError("check-upstream --dataset: name the pinned dataset (eval/data/NAME).")
+    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream, args.dataset)
     where = f"{lock.source.repo_id} {args.ref} -> {commit}"
     if not diff.files:
         same = "the pinned commit" if commit == lock.source.revision else "a new commit with identical files"
-        print(f"{where}: serves {same}; every file matches models/{name}.lock.json")
+        print(f"{where}: serves {same}; every file matches {lock.what}.lock.json")
         return EXIT_OK
     print(f"{where}: DRIFT. The same name now delivers something else than pinned {lock.source.revision}:")
     print(format_diff(diff))

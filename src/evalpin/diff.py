@@ -5,6 +5,8 @@ Bump policy (semantic versioning of a delivery):
          (architectures, model_type) changed
   minor  weights, tokenizer, quantization or remote code changed: the model computes something else
   patch  only chat template, generation defaults, model config details, other files or runtime changed
+A dataset's lock (kind: dataset): changed data or loading script is major (scores on it are not
+comparable), a changed card is patch.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from pathlib import Path
 from evalpin import project
 from evalpin.errors import EvalpinError
 from evalpin.ggufinfo import InsideChange, InsideDiff, diff_inside, is_gguf
-from evalpin.lock import Lock, LockedFile, load_lock, parse_lock, role_of
+from evalpin.lock import DATA_ROLES, DATASET, Lock, LockedFile, load_lock, parse_lock, role_of
 from evalpin.table import columns
 from evalpin.verify import ROLE_WORDS, SAME_WEIGHTS
 
 MINOR_ROLES = {"weights", "tokenizer", "quantization", "remote_code"}
+MAJOR_DATA_ROLES = {"data", "loading_script"}
 BUMPS = ("none", "patch", "minor", "major")
 
 
@@ -53,8 +56,11 @@ class LockDiff:
     @property
     def weights_identical(self) -> bool:
         tensors = {"weights", "quantization", "architecture"}
-        return "weights" not in {c.role for c in self._by_role()} and not any(
-            c.category in tensors for c in self._inside()
+        roles = {c.role for c in self._by_role()}
+        return (
+            "weights" not in roles
+            and not roles.intersection(DATA_ROLES)
+            and not any(c.category in tensors for c in self._inside())
         )
 
     @property
@@ -79,7 +85,8 @@ class LockDiff:
     @property
     def bump(self) -> str:
         inside = {c.bump for c in self._inside()}
-        if self.base_model_changed or self.architecture_changed or "major" in inside:
+        data_changed = any(c.role in MAJOR_DATA_ROLES for c in self._by_role())
+        if self.base_model_changed or self.architecture_changed or "major" in inside or data_changed:
             return "major"
         if self.numerics_changed or "minor" in inside or any(c.role in MINOR_ROLES for c in self._by_role()):
             return "minor"
@@ -166,7 +173,7 @@ def format_diff(diff: LockDiff) -> str:
     return f"{table}\nchanged: {what}{inside}\nsuggested bump: {diff.bump}"
 
 
-def snapshot_entries(snapshot: Path) -> dict[str, LockedFile]:
+def snapshot_entries(snapshot: Path, kind: str | None = None) -> dict[str, LockedFile]:
     """Lock entries for an upstream snapshot (hashed in place, through its cache symlinks)."""
     from evalpin.hashing import sha256_files
 
@@ -174,7 +181,7 @@ def snapshot_entries(snapshot: Path) -> dict[str, LockedFile]:
     digests = sha256_files(paths)
     return {
         p.relative_to(snapshot).as_posix(): LockedFile(
-            p.relative_to(snapshot).as_posix(), p.stat().st_size, digests[p], role_of(p.name)
+            p.relative_to(snapshot).as_posix(), p.stat().st_size, digests[p], role_of(p.name, kind)
         )
         for p in paths
     }
@@ -204,12 +211,15 @@ def hub_entries(
 
 
 def check_upstream(
-    root: Path, name: str, ref: str, upstream_dir: str | None = None
+    root: Path, name: str, ref: str, upstream_dir: str | None = None, dataset: bool = False
 ) -> tuple[Lock, str, LockDiff]:
     """Compare the pinned delivery with what the upstream's `ref` serves today: the upstream it was
-    pinned from, or another huggingface_hub cache (`upstream_dir`, e.g. copied from a connected machine)."""
+    pinned from, or another huggingface_hub cache (`upstream_dir`, e.g. copied from a connected machine).
+    `dataset`: NAME is a pinned dataset (eval/data/NAME); only the files it pinned are compared."""
     from evalpin.sources import upstream_of
 
+    if dataset:
+        return check_dataset_upstream(root, name, ref, upstream_dir)
     lock = load_lock(project.lock_path(root, name))
     upstream = upstream_of(root, lock.source.repo_id, upstream_dir or lock.source.upstream)
     commit = upstream.resolve(ref)
@@ -222,6 +232,26 @@ def check_upstream(
         changes = diff_files(lock.by_path(), pinned_only(snapshot_entries(snapshot), lock))
         inside = gguf_inside(changes, lock, upstream_gguf(snapshot, changes, lock))
     return lock, commit, LockDiff(changes, False, False, False, {}, inside)
+
+
+def check_dataset_upstream(
+    root: Path, name: str, ref: str, upstream_dir: str | None
+) -> tuple[Lock, str, LockDiff]:
+    """A pinned dataset against a hub cache's `ref` (a Hub check would need each file's sha256: later)."""
+    from evalpin.sources import upstream_of
+
+    lock = load_lock(project.data_lock_path(root, name))
+    upstream = upstream_of(root, lock.source.repo_id, upstream_dir or lock.source.upstream, None, DATASET)
+    if upstream.cache_dir is None:
+        raise EvalpinError(
+            f"{lock.what}.lock.json: check-upstream --dataset reads a huggingface_hub cache; pass "
+            "--upstream DIR (on a connected machine, `hf download --repo-type dataset` into one first)."
+        )
+    commit = upstream.resolve(ref)
+    served = snapshot_entries(upstream.snapshot(commit), DATASET)
+    locked = lock.by_path()  # an --include pin took some files: the others are not what it evaluates
+    changes = diff_files(locked, {p: e for p, e in served.items() if p in locked})
+    return lock, commit, LockDiff(changes, False, False, False, {}, ())
 
 
 def pinned_only(entries: dict[str, LockedFile], lock: Lock) -> dict[str, LockedFile]:

@@ -16,13 +16,13 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from evalpin import project
+from evalpin import catalog, project
 from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.lock import Lock, current_runtime
-from evalpin.verify import require_verified
+from evalpin.verify import require_verified, require_verified_dataset
 
 METRICS_FILE = "eval/metrics.json"
 SCORES_FILE = "eval/scores.json"
@@ -43,12 +43,13 @@ def evaluate(root: Path, params: dict) -> dict:
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     check_base(lock, model)
     check_gguf(lock, model)
+    data = {e["task"]: require_verified_dataset(root, e["data"]) for e in catalog.entries(suite)}
     results = run_suite(root, model, inference, suite, backend)
-    tasks = [*suite["tasks"], *(suite.get("chat_tasks") or [])]
+    tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks)
     records = {task: sample_records(results, task) for task in tasks}
     write_samples(root / SAMPLES_DIR, records)
-    fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend)
+    fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
     write_json(root / FINGERPRINT_FILE, fingerprint)
     write_json(
         root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
@@ -88,8 +89,13 @@ def check_gguf(lock: Lock, model: dict) -> None:
         )
 
 
+def suite_tasks(suite: dict) -> list[str]:
+    """The plain tasks whose scores are reported: local tasks, then catalog tasks."""
+    return [*(suite.get("tasks") or []), *(e["task"] for e in catalog.entries(suite))]
+
+
 def check_suite(suite: dict) -> None:
-    plain, chat = list(suite.get("tasks") or []), list(suite.get("chat_tasks") or [])
+    plain, chat = suite_tasks(suite), list(suite.get("chat_tasks") or [])
     if not plain and not chat:
         raise EvalpinError("conf/suite/: the suite lists no tasks; add task names under `tasks:`.")
     if both := sorted(set(plain) & set(chat)):
@@ -116,7 +122,8 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
     import torch  # heavy: imported only when evaluating
 
     torch.set_num_threads(int(inference["torch_threads"]))
-    runs = [(list(suite["tasks"]), bool(inference["apply_chat_template"]))]
+    catalog_configs, folders = catalog.task_configs(root, suite)
+    runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
     if suite.get("chat_tasks"):
         runs.append((list(suite["chat_tasks"]), True))
     if backend.get("name") == "gguf":
@@ -124,17 +131,23 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
     lm = load_model(root, model, inference, backend)
     merged: dict = {}
     for tasks, chat in runs:
-        results = run_lm_eval(root, lm, inference, suite, tasks, chat)
+        results = run_lm_eval(root, lm, inference, suite, tasks, chat, folders)
         for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
             merged.setdefault(key, {}).update(results[key])
     return merged
 
 
-def check_gguf_server_tasks(root: Path, suite: dict, runs: list[tuple[list[str], bool]]) -> None:
+def check_gguf_server_tasks(root: Path, suite: dict, runs: list[tuple[list, bool]]) -> None:
     """Refuse what lm-eval's gguf backend cannot score correctly, before anything loads or connects."""
     from lm_eval.tasks import TaskManager
 
     index = TaskManager(include_path=str(root / suite["include_path"]), include_defaults=False).task_index
+    if catalog.entries(suite):
+        raise EvalpinError(
+            "params.yaml: suite.catalog lists catalog tasks; the gguf backend runs the suite's own "
+            "generation tasks only (docs/backends.md). Evaluate catalog tasks with `backend=hf`, or set "
+            "`suite.catalog=[]`."
+        )
     for tasks, chat in runs:
         for task in tasks:
             cfg = index[task].cfg if task in index else {}
@@ -158,11 +171,16 @@ def load_model(root: Path, model: dict, inference: dict, backend: dict):
     return get_model(name).create_from_arg_obj(model_args, settings)
 
 
-def run_lm_eval(root: Path, lm, inference: dict, suite: dict, tasks: list[str], chat: bool) -> dict:
+def run_lm_eval(
+    root: Path, lm, inference: dict, suite: dict, tasks: list, chat: bool, folders: list[str]
+) -> dict:
+    """`folders`: the catalog folders holding the suite's catalog tasks (indexed, nothing else)."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    task_manager = TaskManager(include_path=str(root / suite["include_path"]), include_defaults=False)
+    task_manager = TaskManager(
+        include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
+    )
     seed = int(inference["seed"])
     return lm_eval.simple_evaluate(
         model=lm,
@@ -285,6 +303,11 @@ def gguf_fingerprint(lock: Lock, inference: dict, backend: dict) -> dict:
     }
 
 
+def delivery_identity(lock: Lock) -> dict:
+    """What names a pinned delivery (a model or a dataset) in the fingerprint."""
+    return {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest}
+
+
 def build_fingerprint(
     root: Path,
     lock: Lock,
@@ -293,7 +316,9 @@ def build_fingerprint(
     suite: dict,
     inference: dict,
     backend: dict,
+    data: dict[str, Lock] | None = None,
 ) -> dict:
+    """`data`: catalog task -> the lock of the pinned dataset it ran on (recorded per task)."""
     chat_tasks = set(suite.get("chat_tasks") or []) | (
         set(records) if inference["apply_chat_template"] else set()
     )
@@ -309,13 +334,15 @@ def build_fingerprint(
         }
         for task, rows in records.items()
     }
+    for task, data_lock in (data or {}).items():
+        tasks[task]["data"] = delivery_identity(data_lock)
     generation = {
         task: effective_generation(root, lock, results, task, inference)
         for task in records
         if results["configs"][task]["output_type"] == "generate_until"
     }
     all_outputs = "".join(f"{task}:{tasks[task]['outputs_sha256']}\n" for task in sorted(tasks))
-    delivery = {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest}
+    delivery = delivery_identity(lock)
     if lock.base:
         delivery["base"] = asdict(lock.base)
     if gguf_file_of(lock):

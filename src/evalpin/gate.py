@@ -92,8 +92,18 @@ def comparable(task: str, baseline: Side, candidate: Side) -> str:
     b = candidate.fingerprint.get("suite", {}).get("tasks", {}).get(task)
     if a is None or b is None:
         return f"task only in {'candidate' if a is None else 'baseline'}"
+    old_data, new_data = a.get("data"), b.get("data")
+    if old_data != new_data:
+        return f"dataset {describe_data(old_data)} vs {describe_data(new_data)}"
     differing = [f for f in IDENTITY_FIELDS if a.get(f) != b.get(f)]
     return f"{', '.join(differing)} differ" if differing else ""
+
+
+def describe_data(data: dict | None) -> str:
+    """A pinned dataset in a verdict: NAME@COMMIT (lock DIGEST), or none (a local task)."""
+    if data is None:
+        return "none"
+    return f"{data['name']}@{data['revision'][:12]} (lock {data['lock_digest'][:12]})"
 
 
 def judge(task: str, baseline: Side, candidate: Side, k_stderr: float, abs_floor: float) -> TaskVerdict:

@@ -1,6 +1,8 @@
-"""The delivery lock: every file of a pinned model with its size, sha256 and role, plus where it came from.
+"""The delivery lock: every file of a pinned delivery with its size, sha256 and role, plus where it came from.
 
-A lock is git-tracked JSON next to the DVC-tracked model directory (models/NAME.lock.json). Loading is
+A delivery is a model (models/NAME, locked in models/NAME.lock.json) or a dataset (eval/data/NAME,
+locked in eval/data/NAME.lock.json, `kind: dataset`): the same lock, with roles of its own kind.
+A lock is git-tracked JSON next to the DVC-tracked directory. Loading is
 strict: an unknown or missing field is an error, never silently dropped, because a lock that quietly lost
 a field would verify less than its author thinks.
 """
@@ -31,6 +33,16 @@ ROLES = (
     "quantization",
     "remote_code",
     "other",
+    "data",
+    "card",
+    "loading_script",
+)
+DATA_ROLES = ROLES[-3:]
+DATASET = "dataset"  # Lock.kind of a pinned dataset; unset for a model
+# A dataset's files: loading scripts are remote code, the card and metadata describe, the rest is data.
+DATA_ROLE_PATTERNS = (
+    ("loading_script", ("*.py",)),
+    ("card", ("README.md", "*.json", ".gitattributes", "*.md")),
 )
 # First match wins; patterns are matched against the file's name (not its folder).
 ROLE_PATTERNS = (
@@ -79,12 +91,13 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 RUNTIME_PACKAGES = ("torch", "transformers", "tokenizers", "lm_eval", "dvc", "huggingface_hub")
 
 
-def role_of(path: str) -> str:
+def role_of(path: str, kind: str | None = None) -> str:
     name = PurePosixPath(path).name
-    for role, patterns in ROLE_PATTERNS:
+    dataset = kind == DATASET
+    for role, patterns in DATA_ROLE_PATTERNS if dataset else ROLE_PATTERNS:
         if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
             return role
-    return "other"
+    return "data" if dataset else "other"
 
 
 def is_pickle(path: str) -> bool:
@@ -119,6 +132,7 @@ class Source:
     # Fields with a default were added after schema 1: optional on read, left out of the JSON when unset.
     local_dir: str | None = None  # pinned from a plain directory instead of the upstream
     provenance: str | None = None  # how the local directory's commit was established (LOCAL_PROVENANCE)
+    repo_type: str | None = None  # "dataset" for a Hub dataset repo; unset for a model repo
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,12 @@ class Lock:
     runtime: dict[str, str]  # versions the baseline was made with
     base: BaseBinding | None = None  # set for an adapter (LoRA): evaluated only on exactly this base
     gguf: dict[str, GgufInfo] | None = None  # per .gguf file: what is inside it (ggufinfo.py)
+    kind: str | None = None  # DATASET for a pinned dataset; unset for a model
+
+    @property
+    def what(self) -> str:
+        """The words for this delivery in messages: `models/NAME` or `eval/data/NAME`."""
+        return f"eval/data/{self.name}" if self.kind == DATASET else f"models/{self.name}"
 
     @property
     def digest(self) -> str:
@@ -205,12 +225,16 @@ def _walk(directory: Path | str, prefix: str):
                 yield f"{prefix}{entry.name}"
 
 
-def build_lock(directory: Path, name: str, source: Source, base: BaseBinding | None = None) -> Lock:
+def build_lock(
+    directory: Path, name: str, source: Source, base: BaseBinding | None = None, kind: str | None = None
+) -> Lock:
     paths = list_delivery(directory)
     digests = sha256_files(directory / p for p in paths)
     files = tuple(
-        LockedFile(p, (directory / p).stat().st_size, digests[directory / p], role_of(p)) for p in paths
+        LockedFile(p, (directory / p).stat().st_size, digests[directory / p], role_of(p, kind)) for p in paths
     )
+    if kind == DATASET:  # no chat template, model config or GGUF in a dataset
+        return Lock(SCHEMA, name, source, files, {}, {}, current_runtime(), kind=kind)
     return Lock(
         schema=SCHEMA,
         name=name,
@@ -279,13 +303,17 @@ def parse_lock(data: dict, where: str) -> Lock:
             "Upgrade evalpin, or re-pin the model with this version."
         )
     _expect_fields(data["source"], Source, f"{where}: source")
+    kind = _parse_kind(data.get("kind"), where)
+    roles = DATA_ROLES if kind == DATASET else ROLES[: -len(DATA_ROLES)]
+    kind_word = " dataset" if kind == DATASET else " model"
     files = []
     for i, entry in enumerate(data["files"]):
         _expect_fields(entry, LockedFile, f"{where}: files[{i}]")
         check_relative(entry["path"], f"{where}: files[{i}]")
-        if entry["role"] not in ROLES:
+        if entry["role"] not in roles:
             raise EvalpinError(
-                f"{where}: files[{i}] ({entry['path']}): role {entry['role']!r} is not one of {ROLES}."
+                f"{where}: files[{i}] ({entry['path']}): role {entry['role']!r} is not a{kind_word} role "
+                f"({', '.join(roles)}); re-pin rather than editing the lock."
             )
         if any(f.path == entry["path"] for f in files):
             raise EvalpinError(
@@ -308,7 +336,14 @@ def parse_lock(data: dict, where: str) -> Lock:
         runtime=data["runtime"],
         base=None if base is None else BaseBinding(**base),
         gguf=gguf,
+        kind=kind,
     )
+
+
+def _parse_kind(kind: object, where: str) -> str | None:
+    if kind not in (None, DATASET):
+        raise EvalpinError(f"{where}: field 'kind' is {kind!r}; expected {DATASET!r} or no field (a model).")
+    return kind  # type: ignore[return-value]
 
 
 def _parse_gguf(data: object, paths: set[str], where: str) -> dict[str, GgufInfo]:
@@ -361,4 +396,16 @@ def check_safety(lock: Lock, allow_pickle: bool, trust_remote_code: bool, where:
             f"{where}: the delivery carries remote code {code}, which transformers would execute. "
             "Review it, then pin with --trust-remote-code "
             "(sets `trust_remote_code: true`; every .py is locked)."
+        )
+
+
+def check_data_safety(lock: Lock, trust_loading_script: bool, where: str) -> None:
+    """A dataset loading script (*.py) is remote code that `datasets` would run: refused unless trusted."""
+    scripts = [f.path for f in lock.files if f.role == "loading_script"]
+    if scripts and not trust_loading_script:
+        raise EvalpinError(
+            f"{where}: the dataset carries loading script(s) {scripts}, code that `datasets` would run. "
+            "Prefer a revision with parquet data (the Hub's `refs/convert/parquet`); if you reviewed the "
+            "script, pin with `evalpin pin-data ... --trust-loading-script` (sets `trust_loading_script: "
+            "true` in conf/data/NAME.yaml; every .py is locked)."
         )

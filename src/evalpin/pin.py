@@ -8,6 +8,7 @@ adapter (--base) is pinned the same way and bound to the verified base it is cer
 
 from __future__ import annotations
 
+import fnmatch
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -19,7 +20,16 @@ from evalpin import adapter, ggufinfo, project
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
-from evalpin.lock import Lock, Source, build_lock, check_safety, save_lock
+from evalpin.lock import (
+    DATASET,
+    Lock,
+    Source,
+    build_lock,
+    check_data_safety,
+    check_safety,
+    role_of,
+    save_lock,
+)
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
 
@@ -95,6 +105,90 @@ def pin(root: Path, request: PinRequest) -> Lock:
     register_artifact(root, request.name, request.repo_id, request.base)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock
+
+
+@dataclass(frozen=True)
+class DataPinRequest:
+    repo_id: str
+    revision: str
+    name: str
+    upstream: str | None  # huggingface_hub cache dir relative to the repo root; None is the Hub
+    local_dir: str | None = None  # a plain directory holding the commit's files (air-gapped)
+    resolve: bool = False
+    include: tuple[str, ...] = ()  # glob(s) on paths: only these data files (one config, one split)
+    trust_loading_script: bool = False
+    unverified_origin: bool = False
+
+
+def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
+    """Pin a Hub dataset repo's commit into eval/data/NAME: the model's path, with a dataset's roles."""
+    check_name(request.name)
+    if project.lock_path(root, request.name).exists():
+        raise EvalpinError(
+            f"--name {request.name}: a model is pinned under that name ({project.MODELS_DIR}/"
+            f"{request.name}.lock.json); a dataset needs its own name, e.g. --name {request.name}-data."
+        )
+    origin = upstream_of(root, request.repo_id, request.upstream, request.local_dir, DATASET)
+    commit = resolve_revision(origin, request.revision, request.resolve)
+    where = f"{request.repo_id}@{commit} (dataset)"
+    delivery = origin.delivery(commit)
+    delivery = replace(delivery, files=select_data(delivery.files, request.include, where))
+    source = Source(
+        repo_id=request.repo_id,
+        revision=commit,
+        requested=None if is_commit(request.revision) else request.revision,
+        tokenizer_revision=None,
+        upstream=request.upstream,
+        local_dir=request.local_dir,
+        repo_type=DATASET,
+    )
+    with staging_dir(root, request.name) as staged_name:
+        staged = Path(staged_name)
+        copy_delivery(delivery, staged)
+        lock = build_lock(staged, request.name, source, kind=DATASET)
+        if isinstance(origin, LocalDirectory):
+            hashed = {f.path: f.sha256 for f in lock.files}
+            proof = origin.provenance(commit, staged, hashed, request.unverified_origin)
+            lock = replace(lock, source=replace(source, provenance=proof))
+        check_data_safety(lock, request.trust_loading_script, where)
+        replace_dir(staged, project.data_dir(root, request.name))
+    save_lock(lock, project.data_lock_path(root, request.name))
+    write_data_conf(root, request, commit)
+    project.run_dvc(root, "add", f"{project.DATA_DIR}/{request.name}")
+    return lock
+
+
+def select_data(files: list[str], include: tuple[str, ...], where: str) -> list[str]:
+    """All files, or the card and loading scripts plus the data files matching an --include glob."""
+    if not include:
+        return files
+    kept = [
+        f for f in files if role_of(f, DATASET) != "data" or any(fnmatch.fnmatch(f, glob) for glob in include)
+    ]
+    if not any(role_of(f, DATASET) == "data" for f in kept):
+        data = [f for f in files if role_of(f, DATASET) == "data"]
+        raise EvalpinError(
+            f"{where}: --include {list(include)} matches no data file; the repo has {data}. "
+            "Pass a glob on those paths, e.g. --include 'CONFIG/test-*'."
+        )
+    return kept
+
+
+def write_data_conf(root: Path, request: DataPinRequest, commit: str) -> None:
+    """conf/data/NAME.yaml: the pinned dataset's identity and its one safety switch."""
+    conf = {
+        "name": request.name,
+        "repo_id": request.repo_id,
+        "revision": commit,
+        "upstream": request.upstream,
+        "trust_loading_script": request.trust_loading_script,
+    }
+    header = (
+        f"# Written by `evalpin pin-data`: {request.repo_id} (dataset) at commit {commit}.\n"
+        f"# Files: {project.DATA_DIR}/{request.name}/ (DVC); "
+        f"sha256s: {project.DATA_DIR}/{request.name}.lock.json.\n"
+    )
+    write_atomic(project.data_conf_path(root, request.name), header + yaml.safe_dump(conf, sort_keys=False))
 
 
 def check_name(name: str) -> None:

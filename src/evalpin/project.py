@@ -10,6 +10,7 @@ from pathlib import Path
 from evalpin.errors import EvalpinError
 
 MODELS_DIR = "models"
+DATA_DIR = "eval/data"  # pinned datasets: eval/data/NAME (DVC) and eval/data/NAME.lock.json (git)
 CONF_DIR = "conf"
 PARAMS_FILE = "params.yaml"
 STATE_DIR = ".evalpin"  # local, git-ignored: hash state and staging areas
@@ -52,6 +53,18 @@ def lock_path(root: Path, name: str) -> Path:
 
 def model_conf_path(root: Path, name: str) -> Path:
     return root / CONF_DIR / "model" / f"{name}.yaml"
+
+
+def data_dir(root: Path, name: str) -> Path:
+    return root / DATA_DIR / name
+
+
+def data_lock_path(root: Path, name: str) -> Path:
+    return root / DATA_DIR / f"{name}.lock.json"
+
+
+def data_conf_path(root: Path, name: str) -> Path:
+    return root / CONF_DIR / "data" / f"{name}.yaml"
 
 
 def git_show(root: Path, rev: str, path: str) -> tuple[str | None, str]:

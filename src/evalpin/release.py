@@ -15,7 +15,7 @@ from evalpin import project
 from evalpin.compose import check_params, load_params
 from evalpin.diff import diff_locks, load_lock_at
 from evalpin.errors import EvalpinError
-from evalpin.evaluate import METRICS_FILE
+from evalpin.evaluate import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.lock import load_lock
 from evalpin.verify import require_verified
 
@@ -109,8 +109,18 @@ def tag_message(root: Path, name: str, version: str, message: str) -> str:
             if lock.base
             else ""
         )
+        + dataset_lines(root)
         + f"suite mean: {metrics['suite']['score']:.4f}\n"
         f"scores: {scores}\n"
+    )
+
+
+def dataset_lines(root: Path) -> str:
+    """One line per pinned dataset the baseline's catalog tasks ran on (from the fingerprint)."""
+    tasks = json.loads((root / FINGERPRINT_FILE).read_text())["suite"]["tasks"]
+    used = {d["name"]: d for d in (t.get("data") for t in tasks.values()) if d}
+    return "".join(
+        f"dataset: {n} = {d['revision']}, lock digest {d['lock_digest']}\n" for n, d in sorted(used.items())
     )
 
 

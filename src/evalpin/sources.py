@@ -40,6 +40,7 @@ class Delivery:
 class Upstream:
     repo_id: str
     cache_dir: Path | None  # None: the Hugging Face Hub (needs HF_HUB_OFFLINE=0 and network)
+    repo_type: str = "model"  # or "dataset"
 
     def describe(self) -> str:
         return (
@@ -48,6 +49,10 @@ class Upstream:
             else f"{self.repo_id} on the Hugging Face Hub"
         )
 
+    @property
+    def conf_group(self) -> str:
+        return "data" if self.repo_type == "dataset" else "model"
+
     def refs(self) -> dict[str, str]:
         """Every named ref the upstream knows (branch or tag -> commit)."""
         if self.cache_dir is None:
@@ -55,7 +60,7 @@ class Upstream:
             from huggingface_hub.errors import OfflineModeIsEnabled
 
             try:
-                found = HfApi().list_repo_refs(self.repo_id)
+                found = HfApi().list_repo_refs(self.repo_id, repo_type=self.repo_type)
             except OfflineModeIsEnabled as exc:
                 raise EvalpinError(
                     f"{self.describe()}: the Hub is unreachable in offline mode (HF_HUB_OFFLINE=1, evalpin's "
@@ -67,11 +72,11 @@ class Upstream:
         from huggingface_hub import scan_cache_dir
 
         for repo in scan_cache_dir(self.cache_dir).repos:
-            if repo.repo_id == self.repo_id and repo.repo_type == "model":
+            if repo.repo_id == self.repo_id and repo.repo_type == self.repo_type:
                 return {ref: rev.commit_hash for ref, rev in repo.refs.items()}
         raise EvalpinError(
-            f"{self.cache_dir}: no model repo {self.repo_id!r} in this huggingface_hub cache. "
-            "Check the model's `repo_id` and `upstream` in conf/model/, or populate the cache."
+            f"{self.cache_dir}: no {self.repo_type} repo {self.repo_id!r} in this huggingface_hub cache. "
+            f"Check the `repo_id` and `upstream` in conf/{self.conf_group}/, or populate the cache."
         )
 
     def resolve(self, ref: str) -> str:
@@ -92,7 +97,11 @@ class Upstream:
         from huggingface_hub.errors import LocalEntryNotFoundError
 
         try:
-            return Path(snapshot_download(self.repo_id, revision=commit, cache_dir=self.cache_dir))
+            return Path(
+                snapshot_download(
+                    self.repo_id, revision=commit, cache_dir=self.cache_dir, repo_type=self.repo_type
+                )
+            )
         except LocalEntryNotFoundError as exc:
             raise EvalpinError(
                 f"{self.describe()}: commit {commit} is not available offline. Populate the cache, or run "
@@ -187,8 +196,8 @@ def hub_etag(path: Path, sha256: str, etag: str) -> str:
 
 
 def upstream_of(
-    root: Path, repo_id: str, upstream: str | None, local_dir: str | None = None
+    root: Path, repo_id: str, upstream: str | None, local_dir: str | None = None, repo_type: str = "model"
 ) -> Upstream | LocalDirectory:
     if local_dir is not None:
         return LocalDirectory(repo_id, root / local_dir)
-    return Upstream(repo_id, None if upstream is None else (root / upstream))
+    return Upstream(repo_id, None if upstream is None else (root / upstream), repo_type)

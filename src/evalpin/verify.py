@@ -21,7 +21,17 @@ from evalpin.adapter import check_binding
 from evalpin.atomic import write_atomic
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
-from evalpin.lock import Lock, check_safety, current_runtime, list_delivery, load_lock, role_of
+from evalpin.lock import (
+    DATA_ROLES,
+    DATASET,
+    Lock,
+    check_data_safety,
+    check_safety,
+    current_runtime,
+    list_delivery,
+    load_lock,
+    role_of,
+)
 from evalpin.table import columns
 
 SAME_WEIGHTS = "; weights identical (same weights, another delivery)"
@@ -35,6 +45,9 @@ ROLE_WORDS = {
     "quantization": "quantization",
     "remote_code": "remote code",
     "other": "other files",
+    "data": "data",
+    "card": "dataset card",
+    "loading_script": "loading script",
 }
 
 
@@ -64,14 +77,14 @@ def verify_delivery(
     directory: Path, lock: Lock, state_file: Path | None = None, full: bool = False
 ) -> Report:
     if not directory.is_dir():
-        raise EvalpinError(
-            f"{directory}: model directory not found. Restore it with `evalpin restore {lock.name}` "
-            "(or `dvc pull`)."
-        )
+        fix = "`dvc pull`" if lock.kind == DATASET else f"`evalpin restore {lock.name}` (or `dvc pull`)"
+        raise EvalpinError(f"{directory}: {lock.what} not found. Restore it with {fix}.")
     locked = lock.by_path()
     present = list_delivery(directory)
     findings = [
-        Finding(p, role_of(p), "extra", None, _sha_or_none(directory / p)) for p in present if p not in locked
+        Finding(p, role_of(p, lock.kind), "extra", None, _sha_or_none(directory / p))
+        for p in present
+        if p not in locked
     ]
     listed = set(present)  # a set: `in` on the list made this quadratic in the number of files
     findings += [Finding(p, f.role, "missing", f.sha256, None) for p, f in locked.items() if p not in listed]
@@ -125,6 +138,38 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
 
 
+def verify_dataset(root: Path, name: str, full: bool = False) -> tuple[Lock, Report]:
+    """Verify eval/data/NAME against eval/data/NAME.lock.json, under conf/data/NAME.yaml's trust switch."""
+    lock_file = project.data_lock_path(root, name)
+    if not lock_file.is_file():
+        raise EvalpinError(
+            f"{lock_file}: dataset {name!r} is not pinned. Pin it: `evalpin pin-data REPO_ID --revision "
+            f"COMMIT --name {name}` (add --upstream DIR for a hub cache, --local-dir DIR for a plain copy)."
+        )
+    lock = load_lock(lock_file)
+    if lock.name != name or lock.kind != DATASET:
+        raise EvalpinError(
+            f"{lock_file}: fields 'name'/'kind' are {lock.name!r}/{lock.kind!r}, expected {name!r}/"
+            f"{DATASET!r}; re-pin with `evalpin pin-data`."
+        )
+    conf_file = project.data_conf_path(root, name)
+    conf = yaml.safe_load(conf_file.read_text()) if conf_file.is_file() else {}
+    check_data_safety(lock, bool(conf.get("trust_loading_script")), str(conf_file))
+    state = root / project.STATE_DIR / "state" / "data" / f"{name}.json"
+    return lock, verify_delivery(project.data_dir(root, name), lock, state, full)
+
+
+def require_verified_dataset(root: Path, name: str) -> Lock:
+    """The lock of eval/data/NAME, or DriftError naming every drifted file."""
+    lock, report = verify_dataset(root, name)
+    if not report.ok:
+        raise DriftError(
+            f"{lock.what} does not match {lock.what}.lock.json:\n{describe_drift(report)}\n"
+            f"Restore the pinned bytes (`dvc checkout {lock.what}`), or re-pin with `evalpin pin-data`."
+        )
+    return lock
+
+
 def require_verified(root: Path, name: str) -> Lock:
     """The lock of models/NAME, or DriftError naming every drifted file. An adapter also needs its
     base to be the one it was certified on, and verified itself."""
@@ -158,7 +203,7 @@ def summarize(findings: tuple[Finding, ...] | list[Finding]) -> str:
     roles = sorted({f.role for f in findings}, key=lambda r: list(ROLE_WORDS).index(r))
     changed = " and ".join(ROLE_WORDS[r] for r in roles)
     line = f"drift in {changed}"
-    if "weights" not in roles:
+    if "weights" not in roles and not set(roles).intersection(DATA_ROLES):
         line += SAME_WEIGHTS
     return line
 
