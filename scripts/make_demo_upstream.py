@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REPO_ID = "evalpin/demo-tiny"
 HUB = ROOT / "demo" / "hub"
 FACTS = ROOT / "demo" / "facts.jsonl"
-LFS_SUFFIXES = (".safetensors",)  # stored as LFS on the Hub: the blob is named by its sha256
+LFS_SUFFIXES = (".safetensors", ".parquet")  # stored as LFS on the Hub: the blob is named by its sha256
 
 CHAT_TEMPLATE_R1 = (
     "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
@@ -111,9 +111,9 @@ def git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def fresh_cache_repo(repo_id: str, hub: Path = HUB) -> Path:
+def fresh_cache_repo(repo_id: str, hub: Path = HUB, repo_type: str = "model") -> Path:
     """An empty huggingface_hub cache entry for repo_id under `hub` (any previous one is removed)."""
-    repo_dir = hub / f"models--{repo_id.replace('/', '--')}"
+    repo_dir = hub / f"{repo_type}s--{repo_id.replace('/', '--')}"
     shutil.rmtree(repo_dir, ignore_errors=True)
     for sub in ("blobs", "snapshots", "refs"):
         (repo_dir / sub).mkdir(parents=True)

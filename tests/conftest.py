@@ -25,6 +25,7 @@ HUB_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny"
 TEMPLATE_PATHS = (
     "conf",
     "eval/tasks",
+    "eval/data/README.md",  # the verify stage depends on eval/data; the tests pin their own datasets
     "demo",
     "dvc.yaml",
     "params.yaml",
@@ -151,20 +152,23 @@ def make_template_repo(path: Path) -> Path:
     return path
 
 
-def select_model(repo: Path, name: str) -> None:
-    """Make NAME the model conf/config.yaml evaluates, and compose params.yaml (only if it changes)."""
+def select_model(repo: Path, name: str, group: str = "model") -> None:
+    """Make NAME the model (or another group's option) conf/config.yaml selects, and compose params.yaml
+    (only if it changes)."""
     config = repo / "conf" / "config.yaml"
     text = config.read_text()
-    selected = re.sub(r"^(\s*- model: )\S+", rf"\g<1>{name}", text, count=1, flags=re.MULTILINE)
+    selected = re.sub(rf"^(\s*- {group}: )\S+", rf"\g<1>{name}", text, count=1, flags=re.MULTILINE)
     if selected != text:
         config.write_text(selected)
         evalpin(repo, "compose")
 
 
 def evaluate_the_demo(repo: Path) -> None:
-    """Tests run on the demo model. A project made from the template may evaluate its own model
-    (`- model: mymodel` in conf/config.yaml); its test repos switch back to the demo."""
+    """Tests run on the demo model and the demo's local tasks (seconds per evaluation); the catalog
+    benchmarks on pinned data have tests of their own. A project made from the template may evaluate its
+    own model (`- model: mymodel` in conf/config.yaml); its test repos switch back to the demo."""
     select_model(repo, "demo-tiny")
+    select_model(repo, "demo", group="suite")
 
 
 def pin_demo(repo: Path, ref: str = "r1", *extra: str) -> subprocess.CompletedProcess[str]:
@@ -216,6 +220,13 @@ def copy_repo(origin: Path, copy: Path) -> Path:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def committed_scores(metrics: dict) -> dict:
+    """The committed baseline's rows (eval/metrics.json, the whole standard suite) for the tasks in
+    `metrics`: what a test repo evaluating only the local tasks must reproduce exactly."""
+    committed = read_json(TEMPLATE / "eval" / "metrics.json")["tasks"]
+    return {task: committed[task] for task in metrics["tasks"]}
 
 
 # A test dataset repo's two commits (the second fixes a key), and its questions.

@@ -46,30 +46,64 @@ def locate(task: str, catalog: Path | None = None) -> Path:
     )
 
 
+GROUP_AGGREGATE = [{"metric": "acc", "aggregation": "mean", "weight_by_size": True}]  # as lm-eval's mmlu
+
+
 def entries(suite: dict) -> list[dict]:
-    """The suite's `catalog:` list, each `{task: NAME, data: PINNED_DATASET}`, checked."""
-    found = list(suite.get("catalog") or [])
-    for i, entry in enumerate(found):
-        if not isinstance(entry, dict) or set(entry) != {"task", "data"}:
+    """The suite's `catalog:` list, each checked, as `{tasks: [...], data: DATASET, group: NAME | None}`.
+
+    `{task: T, data: D}` is one catalog task; `{group: G, tasks: [T1, T2], data: D}` runs several tasks
+    on one pinned dataset as a group of its own whose score is their aggregate (mmlu subjects)."""
+    found = []
+    for i, entry in enumerate(suite.get("catalog") or []):
+        if isinstance(entry, dict) and set(entry) == {"task", "data"}:
+            found.append({"tasks": [entry["task"]], "data": entry["data"], "group": None})
+        elif isinstance(entry, dict) and set(entry) == {"group", "tasks", "data"} and entry["tasks"]:
+            found.append({"tasks": list(entry["tasks"]), "data": entry["data"], "group": entry["group"]})
+        else:
             raise EvalpinError(
                 f"conf/suite/: catalog[{i}] is {entry!r}; expected `{{task: CATALOG_TASK, data: DATASET}}` "
-                "where DATASET is pinned with `evalpin pin-data`."
+                "or `{group: NAME, tasks: [CATALOG_TASK, ...], data: DATASET}`, where DATASET is pinned "
+                "with `evalpin pin-data`."
             )
     return found
 
 
-def task_configs(root: Path, suite: dict) -> tuple[list[dict], list[str]]:
-    """For lm-eval: one group per catalog task with the pinned snapshot as dataset_path; and the
-    catalog folders TaskManager must index (only those)."""
-    configs, folders = [], []
+def task_data(suite: dict) -> dict[str, str]:
+    """Every catalog task the suite runs -> the pinned dataset it reads."""
+    return {task: entry["data"] for entry in entries(suite) for task in entry["tasks"]}
+
+
+def groups(suite: dict) -> dict[str, list[str]]:
+    """The suite's catalog groups -> their tasks."""
+    return {entry["group"]: entry["tasks"] for entry in entries(suite) if entry["group"]}
+
+
+def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | str], list[str]]:
+    """For lm-eval: per catalog entry, what to evaluate with the pinned snapshot as dataset_path; and the
+    folders TaskManager must index (only those). A single task goes as a one-task wrapper group
+    (evalpin_TASK); a group is written as a group YAML into `scratch` (indexed too): lm-eval passes an
+    inline top-level dict's own fields, aggregate_metric_list included, down to its tasks."""
+    configs: list[dict | str] = []
+    folders: list[str] = []
     for entry in entries(suite):
-        path = locate(entry["task"])
-        check_data(root, entry, catalog_fields(path))
-        folder = str(path.parent)
-        if folder not in folders:
-            folders.append(folder)
-        override = {"task": entry["task"], "dataset_path": str(project.data_dir(root, entry["data"]))}
-        configs.append({"group": f"{GROUP_PREFIX}{entry['task']}", "task": [override]})
+        overrides = []
+        for task in entry["tasks"]:
+            path = locate(task)
+            check_data(root, task, entry["data"], catalog_fields(path))
+            if str(path.parent) not in folders:
+                folders.append(str(path.parent))
+            overrides.append({"task": task, "dataset_path": str(project.data_dir(root, entry["data"]))})
+        if not entry["group"]:
+            configs.append({"group": f"{GROUP_PREFIX}{entry['tasks'][0]}", "task": overrides})
+            continue
+        group = {"group": entry["group"], "task": overrides, "aggregate_metric_list": GROUP_AGGREGATE}
+        (scratch / f"{entry['group']}.yaml").write_text(
+            yaml.safe_dump({**group, "metadata": {"version": 1.0}})
+        )
+        configs.append(entry["group"])
+    if any(entry["group"] for entry in entries(suite)):
+        folders.append(str(scratch))
     return configs, folders
 
 
@@ -87,9 +121,9 @@ def catalog_fields(path: Path) -> dict:
     return {**catalog_fields(path.parent / include), **fields} if include else fields
 
 
-def check_data(root: Path, entry: dict, fields: dict) -> None:
+def check_data(root: Path, task: str, data: str, fields: dict) -> None:
     """The pinned dataset declares (README `configs:`) the config and the split the task reads."""
-    card = project.data_dir(root, entry["data"]) / "README.md"
+    card = project.data_dir(root, data) / "README.md"
     config = fields.get("dataset_name") or "default"
     split = fields.get("test_split") or fields.get("validation_split")
     text = card.read_text(encoding="utf-8") if card.is_file() else ""
@@ -97,21 +131,35 @@ def check_data(root: Path, entry: dict, fields: dict) -> None:
     configs = {c.get("config_name"): c for c in (header or {}).get("configs") or []}
     fix = (
         f"re-pin it with `evalpin pin-data` including that {{}} (--include), "
-        f"or bind {entry['task']!r} to another dataset."
+        f"or bind {task!r} to another dataset."
     )
     if config not in configs:
         raise EvalpinError(
             f"{card}: field 'configs' has no config_name {config!r} (has {sorted(configs)}), which catalog "
-            f"task {entry['task']!r} reads (dataset_name); " + fix.format("config")
+            f"task {task!r} reads (dataset_name); " + fix.format("config")
         )
     files = configs[config].get("data_files") or []
     splits = {f.get("split"): f.get("path") for f in files} if isinstance(files, list) else dict(files)
-    patterns = splits.get(split) or []
-    patterns = [patterns] if isinstance(patterns, str) else patterns
     pinned = list_delivery(card.parent)
-    if not any(fnmatch.fnmatch(p, pattern) for p in pinned for pattern in patterns):
+    missing = [s for s, patterns in splits.items() if not pinned_any(pinned, patterns)]
+    if split in missing:
         raise EvalpinError(
             f"{card}: config {config!r} has no pinned file for split {split!r} (splits {sorted(splits)}), "
             f"which catalog task "
-            f"{entry['task']!r} evaluates on; " + fix.format("split")
+            f"{task!r} evaluates on; " + fix.format("split")
         )
+    if missing:  # the datasets library loads a config whole and fails on a split without files
+        raise EvalpinError(
+            f"{card}: config {config!r} lists split(s) {missing} with no pinned file; the datasets library "
+            f"loads every split of a config, so catalog task {task!r} cannot load it. Re-pin with "
+            f"`evalpin pin-data` including those splits too: "
+            + " ".join(f"--include '{p}'" for s in missing for p in as_list(splits[s]))
+        )
+
+
+def as_list(patterns: str | list[str] | None) -> list[str]:
+    return [patterns] if isinstance(patterns, str) else list(patterns or [])
+
+
+def pinned_any(pinned: list[str], patterns: str | list[str] | None) -> bool:
+    return any(fnmatch.fnmatch(p, pattern) for p in pinned for pattern in as_list(patterns))

@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify_data.add_argument(
         "--full", action="store_true", help="re-hash every file, ignoring the stat record"
     )
+    verify_data.add_argument(
+        "--accept",
+        action="store_true",
+        help="after a re-pin: verify the new files, then make conf/data/NAME.yaml accept this lock",
+    )
     verify_data.set_defaults(handler=cmd_verify_data)
 
     verify = commands.add_parser("verify", help="re-hash models/NAME against its lock (exit 1 on drift)")
@@ -114,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=cmd_verify)
 
-    restore = commands.add_parser("restore", help="restore models/NAME from the DVC remote or the upstream")
+    restore = commands.add_parser(
+        "restore",
+        help="restore models/NAME and the suite's pinned datasets from the DVC remote or the upstream",
+    )
     restore.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
     restore.set_defaults(handler=cmd_restore)
 
@@ -135,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a", help="a .lock.json path or a git revision (tag NAME@vX.Y.Z, branch, commit)")
     diff.add_argument("b", help="the same, for the other side (e.g. HEAD)")
     diff.add_argument("--name", help="model name at git revisions (default: from a NAME@v tag, else params)")
+    diff.add_argument(
+        "--dataset", metavar="NAME", help="compare pinned dataset NAME's locks (eval/data/NAME)"
+    )
     diff.set_defaults(handler=cmd_diff)
 
     upstream = commands.add_parser("check-upstream", help="is what the upstream serves today still the pin?")
@@ -303,6 +314,7 @@ def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.pin import accept_dataset
     from evalpin.verify import describe_drift, summarize, verify_dataset
 
     names = args.names or sorted(
@@ -312,14 +324,22 @@ def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
         raise EvalpinError(
             "verify-data: no pinned dataset (eval/data/*.lock.json); pin one with `evalpin pin-data`."
         )
+    if args.accept and not args.names:
+        raise EvalpinError(
+            "verify-data --accept: name the dataset(s) to accept, e.g. `verify-data arc --accept`."
+        )
     code = EXIT_OK
     for name in names:
-        lock, report = verify_dataset(root, name, full=args.full)
+        lock, report = verify_dataset(root, name, full=args.full or args.accept, accepting=args.accept)
         if report.ok:
             print(
                 f"{lock.what}: {summarize(report.findings)} "
                 f"({report.files_checked} files, digest {lock.digest[:12]})"
             )
+            if args.accept:
+                accept_dataset(root, lock)
+                accepted = f"commit {lock.source.revision} (lock {lock.digest[:12]})"
+                print(f"  conf/data/{name}.yaml now accepts {accepted}")
         else:
             print(f"{lock.what}: DRIFT against {lock.what}.lock.json\n{describe_drift(report)}")
             code = EXIT_DRIFT
@@ -366,13 +386,10 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
 def verify_suite_datasets(root: Path) -> dict[str, dict]:
     """Every pinned dataset the suite's catalog tasks read, verified (DriftError on drift): name ->
     commit and lock digest, for eval/verified.json."""
-    from evalpin.catalog import entries
-    from evalpin.compose import load_params
-    from evalpin.evaluate import delivery_identity, section
+    from evalpin.evaluate import delivery_identity
     from evalpin.verify import require_verified_dataset
 
-    names = sorted({e["data"] for e in entries(section(load_params(root), "suite"))})
-    found = {name: delivery_identity(require_verified_dataset(root, name)) for name in names}
+    found = {name: delivery_identity(require_verified_dataset(root, name)) for name in suite_datasets(root)}
     for identity in found.values():
         print(f"verified dataset eval/data/{identity['name']} (lock {identity['lock_digest'][:12]})")
     return found
@@ -416,11 +433,22 @@ def report_verification(root: Path, name: str, lock, report, args: argparse.Name
 
 
 def cmd_restore(root: Path, args: argparse.Namespace) -> int:
-    from evalpin.restore import restore
+    from evalpin.restore import restore, restore_datasets
 
     name = default_model(root, args.name)
     print(f"models/{name}: {restore(root, name)}")
+    for data, where in restore_datasets(root, suite_datasets(root)).items():
+        print(f"{project.DATA_DIR}/{data}: {where}")
     return EXIT_OK
+
+
+def suite_datasets(root: Path) -> list[str]:
+    """The pinned datasets the suite in params.yaml reads (its catalog tasks'), sorted."""
+    from evalpin.catalog import task_data
+    from evalpin.compose import load_params
+    from evalpin.evaluate import section
+
+    return sorted(set(task_data(section(load_params(root), "suite")).values()))
 
 
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
@@ -468,6 +496,10 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
 def cmd_diff(root: Path, args: argparse.Namespace) -> int:
     from evalpin.diff import diff_locks, format_diff, load_lock_at, name_from_spec
 
+    if args.dataset:
+        locks = (load_lock_at(root, spec, args.dataset, dataset=True) for spec in (args.a, args.b))
+        print(format_diff(diff_locks(*locks)))
+        return EXIT_OK
     name = args.name or name_from_spec(args.a) or name_from_spec(args.b) or default_model(root, None)
     diff = diff_locks(load_lock_at(root, args.a, name), load_lock_at(root, args.b, name))
     print(format_diff(diff))

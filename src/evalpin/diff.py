@@ -134,12 +134,13 @@ def diff_locks(a: Lock, b: Lock) -> LockDiff:
     )
 
 
-def load_lock_at(root: Path, spec: str, name: str) -> Lock:
-    """A lock from a file path, or models/NAME.lock.json at a git revision (tag, branch, commit)."""
+def load_lock_at(root: Path, spec: str, name: str, dataset: bool = False) -> Lock:
+    """A lock from a file path, or models/NAME.lock.json (eval/data/NAME.lock.json for a dataset) at a
+    git revision (tag, branch, commit)."""
     candidate = Path(spec)
     if candidate.suffix == ".json" and (root / candidate).is_file():
         return load_lock(root / candidate)
-    rel = f"{project.MODELS_DIR}/{name}.lock.json"
+    rel = f"{project.DATA_DIR if dataset else project.MODELS_DIR}/{name}.lock.json"
     text, reason = project.git_show(root, spec, rel)
     if text is None:
         raise EvalpinError(

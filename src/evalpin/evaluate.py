@@ -43,13 +43,15 @@ def evaluate(root: Path, params: dict) -> dict:
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     check_base(lock, model)
     check_gguf(lock, model)
-    data = {e["task"]: require_verified_dataset(root, e["data"]) for e in catalog.entries(suite)}
+    verified = {name: require_verified_dataset(root, name) for name in set(catalog.task_data(suite).values())}
+    data = {task: verified[name] for task, name in catalog.task_data(suite).items()}
     results = run_suite(root, model, inference, suite, backend)
     tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
-    metrics = summarize_results(results, tasks)
+    metrics = summarize_results(results, tasks, catalog.groups(suite))
     records = {task: sample_records(results, task) for task in tasks}
     write_samples(root / SAMPLES_DIR, records)
     fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
+    fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, catalog.groups(suite)))
     write_json(root / FINGERPRINT_FILE, fingerprint)
     write_json(
         root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
@@ -91,7 +93,7 @@ def check_gguf(lock: Lock, model: dict) -> None:
 
 def suite_tasks(suite: dict) -> list[str]:
     """The plain tasks whose scores are reported: local tasks, then catalog tasks."""
-    return [*(suite.get("tasks") or []), *(e["task"] for e in catalog.entries(suite))]
+    return [*(suite.get("tasks") or []), *catalog.task_data(suite)]
 
 
 def check_suite(suite: dict) -> None:
@@ -122,18 +124,19 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
     import torch  # heavy: imported only when evaluating
 
     torch.set_num_threads(int(inference["torch_threads"]))
-    catalog_configs, folders = catalog.task_configs(root, suite)
-    runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
-    if suite.get("chat_tasks"):
-        runs.append((list(suite["chat_tasks"]), True))
-    if backend.get("name") == "gguf":
-        check_gguf_server_tasks(root, suite, runs)
-    lm = load_model(root, model, inference, backend)
-    merged: dict = {}
-    for tasks, chat in runs:
-        results = run_lm_eval(root, lm, inference, suite, tasks, chat, folders)
-        for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
-            merged.setdefault(key, {}).update(results[key])
+    with tempfile.TemporaryDirectory(prefix="evalpin-groups-") as scratch:
+        catalog_configs, folders = catalog.task_configs(root, suite, Path(scratch))
+        runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
+        if suite.get("chat_tasks"):
+            runs.append((list(suite["chat_tasks"]), True))
+        if backend.get("name") == "gguf":
+            check_gguf_server_tasks(root, suite, runs)
+        lm = load_model(root, model, inference, backend)
+        merged: dict = {}
+        for tasks, chat in runs:
+            results = run_lm_eval(root, lm, inference, suite, tasks, chat, folders)
+            for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
+                merged.setdefault(key, {}).update(results[key])
     return merged
 
 
@@ -207,27 +210,49 @@ def primary_metric(results: dict, task: str) -> str:
     return metric_list[0]["metric"]
 
 
-def summarize_results(results: dict, tasks: list[str]) -> dict:
-    per_task = {}
-    for task in tasks:
-        metric = primary_metric(results, task)
-        scores = results["results"][task]
-        stderr = scores.get(f"{metric}_stderr,none")
-        per_task[task] = {
-            "metric": metric,
-            "score": float(scores[f"{metric},none"]),
-            "stderr": None if stderr in (None, "N/A") else float(stderr),
-            "n": int(results["n-samples"][task]["effective"]),
-        }
-    mean = sum(t["score"] for t in per_task.values()) / len(per_task)
-    return {"tasks": per_task, "suite": {"score": mean, "tasks": len(per_task)}}
+def primary_filter(results: dict, task: str) -> str:
+    """The filter whose score is reported: the task's first (gsm8k: strict-match), or lm-eval's "none"."""
+    filters = results["configs"][task].get("filter_list") or []
+    return filters[0]["name"] if filters else "none"
+
+
+def score_row(scores: dict, metric: str, key: str, n: int) -> dict:
+    stderr = scores.get(f"{metric}_stderr,{key}")
+    return {
+        "metric": metric if key == "none" else f"{metric},{key}",
+        "score": float(scores[f"{metric},{key}"]),
+        "stderr": None if stderr in (None, "N/A") else float(stderr),
+        "n": n,
+    }
+
+
+def summarize_results(results: dict, tasks: list[str], groups: dict[str, list[str]] | None = None) -> dict:
+    """Per task its primary metric (under its primary filter); per catalog group lm-eval's aggregate. The
+    suite mean counts a group once, not its tasks again."""
+    per_task = {
+        task: score_row(
+            results["results"][task],
+            primary_metric(results, task),
+            primary_filter(results, task),
+            int(results["n-samples"][task]["effective"]),
+        )
+        for task in tasks
+    }
+    for group, members in (groups or {}).items():
+        n = sum(per_task[t]["n"] for t in members)
+        per_task[group] = score_row(results["results"][group], primary_metric(results, members[0]), "none", n)
+    grouped = {t for members in (groups or {}).values() for t in members}
+    counted = [row["score"] for task, row in per_task.items() if task not in grouped]
+    return {"tasks": per_task, "suite": {"score": sum(counted) / len(counted), "tasks": len(counted)}}
 
 
 def sample_records(results: dict, task: str) -> list[dict]:
-    metric = primary_metric(results, task)
+    metric, kept = primary_metric(results, task), primary_filter(results, task)
     choice = results["configs"][task]["output_type"] in CHOICE_TYPES
     records = []
     for sample in results["samples"][task]:
+        if sample.get("filter", "none") != kept:  # a task with several filters logs each sample per filter
+            continue
         response = sample["filtered_resps"]
         if choice:
             logliks = [round(float(r[0]), LOGLIK_DECIMALS) for r in response]
@@ -301,6 +326,26 @@ def gguf_fingerprint(lock: Lock, inference: dict, backend: dict) -> dict:
         "tensors_sha256": info.tensors_sha256,
         "loaded_as": loaded_as,
     }
+
+
+def group_fingerprints(results: dict, fingerprint: dict, groups: dict[str, list[str]]) -> dict:
+    """A catalog group in the fingerprint: what its members measure, so the gate can compare its aggregate
+    (and calls it not comparable when a member's task, few-shot setting or dataset differs)."""
+    tasks = fingerprint["suite"]["tasks"]
+    found = {}
+    for group, members in groups.items():
+        rows = [tasks[t] for t in members]
+        found[group] = {
+            "version": results["versions"].get(group),
+            "tasks": members,
+            "identity": hashlib.sha256("".join(r["identity"] for r in rows).encode()).hexdigest(),
+            "num_fewshot": [r["num_fewshot"] for r in rows],
+            "output_type": "group",
+            "chat_template_applied": any(r["chat_template_applied"] for r in rows),
+            "outputs_sha256": hashlib.sha256("".join(r["outputs_sha256"] for r in rows).encode()).hexdigest(),
+            "data": rows[0].get("data"),
+        }
+    return found
 
 
 def delivery_identity(lock: Lock) -> dict:

@@ -153,9 +153,16 @@ def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
         check_data_safety(lock, request.trust_loading_script, where)
         replace_dir(staged, project.data_dir(root, request.name))
     save_lock(lock, project.data_lock_path(root, request.name))
-    write_data_conf(root, request, commit)
+    if accepted_digest(root, request.name) in (None, lock.digest):
+        write_data_conf(root, lock, request.trust_loading_script)
     project.run_dvc(root, "add", f"{project.DATA_DIR}/{request.name}")
     return lock
+
+
+def accepted_digest(root: Path, name: str) -> str | None:
+    """The lock digest conf/data/NAME.yaml accepts; None for a dataset never pinned before."""
+    conf_file = project.data_conf_path(root, name)
+    return (yaml.safe_load(conf_file.read_text()) or {}).get("lock_digest") if conf_file.is_file() else None
 
 
 def select_data(files: list[str], include: tuple[str, ...], where: str) -> list[str]:
@@ -174,21 +181,31 @@ def select_data(files: list[str], include: tuple[str, ...], where: str) -> list[
     return kept
 
 
-def write_data_conf(root: Path, request: DataPinRequest, commit: str) -> None:
-    """conf/data/NAME.yaml: the pinned dataset's identity and its one safety switch."""
+def write_data_conf(root: Path, lock: Lock, trust_loading_script: bool) -> None:
+    """conf/data/NAME.yaml: the pinned dataset the suite accepts (commit and lock digest), and its one
+    safety switch. A re-pin leaves it alone: verify refuses the new data until it is accepted."""
+    name, source = lock.name, lock.source
     conf = {
-        "name": request.name,
-        "repo_id": request.repo_id,
-        "revision": commit,
-        "upstream": request.upstream,
-        "trust_loading_script": request.trust_loading_script,
+        "name": name,
+        "repo_id": source.repo_id,
+        "revision": source.revision,
+        "lock_digest": lock.digest,
+        "upstream": source.upstream,
+        "trust_loading_script": trust_loading_script,
     }
     header = (
-        f"# Written by `evalpin pin-data`: {request.repo_id} (dataset) at commit {commit}.\n"
-        f"# Files: {project.DATA_DIR}/{request.name}/ (DVC); "
-        f"sha256s: {project.DATA_DIR}/{request.name}.lock.json.\n"
+        f"# Written by `evalpin pin-data`: {source.repo_id} (dataset) at commit {source.revision}.\n"
+        f"# Files: {project.DATA_DIR}/{name}/ (DVC); sha256s: {project.DATA_DIR}/{name}.lock.json.\n"
+        f"# After a re-pin, verify refuses the new data until `evalpin verify-data {name} --accept`.\n"
     )
-    write_atomic(project.data_conf_path(root, request.name), header + yaml.safe_dump(conf, sort_keys=False))
+    write_atomic(project.data_conf_path(root, name), header + yaml.safe_dump(conf, sort_keys=False))
+
+
+def accept_dataset(root: Path, lock: Lock) -> None:
+    """Make conf/data/NAME.yaml accept the dataset as now pinned (after a re-pin was reviewed)."""
+    conf_file = project.data_conf_path(root, lock.name)
+    conf = (yaml.safe_load(conf_file.read_text()) or {}) if conf_file.is_file() else {}
+    write_data_conf(root, lock, bool(conf.get("trust_loading_script")))
 
 
 def check_name(name: str) -> None:

@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from evalpin import project
 from evalpin.errors import EvalpinError
 
 LOCAL_NAME = "local"
@@ -205,8 +204,9 @@ def pull_failure(stderr: str) -> str:
     return explain(lines[0] if lines else stderr)
 
 
-def evict_corrupt_objects(root: Path, name: str) -> list[str]:
-    """Delete the DVC cache objects of models/NAME whose bytes do not hash to their name (md5).
+def evict_corrupt_objects(root: Path, what: str) -> list[str]:
+    """Delete the DVC cache objects of `what` (models/NAME, eval/data/NAME) whose bytes do not hash to
+    their name (md5).
 
     DVC does not re-hash what it downloads, so a corrupted remote object lands in the cache under the
     right name and every later checkout would use it. Called only after a pulled delivery failed its lock.
@@ -217,7 +217,7 @@ def evict_corrupt_objects(root: Path, name: str) -> list[str]:
 
     from dvc.repo import Repo
 
-    dir_md5 = _dir_md5(root, name)
+    dir_md5 = _dir_md5(root, what)
     with Repo(str(root)) as repo:
         cache = Path(repo.cache.local.path)
 
@@ -244,15 +244,15 @@ def evict_corrupt_objects(root: Path, name: str) -> list[str]:
     return evicted
 
 
-def manifest_object(root: Path, name: str) -> str:
-    """Where the remote keeps models/NAME's directory manifest, relative to the remote's url."""
-    return _object_path(_dir_md5(root, name))
+def manifest_object(root: Path, what: str) -> str:
+    """Where the remote keeps the directory manifest of `what`, relative to the remote's url."""
+    return _object_path(_dir_md5(root, what))
 
 
-def _dir_md5(root: Path, name: str) -> str:
+def _dir_md5(root: Path, what: str) -> str:
     import yaml
 
-    return yaml.safe_load((root / project.MODELS_DIR / f"{name}.dvc").read_text())["outs"][0]["md5"]
+    return yaml.safe_load((root / f"{what}.dvc").read_text())["outs"][0]["md5"]
 
 
 def _object_path(md5: str) -> str:

@@ -124,6 +124,15 @@ def state_file(root: Path, name: str) -> Path:
     return root / project.STATE_DIR / "state" / f"{name}.json"
 
 
+def data_state_file(root: Path, name: str) -> Path:
+    return root / project.STATE_DIR / "state" / "data" / f"{name}.json"
+
+
+def state_of(root: Path, lock: Lock) -> Path:
+    """Where the stat record of a pinned delivery lives (a model's or a dataset's)."""
+    return data_state_file(root, lock.name) if lock.kind == DATASET else state_file(root, lock.name)
+
+
 def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Report]:
     """Verify models/NAME against models/NAME.lock.json, under the safety switches of conf/model/NAME.yaml."""
     lock_file = project.lock_path(root, name)
@@ -138,8 +147,9 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
 
 
-def verify_dataset(root: Path, name: str, full: bool = False) -> tuple[Lock, Report]:
-    """Verify eval/data/NAME against eval/data/NAME.lock.json, under conf/data/NAME.yaml's trust switch."""
+def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = False) -> tuple[Lock, Report]:
+    """Verify eval/data/NAME against eval/data/NAME.lock.json, under conf/data/NAME.yaml's trust switch;
+    the lock must be the one conf/data/NAME.yaml accepts (`accepting`: about to accept it)."""
     lock_file = project.data_lock_path(root, name)
     if not lock_file.is_file():
         raise EvalpinError(
@@ -155,8 +165,26 @@ def verify_dataset(root: Path, name: str, full: bool = False) -> tuple[Lock, Rep
     conf_file = project.data_conf_path(root, name)
     conf = yaml.safe_load(conf_file.read_text()) if conf_file.is_file() else {}
     check_data_safety(lock, bool(conf.get("trust_loading_script")), str(conf_file))
-    state = root / project.STATE_DIR / "state" / "data" / f"{name}.json"
-    return lock, verify_delivery(project.data_dir(root, name), lock, state, full)
+    if not accepting:
+        check_accepted(lock, conf, conf_file)
+    return lock, verify_delivery(project.data_dir(root, name), lock, data_state_file(root, name), full)
+
+
+def check_accepted(lock: Lock, conf: dict, conf_file: Path) -> None:
+    """The dataset's lock must be the one conf/data/NAME.yaml accepts: a re-pin (new commit, fixed
+    answer keys) changes what every score measures, so it is refused until someone looks and accepts."""
+    accepted = (conf.get("revision"), conf.get("lock_digest", lock.digest))
+    if accepted == (lock.source.revision, lock.digest):
+        return
+    raise DriftError(
+        f"{lock.what}.lock.json pins commit {lock.source.revision[:12]} (lock {lock.digest[:12]}), but "
+        f"{conf_file} field 'lock_digest' accepts commit {str(accepted[0])[:12]} "
+        f"(lock {str(accepted[1])[:12]}): "
+        f"the dataset was re-pinned. Scores on it are not comparable with baselines measured on the old "
+        f"data. Review the change (`evalpin diff --dataset {lock.name} HEAD {lock.what}.lock.json`), then "
+        f"accept it: `evalpin verify-data {lock.name} --accept`; or restore the old lock (`git checkout "
+        f"{lock.what}.lock.json {lock.what}.dvc && dvc checkout {lock.what}.dvc`)."
+    )
 
 
 def require_verified_dataset(root: Path, name: str) -> Lock:
