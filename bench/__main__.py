@@ -17,7 +17,7 @@ from bench.report import Section
 from bench.verify_bench import VerifyBench
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "repro", "eval", "real", "verify", "dvc")
+SECTIONS = ("startup", "repro", "eval", "catalog", "real", "verify", "dvc")
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,6 +65,7 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
         "startup": lambda: [eval_bench.startup(ROOT, scale.startup_repeats)],
         "repro": lambda: [dvc_bench.noop_repro(ROOT, scale.startup_repeats)],
         "eval": lambda: [eval_bench.evaluation(ROOT, scratch, scale.eval_repeats)],
+        "catalog": lambda: [eval_bench.catalog_evaluation(ROOT, scratch, scale.eval_repeats)],
         "real": lambda: [real_bench.real_model(ROOT, scratch, scale.eval_repeats)],
         "verify": verify_sections,
         "dvc": dvc_sections,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -16,10 +17,20 @@ import yaml
 from bench import report
 from bench.measure import Run, interleaved, median_wall, run
 from bench.report import Section, Verdict
+from evalpin import catalog
 
 EVAL_LIMIT = 1.05
 STARTUP_LIMIT_S = 0.3
-COPIED = ("dvc.yaml", "params.yaml", "conf", "eval/tasks", "models/{name}", "models/{name}.lock.json")
+RESOLVE_LIMIT_S = 1.0
+COPIED = (
+    "dvc.yaml",
+    "params.yaml",
+    "conf",
+    "eval/tasks",
+    "eval/data",
+    "models/{name}",
+    "models/{name}.lock.json",
+)
 HEAVY = ("torch", "lm_eval", "transformers", "dvc", "datasets")
 
 
@@ -77,9 +88,19 @@ def lm_eval_command(repo: Path, params: dict, output: Path) -> list[str]:
     ]
 
 
-def evaluation(root: Path, scratch: Path, repeats: int) -> Section:
+def scratch_repo(root: Path, target: Path, suite: dict) -> tuple[Path, dict]:
+    """A scratch copy evaluating `suite` (params.yaml's suite, updated), with the pinned data restored."""
     params = yaml.safe_load((root / "params.yaml").read_text())
-    repo = copy_repo(root, scratch / "eval-repo", params["model"]["name"])
+    if any(not (root / "eval/data" / name).is_dir() for name in catalog.task_data(params["suite"]).values()):
+        run([str(Path(sys.executable).with_name("evalpin")), "restore"], cwd=root, env=offline_env(root))
+    repo = copy_repo(root, target, params["model"]["name"])
+    params["suite"] = {**params["suite"], **suite}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return repo, params
+
+
+def evaluation(root: Path, scratch: Path, repeats: int) -> Section:
+    repo, params = scratch_repo(root, scratch / "eval-repo", {"catalog": []})  # the local tasks
     env = offline_env(root)
     evalpin = [str(Path(sys.executable).with_name("evalpin")), "evaluate"]
     bare = lm_eval_command(repo, params, scratch / "lm_eval-out")
@@ -180,6 +201,88 @@ def startup(root: Path, repeats: int) -> Section:
                 "no torch / lm-eval / transformers / dvc import on that path",
                 ", ".join(heavy) or "none imported",
                 not heavy,
+            ),
+        ],
+    )
+
+
+def reference_tasks(repo: Path, suite: dict, folder: Path) -> list[str]:
+    """The suite's catalog tasks as a user writes them for the bare CLI without evalpin: one YAML per task
+    that includes the catalog's and points dataset_path at the pinned snapshot; a group YAML per group."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for entry in catalog.entries(suite):
+        data = str(repo / "eval/data" / entry["data"])
+        if entry["group"]:
+            members = [{"task": t, "dataset_path": data} for t in entry["tasks"]]
+            config = {"group": f"ref_{entry['group']}", "task": members, **catalog.GROUP_AGGREGATE_YAML}
+        else:
+            task = entry["tasks"][0]
+            config = {"include": str(catalog.locate(task)), "task": f"ref_{task}", "dataset_path": data}
+        names.append(config.get("group") or config["task"])
+        (folder / f"{names[-1]}.yaml").write_text(yaml.safe_dump(config))
+    return names
+
+
+def catalog_resolution(repo: Path, suite: dict, scratch: Path) -> dict[str, float]:
+    """Seconds to locate and check the suite's catalog tasks and index only their folders, against
+    indexing lm-eval's whole catalog (what the bare CLI and `TaskManager()` do)."""
+    from lm_eval.tasks import TaskManager
+
+    started = time.perf_counter()
+    folders = catalog.task_configs(repo, suite, scratch)[1]
+    TaskManager(include_path=folders, include_defaults=False)
+    ours = time.perf_counter() - started
+    started = time.perf_counter()
+    TaskManager(include_defaults=True)
+    return {"evalpin": ours, "whole catalog": time.perf_counter() - started}
+
+
+def catalog_evaluation(root: Path, scratch: Path, repeats: int) -> Section:
+    standard = yaml.safe_load((root / "params.yaml").read_text())["suite"]
+    repo, params = scratch_repo(root, scratch / "catalog-repo", {"tasks": [], "chat_tasks": []})
+    env = offline_env(root)
+    tasks = reference_tasks(repo, standard, scratch / "catalog-ref-tasks")
+    bare = lm_eval_command(
+        repo,
+        {**params, "suite": {"tasks": tasks, "include_path": str(scratch / "catalog-ref-tasks")}},
+        scratch / "catalog-out",
+    )
+    evalpin = [str(Path(sys.executable).with_name("evalpin")), "evaluate"]
+    runs = interleaved(
+        {"lm_eval": lambda: run(bare, cwd=repo, env=env), "evalpin": lambda: run(evalpin, cwd=repo, env=env)},
+        repeats,
+    )
+    ref, ours = median_wall(runs["lm_eval"]), median_wall(runs["evalpin"])
+    rss = {k: max(r.max_rss_mb for r in v) for k, v in runs.items()}
+    resolved = catalog_resolution(repo, standard, scratch)
+    names = ", ".join(f"`{t}`" for t in catalog.task_data(standard))
+    return Section(
+        "Catalog benchmarks on pinned data",
+        f"The catalog tasks of conf/suite/standard.yaml ({names}, the mmlu subjects as a group) on the "
+        "demo's pinned datasets: `evalpin evaluate` against the bare `lm_eval` CLI given the same tasks as a "
+        "user writes them without evalpin (a YAML that `include:`s the catalog's and sets `dataset_path`; a "
+        f"group YAML), same settings. Medians of {repeats} interleaved runs, each a fresh process. Then the "
+        "cost of finding the tasks: evalpin locates them and indexes only their folders; `TaskManager()` "
+        "indexes the whole catalog.",
+        ["command", "wall (median)", "all runs", "vs lm_eval", "peak RSS"],
+        [
+            timing_row("`python -m lm_eval ...` (ref)", runs["lm_eval"], ref, rss["lm_eval"]),
+            timing_row("`evalpin evaluate`", runs["evalpin"], ref, rss["evalpin"]),
+            ["locate + index the suite's catalog tasks", report.seconds(resolved["evalpin"]), "", "", ""],
+            ["`TaskManager()`: the whole catalog", report.seconds(resolved["whole catalog"]), "", "", ""],
+        ],
+        [
+            Verdict(
+                f"evaluate <= {EVAL_LIMIT}x lm_eval",
+                report.ratio(ours / ref),
+                ours / ref <= EVAL_LIMIT,
+                f"{100 * (ours / ref - EVAL_LIMIT):.0f} points over.",
+            ),
+            Verdict(
+                f"catalog tasks resolved in < {RESOLVE_LIMIT_S} s",
+                report.seconds(resolved["evalpin"]),
+                resolved["evalpin"] < RESOLVE_LIMIT_S,
             ),
         ],
     )

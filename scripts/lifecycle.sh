@@ -2,8 +2,10 @@
 # The life of a pinned model, end to end and offline, in a scratch clone of this repository:
 #   pin r1 -> release v1.0.0 -> prod; a LoRA adapter on it -> demo-tiny-lora v1.0.0; upstream main moves
 #   to r2 (template-only drift) -> check-upstream flags it -> re-pin -> compare -> v1.0.1 (patch);
-#   r3 (new weights) -> v2.0.0, a major bump: the adapter is refused until re-certified on the new base
-#   -> demo-tiny-lora v2.0.0; roll back to v1.0.0 and reproduce both v1.0.0 releases exactly.
+#   r3 (new weights) -> v2.0.0, a major bump; the benchmark data upstream fixes answer keys in ai2_arc ->
+#   check-upstream --dataset flags it -> re-pin -> verify refuses until accepted -> not comparable -> v2.0.1;
+#   the adapter is refused until re-certified on the new base -> demo-tiny-lora v2.0.0; roll back to
+#   v1.0.0 and reproduce both v1.0.0 releases exactly, each with the data it was measured on.
 #
 #   scripts/lifecycle.sh [SCRATCH_DIR]     (default: a new temporary directory; run `make setup` first)
 set -euo pipefail
@@ -21,7 +23,7 @@ expect_exit() {  # expect_exit CODE CMD...: run CMD, fail unless it exits with C
   [ "$got" -eq "$want" ] || { echo "expected exit $want from '$*', got $got" >&2; exit 1; }
 }
 move_upstream_main() {  # the publisher moves `main` to another commit: same name, new delivery
-  local hub=$scratch/hub/models--evalpin--demo-tiny
+  local hub=$scratch/hub/${2:-models--evalpin--demo-tiny}
   cp "$hub/refs/$1" "$hub/refs/main"
 }
 repin_and_evaluate() {
@@ -47,6 +49,7 @@ step "Scratch clone of the template in $scratch, with its own upstream copy and 
 git clone --quiet "$template" "$scratch/repo"
 cp -a "$template/demo/hub" "$scratch/hub"
 cd "$scratch/repo"
+move_upstream_main d1 datasets--allenai--ai2_arc  # the benchmark data as pinned in the template
 git config user.email walkthrough@evalpin.invalid
 git config user.name "evalpin walkthrough"
 evalpin remote init-local "$scratch/remote"
@@ -91,6 +94,19 @@ git add -A && git commit --quiet -m "Re-pin demo-tiny r3 (fine-tune)"
 evalpin release demo-tiny --bump major -m "r3: new weights; adapters trained on 1.x must be re-certified"
 gto show demo-tiny
 
+step "4a. The benchmark data moves: allenai/ai2_arc's main fixes three answer keys (same dataset name)"
+move_upstream_main d2 datasets--allenai--ai2_arc
+expect_exit 1 evalpin check-upstream --dataset arc --upstream "$scratch/hub"
+evalpin pin-data allenai/ai2_arc --revision main --resolve --name arc --upstream "$scratch/hub" \
+  --include 'ARC-Easy/*'
+if dvc repro; then echo "dvc repro evaluated on a re-pinned dataset nobody accepted" >&2; exit 1; fi
+evalpin diff --dataset arc HEAD eval/data/arc.lock.json
+evalpin verify-data arc --accept  # looked at the diff: three answer keys, fixed upstream
+dvc repro
+expect_exit 3 evalpin compare --baseline demo-tiny@v2.0.0  # arc_easy: another dataset, not a regression
+git add -A && git commit --quiet -m "Re-pin ai2_arc: three answer keys fixed upstream"
+evalpin release demo-tiny -m "new baseline: ai2_arc with fixed answer keys (same delivery)"
+
 step "4b. The adapter certified on v1 is refused on the new base until it is re-certified"
 select_model demo-tiny-lora
 expect_exit 1 evalpin verify demo-tiny-lora
@@ -112,5 +128,5 @@ evalpin verify demo-tiny --full
 evalpin reproduce demo-tiny@v1.0.0
 evalpin reproduce demo-tiny-lora@v1.0.0  # base r1 + adapter a1, restored and rerun from scratch
 
-step "Done: demo-tiny v1.0.0 (prod), v1.0.1 (patch), v2.0.0 (major); demo-tiny-lora v1.0.0, v2.0.0"
+step "Done: demo-tiny v1.0.0 (prod), v1.0.1, v2.0.0, v2.0.1 (new data); demo-tiny-lora v1.0.0, v2.0.0"
 git tag --list 'demo-tiny*'

@@ -140,6 +140,7 @@ def make_template_repo(path: Path) -> Path:
         else:
             shutil.copy2(src, dst)
     shutil.copy2(TEMPLATE / ".gitignore", path / ".gitignore")
+    shutil.rmtree(path / "conf" / "data", ignore_errors=True)  # the template's datasets are not pinned here
     evaluate_the_demo(path)
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "test@evalpin.invalid")

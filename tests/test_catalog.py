@@ -1,6 +1,11 @@
 import time
 
-from evalpin.catalog import catalog_fields, locate
+import pytest
+from conftest import ARC_COMMIT, write_dataset_cache
+
+from evalpin.catalog import catalog_fields, check_data, entries, groups, locate, task_data
+from evalpin.errors import EvalpinError
+from evalpin.pin import DataPinRequest, pin_dataset
 
 
 def test_catalog_tasks_are_located_in_their_own_folder_fast():
@@ -20,3 +25,28 @@ def test_catalog_tasks_are_located_in_their_own_folder_fast():
         "test",
     )
     assert catalog_fields(found["mmlu_anatomy"])["dataset_name"] == "anatomy"
+
+
+def test_catalog_entries_are_single_tasks_or_groups_and_anything_else_is_named():
+    suite = {
+        "catalog": [
+            {"task": "arc_easy", "data": "arc"},
+            {"group": "mmlu_demo", "tasks": ["mmlu_nutrition", "mmlu_virology"], "data": "mmlu"},
+        ]
+    }
+    assert task_data(suite) == {"arc_easy": "arc", "mmlu_nutrition": "mmlu", "mmlu_virology": "mmlu"}
+    assert groups(suite) == {"mmlu_demo": ["mmlu_nutrition", "mmlu_virology"]}
+    for bad in ({"task": "arc_easy"}, {"group": "g", "tasks": [], "data": "d"}, "arc_easy"):
+        with pytest.raises(EvalpinError, match=r"conf/suite/: catalog\[0\] is .*\{group: NAME, tasks:"):
+            entries({"catalog": [bad]})
+
+
+def test_a_config_whose_other_splits_were_not_pinned_is_refused_with_the_include_to_add(template_repo):
+    write_dataset_cache(template_repo / "hub")
+    pin_dataset(template_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub", include=("*/test-*",)))
+    with pytest.raises(
+        EvalpinError,
+        match=r"lists split\(s\) \['train', 'validation'\] with no pinned file; the datasets library loads "
+        r"every split.*--include 'ARC-Easy/train-\*' --include 'ARC-Easy/validation-\*'",
+    ):
+        check_data(template_repo, "arc_easy", "arc", catalog_fields(locate("arc_easy")))

@@ -1,17 +1,28 @@
 """The pipeline end to end: real `dvc repro` running real lm-eval on the pinned tiny model."""
 
 import json
+import shutil
 import time
 
 import pytest
 import yaml
-from conftest import ARC_COMMIT, committed_scores, dvc, evalpin, read_json, write_dataset_cache
+from conftest import (
+    ARC_COMMIT,
+    ARC_FIX,
+    TEMPLATE,
+    committed_scores,
+    dvc,
+    evalpin,
+    read_json,
+    write_dataset_cache,
+)
 
 from evalpin import catalog
+from evalpin.compose import compose
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import evaluate
 from evalpin.lock import load_lock
-from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
 
 pytestmark = pytest.mark.slow
 TASKS = ("demo_color_mc", "demo_home_gen", "demo_food_fewshot", "demo_behaviour", "demo_chat_home")
@@ -152,6 +163,14 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     data = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]["arc_easy"]["data"]
     assert data["name"] == "arc" and data["revision"] == ARC_COMMIT
     assert data["lock_digest"] == load_lock(pinned_repo / "eval/data/arc.lock.json").digest
+    # the upstream fixes doc 1's answer key; re-pinned and accepted, the new key is scored (the datasets
+    # library's own cache, keyed by folder and config name, would serve the old one)
+    fixed = write_dataset_cache(tmp_path / "fix", answers=("A", "A"))
+    shutil.copytree(fixed, pinned_repo / "hub/datasets--tests--arc/snapshots" / ARC_FIX)
+    pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_FIX, "arc", "hub"))
+    accept_dataset(pinned_repo, load_lock(pinned_repo / "eval/data/arc.lock.json"))
+    rescored = evaluate(pinned_repo, params)["tasks"]["arc_easy"]["score"]
+    assert abs(rescored - metrics["tasks"]["arc_easy"]["score"]) == 0.5  # doc 1 of 2 flipped its score
     params["suite"]["catalog"] = [{"task": "arc_nonesuch", "data": "arc"}]
     with pytest.raises(EvalpinError, match="catalog task 'arc_nonesuch' is not in lm-eval's catalog"):
         evaluate(pinned_repo, params)
@@ -172,3 +191,42 @@ def test_a_pinned_dataset_lacking_the_tasks_config_or_split_is_named(template_re
     suite["catalog"] = [{"task": "arc_challenge", "data": "arc"}]  # dataset_name ARC-Challenge
     with pytest.raises(EvalpinError, match=r"field 'configs' has no config_name 'ARC-Challenge'"):
         catalog.task_configs(template_repo, suite, tmp_path)
+
+
+def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned_demo_data(pinned_repo):
+    """The template's own catalog benchmarks (conf/suite/standard.yaml) on its pinned datasets, restored
+    from the demo upstream: the catalog's process_docs (hellaswag), regex filters and 5 shots (gsm8k),
+    and a group of mmlu subjects scored by its aggregate."""
+    add_demo_datasets(pinned_repo)
+    suite = compose(pinned_repo, ("suite=standard",))["suite"]
+    params = yaml.safe_load((pinned_repo / "params.yaml").read_text())
+    params["suite"] = {**suite, "tasks": [], "chat_tasks": []}  # the local tasks are tested above
+    metrics = evaluate(pinned_repo, params)
+    subjects = ["mmlu_high_school_biology", "mmlu_nutrition", "mmlu_high_school_geography"]
+    assert set(metrics["tasks"]) == {"arc_easy", "hellaswag", "gsm8k", "mmlu_demo", *subjects}
+    rows = metrics["tasks"]
+    assert rows["hellaswag"]["n"] == 16 and rows["hellaswag"]["score"] > 0.25  # validation split; 4 endings
+    assert rows["gsm8k"]["metric"] == "exact_match,strict-match" and rows["gsm8k"]["n"] == 8
+    assert len((pinned_repo / "eval/samples/gsm8k.jsonl").read_text().splitlines()) == 8  # one filter's
+    weighted = sum(rows[s]["score"] * rows[s]["n"] for s in subjects) / sum(rows[s]["n"] for s in subjects)
+    assert rows["mmlu_demo"]["score"] == pytest.approx(weighted) and rows["mmlu_demo"]["n"] == 24
+    assert metrics["suite"]["tasks"] == 4  # the group counts once in the suite mean, its subjects not again
+    tasks = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]
+    assert tasks["gsm8k"]["num_fewshot"] == 5 and tasks["gsm8k"]["output_type"] == "generate_until"
+    assert tasks["mmlu_demo"]["output_type"] == "group" and tasks["mmlu_demo"]["tasks"] == subjects
+    accepted = yaml.safe_load((pinned_repo / "conf/data/mmlu.yaml").read_text())
+    assert tasks["mmlu_demo"]["data"] == tasks[subjects[0]]["data"]
+    assert tasks["mmlu_demo"]["data"]["lock_digest"] == accepted["lock_digest"]
+
+
+def add_demo_datasets(repo):
+    """The template's pinned datasets (locks, .dvc files, conf/data), restored from the demo upstream."""
+    from evalpin.restore import restore_datasets
+
+    pinned = TEMPLATE / "eval/data"
+    for path in (*pinned.glob("*.lock.json"), *pinned.glob("*.dvc")):
+        shutil.copy2(path, repo / "eval/data" / path.name)
+    shutil.copytree(TEMPLATE / "conf/data", repo / "conf/data")
+    names = sorted(p.name.removesuffix(".lock.json") for p in pinned.glob("*.lock.json"))
+    restored = restore_datasets(repo, names)
+    assert all(where.endswith("from the upstream, verified, cached") for where in restored.values()), restored

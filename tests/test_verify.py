@@ -1,8 +1,9 @@
 import os
+import shutil
 
 import pytest
 import yaml
-from conftest import ARC_COMMIT, evalpin, evalpin_in_process, read_json, write_dataset_cache
+from conftest import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, read_json, write_dataset_cache
 
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.pin import DataPinRequest, pin_dataset
@@ -151,3 +152,23 @@ def test_verify_records_and_stops_on_the_suites_datasets(pinned_repo):
     (pinned_repo / "eval/data/arc/README.md").write_text("---\n---\n")
     proc = evalpin(pinned_repo, "verify", "--files-only", check=False)
     assert proc.returncode == 1 and "eval/data/arc does not match" in proc.stderr + proc.stdout
+
+
+def test_a_re_pinned_dataset_is_refused_until_accepted(template_repo):
+    hub = template_repo / "hub"
+    write_dataset_cache(hub)
+    pin_dataset(template_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    conf_file = template_repo / "conf/data/arc.yaml"
+    accepted = conf_file.read_text()
+    fixed = write_dataset_cache(template_repo / "fix", answers=("A", "A"))  # the upstream fixes a key
+    shutil.copytree(fixed, hub / "datasets--tests--arc" / "snapshots" / ARC_FIX)
+    args = ("pin-data", "tests/arc", "--revision", ARC_FIX, "--name", "arc", "--upstream", "hub")
+    out = evalpin_in_process(template_repo, *args).stdout
+    assert "conf/data/arc.yaml still accepts the previous lock" in out
+    assert conf_file.read_text() == accepted  # a re-pin never accepts itself
+    with pytest.raises(DriftError, match=r"the dataset was re-pinned.*`evalpin verify-data arc --accept`"):
+        require_verified_dataset(template_repo, "arc")
+    assert evalpin_in_process(template_repo, "verify-data", "arc", check=False).returncode == 1
+    out = evalpin_in_process(template_repo, "verify-data", "arc", "--accept").stdout
+    assert f"conf/data/arc.yaml now accepts commit {ARC_FIX}" in out
+    assert require_verified_dataset(template_repo, "arc").source.revision == ARC_FIX

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import yaml
 
 from evalpin import project
 from evalpin.errors import EvalpinError
-from evalpin.lock import list_delivery
+from evalpin.lock import list_delivery, load_lock
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task: evalpin_TASK
 
@@ -47,6 +48,7 @@ def locate(task: str, catalog: Path | None = None) -> Path:
 
 
 GROUP_AGGREGATE = [{"metric": "acc", "aggregation": "mean", "weight_by_size": True}]  # as lm-eval's mmlu
+GROUP_AGGREGATE_YAML = {"aggregate_metric_list": GROUP_AGGREGATE, "metadata": {"version": 1.0}}
 
 
 def entries(suite: dict) -> list[dict]:
@@ -90,21 +92,38 @@ def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | st
         overrides = []
         for task in entry["tasks"]:
             path = locate(task)
-            check_data(root, task, entry["data"], catalog_fields(path))
+            fields = catalog_fields(path)
+            check_data(root, task, entry["data"], fields)
             if str(path.parent) not in folders:
                 folders.append(str(path.parent))
-            overrides.append({"task": task, "dataset_path": str(project.data_dir(root, entry["data"]))})
+            overrides.append(
+                {
+                    "task": task,
+                    "dataset_path": str(project.data_dir(root, entry["data"])),
+                    "dataset_kwargs": {
+                        **(fields.get("dataset_kwargs") or {}),
+                        "cache_dir": cache_dir(root, entry["data"]),
+                    },
+                }
+            )
         if not entry["group"]:
             configs.append({"group": f"{GROUP_PREFIX}{entry['tasks'][0]}", "task": overrides})
             continue
-        group = {"group": entry["group"], "task": overrides, "aggregate_metric_list": GROUP_AGGREGATE}
-        (scratch / f"{entry['group']}.yaml").write_text(
-            yaml.safe_dump({**group, "metadata": {"version": 1.0}})
-        )
+        group = {"group": entry["group"], "task": overrides, **GROUP_AGGREGATE_YAML}
+        (scratch / f"{entry['group']}.yaml").write_text(yaml.safe_dump(group))
         configs.append(entry["group"])
     if any(entry["group"] for entry in entries(suite)):
         folders.append(str(scratch))
     return configs, folders
+
+
+def cache_dir(root: Path, data: str) -> str:
+    """The datasets library's cache for one pinned lock of `data`. Its own cache is keyed by the folder's
+    name and the README's configs, not by content (measured: a re-pinned eval/data/arc with other answer
+    keys was served from the old arrow cache), so each lock digest gets a cache of its own."""
+    digest = load_lock(project.data_lock_path(root, data)).digest
+    hf_home = Path(os.environ.get("HF_HOME") or root / ".cache" / "huggingface")
+    return str(hf_home / "datasets" / "evalpin" / f"{data}-{digest[:16]}")
 
 
 class _TagTolerantLoader(yaml.SafeLoader):

@@ -288,7 +288,7 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
-    from evalpin.pin import DataPinRequest, pin_dataset
+    from evalpin.pin import DataPinRequest, accepted_digest, pin_dataset
 
     if args.local_dir and args.upstream:
         raise EvalpinError(
@@ -309,6 +309,12 @@ def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
     lock = pin_dataset(root, request)
     print(f"pinned dataset {lock.source.repo_id}@{lock.source.revision} as {name}: {len(lock.files)} files")
     print(f"  {lock.what}/ (DVC), {lock.what}.lock.json, conf/data/{name}.yaml")
+    if accepted_digest(root, name) != lock.digest:
+        print(
+            f"  re-pinned: conf/data/{name}.yaml still accepts the previous lock, so verify (and "
+            f"`dvc repro`) refuse the new data until you review it (`evalpin diff --dataset {name} HEAD "
+            f"{lock.what}.lock.json`) and accept it: `evalpin verify-data {name} --accept`"
+        )
     print(f"  next: git add {lock.what}.dvc {lock.what}.lock.json conf/data/{name}.yaml")
     return EXIT_OK
 

@@ -152,8 +152,9 @@ def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
             lock = replace(lock, source=replace(source, provenance=proof))
         check_data_safety(lock, request.trust_loading_script, where)
         replace_dir(staged, project.data_dir(root, request.name))
+    repinned = project.data_lock_path(root, request.name).exists()
     save_lock(lock, project.data_lock_path(root, request.name))
-    if accepted_digest(root, request.name) in (None, lock.digest):
+    if not repinned or accepted_digest(root, request.name) in (None, lock.digest):
         write_data_conf(root, lock, request.trust_loading_script)
     project.run_dvc(root, "add", f"{project.DATA_DIR}/{request.name}")
     return lock

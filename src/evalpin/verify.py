@@ -166,11 +166,11 @@ def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = 
     conf = yaml.safe_load(conf_file.read_text()) if conf_file.is_file() else {}
     check_data_safety(lock, bool(conf.get("trust_loading_script")), str(conf_file))
     if not accepting:
-        check_accepted(lock, conf, conf_file)
+        check_accepted(lock, conf)
     return lock, verify_delivery(project.data_dir(root, name), lock, data_state_file(root, name), full)
 
 
-def check_accepted(lock: Lock, conf: dict, conf_file: Path) -> None:
+def check_accepted(lock: Lock, conf: dict) -> None:
     """The dataset's lock must be the one conf/data/NAME.yaml accepts: a re-pin (new commit, fixed
     answer keys) changes what every score measures, so it is refused until someone looks and accepts."""
     accepted = (conf.get("revision"), conf.get("lock_digest", lock.digest))
@@ -178,7 +178,7 @@ def check_accepted(lock: Lock, conf: dict, conf_file: Path) -> None:
         return
     raise DriftError(
         f"{lock.what}.lock.json pins commit {lock.source.revision[:12]} (lock {lock.digest[:12]}), but "
-        f"{conf_file} field 'lock_digest' accepts commit {str(accepted[0])[:12]} "
+        f"conf/data/{lock.name}.yaml field 'lock_digest' accepts commit {str(accepted[0])[:12]} "
         f"(lock {str(accepted[1])[:12]}): "
         f"the dataset was re-pinned. Scores on it are not comparable with baselines measured on the old "
         f"data. Review the change (`evalpin diff --dataset {lock.name} HEAD {lock.what}.lock.json`), then "
