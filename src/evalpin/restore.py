@@ -31,6 +31,15 @@ def restore(root: Path, name: str) -> str:
 
 
 def restore_one(root: Path, lock: Lock) -> str:
+    how = restore_files(root, lock)
+    if lock.signed is None:
+        return how
+    from evalpin.signing import recheck_publisher
+
+    return f"{how}; {recheck_publisher(root, lock)}"
+
+
+def restore_files(root: Path, lock: Lock) -> str:
     name = lock.name
     destination = project.model_dir(root, name)
     state = state_file(root, name)
