@@ -106,9 +106,11 @@ def pin(root: Path, request: PinRequest) -> Lock:
             write_golden(root, request.name, staged)  # from the staged copy: fails before anything lands
         replace_dir(staged, project.model_dir(root, request.name))
     if request.signature is not None or project.lock_path(root, request.name).exists():
-        from evalpin.signing import store_publisher
+        from evalpin.signing import delivery_signature_path, store_publisher
 
         store_publisher(root, request.name, request.signature, request.trust)  # type: ignore[arg-type]
+        # a release's models/NAME.sig signed the previous delivery; the next signed release writes it anew
+        delivery_signature_path(root, request.name).unlink(missing_ok=True)
     save_lock(lock, project.lock_path(root, request.name))
     if first_golden:  # rendered from exactly the locked bytes: the next verify need not render again
         remember_rendering(root, request.name, lock.digest)
