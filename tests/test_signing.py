@@ -260,6 +260,13 @@ def test_a_rewritten_golden_file_or_statement_or_a_wrong_key_is_refused(signed_r
     assert proc.returncode == 1 and "models/demo-tiny.golden.json: differs from what release" in proc.stderr
     git(repo, "checkout", "--", "models/demo-tiny.golden.json")
 
+    # the signed statement copied onto another tag of the same commit: it names v1.0.0, so it is refused
+    message = git(repo, "tag", "-l", "--format=%(contents)", "demo-tiny@v1.0.0").stdout
+    git(repo, "tag", "-a", "demo-tiny@v9.0.0", "-m", message, "HEAD")
+    proc = evalpin_in_process(repo, "verify", "--signatures", "--public-key", str(public), check=False)
+    assert proc.returncode == 2 and "the signed statement is for demo-tiny@v1.0.0" in proc.stderr
+    git(repo, "tag", "-d", "demo-tiny@v9.0.0")
+
     _, stranger = make_key(tmp_path / "keys", "stranger")
     proc = evalpin_in_process(repo, "verify", "--signatures", "--public-key", str(stranger), check=False)
     assert proc.returncode == 2 and "does not verify with" in proc.stderr

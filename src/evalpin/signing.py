@@ -196,10 +196,16 @@ def check_trust(trust: Trust) -> None:
 def bundle_resources(signature: Path) -> dict[str, str]:
     """The files a model-signing bundle names (path -> sha256 hex), read from its DSSE payload.
     Only meaningful once the bundle's signature verified."""
+    return bundle_manifest(signature)[0]
+
+
+def bundle_manifest(signature: Path) -> tuple[dict[str, str], list[str]]:
+    """(path -> sha256 hex, the paths the signer ignored) from a model-signing bundle's payload."""
     try:
         bundle = json.loads(signature.read_text())
         payload = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
-        return {r["name"]: r["digest"] for r in payload["predicate"]["resources"]}
+        resources = {r["name"]: r["digest"] for r in payload["predicate"]["resources"]}
+        return resources, list(payload["predicate"].get("serialization", {}).get("ignore_paths", []))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise EvalpinError(f"{signature}: not a model-signing bundle (file serialization): {exc}") from exc
 
@@ -210,22 +216,28 @@ def verify_bundle(directory: Path, signature: Path, trust: Trust, what: str) -> 
     naming each file."""
     import model_signing
 
-    config = model_signing.verifying.Config()
-    if trust.public_key:
-        config.use_elliptic_key_verifier(public_key=trust.public_key)
-    elif trust.identity:
-        config.use_sigstore_verifier(identity=trust.identity, oidc_issuer=trust.oidc_issuer or "")
-    else:
-        config.use_certificate_verifier(certificate_chain=list(trust.certificate_chain))
     if not signature.is_file():
         raise EvalpinError(f"{signature}: signature file not found ({what}).")
+    for path in (trust.public_key, *trust.certificate_chain):
+        if path is not None and not path.is_file():
+            raise EvalpinError(
+                f"{path}: the key or certificate to check {rel_or(signature)} with is missing. Restore it "
+                f"(`git checkout -- {rel_or(path)}`), or pass the publisher's key again (re-pin)."
+            )
     try:
+        config = model_signing.verifying.Config()
+        if trust.public_key:
+            config.use_elliptic_key_verifier(public_key=trust.public_key)
+        elif trust.identity:  # Sigstore's trust root: fetched (TUF) and cached, so the network once
+            config.use_sigstore_verifier(identity=trust.identity, oidc_issuer=trust.oidc_issuer or "")
+        else:
+            config.use_certificate_verifier(certificate_chain=list(trust.certificate_chain))
         config.verify(directory, signature)
     except ValueError as exc:
         if str(exc).startswith("Signature mismatch"):  # the bundle verified; the bytes differ
             raise DriftError(
                 f"{what}: the files differ from what {rel_or(signature)} signed:\n"
-                + describe_mismatch(directory, bundle_resources(signature))
+                + describe_mismatch(directory, *bundle_manifest(signature))
                 + "\nRestore the signed bytes (`dvc checkout`, `evalpin restore`), or re-pin and re-sign."
             ) from exc
         raise EvalpinError(
@@ -255,18 +267,19 @@ def describe_trust(trust: Trust) -> str:
     return f"certificate chain {', '.join(map(str, trust.certificate_chain))}"
 
 
-def describe_mismatch(directory: Path, signed: dict[str, str]) -> str:
-    """file / drift / signed / actual, one row per file that differs from the signed manifest."""
+def describe_mismatch(directory: Path, signed: dict[str, str], ignored: list[str]) -> str:
+    """file / drift / signed / actual, one row per file that differs from the signed manifest (the paths
+    the signer ignored, and what lies under them, are left out as model-signing leaves them out)."""
     from evalpin.lock import list_delivery
     from evalpin.table import columns
 
-    present = set(list_delivery(directory))
-    ignored = {".gitattributes", ".gitignore"}
+    def skipped(path: str) -> bool:
+        return any(path == i or path.startswith(f"{i.rstrip('/')}/") for i in ignored)
+
+    present = {p for p in list_delivery(directory) if not skipped(p)}
     rows = [("file", "drift", "signed", "actual")]
     digests = sha256_files(directory / p for p in sorted(present & signed.keys()))
     for path in sorted(present | signed.keys()):
-        if path in ignored or (path.endswith(".sig") and path not in signed):
-            continue
         if path not in present:
             rows.append((path, "missing", signed[path][:12], "-"))
         elif path not in signed:
