@@ -150,6 +150,82 @@ def test_a_signature_that_does_not_match_the_pinned_bytes_is_refused_naming_the_
     assert proc.returncode == 2 and "exactly one of: --public-key" in proc.stderr
 
 
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a leaf certificate it issued for signing: (leaf key, leaf certificate, CA certificate)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    validity = dict(
+        not_valid_before=now - datetime.timedelta(days=1), not_valid_after=now + datetime.timedelta(days=1)
+    )
+    ca = (
+        x509.CertificateBuilder(issuer_name=name("test CA"), subject_name=name("test CA"), **validity)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(*[False] * 5, True, True, False, False), critical=True)  # cert+crl sign
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder(issuer_name=name("test CA"), subject_name=name("publisher"), **validity)
+        .public_key(leaf_key.public_key())
+        .serial_number(2)
+        .add_extension(x509.KeyUsage(True, *[False] * 8), critical=True)  # digital signature
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True)
+    paths = directory / "leaf.pem", directory / "leaf.crt", directory / "ca.crt"
+    paths[0].write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return paths
+
+
+def test_a_delivery_signed_with_a_certificate_is_pinned_against_its_ca_offline(template_repo, tmp_path):
+    leaf_key, leaf, ca = make_certificates(tmp_path / "pki")
+    bundle = tmp_path / "demo-tiny.sig"
+    model = publisher_copy(tmp_path)
+    certificate = [
+        "--signing_certificate",
+        str(leaf),
+        "--certificate_chain",
+        str(ca),
+        "--signature",
+        str(bundle),
+    ]
+    proc = subprocess.run(
+        [*MODEL_SIGNING, "sign", "certificate", str(model), "--private_key", str(leaf_key), *certificate],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    *_, other_ca = make_certificates(tmp_path / "other")
+    proc = pin_r1(
+        template_repo, "--signature", str(bundle), "--certificate-chain", str(other_ca), check=False
+    )
+    assert proc.returncode == 2 and "does not verify with certificate chain" in proc.stderr
+    assert not (template_repo / "models/demo-tiny").exists()
+    pin_r1(template_repo, "--signature", str(bundle), "--certificate-chain", str(ca))
+    signed = read_json(template_repo / "models/demo-tiny.lock.json")["signed"]
+    assert signed["method"] == "certificate" and signed["signer"].endswith(" CN=publisher")
+    assert (template_repo / "models/demo-tiny.publisher-chain.pem").read_text() == ca.read_text()
+    assert "publisher signature verified (certificate" in evalpin_in_process(template_repo, "restore").stdout
+
+
 def test_the_policy_requires_a_publisher_signature_by_a_listed_key(pinned_repo, tmp_path):
     private, public = make_key(tmp_path / "keys", "publisher")
     bundle = tmp_path / "demo-tiny.sig"
@@ -197,6 +273,7 @@ def signed_release(signed_release_origin, tmp_path):
     return copy_repo(origin, tmp_path / "repo"), private, public
 
 
+@pytest.mark.slow  # the release fixture needs an evaluated repository
 def test_a_signed_release_is_accepted_by_model_signings_cli_and_by_verify_signatures(signed_release):
     repo, _, public = signed_release
     assert git(repo, "status", "--porcelain").stdout == ""  # the signature was committed before the tag
@@ -235,6 +312,7 @@ def test_a_signed_release_is_accepted_by_model_signings_cli_and_by_verify_signat
     assert "models/demo-tiny: matches models/demo-tiny.sig" in proc.stdout
 
 
+@pytest.mark.slow  # the release fixture needs an evaluated repository
 def test_rewriting_a_delivery_with_its_lock_is_caught_though_plain_verify_passes(signed_release):
     repo, _, public = signed_release
     config = repo / "models/demo-tiny/generation_config.json"
@@ -252,6 +330,7 @@ def test_rewriting_a_delivery_with_its_lock_is_caught_though_plain_verify_passes
     assert proc.returncode == 1 and "generation_config.json" in proc.stderr and "changed" in proc.stderr
 
 
+@pytest.mark.slow  # the release fixture needs an evaluated repository
 def test_a_rewritten_golden_file_or_statement_or_a_wrong_key_is_refused(signed_release, tmp_path):
     repo, _, public = signed_release
     golden = repo / "models/demo-tiny.golden.json"
@@ -287,6 +366,7 @@ def test_a_rewritten_golden_file_or_statement_or_a_wrong_key_is_refused(signed_r
     assert proc.returncode == 2 and "statement was altered after signing" in proc.stderr  # before any run
 
 
+@pytest.mark.slow  # the release fixture needs an evaluated repository
 def test_release_refuses_a_private_key_inside_the_repository(signed_release):
     repo, private, _ = signed_release
     inside = repo / "release.pem"
@@ -300,6 +380,7 @@ def test_release_refuses_a_private_key_inside_the_repository(signed_release):
     assert "demo-tiny@v1.0.1" not in git(repo, "tag").stdout
 
 
+@pytest.mark.slow  # the release fixture needs an evaluated repository
 def test_the_policy_keeps_unsigned_releases_out_of_prod(signed_release, tmp_path):
     repo, _, public = signed_release
     keys = repo / "conf/signing/keys"
