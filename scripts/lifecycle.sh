@@ -6,6 +6,8 @@
 #   check-upstream --dataset flags it -> re-pin -> verify refuses until accepted -> not comparable -> v2.0.1;
 #   the adapter is refused until re-certified on the new base -> demo-tiny-lora v2.0.0; roll back to
 #   v1.0.0 and reproduce both v1.0.0 releases exactly, each with the data it was measured on.
+#   v1.0.0 is signed (a key made in SCRATCH_DIR/keys): model_signing's own CLI accepts it, and a clone
+#   re-pinned behind its back is refused by `evalpin verify --signatures`.
 #
 #   scripts/lifecycle.sh [SCRATCH_DIR]     (default: a new temporary directory; run `make setup` first)
 set -euo pipefail
@@ -60,7 +62,16 @@ step "1. The upstream publishes r1; pin what its main serves today, evaluate, re
 move_upstream_main r1
 repin_and_evaluate
 git add -A && git commit --quiet -m "Pin demo-tiny r1 and its baseline"
-evalpin release demo-tiny --bump major -m "baseline on r1"
+# Signed: the release key lives outside the repository. The release writes models/demo-tiny.sig (OpenSSF
+# model-signing format, committed) and a signed statement of the release into the tag's message.
+python -c 'import sys; from pathlib import Path; from cryptography.hazmat.primitives import serialization as s
+from cryptography.hazmat.primitives.asymmetric import ec; k = ec.generate_private_key(ec.SECP256R1())
+d = Path(sys.argv[1]); d.mkdir(mode=0o700, parents=True, exist_ok=True)
+(d / "release.pem").write_bytes(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))
+(d / "release.pub").write_bytes(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))' \
+  "$scratch/keys"
+evalpin release demo-tiny --bump major -m "baseline on r1" --sign-key "$scratch/keys/release.pem"
+model_signing verify key models/demo-tiny --signature models/demo-tiny.sig --public_key "$scratch/keys/release.pub"
 evalpin promote demo-tiny v1.0.0 --stage prod
 
 step "1b. A LoRA adapter trained on r1: its own lock, bound to demo-tiny v1.0.0's lock digest; release it"
@@ -124,8 +135,20 @@ evalpin release demo-tiny-lora -m "LoRA a2, re-certified on demo-tiny v2.0.0"
 step "5. Roll back: restore v1.0.0 exactly, then reproduce its scores from scratch"
 git checkout --quiet demo-tiny@v1.0.0
 dvc checkout --force
-evalpin verify demo-tiny --full
-evalpin reproduce demo-tiny@v1.0.0
+evalpin verify demo-tiny --full --signatures --public-key "$scratch/keys/release.pub"
+evalpin verify-data arc  # ai2_arc d1, the data v1.0.0 was measured on, is back too
+# Someone with push rights re-pins r2 over v1.0.0 in a clone, rewriting the lock with the files: the lock
+# alone is fooled, the release signature is not (it names the files that differ from what was signed).
+git clone --quiet "$scratch/repo" "$scratch/tampered"
+(
+  cd "$scratch/tampered" && git checkout --quiet demo-tiny@v1.0.0
+  dvc cache dir --local "$scratch/repo/.dvc/cache" && dvc checkout --quiet models/demo-tiny.dvc
+  evalpin pin evalpin/demo-tiny --revision "$(cat "$scratch/hub/models--evalpin--demo-tiny/refs/r2")" \
+    --upstream "$scratch/hub"
+  evalpin verify demo-tiny --files-only
+  expect_exit 1 evalpin verify demo-tiny --signatures --public-key "$scratch/keys/release.pub"
+)
+evalpin reproduce demo-tiny@v1.0.0 --public-key "$scratch/keys/release.pub"  # checked before it runs
 evalpin reproduce demo-tiny-lora@v1.0.0  # base r1 + adapter a1, restored and rerun from scratch
 
 step "Done: demo-tiny v1.0.0 (prod), v1.0.1, v2.0.0, v2.0.1 (new data); demo-tiny-lora v1.0.0, v2.0.0"

@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--resolve", action="store_true", help="accept a branch or tag; record its commit")
     pin.add_argument("--allow-pickle", action="store_true", help="accept pickle weights (.bin/.pt/.pkl)")
     pin.add_argument("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)")
+    pin.add_argument(
+        "--signature", type=Path, help="the publisher's model-signing bundle: checked on the pinned bytes"
+    )
+    pin.add_argument("--public-key", type=Path, help="--signature was made with this EC key (PEM)")
+    pin.add_argument(
+        "--certificate-chain",
+        type=Path,
+        action="append",
+        default=[],
+        help="... or by a certificate of this chain",
+    )
+    pin.add_argument("--certificate-identity", help="... or keyless (Sigstore) by this identity")
+    pin.add_argument("--certificate-oidc-issuer", help="the identity's OIDC issuer (Sigstore keyless)")
     pin.set_defaults(handler=cmd_pin)
 
     pin_data = commands.add_parser(
@@ -116,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--files-only",
         action="store_true",
         help="skip the prompt-rendering golden check (no transformers import)",
+    )
+    verify.add_argument(
+        "--signatures",
+        action="store_true",
+        help="first check the publisher signature and the signed release at HEAD (statement, NAME.sig)",
+    )
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        default=[],
+        help="the release public key (PEM, repeatable; default: conf/signing release_keys)",
     )
     verify.set_defaults(handler=cmd_verify)
 
@@ -183,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("name", nargs="?", help="model name (default: the model in params.yaml)")
     release.add_argument("--bump", choices=("auto", "major", "minor", "patch"), default="auto")
     release.add_argument("-m", "--message", required=True, help="what this release is")
+    release.add_argument(
+        "--sign-key",
+        type=Path,
+        help="sign the delivery and the release with this EC private key (outside git)",
+    )
+    release.add_argument("--sign", action="store_true", help="sign with the key at $EVALPIN_SIGN_KEY")
     release.set_defaults(handler=cmd_release)
 
     promote = commands.add_parser("promote", help="assign a released version to a stage (gto NAME#STAGE#N)")
@@ -193,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     reproduce = commands.add_parser("reproduce", help="rerun a revision from scratch; exit 0 if identical")
     reproduce.add_argument("rev", help="git revision, e.g. demo-tiny@v1.0.0")
+    reproduce.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        default=[],
+        help="check the signed release with this public key first (default: conf/signing release_keys)",
+    )
     reproduce.set_defaults(handler=cmd_reproduce)
 
     remote = commands.add_parser("remote", help="set up DVC remotes: a local directory, or S3 for a team")
@@ -265,6 +303,7 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
         base=args.base,
         gguf_file=args.gguf_file,
         quant=args.quant,
+        **publisher_signature(args),
     )
     if args.local_dir and args.upstream:
         raise EvalpinError("pin: give --upstream (a hub cache) or --local-dir (a plain directory), not both.")
@@ -276,6 +315,11 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
         print(
             f"  {path}: GGUF v{info.version}, {info.architecture}, {info.file_type}, header, tensors locked"
         )
+    if lock.signed:
+        print(
+            f"  signed by the publisher: {lock.signed.method} {lock.signed.signer}, "
+            f"kept as {lock.signed.signature}"
+        )
     if lock.source.provenance:
         how = {"download-metadata": "proven by huggingface_hub's download metadata"}
         proof = how.get(lock.source.provenance, "asserted (--unverified-origin), not proven")
@@ -285,6 +329,29 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
         f"  next: git add models/{name}.dvc models/{name}.lock.json conf/model/{name}.yaml && evalpin compose"
     )
     return EXIT_OK
+
+
+def publisher_signature(args: argparse.Namespace) -> dict:
+    """pin's --signature and whom to trust for it, as PinRequest fields."""
+    trusted = (
+        args.public_key or args.certificate_chain or args.certificate_identity or args.certificate_oidc_issuer
+    )
+    if args.signature is None:
+        if trusted:
+            raise EvalpinError("pin: --public-key/--certificate-* check a --signature FILE; give it too.")
+        return {}
+    from evalpin.signing import Trust, check_trust
+
+    if not args.signature.is_file():
+        raise EvalpinError(f"pin --signature {args.signature}: no such file (the publisher's bundle).")
+    trust = Trust(
+        public_key=args.public_key,
+        certificate_chain=tuple(args.certificate_chain),
+        identity=args.certificate_identity,
+        oidc_issuer=args.certificate_oidc_issuer,
+    )
+    check_trust(trust)
+    return {"signature": args.signature.resolve(), "trust": trust}
 
 
 def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
@@ -357,6 +424,11 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
     from evalpin.verify import verify_pinned
 
     name = default_model(root, args.name)
+    if args.signatures:  # before anything else is read from the delivery
+        for line in check_signatures(root, name, args.public_key):
+            print(line)
+    elif args.public_key:
+        raise EvalpinError("verify: --public-key is for --signatures; add --signatures.")
     lock, report = verify_pinned(root, name, full=args.full)
     base_record = None
     if lock.base:  # an adapter: only on the base it was certified on, and that base verifies in full
@@ -371,6 +443,10 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
         }
     if code := report_verification(root, name, lock, report, args):
         return code
+    from evalpin.signing import enforce_policy, load_policy
+
+    for line in enforce_policy(root, lock, load_policy(root)):  # conf/signing/, fail-closed
+        print(f"signing policy: {line}")
     datasets = verify_suite_datasets(root)
     if args.record:
         from evalpin.atomic import write_atomic
@@ -387,6 +463,32 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
             record["datasets"] = datasets
         write_atomic(root / args.record, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return EXIT_OK
+
+
+def check_signatures(root: Path, name: str, public_keys: list[Path]) -> list[str]:
+    """verify --signatures: the publisher's signature (if pinned with one) and the signed release at HEAD."""
+    from evalpin import signing
+    from evalpin.lock import load_lock
+
+    lock = load_lock(project.lock_path(root, name))
+    keys = public_keys or list(signing.load_policy(root).release_keys)
+    tags = signing.release_tags_at(root, "HEAD", name)
+    if lock.signed is None and not tags:
+        raise EvalpinError(
+            f"verify --signatures: nothing signed to check for models/{name}: its lock has no publisher "
+            f"signature and no release tag {name}@v* points at HEAD. Check out a signed release "
+            f"(`git checkout {name}@vX.Y.Z`), or pin with --signature."
+        )
+    lines = []
+    if lock.signed is not None:
+        lines.append(f"models/{name}: {signing.recheck_publisher(root, lock)}")
+    for tag in tags:
+        statement = signing.verify_release(root, tag, keys, workspace=True)
+        lines.append(
+            f"{tag}: signed release statement verified ({len(statement['predicate']['files'])} files)"
+        )
+        lines.append(signing.verify_release_delivery(root, statement, keys))
+    return lines
 
 
 def verify_suite_datasets(root: Path) -> dict[str, dict]:
@@ -608,7 +710,7 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
 def cmd_release(root: Path, args: argparse.Namespace) -> int:
     from evalpin.release import release
 
-    tag = release(root, default_model(root, args.name), args.bump, args.message)
+    tag = release(root, default_model(root, args.name), args.bump, args.message, args.sign_key, args.sign)
     print(f"released {tag}; share it: git push origin {tag}")
     return EXIT_OK
 
@@ -623,7 +725,9 @@ def cmd_promote(root: Path, args: argparse.Namespace) -> int:
 def cmd_reproduce(root: Path, args: argparse.Namespace) -> int:
     from evalpin.reproduce import reproduce
 
-    result = reproduce(root, args.rev)
+    result = reproduce(root, args.rev, args.public_key)
+    for line in result.signatures:
+        print(line)
     if result.identical:
         print(f"{args.rev} ({result.commit[:12]}): reproduced exactly (metrics and output fingerprint)")
         return EXIT_OK

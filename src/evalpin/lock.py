@@ -146,6 +146,27 @@ class BaseBinding:
 
 
 @dataclass(frozen=True)
+class Signed:
+    """A publisher's signature, checked at pin time (signing.py): who signed, and where the bundle is kept.
+
+    `method`: "key" (an EC public key; `signer` is its fingerprint, "sha256:" + sha256 of its PEM, as
+    model-signing's bundle hint), "certificate" (`signer`: the leaf certificate's sha256 fingerprint and
+    subject) or "sigstore" (`signer`: the certificate identity, `issuer`: its OIDC issuer). `signature`:
+    the bundle, git-tracked beside the lock; `sha256`: its bytes. `unsigned`: locked files the signature
+    does not cover (model-signing ignores git files such as .gitattributes); the lock still covers them."""
+
+    method: str
+    signer: str
+    signature: str
+    sha256: str
+    unsigned: tuple[str, ...] = ()
+    issuer: str | None = None
+
+
+SIGNED_METHODS = ("key", "certificate", "sigstore")
+
+
+@dataclass(frozen=True)
 class Lock:
     schema: int
     name: str
@@ -157,6 +178,7 @@ class Lock:
     base: BaseBinding | None = None  # set for an adapter (LoRA): evaluated only on exactly this base
     gguf: dict[str, GgufInfo] | None = None  # per .gguf file: what is inside it (ggufinfo.py)
     kind: str | None = None  # DATASET for a pinned dataset; unset for a model
+    signed: Signed | None = None  # the publisher's signature, checked at pin time (pin --signature)
 
     @property
     def what(self) -> str:
@@ -178,6 +200,9 @@ class Lock:
         data["files"] = [asdict(f) for f in self.files]
         if self.base is not None:
             data["base"] = asdict(self.base)
+        if self.signed is not None:
+            data["signed"] = _without_unset(self.signed)
+            data["signed"]["unsigned"] = list(self.signed.unsigned)
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -326,6 +351,9 @@ def parse_lock(data: dict, where: str) -> Lock:
     gguf = data.get("gguf")
     if gguf is not None:
         gguf = _parse_gguf(gguf, {f.path for f in files}, where)
+    signed = data.get("signed")
+    if signed is not None:
+        signed = _parse_signed(signed, {f.path for f in files}, where)
     return Lock(
         schema=data["schema"],
         name=data["name"],
@@ -337,7 +365,22 @@ def parse_lock(data: dict, where: str) -> Lock:
         base=None if base is None else BaseBinding(**base),
         gguf=gguf,
         kind=kind,
+        signed=signed,
     )
+
+
+def _parse_signed(data: object, paths: set[str], where: str) -> Signed:
+    _expect_fields(data, Signed, f"{where}: signed")
+    assert isinstance(data, dict)
+    if data["method"] not in SIGNED_METHODS:
+        raise EvalpinError(
+            f"{where}: signed.method is {data['method']!r}, expected one of {SIGNED_METHODS}; re-pin the "
+            "model with `evalpin pin ... --signature FILE`."
+        )
+    unsigned = data.get("unsigned", [])
+    if not isinstance(unsigned, list) or not set(unsigned) <= paths:
+        raise EvalpinError(f"{where}: signed.unsigned must list files under 'files'; re-pin the model.")
+    return Signed(**{**data, "unsigned": tuple(unsigned)})
 
 
 def _parse_kind(kind: object, where: str) -> str | None:

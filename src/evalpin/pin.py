@@ -50,6 +50,8 @@ class PinRequest:
     base: str | None = None  # pinning a peft adapter: the pinned model it is certified on
     gguf_file: str | None = None  # of a delivery holding several GGUF files: the one to pin
     quant: str | None = None  # ... or the one whose name carries this quantization type (Q4_1)
+    signature: Path | None = None  # the publisher's model-signing bundle, checked before anything lands
+    trust: object | None = None  # signing.Trust: the key, chain or identity to check it with
 
 
 def pin(root: Path, request: PinRequest) -> Lock:
@@ -92,12 +94,23 @@ def pin(root: Path, request: PinRequest) -> Lock:
             lock = replace(lock, source=replace(source, provenance=proof))
         check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
         ggufinfo.check_quant(lock.gguf or {}, request.quant, where)
+        if request.signature is not None:  # the publisher's signature, on exactly the staged bytes
+            from evalpin.signing import check_publisher
+
+            signed = check_publisher(staged, lock, request.signature, request.trust, where)  # type: ignore[arg-type]
+            lock = replace(lock, signed=signed)
         first_golden = not base and not golden_path(root, request.name).exists()  # a re-pin faces the old
         if base:
             adapter.check_delivery(staged, base, where)  # an adapter renders through its base: no golden
         elif first_golden:
             write_golden(root, request.name, staged)  # from the staged copy: fails before anything lands
         replace_dir(staged, project.model_dir(root, request.name))
+    if request.signature is not None or project.lock_path(root, request.name).exists():
+        from evalpin.signing import delivery_signature_path, store_publisher
+
+        store_publisher(root, request.name, request.signature, request.trust)  # type: ignore[arg-type]
+        # a release's models/NAME.sig signed the previous delivery; the next signed release writes it anew
+        delivery_signature_path(root, request.name).unlink(missing_ok=True)
     save_lock(lock, project.lock_path(root, request.name))
     if first_golden:  # rendered from exactly the locked bytes: the next verify need not render again
         remember_rendering(root, request.name, lock.digest)

@@ -124,7 +124,11 @@ def dataset_lines(root: Path) -> str:
     )
 
 
-def release(root: Path, name: str, bump: str, message: str) -> str:
+def release(
+    root: Path, name: str, bump: str, message: str, sign_key: Path | None = None, sign: bool = False
+) -> str:
+    """Tag NAME@vX.Y.Z. With a signing key (`sign_key`, or $EVALPIN_SIGN_KEY when `sign`): models/NAME.sig
+    (model-signing, committed when new) and the signed release statement in the tag's message."""
     evaluated = load_params(root)["model"]["name"]
     if name != evaluated:
         raise EvalpinError(
@@ -134,6 +138,11 @@ def release(root: Path, name: str, bump: str, message: str) -> str:
         )
     if problems := preflight(root, name):
         raise EvalpinError("release refused:\n  - " + "\n  - ".join(problems))
+    key = None
+    if sign_key is not None or sign:
+        from evalpin import signing
+
+        key = signing.resolve_sign_key(root, sign_key)  # before anything is pushed or committed
     push_to_remote(root, name)
     previous = latest_version(root, name)
     chosen = suggested_bump(root, name, previous) if bump == "auto" else bump
@@ -141,11 +150,28 @@ def release(root: Path, name: str, bump: str, message: str) -> str:
     from gto.api import register
     from gto.exceptions import GTOException
 
+    signed = sign_release(root, name, f"{name}@{version}", key) if key is not None else ""  # may commit
+    text = tag_message(root, name, version, message) + signed
     try:
-        register(str(root), name, "HEAD", version=version, message=tag_message(root, name, version, message))
+        register(str(root), name, "HEAD", version=version, message=text)
     except GTOException as exc:
         raise EvalpinError(f"gto could not tag {name}@{version}: {exc}") from exc
     return f"{name}@{version}"
+
+
+def sign_release(root: Path, name: str, tag: str, key: Path) -> str:
+    """models/NAME.sig (committed on its own when new: it depends only on the delivery's bytes), then the
+    signed statement of the release for the tag's message (signing.py says why it lives there)."""
+    from evalpin import signing
+
+    signature = signing.delivery_signature_path(root, name)
+    if signing.sign_delivery(root, name, key):
+        path = signature.relative_to(root).as_posix()
+        git(root, "add", "--", path)
+        git(root, "commit", "--quiet", "-m", f"Sign models/{name} (model-signing) for {tag}", "--", path)
+        print(f"signed models/{name} -> {path}, committed (`model_signing verify key` accepts it)")
+    statement = signing.release_statement(root, load_lock(project.lock_path(root, name)), tag)
+    return "\n" + signing.tag_block(signing.sign_statement(statement, key))
 
 
 def promote(root: Path, name: str, version: str, stage: str) -> str:
@@ -154,6 +180,11 @@ def promote(root: Path, name: str, version: str, stage: str) -> str:
 
     if not git(root, "tag", "--list", f"{name}@{version}").strip():
         raise EvalpinError(f"{name}@{version}: no such release tag (see `gto show {name}`).")
+    from evalpin import signing
+
+    policy = signing.load_policy(root)
+    if stage in policy.signed_stages:  # conf/signing/: only a release signed by a release key
+        signing.verify_release(root, f"{name}@{version}", list(policy.release_keys), workspace=False)
     try:
         assign(str(root), name, stage, version=version, message=f"{name} {version} -> {stage}")
     except GTOException as exc:

@@ -27,6 +27,7 @@ class Reproduction:
     rev: str
     commit: str
     differences: tuple[str, ...]
+    signatures: tuple[str, ...] = ()  # what was checked before the pipeline ran
 
     @property
     def identical(self) -> bool:
@@ -42,7 +43,11 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subproc
     return proc
 
 
-def reproduce(root: Path, rev: str) -> Reproduction:
+def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] = ()) -> Reproduction:
+    """A signed release (its tag's statement) is checked before anything runs: the statement and the
+    files it covers in the clone, then the restored delivery against models/NAME.sig."""
+    from evalpin import signing
+
     commit = run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], root).stdout.strip()
     recorded_metrics = read_at(root, commit, METRICS_FILE)
     recorded_fingerprint = read_at(root, commit, FINGERPRINT_FILE)
@@ -53,18 +58,53 @@ def reproduce(root: Path, rev: str) -> Reproduction:
         run(["git", "clone", "--quiet", "--no-checkout", str(root), str(clone)], root)
         run(["git", "checkout", "--quiet", "--detach", commit], clone)
         share_dvc_setup(root, clone)
+        checked, statements = check_release_signatures(root, clone, rev, commit, list(public_keys))
         # the revision's own evalpin (its src/ first on the path), not the one installed in .venv
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(clone / "src"), os.environ.get("PYTHONPATH", "")]),
         }
         run([sys.executable, "-m", "evalpin", "restore", load_params(clone)["model"]["name"]], clone, env)
+        for statement in statements:  # the restored delivery is what the release key signed
+            checked.append(signing.verify_release_delivery(clone, statement, keys_for(root, public_keys)))
         run([sys.executable, "-m", "dvc", "repro", "--force"], clone, env)
         metrics = json.loads((clone / METRICS_FILE).read_text())
         fingerprint = json.loads((clone / FINGERPRINT_FILE).read_text())
     return Reproduction(
-        rev, commit, tuple(differences(recorded_metrics, recorded_fingerprint, metrics, fingerprint))
+        rev,
+        commit,
+        tuple(differences(recorded_metrics, recorded_fingerprint, metrics, fingerprint)),
+        tuple(checked),
     )
+
+
+def keys_for(root: Path, public_keys: list[Path] | tuple[Path, ...]) -> list[Path]:
+    from evalpin.signing import load_policy
+
+    return list(public_keys) or list(load_policy(root).release_keys)
+
+
+def check_release_signatures(
+    root: Path, clone: Path, rev: str, commit: str, public_keys: list[Path]
+) -> tuple[list[str], list[dict]]:
+    """The signed releases at `commit` (REV itself when it is a release tag), verified in the clone."""
+    from evalpin import signing
+
+    tags = [rev] if rev in signing.release_tags_at(root, commit) else signing.release_tags_at(root, commit)
+    signed = [t for t in tags if signing.envelope_from_message(signing.tag_message(root, t), t) is not None]
+    if not signed:
+        if public_keys:
+            raise EvalpinError(
+                f"reproduce {rev} --public-key: no signed release tag points at {commit[:12]}; "
+                "nothing to check."
+            )
+        return [], []
+    keys = keys_for(root, public_keys)
+    checked, statements = [], []
+    for tag in signed:
+        statements.append(signing.verify_release(clone, tag, keys, workspace=True))
+        checked.append(f"{tag}: signed release statement verified before the run")
+    return checked, statements
 
 
 def share_dvc_setup(root: Path, clone: Path) -> None:

@@ -36,7 +36,17 @@ def restore_datasets(root: Path, names: list[str]) -> dict[str, str]:
 
 
 def restore_one(root: Path, lock: Lock) -> str:
-    """models/NAME or eval/data/NAME (`lock.what`): verified in place, pulled, or fetched from upstream."""
+    """models/NAME or eval/data/NAME (`lock.what`): verified in place, pulled, or fetched from upstream;
+    a publisher's signature recorded in the lock is checked again."""
+    how = restore_files(root, lock)
+    if lock.signed is None:
+        return how
+    from evalpin.signing import recheck_publisher
+
+    return f"{how}; {recheck_publisher(root, lock)}"
+
+
+def restore_files(root: Path, lock: Lock) -> str:
     destination, state = root / lock.what, state_of(root, lock)
     if destination.exists():
         report = verify_delivery(destination, lock, state)
