@@ -142,7 +142,7 @@ evalpin verify-data arc  # ai2_arc d1, the data v1.0.0 was measured on, is back 
 git clone --quiet "$scratch/repo" "$scratch/tampered"
 (
   cd "$scratch/tampered" && git checkout --quiet demo-tiny@v1.0.0
-  dvc cache dir --local "$scratch/repo/.dvc/cache" && dvc checkout --quiet models/demo-tiny.dvc
+  dvc cache dir --local "$scratch/repo/.dvc/cache" && dvc checkout --quiet
   evalpin pin evalpin/demo-tiny --revision "$(cat "$scratch/hub/models--evalpin--demo-tiny/refs/r2")" \
     --upstream "$scratch/hub"
   evalpin verify demo-tiny --files-only

@@ -3,7 +3,7 @@ import time
 import pytest
 from conftest import ARC_COMMIT, write_dataset_cache
 
-from evalpin.catalog import catalog_fields, check_data, entries, groups, locate, task_data
+from evalpin.catalog import catalog_fields, check_data, entries, group_config, groups, locate, task_data
 from evalpin.errors import EvalpinError
 from evalpin.pin import DataPinRequest, pin_dataset
 
@@ -36,9 +36,31 @@ def test_catalog_entries_are_single_tasks_or_groups_and_anything_else_is_named()
     }
     assert task_data(suite) == {"arc_easy": "arc", "mmlu_nutrition": "mmlu", "mmlu_virology": "mmlu"}
     assert groups(suite) == {"mmlu_demo": ["mmlu_nutrition", "mmlu_virology"]}
-    for bad in ({"task": "arc_easy"}, {"group": "g", "tasks": [], "data": "d"}, "arc_easy"):
+    bad_entries = (
+        {"task": "arc_easy"},
+        {"group": "g", "tasks": [], "data": "d"},
+        {"group": "g", "tasks": "mmlu_nutrition", "data": "d"},  # a string, not a list
+        {"group": "a/b", "tasks": ["mmlu_nutrition"], "data": "d"},  # becomes a file name
+        "arc_easy",
+    )
+    for bad in bad_entries:
         with pytest.raises(EvalpinError, match=r"conf/suite/: catalog\[0\] is .*\{group: NAME, tasks:"):
             entries({"catalog": [bad]})
+    twice = [{"task": "mmlu_nutrition", "data": "mmlu"}, suite["catalog"][1]]
+    with pytest.raises(EvalpinError, match=r"catalog\[1\] names \['mmlu_nutrition'\] again"):
+        entries({"catalog": twice})
+
+
+def test_a_group_aggregates_its_tasks_metric_and_refuses_a_mix():
+    subjects = {"group": "g", "tasks": ["mmlu_nutrition", "mmlu_virology"], "data": "mmlu"}
+    assert group_config(subjects, [])["aggregate_metric_list"] == [
+        {"metric": "acc", "aggregation": "mean", "weight_by_size": True, "filter_list": ["none"]}
+    ]
+    math = {"group": "g", "tasks": ["gsm8k"], "data": "gsm8k"}  # filtered: scored under strict-match
+    assert group_config(math, [])["aggregate_metric_list"][0]["filter_list"] == ["strict-match"]
+    mixed = {"group": "g", "tasks": ["arc_easy", "gsm8k"], "data": "d"}
+    with pytest.raises(EvalpinError, match=r"catalog group 'g' mixes tasks scored by different metrics"):
+        group_config(mixed, [])
 
 
 def test_a_config_whose_other_splits_were_not_pinned_is_refused_with_the_include_to_add(template_repo):

@@ -215,8 +215,12 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
     assert tasks["gsm8k"]["num_fewshot"] == 5 and tasks["gsm8k"]["output_type"] == "generate_until"
     assert tasks["mmlu_demo"]["output_type"] == "group" and tasks["mmlu_demo"]["tasks"] == subjects
     accepted = yaml.safe_load((pinned_repo / "conf/data/mmlu.yaml").read_text())
-    assert tasks["mmlu_demo"]["data"] == tasks[subjects[0]]["data"]
-    assert tasks["mmlu_demo"]["data"]["lock_digest"] == accepted["lock_digest"]
+    for task in ("mmlu_demo", *subjects):
+        assert tasks[task]["data"] == {
+            "name": "mmlu",
+            "revision": accepted["revision"],
+            "lock_digest": accepted["lock_digest"],
+        }
 
 
 def add_demo_datasets(repo):

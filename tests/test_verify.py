@@ -172,3 +172,10 @@ def test_a_re_pinned_dataset_is_refused_until_accepted(template_repo):
     out = evalpin_in_process(template_repo, "verify-data", "arc", "--accept").stdout
     assert f"conf/data/arc.yaml now accepts commit {ARC_FIX}" in out
     assert require_verified_dataset(template_repo, "arc").source.revision == ARC_FIX
+    conf = yaml.safe_load(conf_file.read_text())
+    conf_file.write_text(yaml.safe_dump({k: v for k, v in conf.items() if k != "lock_digest"}))
+    with pytest.raises(DriftError, match=r"conf/data/arc.yaml has no field 'lock_digest'.*--accept"):
+        require_verified_dataset(template_repo, "arc")  # never accepted by default
+    conf_file.write_text("")
+    with pytest.raises(DriftError, match=r"conf/data/arc.yaml is missing or empty"):
+        require_verified_dataset(template_repo, "arc")

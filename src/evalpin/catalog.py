@@ -18,7 +18,7 @@ import yaml
 
 from evalpin import project
 from evalpin.errors import EvalpinError
-from evalpin.lock import list_delivery, load_lock
+from evalpin.lock import list_delivery
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task: evalpin_TASK
 
@@ -47,8 +47,7 @@ def locate(task: str, catalog: Path | None = None) -> Path:
     )
 
 
-GROUP_AGGREGATE = [{"metric": "acc", "aggregation": "mean", "weight_by_size": True}]  # as lm-eval's mmlu
-GROUP_AGGREGATE_YAML = {"aggregate_metric_list": GROUP_AGGREGATE, "metadata": {"version": 1.0}}
+GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 def entries(suite: dict) -> list[dict]:
@@ -56,18 +55,32 @@ def entries(suite: dict) -> list[dict]:
 
     `{task: T, data: D}` is one catalog task; `{group: G, tasks: [T1, T2], data: D}` runs several tasks
     on one pinned dataset as a group of its own whose score is their aggregate (mmlu subjects)."""
-    found = []
+    found, seen = [], set()
     for i, entry in enumerate(suite.get("catalog") or []):
-        if isinstance(entry, dict) and set(entry) == {"task", "data"}:
+        if isinstance(entry, dict) and set(entry) == {"task", "data"} and isinstance(entry["task"], str):
             found.append({"tasks": [entry["task"]], "data": entry["data"], "group": None})
-        elif isinstance(entry, dict) and set(entry) == {"group", "tasks", "data"} and entry["tasks"]:
+        elif (
+            isinstance(entry, dict)
+            and set(entry) == {"group", "tasks", "data"}
+            and isinstance(entry["tasks"], list)
+            and entry["tasks"]
+            and all(isinstance(t, str) for t in entry["tasks"])
+            and GROUP_NAME.match(str(entry["group"]))
+        ):
             found.append({"tasks": list(entry["tasks"]), "data": entry["data"], "group": entry["group"]})
         else:
             raise EvalpinError(
                 f"conf/suite/: catalog[{i}] is {entry!r}; expected `{{task: CATALOG_TASK, data: DATASET}}` "
-                "or `{group: NAME, tasks: [CATALOG_TASK, ...], data: DATASET}`, where DATASET is pinned "
-                "with `evalpin pin-data`."
+                "or `{group: NAME, tasks: [CATALOG_TASK, ...], data: DATASET}` (NAME: lower-case letters, "
+                "digits, '-', '_', '.'), where DATASET is pinned with `evalpin pin-data`."
             )
+        names = [*found[-1]["tasks"], *([found[-1]["group"]] if found[-1]["group"] else [])]
+        if twice := sorted(seen.intersection(names) | {n for n in names if names.count(n) > 1}):
+            raise EvalpinError(
+                f"conf/suite/: catalog[{i}] names {twice} again; each catalog task and group runs once "
+                "(its scores are reported under its name)."
+            )
+        seen.update(names)
     return found
 
 
@@ -109,19 +122,47 @@ def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | st
         if not entry["group"]:
             configs.append({"group": f"{GROUP_PREFIX}{entry['tasks'][0]}", "task": overrides})
             continue
-        group = {"group": entry["group"], "task": overrides, **GROUP_AGGREGATE_YAML}
-        (scratch / f"{entry['group']}.yaml").write_text(yaml.safe_dump(group))
+        (scratch / f"{entry['group']}.yaml").write_text(yaml.safe_dump(group_config(entry, overrides)))
         configs.append(entry["group"])
     if any(entry["group"] for entry in entries(suite)):
         folders.append(str(scratch))
     return configs, folders
 
 
+def group_config(entry: dict, overrides: list[dict]) -> dict:
+    """A group YAML whose score aggregates its tasks' primary metric under their primary filter (mean,
+    weighted by size, as lm-eval's mmlu groups); tasks that report different metrics cannot be averaged."""
+    scored = {task: primary_score(catalog_fields(locate(task))) for task in entry["tasks"]}
+    if len(set(scored.values())) > 1:
+        raise EvalpinError(
+            f"conf/suite/: catalog group {entry['group']!r} mixes tasks scored by different metrics "
+            f"{ {t: ','.join(s) for t, s in scored.items()} }; a group averages one metric. Split it into "
+            "groups whose tasks share a metric, or list the tasks one by one."
+        )
+    metric, kept = next(iter(scored.values()))
+    aggregate = {"metric": metric, "aggregation": "mean", "weight_by_size": True, "filter_list": [kept]}
+    return {
+        "group": entry["group"],
+        "task": overrides,
+        "aggregate_metric_list": [aggregate],
+        "metadata": {"version": 1.0},
+    }
+
+
+def primary_score(fields: dict) -> tuple[str, str]:
+    """The metric and filter a catalog task's score is reported under: its first of each ("none": no
+    filter), as evaluate.py reports it."""
+    metrics, filters = fields.get("metric_list") or [{}], fields.get("filter_list") or [{"name": "none"}]
+    return str(metrics[0].get("metric")), str(filters[0]["name"])
+
+
 def cache_dir(root: Path, data: str) -> str:
     """The datasets library's cache for one pinned lock of `data`. Its own cache is keyed by the folder's
     name and the README's configs, not by content (measured: a re-pinned eval/data/arc with other answer
     keys was served from the old arrow cache), so each lock digest gets a cache of its own."""
-    digest = load_lock(project.data_lock_path(root, data)).digest
+    from evalpin.verify import load_data_lock
+
+    digest = load_data_lock(root, data).digest
     hf_home = Path(os.environ.get("HF_HOME") or root / ".cache" / "huggingface")
     return str(hf_home / "datasets" / "evalpin" / f"{data}-{digest[:16]}")
 

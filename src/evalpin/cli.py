@@ -325,9 +325,7 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
         proof = how.get(lock.source.provenance, "asserted (--unverified-origin), not proven")
         print(f"  from {lock.source.local_dir}: commit {proof}")
     print(f"  models/{name}/ (DVC), models/{name}.lock.json, conf/model/{name}.yaml")
-    print(
-        f"  next: git add models/{name}.dvc models/{name}.lock.json conf/model/{name}.yaml && evalpin compose"
-    )
+    print(f"  next: git add -A 'models/{name}.*' conf/model/{name}.yaml && evalpin compose")
     return EXIT_OK
 
 

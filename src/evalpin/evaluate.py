@@ -240,7 +240,8 @@ def summarize_results(results: dict, tasks: list[str], groups: dict[str, list[st
     }
     for group, members in (groups or {}).items():
         n = sum(per_task[t]["n"] for t in members)
-        per_task[group] = score_row(results["results"][group], primary_metric(results, members[0]), "none", n)
+        metric, kept = primary_metric(results, members[0]), primary_filter(results, members[0])
+        per_task[group] = score_row(results["results"][group], metric, kept, n)
     grouped = {t for members in (groups or {}).values() for t in members}
     counted = [row["score"] for task, row in per_task.items() if task not in grouped]
     return {"tasks": per_task, "suite": {"score": sum(counted) / len(counted), "tasks": len(counted)}}

@@ -167,16 +167,15 @@ def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
         replace_dir(staged, project.data_dir(root, request.name))
     repinned = project.data_lock_path(root, request.name).exists()
     save_lock(lock, project.data_lock_path(root, request.name))
-    if not repinned or accepted_digest(root, request.name) in (None, lock.digest):
-        write_data_conf(root, lock, request.trust_loading_script)
+    same = accepted_digest(root, request.name) == lock.digest
+    write_data_conf(root, lock, request.trust_loading_script, accept=not repinned or same)
     project.run_dvc(root, "add", f"{project.DATA_DIR}/{request.name}")
     return lock
 
 
 def accepted_digest(root: Path, name: str) -> str | None:
     """The lock digest conf/data/NAME.yaml accepts; None for a dataset never pinned before."""
-    conf_file = project.data_conf_path(root, name)
-    return (yaml.safe_load(conf_file.read_text()) or {}).get("lock_digest") if conf_file.is_file() else None
+    return project.load_data_conf(root, name).get("lock_digest")
 
 
 def select_data(files: list[str], include: tuple[str, ...], where: str) -> list[str]:
@@ -195,20 +194,18 @@ def select_data(files: list[str], include: tuple[str, ...], where: str) -> list[
     return kept
 
 
-def write_data_conf(root: Path, lock: Lock, trust_loading_script: bool) -> None:
-    """conf/data/NAME.yaml: the pinned dataset the suite accepts (commit and lock digest), and its one
-    safety switch. A re-pin leaves it alone: verify refuses the new data until it is accepted."""
-    name, source = lock.name, lock.source
-    conf = {
-        "name": name,
-        "repo_id": source.repo_id,
-        "revision": source.revision,
-        "lock_digest": lock.digest,
-        "upstream": source.upstream,
-        "trust_loading_script": trust_loading_script,
-    }
+def write_data_conf(root: Path, lock: Lock, trust_loading_script: bool, accept: bool) -> None:
+    """conf/data/NAME.yaml: the pinned dataset the suite accepts (commit and lock digest) and its one
+    safety switch, over what the file already holds. A re-pin (`accept` False) sets only the switch:
+    verify refuses the new data until `verify-data NAME --accept`."""
+    name, conf = lock.name, project.load_data_conf(root, lock.name)
+    if accept:
+        source = lock.source
+        conf.update(name=name, repo_id=source.repo_id, revision=source.revision, lock_digest=lock.digest)
+        conf["upstream"] = source.upstream
+    conf["trust_loading_script"] = trust_loading_script
     header = (
-        f"# Written by `evalpin pin-data`: {source.repo_id} (dataset) at commit {source.revision}.\n"
+        f"# Written by `evalpin pin-data`: the dataset the suite accepts (its commit and lock digest).\n"
         f"# Files: {project.DATA_DIR}/{name}/ (DVC); sha256s: {project.DATA_DIR}/{name}.lock.json.\n"
         f"# After a re-pin, verify refuses the new data until `evalpin verify-data {name} --accept`.\n"
     )
@@ -217,9 +214,8 @@ def write_data_conf(root: Path, lock: Lock, trust_loading_script: bool) -> None:
 
 def accept_dataset(root: Path, lock: Lock) -> None:
     """Make conf/data/NAME.yaml accept the dataset as now pinned (after a re-pin was reviewed)."""
-    conf_file = project.data_conf_path(root, lock.name)
-    conf = (yaml.safe_load(conf_file.read_text()) or {}) if conf_file.is_file() else {}
-    write_data_conf(root, lock, bool(conf.get("trust_loading_script")))
+    trusted = bool(project.load_data_conf(root, lock.name).get("trust_loading_script"))
+    write_data_conf(root, lock, trusted, accept=True)
 
 
 def check_name(name: str) -> None:

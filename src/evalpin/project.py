@@ -63,6 +63,14 @@ def data_lock_path(root: Path, name: str) -> Path:
     return root / DATA_DIR / f"{name}.lock.json"
 
 
+def load_data_conf(root: Path, name: str) -> dict:
+    """conf/data/NAME.yaml as a dict; empty when the file is missing or empty."""
+    import yaml
+
+    path = data_conf_path(root, name)
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
 def data_conf_path(root: Path, name: str) -> Path:
     return root / CONF_DIR / "data" / f"{name}.yaml"
 

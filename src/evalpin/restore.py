@@ -19,7 +19,7 @@ from evalpin.lock import DATASET, Lock, load_lock
 from evalpin.pin import copy_delivery, staging_dir
 from evalpin.remote import evict_corrupt_objects, manifest_object, pull_failure
 from evalpin.sources import upstream_of
-from evalpin.verify import describe_drift, state_of, verify_delivery
+from evalpin.verify import describe_drift, load_data_lock, state_of, verify_delivery
 
 
 def restore(root: Path, name: str) -> str:
@@ -32,14 +32,14 @@ def restore(root: Path, name: str) -> str:
 
 def restore_datasets(root: Path, names: list[str]) -> dict[str, str]:
     """Restore eval/data/NAME for each pinned dataset named (the suite's): name -> where it came from."""
-    return {name: restore_one(root, load_lock(project.data_lock_path(root, name))) for name in names}
+    return {name: restore_one(root, load_data_lock(root, name)) for name in names}
 
 
 def restore_one(root: Path, lock: Lock) -> str:
     """models/NAME or eval/data/NAME (`lock.what`): verified in place, pulled, or fetched from upstream;
     a publisher's signature recorded in the lock is checked again."""
     how = restore_files(root, lock)
-    if lock.signed is None:
+    if lock.signed is None or lock.kind == DATASET:  # publisher signatures are checked on models only
         return how
     from evalpin.signing import recheck_publisher
 

@@ -41,7 +41,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -342,32 +341,23 @@ def signer_of(signature: Path, trust: Trust) -> str:
 def store_publisher(root: Path, name: str, signature: Path | None, trust: Trust | None) -> None:
     """Keep the publisher's bundle (and the key or chain it verified with) beside the lock, in git.
     A re-pin without --signature removes the previous delivery's files."""
-    paths = (
+    bundle, key, chain = (
         publisher_signature_path(root, name),
         publisher_key_path(root, name),
         publisher_chain_path(root, name),
     )
-    for path in paths:
-        path.unlink(missing_ok=True)
-    if signature is None or trust is None:
-        return
-    copy_atomic(signature, paths[0])
-    if trust.public_key:
-        copy_atomic(trust.public_key, paths[1])
-    elif trust.certificate_chain:
-        write_atomic(paths[2], "".join(p.read_text() for p in trust.certificate_chain))
-
-
-def copy_atomic(source: Path, destination: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    kept: dict[Path, bytes] = {}  # read before anything is removed: the source may be the kept file itself
+    if signature is not None and trust is not None:
+        kept[bundle] = signature.read_bytes()
+        if trust.public_key:
+            kept[key] = trust.public_key.read_bytes()
+        elif trust.certificate_chain:
+            kept[chain] = b"".join(p.read_bytes() for p in trust.certificate_chain)
+    for path in (bundle, key, chain):
+        if path in kept:
+            write_atomic(path, kept[path])
+        else:
+            path.unlink(missing_ok=True)
 
 
 def stored_trust(root: Path, lock: Lock) -> Trust:
@@ -448,7 +438,15 @@ def covered_files(root: Path, lock: Lock) -> list[str]:
         *(
             f"{project.MODELS_DIR}/{n}{suffix}"
             for n in names
-            for suffix in (".lock.json", ".golden.json", ".dvc", ".sig", ".publisher.sig", ".publisher.pub")
+            for suffix in (
+                ".lock.json",
+                ".golden.json",
+                ".dvc",
+                ".sig",
+                ".publisher.sig",
+                ".publisher.pub",
+                ".publisher-chain.pem",
+            )
         ),
         *(f"{project.CONF_DIR}/model/{n}.yaml" for n in names),
         project.PARAMS_FILE,
@@ -457,7 +455,12 @@ def covered_files(root: Path, lock: Lock) -> list[str]:
         "eval/verified.json",
         "eval/metrics.json",
         "eval/fingerprint.json",
-        *sorted(p.relative_to(root).as_posix() for p in (root / project.DATA_DIR).glob("*.lock.json")),
+        *sorted(  # the pinned datasets: their locks, DVC pointers, and what conf/data/ accepts
+            p.relative_to(root).as_posix()
+            for pattern in ("*.lock.json", "*.dvc")
+            for p in (root / project.DATA_DIR).glob(pattern)
+        ),
+        *sorted(p.relative_to(root).as_posix() for p in (root / project.CONF_DIR / "data").glob("*.yaml")),
     ]
     return [p for p in candidates if (root / p).is_file()]
 

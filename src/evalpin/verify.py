@@ -150,6 +150,16 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
 def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = False) -> tuple[Lock, Report]:
     """Verify eval/data/NAME against eval/data/NAME.lock.json, under conf/data/NAME.yaml's trust switch;
     the lock must be the one conf/data/NAME.yaml accepts (`accepting`: about to accept it)."""
+    lock = load_data_lock(root, name)
+    conf = project.load_data_conf(root, name)
+    check_data_safety(lock, bool(conf.get("trust_loading_script")), str(project.data_conf_path(root, name)))
+    if not accepting:
+        check_accepted(lock, conf)
+    return lock, verify_delivery(project.data_dir(root, name), lock, data_state_file(root, name), full)
+
+
+def load_data_lock(root: Path, name: str) -> Lock:
+    """eval/data/NAME.lock.json, which must exist and be a dataset's lock of that name."""
     lock_file = project.data_lock_path(root, name)
     if not lock_file.is_file():
         raise EvalpinError(
@@ -162,18 +172,20 @@ def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = 
             f"{lock_file}: fields 'name'/'kind' are {lock.name!r}/{lock.kind!r}, expected {name!r}/"
             f"{DATASET!r}; re-pin with `evalpin pin-data`."
         )
-    conf_file = project.data_conf_path(root, name)
-    conf = yaml.safe_load(conf_file.read_text()) if conf_file.is_file() else {}
-    check_data_safety(lock, bool(conf.get("trust_loading_script")), str(conf_file))
-    if not accepting:
-        check_accepted(lock, conf)
-    return lock, verify_delivery(project.data_dir(root, name), lock, data_state_file(root, name), full)
+    return lock
 
 
 def check_accepted(lock: Lock, conf: dict) -> None:
     """The dataset's lock must be the one conf/data/NAME.yaml accepts: a re-pin (new commit, fixed
     answer keys) changes what every score measures, so it is refused until someone looks and accepts."""
-    accepted = (conf.get("revision"), conf.get("lock_digest", lock.digest))
+    conf_file, accept = f"conf/data/{lock.name}.yaml", f"`evalpin verify-data {lock.name} --accept`"
+    if not conf.get("lock_digest"):
+        what = "has no field 'lock_digest' (written by an older evalpin)" if conf else "is missing or empty"
+        raise DriftError(
+            f"{conf_file} {what}, so no lock of dataset {lock.name!r} is accepted. Review "
+            f"{lock.what}.lock.json (commit {lock.source.revision[:12]}), then accept it: {accept}."
+        )
+    accepted = (conf.get("revision"), conf["lock_digest"])
     if accepted == (lock.source.revision, lock.digest):
         return
     raise DriftError(
