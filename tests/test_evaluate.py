@@ -225,12 +225,13 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
 
 def add_demo_datasets(repo):
     """The template's pinned datasets (locks, .dvc files, conf/data), restored from the demo upstream."""
-    from evalpin.restore import restore_datasets
+    from evalpin.restore import restore_all
+    from evalpin.verify import load_data_lock
 
     pinned = TEMPLATE / "eval/data"
     for path in (*pinned.glob("*.lock.json"), *pinned.glob("*.dvc")):
         shutil.copy2(path, repo / "eval/data" / path.name)
     shutil.copytree(TEMPLATE / "conf/data", repo / "conf/data")
     names = sorted(p.name.removesuffix(".lock.json") for p in pinned.glob("*.lock.json"))
-    restored = restore_datasets(repo, names)
+    restored = restore_all(repo, [load_data_lock(repo, name) for name in names])
     assert all(where.endswith("from the upstream, verified, cached") for where in restored.values()), restored

@@ -539,12 +539,10 @@ def report_verification(root: Path, name: str, lock, report, args: argparse.Name
 
 
 def cmd_restore(root: Path, args: argparse.Namespace) -> int:
-    from evalpin.restore import restore, restore_datasets
+    from evalpin.restore import restore
 
-    name = default_model(root, args.name)
-    print(f"models/{name}: {restore(root, name)}")
-    for data, where in restore_datasets(root, suite_datasets(root)).items():
-        print(f"{project.DATA_DIR}/{data}: {where}")
+    for what, where in restore(root, default_model(root, args.name), suite_datasets(root)).items():
+        print(f"{what}: {where}")
     return EXIT_OK
 
 

@@ -75,6 +75,14 @@ def data_conf_path(root: Path, name: str) -> Path:
     return root / CONF_DIR / "data" / f"{name}.yaml"
 
 
+def git(root: Path, *args: str) -> str:
+    """`git ARGS` in `root`: its output without the trailing newline, or EvalpinError with git's words."""
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise EvalpinError(f"`git {' '.join(args)}` failed in {root}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
 def git_show(root: Path, rev: str, path: str) -> tuple[str | None, str]:
     """A file's text at a git revision, or None with git's reason when the revision lacks it."""
     proc = subprocess.run(

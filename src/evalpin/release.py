@@ -8,7 +8,6 @@ DVC remote holding the delivery and the pipeline outputs.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from evalpin import project
@@ -23,17 +22,10 @@ BUMP_ORDER = ("major", "minor", "patch")
 FIRST_VERSION = "v1.0.0"
 
 
-def git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise EvalpinError(f"`git {' '.join(args)}` failed: {proc.stderr.strip()}")
-    return proc.stdout
-
-
 def preflight(root: Path, name: str) -> list[str]:
     """Every reason this commit cannot be released yet; empty when it can."""
     problems = []
-    if git(root, "status", "--porcelain").strip():
+    if project.git(root, "status", "--porcelain"):
         problems.append("git is not clean: commit or stash your changes (`git status`)")
     if diffs := check_params(root):
         problems.append("params.yaml disagrees with conf/: " + "; ".join(diffs) + " (run `evalpin compose`)")
@@ -101,7 +93,7 @@ def tag_message(root: Path, name: str, version: str, message: str) -> str:
     scores = ", ".join(f"{t}={row['score']:.4f}" for t, row in metrics["tasks"].items())
     return (
         f"{name} {version}: {message}\n\n"
-        f"commit: {git(root, 'rev-parse', 'HEAD').strip()}\n"
+        f"commit: {project.git(root, 'rev-parse', 'HEAD')}\n"
         f"delivery: {lock.source.repo_id}@{lock.source.revision}\n"
         f"lock digest: {lock.digest}\n"
         + (
@@ -167,8 +159,10 @@ def sign_release(root: Path, name: str, tag: str, key: Path) -> str:
     signature = signing.delivery_signature_path(root, name)
     if signing.sign_delivery(root, name, key):
         path = signature.relative_to(root).as_posix()
-        git(root, "add", "--", path)
-        git(root, "commit", "--quiet", "-m", f"Sign models/{name} (model-signing) for {tag}", "--", path)
+        project.git(root, "add", "--", path)
+        project.git(
+            root, "commit", "--quiet", "-m", f"Sign models/{name} (model-signing) for {tag}", "--", path
+        )
         print(f"signed models/{name} -> {path}, committed (`model_signing verify key` accepts it)")
     statement = signing.release_statement(root, load_lock(project.lock_path(root, name)), tag)
     return "\n" + signing.tag_block(signing.sign_statement(statement, key))
@@ -178,7 +172,7 @@ def promote(root: Path, name: str, version: str, stage: str) -> str:
     from gto.api import assign
     from gto.exceptions import GTOException
 
-    if not git(root, "tag", "--list", f"{name}@{version}").strip():
+    if not project.git(root, "tag", "--list", f"{name}@{version}"):
         raise EvalpinError(f"{name}@{version}: no such release tag (see `gto show {name}`).")
     from evalpin import signing
 

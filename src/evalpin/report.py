@@ -9,6 +9,7 @@ from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import METRICS_FILE
 from evalpin.project import git_show
+from evalpin.table import columns
 from evalpin.verify import require_verified
 
 
@@ -37,12 +38,13 @@ def render(root: Path) -> tuple[str, bool]:
             else []
         ),
         "",
-        f"{'task':<24}{'metric':<14}{'score':>8}{'stderr':>9}{'n':>5}",
     ]
+    rows = [("task", "metric", "score", "stderr", "n")]
     for task, row in metrics["tasks"].items():
         stderr = "-" if row["stderr"] is None else f"{row['stderr']:.4f}"
-        lines.append(f"{task:<24}{row['metric']:<14}{row['score']:>8.4f}{stderr:>9}{row['n']:>5}")
-    lines.append(f"{'suite (mean)':<38}{metrics['suite']['score']:>8.4f}")
+        rows.append((task, row["metric"], f"{row['score']:.4f}", stderr, str(row["n"])))
+    rows.append(("suite (mean)", "", f"{metrics['suite']['score']:.4f}", "", ""))
+    lines.append(columns(rows))
     same = baseline == metrics
     if baseline is None:
         lines.append("\nno committed baseline yet: commit eval/metrics.json to make this run the baseline")

@@ -22,23 +22,30 @@ from evalpin.sources import upstream_of
 from evalpin.verify import describe_drift, load_data_lock, state_of, verify_delivery
 
 
-def restore(root: Path, name: str) -> str:
-    """Restore models/NAME (and an adapter's base first) and say where it came from."""
+def restore(root: Path, name: str, datasets: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """Restore models/NAME (an adapter's base first) and the pinned datasets named: `models/NAME` or
+    `eval/data/NAME` -> where it came from."""
+    return restore_all(root, [*model_locks(root, name), *(load_data_lock(root, d) for d in datasets)])
+
+
+def model_locks(root: Path, name: str) -> list[Lock]:
+    """The lock of models/NAME, after its base's (an adapter's) in the order they must be restored."""
     lock = load_lock(project.lock_path(root, name))
-    if lock.base:
-        return f"base {lock.base.name}: {restore(root, lock.base.name)}; adapter: {restore_one(root, lock)}"
-    return restore_one(root, lock)
+    return [*model_locks(root, lock.base.name), lock] if lock.base else [lock]
 
 
-def restore_datasets(root: Path, names: list[str]) -> dict[str, str]:
-    """Restore eval/data/NAME for each pinned dataset named (the suite's): name -> where it came from."""
-    return {name: restore_one(root, load_data_lock(root, name)) for name in names}
+def restore_all(root: Path, locks: list[Lock]) -> dict[str, str]:
+    """Whatever is missing is pulled from the DVC remote in one `dvc pull` (one DVC start-up, one
+    warning), then each delivery is verified, or fetched from its upstream."""
+    missing = [lock for lock in locks if not (root / lock.what).exists()]
+    pulled = pull(root, missing) if missing and project.has_remote(root) else set()
+    return {lock.what: restore_one(root, lock, lock.what in pulled) for lock in locks}
 
 
-def restore_one(root: Path, lock: Lock) -> str:
+def restore_one(root: Path, lock: Lock, pulled: bool = False) -> str:
     """models/NAME or eval/data/NAME (`lock.what`): verified in place, pulled, or fetched from upstream;
     a publisher's signature recorded in the lock is checked again."""
-    how = restore_files(root, lock)
+    how = restore_files(root, lock, pulled)
     if lock.signed is None or lock.kind == DATASET:  # publisher signatures are checked on models only
         return how
     from evalpin.signing import recheck_publisher
@@ -46,9 +53,9 @@ def restore_one(root: Path, lock: Lock) -> str:
     return f"{how}; {recheck_publisher(root, lock)}"
 
 
-def restore_files(root: Path, lock: Lock) -> str:
+def restore_files(root: Path, lock: Lock, pulled: bool) -> str:
     destination, state = root / lock.what, state_of(root, lock)
-    if destination.exists():
+    if destination.exists() and not pulled:
         report = verify_delivery(destination, lock, state)
         if report.ok:
             return "already in place and verified"
@@ -59,7 +66,7 @@ def restore_files(root: Path, lock: Lock) -> str:
             f"(or discard them: `dvc checkout --force {lock.what}.dvc`) "
             "and run restore again."
         )
-    if project.has_remote(root) and pull(root, lock):
+    if pulled:
         report = verify_delivery(destination, lock, state, full=True)
         if report.ok:
             return "pulled from the DVC remote and verified"
@@ -105,18 +112,28 @@ def fetch_from_upstream(root: Path, lock: Lock, destination: Path) -> None:
         replace_dir(staged, destination)
 
 
-def pull(root: Path, lock: Lock) -> bool:
-    destination = root / lock.what
-    proc = project.run_dvc(root, "pull", f"{lock.what}.dvc", check=False)
-    if proc.returncode != 0 and destination.exists():
-        destination.rename(quarantine_dir(root, lock.name))  # partial and unverified
-    if proc.returncode != 0:
-        print(
-            f"evalpin: warning: `dvc pull {lock.what}.dvc` failed: "
-            f"{pull_failure(proc.stderr or proc.stdout)} Trying the upstream.",
-            file=sys.stderr,
-        )
-    return proc.returncode == 0 and destination.exists()
+def pull(root: Path, locks: list[Lock]) -> set[str]:
+    """`dvc pull` of every delivery in `locks` at once: the `what`s that arrived. After a failed pull,
+    one that arrived only counts once it verifies (a partial copy is moved aside)."""
+    proc = project.run_dvc(root, "pull", *(f"{lock.what}.dvc" for lock in locks), check=False)
+    arrived = {lock.what for lock in locks if (root / lock.what).exists()}
+    if proc.returncode == 0:
+        return arrived
+    kept = set()
+    for lock in locks:
+        if lock.what not in arrived:
+            continue
+        if verify_delivery(root / lock.what, lock, state_of(root, lock), full=True).ok:
+            kept.add(lock.what)
+        else:
+            (root / lock.what).rename(quarantine_dir(root, lock.name))  # partial and unverified
+    failed = " ".join(f"{lock.what}.dvc" for lock in locks if lock.what not in kept)
+    print(
+        f"evalpin: warning: `dvc pull {failed}` failed: {pull_failure(proc.stderr or proc.stdout)} "
+        "Trying the upstream.",
+        file=sys.stderr,
+    )
+    return kept
 
 
 def quarantine_dir(root: Path, name: str) -> Path:

@@ -424,13 +424,6 @@ def git_bytes(root: Path, rev: str, path: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def git_out(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise EvalpinError(f"`git {' '.join(args)}` failed in {root}: {proc.stderr.strip()}")
-    return proc.stdout.strip()
-
-
 def covered_files(root: Path, lock: Lock) -> list[str]:
     """The git-tracked files an evaluation of NAME rests on (those that exist)."""
     names = [lock.name, *([lock.base.name] if lock.base else [])]
@@ -486,8 +479,8 @@ def release_statement(root: Path, lock: Lock, tag: str) -> dict:
         "predicateType": RELEASE_PREDICATE,
         "predicate": {
             "tag": tag,
-            "commit": git_out(root, "rev-parse", "HEAD"),
-            "tree": git_out(root, "rev-parse", "HEAD^{tree}"),
+            "commit": project.git(root, "rev-parse", "HEAD"),
+            "tree": project.git(root, "rev-parse", "HEAD^{tree}"),
             "delivery": {
                 "name": lock.name,
                 "repo_id": lock.source.repo_id,
@@ -581,16 +574,16 @@ def open_envelope(envelope: dict, keys: list[Path], tag: str) -> dict:
 
 
 def tag_message(root: Path, tag: str) -> str:
-    if not git_out(root, "tag", "--list", tag):
+    if not project.git(root, "tag", "--list", tag):
         raise EvalpinError(f"{tag}: no such tag here (`git fetch --tags`, or see `gto show`).")
-    if git_out(root, "cat-file", "-t", tag) != "tag":
+    if project.git(root, "cat-file", "-t", tag) != "tag":
         raise EvalpinError(f"{tag}: a lightweight tag carries no release statement; release with evalpin.")
-    return git_out(root, "tag", "--list", "--format=%(contents)", tag)
+    return project.git(root, "tag", "--list", "--format=%(contents)", tag)
 
 
 def release_tags_at(root: Path, rev: str, name: str | None = None) -> list[str]:
     pattern = f"{name}@v*" if name else "*@v*"
-    return sorted(git_out(root, "tag", "--points-at", rev, "--list", pattern).split())
+    return sorted(project.git(root, "tag", "--points-at", rev, "--list", pattern).split())
 
 
 def verify_release(root: Path, tag: str, keys: list[Path], workspace: bool) -> dict:
@@ -609,14 +602,14 @@ def verify_release(root: Path, tag: str, keys: list[Path], workspace: bool) -> d
         )
     statement = open_envelope(envelope, keys, tag)
     predicate = statement["predicate"]
-    commit = git_out(root, "rev-parse", f"{tag}^{{commit}}")
+    commit = project.git(root, "rev-parse", f"{tag}^{{commit}}")
     if predicate.get("tag") != tag or predicate.get("commit") != commit:
         raise EvalpinError(
             f"tag {tag}: the signed statement is for {predicate.get('tag')} at {predicate.get('commit')}, "
             f"but this tag points at {commit}: the tag was moved or the statement copied. Refusing it."
         )
     if workspace:
-        head = git_out(root, "rev-parse", "HEAD")
+        head = project.git(root, "rev-parse", "HEAD")
         if head != commit:
             raise EvalpinError(
                 f"tag {tag}: HEAD is {head[:12]}, the release is {commit[:12]}: `git checkout {tag}` first."
