@@ -297,6 +297,7 @@ def test_a_signed_release_is_accepted_by_model_signings_cli_and_by_verify_signat
         check=False,
     )
     assert proc.returncode == 0 and "Verification succeeded" in proc.stdout + proc.stderr
+    git(repo, "tag", "demo-tiny@v9.9.9")  # a lightweight tag on the same commit is no release: ignored
     proc = evalpin(repo, "verify", "--signatures", "--public-key", str(public))  # the real CLI, once
     assert "demo-tiny@v1.0.0: signed release statement verified" in proc.stdout
     assert "models/demo-tiny: matches models/demo-tiny.sig" in proc.stdout

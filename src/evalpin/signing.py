@@ -582,8 +582,12 @@ def tag_message(root: Path, tag: str) -> str:
 
 
 def release_tags_at(root: Path, rev: str, name: str | None = None) -> list[str]:
-    pattern = f"{name}@v*" if name else "*@v*"
-    return sorted(project.git(root, "tag", "--points-at", rev, "--list", pattern).split())
+    """The release tags (gto's annotated NAME@vX.Y.Z) at `rev`; a lightweight tag carries no release."""
+    pattern = f"refs/tags/{name}@v*" if name else "refs/tags/*@v*"
+    found = project.git(
+        root, "for-each-ref", "--points-at", rev, "--format=%(objecttype) %(refname:short)", pattern
+    )
+    return sorted(line.split(" ", 1)[1] for line in found.splitlines() if line.startswith("tag "))
 
 
 def verify_release(root: Path, tag: str, keys: list[Path], workspace: bool) -> dict:
