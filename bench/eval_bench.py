@@ -215,7 +215,8 @@ def reference_tasks(repo: Path, suite: dict, folder: Path) -> list[str]:
         data = str(repo / "eval/data" / entry["data"])
         if entry["group"]:
             members = [{"task": t, "dataset_path": data} for t in entry["tasks"]]
-            config = {**catalog.group_config(entry, members), "group": f"ref_{entry['group']}"}
+            scored = catalog.scores_of(entry["tasks"])
+            config = catalog.group_config(f"ref_{entry['group']}", members, scored)
         else:
             task = entry["tasks"][0]
             config = {"include": str(catalog.locate(task)), "task": f"ref_{task}", "dataset_path": data}

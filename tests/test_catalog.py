@@ -3,7 +3,16 @@ import time
 import pytest
 from conftest import ARC_COMMIT, write_dataset_cache
 
-from evalpin.catalog import catalog_fields, check_data, entries, group_config, groups, locate, task_data
+from evalpin.catalog import (
+    catalog_fields,
+    check_data,
+    entries,
+    group_config,
+    groups,
+    locate,
+    scores_of,
+    task_data,
+)
 from evalpin.errors import EvalpinError
 from evalpin.pin import DataPinRequest, pin_dataset
 
@@ -52,15 +61,14 @@ def test_catalog_entries_are_single_tasks_or_groups_and_anything_else_is_named()
 
 
 def test_a_group_aggregates_its_tasks_metric_and_refuses_a_mix():
-    subjects = {"group": "g", "tasks": ["mmlu_nutrition", "mmlu_virology"], "data": "mmlu"}
-    assert group_config(subjects, [])["aggregate_metric_list"] == [
+    subjects = scores_of(["mmlu_nutrition", "mmlu_virology"])
+    assert group_config("g", [], subjects)["aggregate_metric_list"] == [
         {"metric": "acc", "aggregation": "mean", "weight_by_size": True, "filter_list": ["none"]}
     ]
-    math = {"group": "g", "tasks": ["gsm8k"], "data": "gsm8k"}  # filtered: scored under strict-match
-    assert group_config(math, [])["aggregate_metric_list"][0]["filter_list"] == ["strict-match"]
-    mixed = {"group": "g", "tasks": ["arc_easy", "gsm8k"], "data": "d"}
+    math = scores_of(["gsm8k"])  # filtered: scored under strict-match
+    assert group_config("g", [], math)["aggregate_metric_list"][0]["filter_list"] == ["strict-match"]
     with pytest.raises(EvalpinError, match=r"catalog group 'g' mixes tasks scored by different metrics"):
-        group_config(mixed, [])
+        group_config("g", [], scores_of(["arc_easy", "gsm8k"]))
 
 
 def test_a_config_whose_other_splits_were_not_pinned_is_refused_with_the_include_to_add(template_repo):

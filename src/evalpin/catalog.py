@@ -102,51 +102,51 @@ def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | st
     configs: list[dict | str] = []
     folders: list[str] = []
     for entry in entries(suite):
-        overrides = []
+        overrides, scored = [], {}
+        snapshot, cache = str(project.data_dir(root, entry["data"])), cache_dir(root, entry["data"])
         for task in entry["tasks"]:
             path = locate(task)
             fields = catalog_fields(path)
             check_data(root, task, entry["data"], fields)
             if str(path.parent) not in folders:
                 folders.append(str(path.parent))
-            overrides.append(
-                {
-                    "task": task,
-                    "dataset_path": str(project.data_dir(root, entry["data"])),
-                    "dataset_kwargs": {
-                        **(fields.get("dataset_kwargs") or {}),
-                        "cache_dir": cache_dir(root, entry["data"]),
-                    },
-                }
-            )
+            kwargs = {**(fields.get("dataset_kwargs") or {}), "cache_dir": cache}
+            overrides.append({"task": task, "dataset_path": snapshot, "dataset_kwargs": kwargs})
+            scored[task] = primary_score(fields)
         if not entry["group"]:
             configs.append({"group": f"{GROUP_PREFIX}{entry['tasks'][0]}", "task": overrides})
             continue
-        (scratch / f"{entry['group']}.yaml").write_text(yaml.safe_dump(group_config(entry, overrides)))
+        group = group_config(entry["group"], overrides, scored)
+        (scratch / f"{entry['group']}.yaml").write_text(yaml.safe_dump(group))
         configs.append(entry["group"])
     if any(entry["group"] for entry in entries(suite)):
         folders.append(str(scratch))
     return configs, folders
 
 
-def group_config(entry: dict, overrides: list[dict]) -> dict:
-    """A group YAML whose score aggregates its tasks' primary metric under their primary filter (mean,
-    weighted by size, as lm-eval's mmlu groups); tasks that report different metrics cannot be averaged."""
-    scored = {task: primary_score(catalog_fields(locate(task))) for task in entry["tasks"]}
+def group_config(name: str, overrides: list[dict], scored: dict[str, tuple[str, str]]) -> dict:
+    """A group YAML whose score aggregates its tasks' primary metric under their primary filter (`scored`:
+    task -> metric, filter; mean weighted by size, as lm-eval's mmlu groups); tasks that report different
+    metrics cannot be averaged."""
     if len(set(scored.values())) > 1:
         raise EvalpinError(
-            f"conf/suite/: catalog group {entry['group']!r} mixes tasks scored by different metrics "
+            f"conf/suite/: catalog group {name!r} mixes tasks scored by different metrics "
             f"{ {t: ','.join(s) for t, s in scored.items()} }; a group averages one metric. Split it into "
             "groups whose tasks share a metric, or list the tasks one by one."
         )
     metric, kept = next(iter(scored.values()))
     aggregate = {"metric": metric, "aggregation": "mean", "weight_by_size": True, "filter_list": [kept]}
     return {
-        "group": entry["group"],
+        "group": name,
         "task": overrides,
         "aggregate_metric_list": [aggregate],
         "metadata": {"version": 1.0},
     }
+
+
+def scores_of(tasks: list[str]) -> dict[str, tuple[str, str]]:
+    """Each catalog task -> the metric and filter its score is reported under."""
+    return {task: primary_score(catalog_fields(locate(task))) for task in tasks}
 
 
 def primary_score(fields: dict) -> tuple[str, str]:

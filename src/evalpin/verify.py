@@ -155,7 +155,7 @@ def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = 
     check_data_safety(lock, bool(conf.get("trust_loading_script")), str(project.data_conf_path(root, name)))
     if not accepting:
         check_accepted(lock, conf)
-    return lock, verify_delivery(project.data_dir(root, name), lock, data_state_file(root, name), full)
+    return lock, verify_delivery(project.data_dir(root, name), lock, state_of(root, lock), full)
 
 
 def load_data_lock(root: Path, name: str) -> Lock:
@@ -194,7 +194,7 @@ def check_accepted(lock: Lock, conf: dict) -> None:
         f"(lock {str(accepted[1])[:12]}): "
         f"the dataset was re-pinned. Scores on it are not comparable with baselines measured on the old "
         f"data. Review the change (`evalpin diff --dataset {lock.name} HEAD {lock.what}.lock.json`), then "
-        f"accept it: `evalpin verify-data {lock.name} --accept`; or restore the old lock (`git checkout "
+        f"accept it: {accept}; or restore the old lock (`git checkout "
         f"{lock.what}.lock.json {lock.what}.dvc && dvc checkout {lock.what}.dvc`)."
     )
 
