@@ -3,7 +3,7 @@ import json
 import pytest
 from conftest import dvc, evalpin, git
 
-from evalpin.release import next_version, tag_message
+from evalpin.release import next_version, release_facts, tag_message
 
 pytestmark = pytest.mark.slow
 
@@ -58,11 +58,11 @@ def test_release_refuses_a_model_that_is_not_the_evaluated_one(releasable):
 
 
 def test_the_tag_message_carries_each_pinned_datasets_commit_and_digest(reproduced_repo):
-    assert "dataset:" not in tag_message(reproduced_repo, "demo-tiny", "v1.0.0", "m")
+    assert "dataset:" not in tag_message(release_facts(reproduced_repo, "demo-tiny", "demo-tiny@v1.0.0"), "m")
     fingerprint = reproduced_repo / "eval/fingerprint.json"
     data = json.loads(fingerprint.read_text())
     task = next(iter(data["suite"]["tasks"].values()))
     task["data"] = {"name": "arc", "revision": "a" * 40, "lock_digest": "d" * 64}
     fingerprint.write_text(json.dumps(data))
-    message = tag_message(reproduced_repo, "demo-tiny", "v1.0.0", "m")
+    message = tag_message(release_facts(reproduced_repo, "demo-tiny", "demo-tiny@v1.0.0"), "m")
     assert f"dataset: arc = {'a' * 40}, lock digest {'d' * 64}\n" in message

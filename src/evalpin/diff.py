@@ -141,15 +141,15 @@ def load_lock_at(root: Path, spec: str, name: str, dataset: bool = False) -> Loc
     if candidate.suffix == ".json" and (root / candidate).is_file():
         return load_lock(root / candidate)
     rel = f"{project.DATA_DIR if dataset else project.MODELS_DIR}/{name}.lock.json"
-    text, reason = project.git_show(root, spec, rel)
-    if text is None:
+    blob, reason = project.git_show(root, spec, rel)
+    if blob is None:
         raise EvalpinError(
             f"{spec}: neither a lock file nor a git revision holding {rel} ({reason}). "
             "Give a path to a .lock.json, or a tag/commit where the model was pinned (see `git tag`)."
         )
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(blob)
+    except ValueError as exc:  # not JSON, or not UTF-8
         raise EvalpinError(f"{spec}:{rel}: not valid JSON ({exc}).") from exc
     return parse_lock(data, f"{spec}:{rel}")
 

@@ -1,11 +1,5 @@
-"""Run the fixed suite with lm-eval on the verified delivery; write stable, untimestamped outputs.
-
-eval/metrics.json        per task: metric, score, stderr, n; the suite mean (DVC metrics, in git)
-eval/scores.json         per-task scores as rows, for `dvc plots show`
-eval/fingerprint.json    what was measured: delivery, suite identity, effective generation
-                         parameters, chat templates, runtime, and a hash over all greedy outputs
-eval/samples/TASK.jsonl  per sample: doc/prompt/target hashes, response, score (DVC-tracked)
-"""
+"""Run the fixed suite with lm-eval on the verified delivery; write stable, untimestamped outputs
+(eval/metrics.json, scores.json, fingerprint.json, samples/: paths.py says what each holds)."""
 
 from __future__ import annotations
 
@@ -22,12 +16,9 @@ from evalpin.atomic import replace_dir, write_atomic
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.lock import Lock, current_runtime
+from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR, SCORES_FILE
 from evalpin.verify import require_verified, require_verified_dataset
 
-METRICS_FILE = "eval/metrics.json"
-SCORES_FILE = "eval/scores.json"
-FINGERPRINT_FILE = "eval/fingerprint.json"
-SAMPLES_DIR = "eval/samples"
 LOGLIK_DECIMALS = 6  # per-sample loglikelihoods are rounded: below this, CPU kernels may differ
 CHOICE_TYPES = ("multiple_choice", "loglikelihood")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from evalpin import project
 from evalpin.errors import EvalpinError
-from evalpin.evaluate import FINGERPRINT_FILE, METRICS_FILE
+from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.table import columns
 
 WORKSPACE = "workspace"
@@ -73,13 +73,13 @@ def read_at(root: Path, rev: str, path: str) -> dict:
         if not file.is_file():
             raise EvalpinError(f"{file}: not found in the workspace. Run the pipeline: `dvc repro`.")
         return json.loads(file.read_text())
-    text, reason = project.git_show(root, rev, path)
-    if text is None:
+    blob, reason = project.git_show(root, rev, path)
+    if blob is None:
         raise EvalpinError(
             f"{rev}: cannot read {path} from git ({reason}). Give a tag or commit where the "
             "pipeline's outputs were committed (`git tag`, `gto show`)."
         )
-    return json.loads(text)
+    return json.loads(blob)
 
 
 def load_side(root: Path, rev: str) -> Side:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin.errors import EvalpinError
-from evalpin.evaluate import SAMPLES_DIR
 from evalpin.gate import WORKSPACE
+from evalpin.paths import SAMPLES_DIR
 from evalpin.table import columns
 
 

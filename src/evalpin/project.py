@@ -83,12 +83,11 @@ def git(root: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def git_show(root: Path, rev: str, path: str) -> tuple[str | None, str]:
-    """A file's text at a git revision, or None with git's reason when the revision lacks it."""
-    proc = subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, text=True, check=False
-    )
-    return (proc.stdout, "") if proc.returncode == 0 else (None, proc.stderr.strip())
+def git_show(root: Path, rev: str, path: str) -> tuple[bytes | None, str]:
+    """A file's bytes at a git revision (the one way evalpin reads one), or None with git's reason when
+    the revision lacks it. Bytes: json.loads reads them, and a digest must see exactly what git holds."""
+    proc = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, check=False)
+    return (proc.stdout, "") if proc.returncode == 0 else (None, proc.stderr.decode(errors="replace").strip())
 
 
 def run_dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -7,14 +7,12 @@ DVC remote holding the delivery and the pipeline outputs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from evalpin import project
 from evalpin.compose import check_params, load_params
 from evalpin.diff import diff_locks, load_lock_at
 from evalpin.errors import EvalpinError
-from evalpin.evaluate import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.lock import load_lock
 from evalpin.verify import require_verified
 
@@ -87,33 +85,36 @@ def suggested_bump(root: Path, name: str, previous: str | None) -> str:
     return diff.bump
 
 
-def tag_message(root: Path, name: str, version: str, message: str) -> str:
-    lock = load_lock(project.lock_path(root, name))
-    metrics = json.loads((root / METRICS_FILE).read_text())
-    scores = ", ".join(f"{t}={row['score']:.4f}" for t, row in metrics["tasks"].items())
+def tag_message(statement: dict, message: str) -> str:
+    """The annotated tag's text, rendered from the release statement: one set of facts, two forms."""
+    facts, delivery = statement["predicate"], statement["predicate"]["delivery"]
+    name, version = facts["tag"].split("@", 1)
+    scores = ", ".join(f"{t}={score:.4f}" for t, score in facts["metrics"].items())
+    base = (
+        f"certified on base: {delivery['base']} = {delivery['base_repo_id']}@{delivery['base_revision']}\n"
+        if "base" in delivery
+        else ""
+    )
+    datasets = "".join(
+        f"dataset: {n} = {d['revision']}, lock digest {d['lock_digest']}\n"
+        for n, d in sorted(facts["datasets"].items())
+    )
     return (
         f"{name} {version}: {message}\n\n"
-        f"commit: {project.git(root, 'rev-parse', 'HEAD')}\n"
-        f"delivery: {lock.source.repo_id}@{lock.source.revision}\n"
-        f"lock digest: {lock.digest}\n"
-        + (
-            f"certified on base: {lock.base.name} = {lock.base.repo_id}@{lock.base.revision}\n"
-            if lock.base
-            else ""
-        )
-        + dataset_lines(root)
-        + f"suite mean: {metrics['suite']['score']:.4f}\n"
+        f"commit: {facts['commit']}\n"
+        f"delivery: {delivery['repo_id']}@{delivery['revision']}\n"
+        f"lock digest: {delivery['lock_digest']}\n"
+        f"{base}{datasets}"
+        f"suite mean: {facts['suite_score']:.4f}\n"
         f"scores: {scores}\n"
     )
 
 
-def dataset_lines(root: Path) -> str:
-    """One line per pinned dataset the baseline's catalog tasks ran on (from the fingerprint)."""
-    tasks = json.loads((root / FINGERPRINT_FILE).read_text())["suite"]["tasks"]
-    used = {d["name"]: d for d in (t.get("data") for t in tasks.values()) if d}
-    return "".join(
-        f"dataset: {n} = {d['revision']}, lock digest {d['lock_digest']}\n" for n, d in sorted(used.items())
-    )
+def release_facts(root: Path, name: str, tag: str) -> dict:
+    """The release statement of NAME at HEAD (signing.statement builds it), signed or not."""
+    from evalpin import signing
+
+    return signing.release_statement(root, load_lock(project.lock_path(root, name)), tag)
 
 
 def release(
@@ -142,8 +143,12 @@ def release(
     from gto.api import register
     from gto.exceptions import GTOException
 
-    signed = sign_release(root, name, f"{name}@{version}", key) if key is not None else ""  # may commit
-    text = tag_message(root, name, version, message) + signed
+    tag = f"{name}@{version}"
+    text = (
+        sign_release(root, name, tag, key, message)
+        if key is not None
+        else tag_message(release_facts(root, name, tag), message)
+    )
     try:
         register(str(root), name, "HEAD", version=version, message=text)
     except GTOException as exc:
@@ -151,9 +156,10 @@ def release(
     return f"{name}@{version}"
 
 
-def sign_release(root: Path, name: str, tag: str, key: Path) -> str:
+def sign_release(root: Path, name: str, tag: str, key: Path, message: str) -> str:
     """models/NAME.sig (committed on its own when new: it depends only on the delivery's bytes), then the
-    signed statement of the release for the tag's message (signing.py says why it lives there)."""
+    tag's message: its text and the signed release statement (signing/__init__ says why it lives there).
+    The statement is built after that commit, so it names the commit the tag points at."""
     from evalpin import signing
 
     signature = signing.delivery_signature_path(root, name)
@@ -164,8 +170,8 @@ def sign_release(root: Path, name: str, tag: str, key: Path) -> str:
             root, "commit", "--quiet", "-m", f"Sign models/{name} (model-signing) for {tag}", "--", path
         )
         print(f"signed models/{name} -> {path}, committed (`model_signing verify key` accepts it)")
-    statement = signing.release_statement(root, load_lock(project.lock_path(root, name)), tag)
-    return "\n" + signing.tag_block(signing.sign_statement(statement, key))
+    statement = release_facts(root, name, tag)
+    return tag_message(statement, message) + "\n" + signing.tag_block(signing.sign_statement(statement, key))
 
 
 def promote(root: Path, name: str, version: str, stage: str) -> str:

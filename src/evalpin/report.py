@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
-from evalpin.evaluate import METRICS_FILE
+from evalpin.paths import METRICS_FILE
 from evalpin.project import git_show
 from evalpin.table import columns
 from evalpin.verify import require_verified
@@ -15,8 +15,8 @@ from evalpin.verify import require_verified
 
 def committed_metrics(root: Path, rev: str = "HEAD") -> dict | None:
     """eval/metrics.json as committed at `rev`, or None when git has none."""
-    text, _ = git_show(root, rev, METRICS_FILE)
-    return None if text is None else json.loads(text)
+    blob, _ = git_show(root, rev, METRICS_FILE)
+    return None if blob is None else json.loads(blob)
 
 
 def render(root: Path) -> tuple[str, bool]:

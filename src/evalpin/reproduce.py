@@ -18,8 +18,8 @@ from pathlib import Path
 from evalpin import project
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
-from evalpin.evaluate import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.gate import read_at
+from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,9 @@ def check_release_signatures(
     from evalpin import signing
 
     tags = [rev] if rev in signing.release_tags_at(root, commit) else signing.release_tags_at(root, commit)
-    signed = [t for t in tags if signing.envelope_from_message(signing.tag_message(root, t), t) is not None]
+    signed = [
+        t for t in tags if signing.envelope_from_message(signing.read_tag_message(root, t), t) is not None
+    ]
     if not signed:
         if public_keys:
             raise EvalpinError(
