@@ -12,7 +12,9 @@ from pathlib import Path
 
 from bench.config import MIB
 from bench.measure import Run, run
-from evalpin.lock import SCHEMA, Lock, LockedFile, Source, current_runtime, list_delivery, role_of, save_lock
+from evalpin.inventory import current_runtime, list_delivery
+from evalpin.lock import SCHEMA, Lock, LockedFile, Source, save_lock
+from evalpin.roles import role_of
 
 BLOCK = 64 * MIB
 SMALL_FILES = {  # name -> size: what a sharded safetensors snapshot carries beside its shards

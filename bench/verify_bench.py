@@ -315,10 +315,10 @@ def _scaling_why(openssl_scaling: float, cores: int, short: float) -> str:
 def _reverify_why(value: float, parts: dict[str, float]) -> str:
     return (
         f"{100 * (value - 0.02):.2f} points over. Nothing is re-hashed; what remains is per file (walking "
-        f"the directory with pathlib in `lock.list_delivery`, {1000 * parts['list']:.0f} ms, which stats "
+        f"the directory in `inventory.list_delivery`, {1000 * parts['list']:.0f} ms, which stats "
         f"each entry twice; then one stat each to compare with the record, {1000 * parts['stat']:.0f} ms) "
         f"plus a fixed {1000 * parts['runtime check']:.0f} ms reading package metadata for the runtime "
         "check. Against a full verify of 1 MiB files these weigh far more than against GB shards. One "
         "`os.scandir` walk that hands its stat results to verify would remove most of the per-file part "
-        "(lock.py, outside this change)"
+        "(inventory.py, outside this change)"
     )

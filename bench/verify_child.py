@@ -12,7 +12,8 @@ import os
 import time
 from pathlib import Path
 
-from evalpin.lock import current_runtime, list_delivery, load_lock
+from evalpin.inventory import current_runtime, list_delivery
+from evalpin.lock import load_lock
 from evalpin.verify import verify_delivery
 
 

@@ -31,7 +31,8 @@ def test_double_bos_is_caught(pinned_repo):
     config.write_text(json.dumps(data))
     lock = pinned_repo / "models/demo-tiny.lock.json"
     # someone re-locks the edited files by hand: the file check passes, the rendering does not
-    from evalpin.lock import Source, build_lock, load_lock, save_lock
+    from evalpin.inventory import build_lock
+    from evalpin.lock import Source, load_lock, save_lock
 
     old = load_lock(lock)
     save_lock(build_lock(pinned_repo / "models/demo-tiny", "demo-tiny", Source(**old.source.__dict__)), lock)

@@ -6,7 +6,9 @@ import pytest
 from conftest import TEMPLATE, demo_commit
 
 from evalpin.errors import EvalpinError
-from evalpin.lock import BaseBinding, Source, build_lock, load_lock, parse_lock, role_of, save_lock
+from evalpin.inventory import build_lock
+from evalpin.lock import BaseBinding, Source, load_lock, parse_lock, save_lock
+from evalpin.roles import role_of
 
 
 @pytest.mark.parametrize(

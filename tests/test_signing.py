@@ -26,7 +26,8 @@ from conftest import (
 )
 
 from evalpin import signing
-from evalpin.lock import build_lock, load_lock, save_lock
+from evalpin.inventory import build_lock
+from evalpin.lock import load_lock, save_lock
 
 MODEL_SIGNING = [sys.executable, "-m", "model_signing"]
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from evalpin import project
 from evalpin.errors import DriftError, EvalpinError
-from evalpin.lock import BaseBinding, Lock, load_lock, role_of
+from evalpin.lock import BaseBinding, Lock, load_lock
+from evalpin.roles import role_of
 from evalpin.sources import is_commit
 
 ADAPTER_CONFIG = "adapter_config.json"

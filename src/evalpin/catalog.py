@@ -18,7 +18,7 @@ import yaml
 
 from evalpin import project
 from evalpin.errors import EvalpinError
-from evalpin.lock import list_delivery
+from evalpin.inventory import list_delivery
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task: evalpin_TASK
 

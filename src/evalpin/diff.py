@@ -18,7 +18,8 @@ from pathlib import Path
 from evalpin import project
 from evalpin.errors import EvalpinError
 from evalpin.ggufinfo import InsideChange, InsideDiff, diff_inside, is_gguf
-from evalpin.lock import DATA_ROLES, DATASET, Lock, LockedFile, load_lock, parse_lock, role_of
+from evalpin.lock import Lock, LockedFile, load_lock, parse_lock
+from evalpin.roles import DATA_ROLES, DATASET, role_of
 from evalpin.table import columns
 from evalpin.verify import ROLE_WORDS, SAME_WEIGHTS
 

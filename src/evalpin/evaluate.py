@@ -15,7 +15,8 @@ from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
-from evalpin.lock import Lock, current_runtime
+from evalpin.inventory import current_runtime
+from evalpin.lock import Lock
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR, SCORES_FILE
 from evalpin.verify import require_verified, require_verified_dataset
 

@@ -71,7 +71,7 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
     from transformers import AutoTokenizer
 
     from evalpin.ggufinfo import evaluated_file
-    from evalpin.lock import list_delivery
+    from evalpin.inventory import list_delivery
 
     gguf_file = evaluated_file(list_delivery(model_dir))  # rendered through the GGUF's own tokenizer
     extra = {"gguf_file": gguf_file} if gguf_file else {}

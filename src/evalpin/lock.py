@@ -9,99 +9,17 @@ a field would verify less than its author thinks.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
-import os
-import platform
 from dataclasses import MISSING, asdict, dataclass, fields
-from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 from evalpin.atomic import write_atomic
 from evalpin.errors import EvalpinError
-from evalpin.ggufinfo import GgufInfo, GgufTokenizer, summarize_delivery
-from evalpin.hashing import sha256_files
+from evalpin.ggufinfo import GgufInfo, GgufTokenizer
+from evalpin.roles import DATA_ROLES, DATASET, ROLES
 
 SCHEMA = 1
-ROLES = (
-    "weights",
-    "tokenizer",
-    "chat_template",
-    "generation_config",
-    "model_config",
-    "quantization",
-    "remote_code",
-    "other",
-    "data",
-    "card",
-    "loading_script",
-)
-DATA_ROLES = ROLES[-3:]
-DATASET = "dataset"  # Lock.kind of a pinned dataset; unset for a model
-# A dataset's files: loading scripts are remote code, the card and metadata describe, the rest is data.
-DATA_ROLE_PATTERNS = (
-    ("loading_script", ("*.py",)),
-    ("card", ("README.md", "*.json", ".gitattributes", "*.md")),
-)
-# First match wins; patterns are matched against the file's name (not its folder).
-ROLE_PATTERNS = (
-    ("generation_config", ("generation_config.json",)),
-    ("model_config", ("config.json", "adapter_config.json")),
-    ("chat_template", ("chat_template.jinja", "chat_template.json", "*.jinja")),
-    (
-        "quantization",
-        ("quantize_config.json", "quant_config.json", "quantization_config.json", "*.imatrix", "hqq_*"),
-    ),
-    (
-        "tokenizer",
-        (
-            "tokenizer.json",
-            "tokenizer_config.json",
-            "tokenizer.model",
-            "special_tokens_map.json",
-            "added_tokens.json",
-            "vocab.json",
-            "vocab.txt",
-            "merges.txt",
-            "spiece.model",
-            "*.tiktoken",
-        ),
-    ),
-    (
-        "weights",
-        (
-            "*.safetensors",
-            "*.safetensors.index.json",
-            "*.bin",
-            "*.bin.index.json",
-            "*.pt",
-            "*.pth",
-            "*.pkl",
-            "*.ckpt",
-            "*.gguf",
-            "*.onnx",
-            "*.msgpack",
-            "*.h5",
-        ),
-    ),
-    ("remote_code", ("*.py",)),
-)
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
-RUNTIME_PACKAGES = ("torch", "transformers", "tokenizers", "lm_eval", "dvc", "huggingface_hub")
-
-
-def role_of(path: str, kind: str | None = None) -> str:
-    name = PurePosixPath(path).name
-    dataset = kind == DATASET
-    for role, patterns in DATA_ROLE_PATTERNS if dataset else ROLE_PATTERNS:
-        if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
-            return role
-    return "data" if dataset else "other"
-
-
-def is_pickle(path: str) -> bool:
-    return path.endswith(PICKLE_SUFFIXES)
 
 
 def check_relative(path: str, where: str) -> None:
@@ -147,7 +65,7 @@ class BaseBinding:
 
 @dataclass(frozen=True)
 class Signed:
-    """A publisher's signature, checked at pin time (signing.py): who signed, and where the bundle is kept.
+    """A publisher's signature, checked at pin time (signing/publisher.py): who signed, where the bundle is.
 
     `method`: "key" (an EC public key; `signer` is its fingerprint, "sha256:" + sha256 of its PEM, as
     model-signing's bundle hint), "certificate" (`signer`: the leaf certificate's sha256 fingerprint and
@@ -215,92 +133,7 @@ def _without_unset(obj: object) -> dict:
     return data
 
 
-def current_runtime() -> dict[str, str]:
-    """Versions read from package metadata (no imports: torch takes seconds to import)."""
-    versions = {"python": platform.python_version()}
-    for package in RUNTIME_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "absent"
-    image = os.environ.get("EVALPIN_IMAGE_DIGEST")
-    if image:
-        versions["image"] = image
-    return versions
-
-
-def list_delivery(directory: Path) -> list[str]:
-    """Relative POSIX paths of every file in a delivery; symlinks are refused (a pinned copy has none).
-
-    os.scandir reads entry types from the directory itself: no stat per file, which matters at 1000s."""
-    return sorted(_walk(directory, ""))
-
-
-def _walk(directory: Path | str, prefix: str):
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.is_symlink():
-                raise EvalpinError(
-                    f"{entry.path}: symlinks are not allowed in a pinned model directory (they can point "
-                    "outside it). Replace it with the file it points to, or re-pin with `evalpin pin`."
-                )
-            if entry.is_dir():
-                yield from _walk(entry.path, f"{prefix}{entry.name}/")
-            elif entry.is_file():
-                yield f"{prefix}{entry.name}"
-
-
-def build_lock(
-    directory: Path, name: str, source: Source, base: BaseBinding | None = None, kind: str | None = None
-) -> Lock:
-    paths = list_delivery(directory)
-    digests = sha256_files(directory / p for p in paths)
-    files = tuple(
-        LockedFile(p, (directory / p).stat().st_size, digests[directory / p], role_of(p, kind)) for p in paths
-    )
-    if kind == DATASET:  # no chat template, model config or GGUF in a dataset
-        return Lock(SCHEMA, name, source, files, {}, {}, current_runtime(), kind=kind)
-    return Lock(
-        schema=SCHEMA,
-        name=name,
-        source=source,
-        files=files,
-        chat_templates=chat_template_digests(directory),
-        model_config=model_config_summary(directory),
-        runtime=current_runtime(),
-        base=base,
-        gguf=summarize_delivery(directory, paths),
-    )
-
-
-def chat_template_digests(directory: Path) -> dict[str, str]:
-    """Each chat template the delivery carries, hashed on its own: the file and any embedded copy."""
-    found = {}
-    for path in sorted(directory.rglob("*.jinja")):
-        found[path.relative_to(directory).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    tokenizer_config = directory / "tokenizer_config.json"
-    if tokenizer_config.is_file():
-        embedded = _read_json(tokenizer_config).get("chat_template")
-        if embedded is not None:
-            text = embedded if isinstance(embedded, str) else json.dumps(embedded, sort_keys=True)
-            found["tokenizer_config.json#chat_template"] = hashlib.sha256(text.encode()).hexdigest()
-    return found
-
-
-def model_config_summary(directory: Path) -> dict:
-    config_path = directory / "config.json"
-    if not config_path.is_file():
-        return {}
-    config = _read_json(config_path)
-    return {
-        "architectures": config.get("architectures"),
-        "model_type": config.get("model_type"),
-        "dtype": config.get("dtype", config.get("torch_dtype")),
-        "quantization_config": config.get("quantization_config"),
-    }
-
-
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -316,7 +149,7 @@ def load_lock(path: Path) -> Lock:
         raise EvalpinError(
             f"{path}: lock file not found. Pin the model first: `evalpin pin REPO_ID --revision COMMIT`."
         )
-    data = _read_json(path)
+    data = read_json(path)
     return parse_lock(data, str(path))
 
 
@@ -423,32 +256,4 @@ def _expect_fields(data: object, cls: type, where: str) -> None:
         )
         raise EvalpinError(
             f"{where}: {detail}. A lock is written by `evalpin pin`; re-pin rather than editing it by hand."
-        )
-
-
-def check_safety(lock: Lock, allow_pickle: bool, trust_remote_code: bool, where: str) -> None:
-    pickles = [f.path for f in lock.files if is_pickle(f.path)]
-    if pickles and not allow_pickle:
-        raise EvalpinError(
-            f"{where}: pickle weights {pickles} can run code when loaded. Prefer a safetensors revision; "
-            "if you must, set `allow_pickle: true` in conf/model/NAME.yaml (pin with --allow-pickle)."
-        )
-    code = [f.path for f in lock.files if f.role == "remote_code"]
-    if code and not trust_remote_code:
-        raise EvalpinError(
-            f"{where}: the delivery carries remote code {code}, which transformers would execute. "
-            "Review it, then pin with --trust-remote-code "
-            "(sets `trust_remote_code: true`; every .py is locked)."
-        )
-
-
-def check_data_safety(lock: Lock, trust_loading_script: bool, where: str) -> None:
-    """A dataset loading script (*.py) is remote code that `datasets` would run: refused unless trusted."""
-    scripts = [f.path for f in lock.files if f.role == "loading_script"]
-    if scripts and not trust_loading_script:
-        raise EvalpinError(
-            f"{where}: the dataset carries loading script(s) {scripts}, code that `datasets` would run. "
-            "Prefer a revision with parquet data (the Hub's `refs/convert/parquet`); if you reviewed the "
-            "script, pin with `evalpin pin-data ... --trust-loading-script` (sets `trust_loading_script: "
-            "true` in conf/data/NAME.yaml; every .py is locked)."
         )

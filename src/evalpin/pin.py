@@ -20,16 +20,9 @@ from evalpin import adapter, ggufinfo, project
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
-from evalpin.lock import (
-    DATASET,
-    Lock,
-    Source,
-    build_lock,
-    check_data_safety,
-    check_safety,
-    role_of,
-    save_lock,
-)
+from evalpin.inventory import build_lock
+from evalpin.lock import Lock, Source, save_lock
+from evalpin.roles import DATASET, check_data_safety, check_safety, role_of
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
 

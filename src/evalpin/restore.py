@@ -15,9 +15,10 @@ from evalpin import project
 from evalpin.atomic import replace_dir
 from evalpin.errors import DriftError
 from evalpin.ggufinfo import is_gguf
-from evalpin.lock import DATASET, Lock, load_lock
+from evalpin.lock import Lock, load_lock
 from evalpin.pin import copy_delivery, staging_dir
 from evalpin.remote import evict_corrupt_objects, manifest_object, pull_failure
+from evalpin.roles import DATASET
 from evalpin.sources import upstream_of
 from evalpin.verify import describe_drift, load_data_lock, state_of, verify_delivery
 

@@ -21,17 +21,9 @@ from evalpin.adapter import check_binding
 from evalpin.atomic import write_atomic
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
-from evalpin.lock import (
-    DATA_ROLES,
-    DATASET,
-    Lock,
-    check_data_safety,
-    check_safety,
-    current_runtime,
-    list_delivery,
-    load_lock,
-    role_of,
-)
+from evalpin.inventory import current_runtime, list_delivery
+from evalpin.lock import Lock, load_lock
+from evalpin.roles import DATA_ROLES, DATASET, check_data_safety, check_safety, role_of
 from evalpin.table import columns
 
 SAME_WEIGHTS = "; weights identical (same weights, another delivery)"

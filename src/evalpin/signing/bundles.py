@@ -124,7 +124,7 @@ def describe_trust(trust: Trust) -> str:
 def describe_mismatch(directory: Path, signed: dict[str, str], ignored: list[str]) -> str:
     """file / drift / signed / actual, one row per file that differs from the signed manifest (the paths
     the signer ignored, and what lies under them, are left out as model-signing leaves them out)."""
-    from evalpin.lock import list_delivery
+    from evalpin.inventory import list_delivery
     from evalpin.table import columns
 
     def skipped(path: str) -> bool:
