@@ -1,4 +1,4 @@
-"""Signatures (signing.py): the real model_signing library and its real CLI, keys generated here, offline.
+"""Signatures (evalpin.signing): real model_signing library and its real CLI, keys generated here, offline.
 
 Interop both ways: a directory signed by `model_signing sign key` is pinned and re-checked by evalpin;
 the delivery signature `evalpin release --sign-key` writes is accepted by `model_signing verify key`.

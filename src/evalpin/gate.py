@@ -184,7 +184,7 @@ def delivery_of(side: Side) -> str:
     """Which model, at which commit and lock, a side's scores were measured on (eval/fingerprint.json)."""
     delivery = side.fingerprint.get("delivery") or {}
     if not delivery:
-        return "no delivery recorded in eval/fingerprint.json"
+        return f"no delivery recorded in {FINGERPRINT_FILE}"
     text = f"{delivery['name']} at commit {delivery['revision'][:12]}, lock {delivery['lock_digest'][:12]}"
     if base := delivery.get("base"):
         text += f", on base {base['name']} at commit {base['revision'][:12]}"

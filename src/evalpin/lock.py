@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from evalpin.atomic import write_atomic
 from evalpin.errors import EvalpinError
 from evalpin.ggufinfo import GgufInfo, GgufTokenizer
+from evalpin.project import DATA_DIR, MODELS_DIR
 from evalpin.roles import DATA_ROLES, DATASET, ROLES
 
 SCHEMA = 1
@@ -101,7 +102,7 @@ class Lock:
     @property
     def what(self) -> str:
         """The words for this delivery in messages: `models/NAME` or `eval/data/NAME`."""
-        return f"eval/data/{self.name}" if self.kind == DATASET else f"models/{self.name}"
+        return f"{DATA_DIR if self.kind == DATASET else MODELS_DIR}/{self.name}"
 
     @property
     def digest(self) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import fnmatch
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -21,7 +23,7 @@ from evalpin.atomic import replace_dir, write_atomic
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
 from evalpin.inventory import build_lock
-from evalpin.lock import Lock, Source, save_lock
+from evalpin.lock import BaseBinding, Lock, Source, save_lock
 from evalpin.roles import DATASET, check_data_safety, check_safety, role_of
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
@@ -30,16 +32,22 @@ NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 @dataclass(frozen=True)
-class PinRequest:
+class Fetch:
+    """What a pin fetches, for models and datasets alike: a repo's commit, from where, under which name."""
+
     repo_id: str
     revision: str
     name: str
     upstream: str | None  # huggingface_hub cache dir relative to the repo root; None is the Hub
     resolve: bool = False  # allow a branch or tag name, recording the commit it resolved to
-    allow_pickle: bool = False
-    trust_remote_code: bool = False
     local_dir: str | None = None  # a plain directory holding the commit's files (air-gapped)
     unverified_origin: bool = False  # accept a local directory whose commit nothing proves
+
+
+@dataclass(frozen=True)
+class PinRequest(Fetch):
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
     base: str | None = None  # pinning a peft adapter: the pinned model it is certified on
     gguf_file: str | None = None  # of a delivery holding several GGUF files: the one to pin
     quant: str | None = None  # ... or the one whose name carries this quantization type (Q4_1)
@@ -51,53 +59,16 @@ def pin(root: Path, request: PinRequest) -> Lock:
     check_name(request.name)
     if request.base == request.name:
         raise EvalpinError(f"--base {request.base}: an adapter cannot be its own base; pick another --name.")
-    base = require_verified(root, request.base) if request.base else None
-    if base and base.base:
-        raise EvalpinError(
-            f"--base {request.base}: that is itself an adapter (on {base.base.name}); pin the adapter on "
-            "a full model, or merge the first adapter into a full model and pin that."
-        )
-    if base and base.gguf:
-        raise EvalpinError(
-            f"--base {request.base}: a GGUF delivery; peft adapters load on Hugging Face weights. Pin the "
-            "base model's safetensors delivery and certify the adapter on that."
-        )
-    origin = upstream_of(root, request.repo_id, request.upstream, request.local_dir)
-    commit = resolve_revision(origin, request.revision, request.resolve)
-    where = f"{request.repo_id}@{commit}"
-    delivery = origin.delivery(commit)
-    delivery = replace(
-        delivery, files=ggufinfo.select(delivery.files, request.gguf_file, request.quant, where)
+    base = require_base(root, request.base) if request.base else None
+    first_golden = not base and not golden_path(root, request.name).exists()  # a re-pin faces the old
+    lock = stage(
+        root,
+        request,
+        project.model_dir(root, request.name),
+        select=lambda files, where: ggufinfo.select(files, request.gguf_file, request.quant, where),
+        check=partial(check_staged_model, root, request, base, first_golden),
+        base=adapter.binding(base) if base else None,
     )
-    source = Source(
-        repo_id=request.repo_id,
-        revision=commit,
-        requested=None if is_commit(request.revision) else request.revision,
-        tokenizer_revision=None,
-        upstream=request.upstream,
-        local_dir=request.local_dir,
-    )
-    with staging_dir(root, request.name) as staged_name:
-        staged = Path(staged_name)
-        copy_delivery(delivery, staged)
-        lock = build_lock(staged, request.name, source, adapter.binding(base) if base else None)
-        if isinstance(origin, LocalDirectory):  # checked on the staged bytes the lock just hashed
-            hashed = {f.path: f.sha256 for f in lock.files}
-            proof = origin.provenance(commit, staged, hashed, request.unverified_origin)
-            lock = replace(lock, source=replace(source, provenance=proof))
-        check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
-        ggufinfo.check_quant(lock.gguf or {}, request.quant, where)
-        if request.signature is not None:  # the publisher's signature, on exactly the staged bytes
-            from evalpin.signing import check_publisher
-
-            signed = check_publisher(staged, lock, request.signature, request.trust, where)  # type: ignore[arg-type]
-            lock = replace(lock, signed=signed)
-        first_golden = not base and not golden_path(root, request.name).exists()  # a re-pin faces the old
-        if base:
-            adapter.check_delivery(staged, base, where)  # an adapter renders through its base: no golden
-        elif first_golden:
-            write_golden(root, request.name, staged)  # from the staged copy: fails before anything lands
-        replace_dir(staged, project.model_dir(root, request.name))
     if request.signature is not None or project.lock_path(root, request.name).exists():
         from evalpin.signing import delivery_signature_path, store_publisher
 
@@ -107,23 +78,97 @@ def pin(root: Path, request: PinRequest) -> Lock:
     save_lock(lock, project.lock_path(root, request.name))
     if first_golden:  # rendered from exactly the locked bytes: the next verify need not render again
         remember_rendering(root, request.name, lock.digest)
+    commit = lock.source.revision
     write_model_conf(root, request, commit, ggufinfo.evaluated_file([f.path for f in lock.files]))
     register_artifact(root, request.name, request.repo_id, request.base)
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock
 
 
+def require_base(root: Path, name: str) -> Lock:
+    """The verified base an adapter is pinned on: a full Hugging Face model, not an adapter or a GGUF."""
+    base = require_verified(root, name)
+    if base.base:
+        raise EvalpinError(
+            f"--base {name}: that is itself an adapter (on {base.base.name}); pin the adapter on "
+            "a full model, or merge the first adapter into a full model and pin that."
+        )
+    if base.gguf:
+        raise EvalpinError(
+            f"--base {name}: a GGUF delivery; peft adapters load on Hugging Face weights. Pin the "
+            "base model's safetensors delivery and certify the adapter on that."
+        )
+    return base
+
+
+def check_staged_model(
+    root: Path,
+    request: PinRequest,
+    base: Lock | None,
+    first_golden: bool,
+    staged: Path,
+    lock: Lock,
+    where: str,
+) -> Lock:
+    """A model's checks on the staged bytes, before anything lands: safety, quantization, the publisher's
+    signature (recorded in the lock), and the adapter's binding or the first golden rendering."""
+    check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
+    ggufinfo.check_quant(lock.gguf or {}, request.quant, where)
+    if request.signature is not None:  # the publisher's signature, on exactly the staged bytes
+        from evalpin.signing import check_publisher
+
+        signed = check_publisher(staged, lock, request.signature, request.trust, where)  # type: ignore[arg-type]
+        lock = replace(lock, signed=signed)
+    if base:
+        adapter.check_delivery(staged, base, where)  # an adapter renders through its base: no golden
+    elif first_golden:
+        write_golden(root, request.name, staged)  # from the staged copy: fails before anything lands
+    return lock
+
+
+def stage(
+    root: Path,
+    request: Fetch,
+    target: Path,
+    select: Callable[[list[str], str], list[str]],
+    check: Callable[[Path, Lock, str], Lock],
+    base: BaseBinding | None = None,
+    kind: str | None = None,
+) -> Lock:
+    """The one staging pipeline of models and datasets: resolve the commit, copy the `select`ed files
+    under .evalpin/staging, lock them, prove a local directory's origin, run `check` on the staged bytes
+    (it may add to the lock), and only then rename the tree onto `target`. The lock, not yet saved."""
+    origin = upstream_of(root, request.repo_id, request.upstream, request.local_dir, kind or "model")
+    commit = resolve_revision(origin, request.revision, request.resolve)
+    where = f"{request.repo_id}@{commit}" + (" (dataset)" if kind == DATASET else "")
+    delivery = origin.delivery(commit)
+    delivery = replace(delivery, files=select(delivery.files, where))
+    source = Source(
+        repo_id=request.repo_id,
+        revision=commit,
+        requested=None if is_commit(request.revision) else request.revision,
+        tokenizer_revision=None,
+        upstream=request.upstream,
+        local_dir=request.local_dir,
+        repo_type=kind,
+    )
+    with staging_dir(root, request.name) as staged_name:
+        staged = Path(staged_name)
+        copy_delivery(delivery, staged)
+        lock = build_lock(staged, request.name, source, base, kind)
+        if isinstance(origin, LocalDirectory):  # checked on the staged bytes the lock just hashed
+            hashed = {f.path: f.sha256 for f in lock.files}
+            proof = origin.provenance(commit, staged, hashed, request.unverified_origin)
+            lock = replace(lock, source=replace(source, provenance=proof))
+        lock = check(staged, lock, where)
+        replace_dir(staged, target)
+    return lock
+
+
 @dataclass(frozen=True)
-class DataPinRequest:
-    repo_id: str
-    revision: str
-    name: str
-    upstream: str | None  # huggingface_hub cache dir relative to the repo root; None is the Hub
-    local_dir: str | None = None  # a plain directory holding the commit's files (air-gapped)
-    resolve: bool = False
+class DataPinRequest(Fetch):
     include: tuple[str, ...] = ()  # glob(s) on paths: only these data files (one config, one split)
     trust_loading_script: bool = False
-    unverified_origin: bool = False
 
 
 def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
@@ -134,35 +179,25 @@ def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
             f"--name {request.name}: a model is pinned under that name ({project.MODELS_DIR}/"
             f"{request.name}.lock.json); a dataset needs its own name, e.g. --name {request.name}-data."
         )
-    origin = upstream_of(root, request.repo_id, request.upstream, request.local_dir, DATASET)
-    commit = resolve_revision(origin, request.revision, request.resolve)
-    where = f"{request.repo_id}@{commit} (dataset)"
-    delivery = origin.delivery(commit)
-    delivery = replace(delivery, files=select_data(delivery.files, request.include, where))
-    source = Source(
-        repo_id=request.repo_id,
-        revision=commit,
-        requested=None if is_commit(request.revision) else request.revision,
-        tokenizer_revision=None,
-        upstream=request.upstream,
-        local_dir=request.local_dir,
-        repo_type=DATASET,
+    lock = stage(
+        root,
+        request,
+        project.data_dir(root, request.name),
+        select=lambda files, where: select_data(files, request.include, where),
+        check=partial(check_staged_dataset, request),
+        kind=DATASET,
     )
-    with staging_dir(root, request.name) as staged_name:
-        staged = Path(staged_name)
-        copy_delivery(delivery, staged)
-        lock = build_lock(staged, request.name, source, kind=DATASET)
-        if isinstance(origin, LocalDirectory):
-            hashed = {f.path: f.sha256 for f in lock.files}
-            proof = origin.provenance(commit, staged, hashed, request.unverified_origin)
-            lock = replace(lock, source=replace(source, provenance=proof))
-        check_data_safety(lock, request.trust_loading_script, where)
-        replace_dir(staged, project.data_dir(root, request.name))
     repinned = project.data_lock_path(root, request.name).exists()
     save_lock(lock, project.data_lock_path(root, request.name))
     same = accepted_digest(root, request.name) == lock.digest
     write_data_conf(root, lock, request.trust_loading_script, accept=not repinned or same)
     project.run_dvc(root, "add", f"{project.DATA_DIR}/{request.name}")
+    return lock
+
+
+def check_staged_dataset(request: DataPinRequest, staged: Path, lock: Lock, where: str) -> Lock:
+    """A dataset's one check on the staged bytes: a loading script only when trusted."""
+    check_data_safety(lock, request.trust_loading_script, where)
     return lock
 
 
@@ -258,14 +293,9 @@ def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: st
     `gguf_file`: the GGUF file the backends load from models/NAME (a quantized delivery)."""
     path = project.model_conf_path(root, request.name)
     conf = yaml.safe_load(path.read_text()) if path.exists() else {}
-    conf.update(
-        name=request.name,
-        repo_id=request.repo_id,
-        revision=commit,
-        upstream=request.upstream,
-        trust_remote_code=request.trust_remote_code,
-        allow_pickle=request.allow_pickle,
-    )
+    identity = {"name": request.name, "repo_id": request.repo_id, "revision": commit}
+    conf.update(identity, upstream=request.upstream)
+    conf.update(trust_remote_code=request.trust_remote_code, allow_pickle=request.allow_pickle)
     conf.pop("base", None)
     conf.pop("gguf_file", None)
     if gguf_file:

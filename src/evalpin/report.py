@@ -47,7 +47,7 @@ def render(root: Path) -> tuple[str, bool]:
     lines.append(columns(rows))
     same = baseline == metrics
     if baseline is None:
-        lines.append("\nno committed baseline yet: commit eval/metrics.json to make this run the baseline")
+        lines.append(f"\nno committed baseline yet: commit {METRICS_FILE} to make this run the baseline")
     else:
         verdict = "equal to" if same else "DIFFERENT from"
         lines.append(f"\nscores are {verdict} the committed baseline (git HEAD:{METRICS_FILE})")

@@ -92,14 +92,13 @@ def is_pickle(path: str) -> bool:
 
 
 def check_safety(lock: Lock, allow_pickle: bool, trust_remote_code: bool, where: str) -> None:
-    pickles = [f.path for f in lock.files if is_pickle(f.path)]
-    if pickles and not allow_pickle:
+    """Pickle weights and remote code can run code when loaded: refused unless the user opted in."""
+    if (pickles := [f.path for f in lock.files if is_pickle(f.path)]) and not allow_pickle:
         raise EvalpinError(
             f"{where}: pickle weights {pickles} can run code when loaded. Prefer a safetensors revision; "
             "if you must, set `allow_pickle: true` in conf/model/NAME.yaml (pin with --allow-pickle)."
         )
-    code = [f.path for f in lock.files if f.role == "remote_code"]
-    if code and not trust_remote_code:
+    if (code := files_of_role(lock, "remote_code")) and not trust_remote_code:
         raise EvalpinError(
             f"{where}: the delivery carries remote code {code}, which transformers would execute. "
             "Review it, then pin with --trust-remote-code "
@@ -109,11 +108,14 @@ def check_safety(lock: Lock, allow_pickle: bool, trust_remote_code: bool, where:
 
 def check_data_safety(lock: Lock, trust_loading_script: bool, where: str) -> None:
     """A dataset loading script (*.py) is remote code that `datasets` would run: refused unless trusted."""
-    scripts = [f.path for f in lock.files if f.role == "loading_script"]
-    if scripts and not trust_loading_script:
+    if (scripts := files_of_role(lock, "loading_script")) and not trust_loading_script:
         raise EvalpinError(
             f"{where}: the dataset carries loading script(s) {scripts}, code that `datasets` would run. "
             "Prefer a revision with parquet data (the Hub's `refs/convert/parquet`); if you reviewed the "
             "script, pin with `evalpin pin-data ... --trust-loading-script` (sets `trust_loading_script: "
             "true` in conf/data/NAME.yaml; every .py is locked)."
         )
+
+
+def files_of_role(lock: Lock, role: str) -> list[str]:
+    return [f.path for f in lock.files if f.role == role]
