@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
-def load_hook() -> ModuleType:
-    """docs/hooks/cli_reference.py as mkdocs loads it: a file, not a package module."""
-    spec = importlib.util.spec_from_file_location("cli_reference", ROOT / "docs/hooks/cli_reference.py")
+def load_hook(name: str = "cli_reference") -> ModuleType:
+    """docs/hooks/NAME.py as mkdocs loads it: a file, not a package module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"docs/hooks/{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -73,3 +73,13 @@ def test_the_hook_fills_only_the_page_with_the_marker():
     page = hook.on_page_markdown(f"# CLI\n\n{hook.MARKER}\n", None, None, None)
     assert hook.MARKER not in page and "evalpin pin" in page
     assert hook.MARKER in (ROOT / "docs/cli.md").read_text()
+
+
+def test_the_module_table_lists_every_module_with_its_docstring():
+    hook = load_hook("module_table")
+    package = ROOT / "src/evalpin"
+    rendered = hook.render_modules(package)
+    for path in package.rglob("*.py"):
+        assert f"| `{path.relative_to(package).as_posix()}` |" in rendered, path
+    assert "| `verify.py` | Verify a delivery against its lock" in rendered
+    assert hook.MARKER in (ROOT / "docs/development.md").read_text()
