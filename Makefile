@@ -125,3 +125,4 @@ docs-serve: setup ## Serve the documentation site on 127.0.0.1:8000, rebuilt on 
 
 clean: ## Remove caches and scratch state (keeps .venv and the DVC cache)
 	rm -rf .cache .evalpin .pytest_cache .ruff_cache
+	rm -rf site
