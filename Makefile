@@ -116,5 +116,13 @@ format: setup ## Apply ruff fixes and formatting
 bench: setup fixtures ## Measure verify, DVC, evaluation, start-up; write docs/performance.md (BENCH_SCALE=small: quick)
 	$(BIN)/python -m bench --scale $(or $(BENCH_SCALE),full)
 
+.PHONY: docs docs-serve
+docs: setup ## Build the documentation site into site/ (mkdocs build --strict; the CLI page from the parser)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: setup ## Serve the documentation site on 127.0.0.1:8000, rebuilt on every edit
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
+
 clean: ## Remove caches and scratch state (keeps .venv and the DVC cache)
 	rm -rf .cache .evalpin .pytest_cache .ruff_cache
+	rm -rf site

@@ -126,7 +126,7 @@ def improve_template(template: Path) -> None:
     makefile.write_text(
         makefile.read_text() + "\ntemplate-news: ## What the newer template brings\n\t@echo news\n"
     )
-    edit(template / "README.md", "## Two commands\n", "## Two commands\n\nTemplate v0.2 was here.\n")
+    edit(template / "README.md.tmpl", "## Commands\n", "## Commands\n\nTemplate v0.2 was here.\n")
     (template / "conf/backend/tgi.yaml").write_text(
         "# A new backend: new files arrive in conf/ too.\nname: tgi\n"
     )
@@ -183,7 +183,10 @@ def test_copy_renders_the_answers_and_copies_everything_else_verbatim(template, 
     readme = (project / "README.md").read_text()
     pin = f"evalpin pin Qwen/Qwen2.5-0.5B-Instruct --revision {COMMIT} --name {MODEL}"
     assert readme.startswith("# acme-eval\n") and pin in readme
-    assert readme.endswith(blob(src, "v0.1.0", "README.md").decode())  # evalpin's README, verbatim
+    # the project's own README, not evalpin's: it links the template's docs, which the project carries
+    assert blob(src, "v0.1.0", "README.md").decode() not in readme and "(docs/index.md)" in readme
+    links = [link.split("#")[0] for link in re.findall(r"\]\(([^)\s]+)\)", readme) if "://" not in link]
+    assert links and all((project / link).is_file() for link in links), links
     # no remote asked for: .dvc/config is the plain clone's, byte for byte
     assert (project / ".dvc/config").read_bytes() == blob(src, "v0.1.0", ".dvc/config")
     # the next step is spelled out, online and air-gapped
@@ -209,7 +212,7 @@ def test_copy_without_a_model_is_the_demo_alone(template, tmp_path):
     assert answers["project_name"] == "demo-only" and answers["model_repo_id"] == ""
     assert "model_revision" not in answers and "model_name" not in answers
     assert sorted(p.name for p in (project / "conf/model").iterdir()) == ["demo-tiny.yaml"]
-    assert (project / "README.md").read_text().startswith("# demo-only\n\nMade from the evalpin")
+    assert (project / "README.md").read_text().startswith("# demo-only\n\nEvaluates open-weights models")
 
 
 @pytest.mark.parametrize(
