@@ -9,13 +9,12 @@ QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory'
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# No hub traffic at run time, caches inside the repository (git-ignored).
-export HF_HUB_OFFLINE := 1
-export HF_DATASETS_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-export HF_HUB_DISABLE_TELEMETRY := 1
-export HF_HOME := $(CURDIR)/.cache/huggingface
-export DVC_NO_ANALYTICS := 1
+# No hub traffic at run time, caches inside the repository (git-ignored): the offline environment that
+# evalpin itself, the tests and the benchmarks use, defined once. HF_HOME in it is relative to this root.
+OFFLINE_ENV := src/evalpin/offline.env
+include $(OFFLINE_ENV)
+HF_HOME := $(CURDIR)/$(HF_HOME)
+export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' $(OFFLINE_ENV))
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 MODEL ?=  # default: the model conf/ evaluates (params.yaml)
