@@ -4,11 +4,11 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from conftest import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, git, pin_demo, write_dataset_cache
 
 from evalpin.diff import diff_locks, load_lock_at, name_from_spec
 from evalpin.lock import DATASET, LockedFile, build_lock, load_lock, role_of
 from evalpin.pin import DataPinRequest, pin_dataset
+from support import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, git, pin_demo, write_dataset_cache
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, demo_commit
 
 from evalpin.errors import EvalpinError
 from evalpin.lock import BaseBinding, Source, build_lock, load_lock, parse_lock, role_of, save_lock
+from support import TEMPLATE, demo_commit
 
 
 @pytest.mark.parametrize(
