@@ -110,7 +110,9 @@ def test_a_change_to_code_the_evaluation_runs_makes_dvc_rerun_it(reproduced_repo
     """Where RUNTIME_PACKAGES is defined (the issue's example: the evaluate stage once missed it)."""
     assert "up to date" in dvc(reproduced_repo, "status").stdout
     code = stage_code(stages()["evaluate"])
-    module = next(path for path in sorted(code) if "RUNTIME_PACKAGES =" in (TEMPLATE / path).read_text())
+    defining = [path for path in sorted(code) if "RUNTIME_PACKAGES =" in (TEMPLATE / path).read_text()]
+    assert defining, "no module of the evaluate stage's code defines RUNTIME_PACKAGES: pick another to change"
+    module = defining[0]
     with (reproduced_repo / module).open("a") as handle:
         handle.write("# a change\n")
     status = json.loads(dvc(reproduced_repo, "status", "--json").stdout)

@@ -98,8 +98,8 @@ def build(wheel: Path, hub: Path) -> dict[str, str]:
 
 
 def built_once(wheel: Path = SMOLLM2_WHEEL, into: Path = FIXTURES / "real") -> dict:
-    """The real upstream under `into`, built on first use on this machine (pytest-xdist workers and
-    benchmarks share it): {"hub": cache dir, "gguf": the Q4_1 GGUF file, "r1": commit, "r2": commit}."""
+    """The real upstream under `into`, built there on first use (pytest-xdist workers wait for one
+    another's build): {"hub": cache dir, "gguf": the Q4_1 GGUF file, "r1": commit, "r2": commit}."""
     from filelock import FileLock
 
     if not wheel.is_file():
