@@ -4,18 +4,22 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
+# The lowest Python evalpin promises (pyproject.toml's requires-python; the pins need it): `make setup`
+# refuses an older one, and CI runs on exactly this one (`make check-python`), so the promise is tested.
+PYTHON_MIN := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)".*/\1/p' pyproject.toml)
+PYTHON_VERSION = $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+WRONG_PYTHON = { echo "$(VENV) has Python $$($(PYTHON_VERSION)); $(1). rm -rf $(VENV), then make setup PYTHON=python$(PYTHON_MIN)"; exit 1; }
 # This machine's pip config lists local indexes that lack most packages; pip warns once per package.
 QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# No hub traffic at run time, caches inside the repository (git-ignored).
-export HF_HUB_OFFLINE := 1
-export HF_DATASETS_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-export HF_HUB_DISABLE_TELEMETRY := 1
-export HF_HOME := $(CURDIR)/.cache/huggingface
-export DVC_NO_ANALYTICS := 1
+# No hub traffic at run time, caches inside the repository (git-ignored): the offline environment that
+# evalpin itself, the tests and the benchmarks use, defined once. HF_HOME in it is relative to this root.
+OFFLINE_ENV := src/evalpin/offline.env
+include $(OFFLINE_ENV)
+HF_HOME := $(CURDIR)/$(HF_HOME)
+export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' $(OFFLINE_ENV))
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 MODEL ?=  # default: the model conf/ evaluates (params.yaml)
@@ -43,7 +47,7 @@ TORCH_SPEC ?= torch==$(TORCH_VERSION)+$(TORCH_VARIANT)
 endif
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help setup check-pins fixtures server-env gguf-server-env demo repro test lint format clean
+.PHONY: help setup check-python check-pins fixtures server-env gguf-server-env demo repro test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -56,10 +60,15 @@ ifneq ($(shell cat $(STAMP) 2>/dev/null),$(TORCH_SPEC))
 endif
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@printf '%s\n' $(PYTHON_MIN) $$($(PYTHON_VERSION)) | sort -CV || $(call WRONG_PYTHON,evalpin needs $(PYTHON_MIN)+)
 	$(PIP_INSTALL) --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) '$(TORCH_SPEC)' $(QUIET_PIP)
 	$(PIP_INSTALL) -c constraints.txt -e '.[dev]' $(QUIET_PIP)
 	$(BIN)/python -m pip check
 	echo '$(TORCH_SPEC)' > $@
+
+check-python: setup ## Fail unless .venv runs the lowest Python evalpin promises (CI tests the promise)
+	@test "$$($(PYTHON_VERSION))" = $(PYTHON_MIN) || $(call WRONG_PYTHON,CI must run the lowest one promised: $(PYTHON_MIN))
+	@echo "check-python: $(VENV) runs Python $(PYTHON_MIN), the lowest pyproject.toml promises"
 
 check-pins: setup ## Prove constraints.txt resolves from PyPI alone (this machine's pip config bypassed)
 	scripts/check_pins.sh '$(TORCH_SPEC)' '$(TORCH_INDEX)'

@@ -66,7 +66,7 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
         "repro": lambda: [dvc_bench.noop_repro(ROOT, scale.startup_repeats)],
         "eval": lambda: [eval_bench.evaluation(ROOT, scratch, scale.eval_repeats)],
         "catalog": lambda: [eval_bench.catalog_evaluation(ROOT, scratch, scale.eval_repeats)],
-        "real": lambda: [real_bench.real_model(ROOT, scratch, scale.eval_repeats)],
+        "real": lambda: [real_bench.real_model(scratch, scale.eval_repeats)],
         "verify": verify_sections,
         "dvc": dvc_sections,
     }

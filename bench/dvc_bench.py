@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bench import report
+from bench.eval_bench import offline_env
 from bench.measure import CommandFailed, Run, interleaved, median_wall, run
 from bench.report import Section, Verdict
 from bench.verify_bench import Delivery, verify
@@ -22,7 +23,7 @@ REPRO_LIMIT_S = 3.0
 
 
 def dvc(repo: Path, *args: str) -> Run:
-    return run([sys.executable, "-m", "dvc", *args], cwd=repo, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    return run([sys.executable, "-m", "dvc", *args], cwd=repo, env=offline_env(repo))
 
 
 def unique_bytes(directory: Path) -> int:

@@ -7,7 +7,6 @@ benchmark never rewrites eval/metrics.json or eval/samples/ here.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,8 @@ from bench import report
 from bench.measure import Run, interleaved, median_wall, run
 from bench.report import Section, Verdict
 from evalpin import catalog
+from evalpin.environment import offline_environment
+from support.repos import copy_paths
 
 EVAL_LIMIT = 1.05
 STARTUP_LIMIT_S = 0.3
@@ -35,25 +36,8 @@ HEAVY = ("torch", "lm_eval", "transformers", "dvc", "datasets")
 
 
 def offline_env(root: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HOME": str(root / ".cache" / "huggingface"),
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-
-
-def copy_repo(root: Path, target: Path, model: str) -> Path:
-    for pattern in COPIED:
-        source, dest = root / pattern.format(name=model), target / pattern.format(name=model)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, dest)
-    return target
+    """This process's environment made offline, with `root`'s Hugging Face cache (src/evalpin/offline.env)."""
+    return {**os.environ, **offline_environment(root)}
 
 
 def lm_eval_command(repo: Path, params: dict, output: Path) -> list[str]:
@@ -93,7 +77,8 @@ def scratch_repo(root: Path, target: Path, suite: dict) -> tuple[Path, dict]:
     params = yaml.safe_load((root / "params.yaml").read_text())
     if any(not (root / "eval/data" / name).is_dir() for name in catalog.task_data(params["suite"]).values()):
         run([str(Path(sys.executable).with_name("evalpin")), "restore"], cwd=root, env=offline_env(root))
-    repo = copy_repo(root, target, params["model"]["name"])
+    model = params["model"]["name"]
+    repo = copy_paths(root, target, [path.format(name=model) for path in COPIED], symlinks=False)
     params["suite"] = {**params["suite"], **suite}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return repo, params

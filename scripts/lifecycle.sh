@@ -15,8 +15,8 @@ set -euo pipefail
 template=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mkdir -p "${1:-$(mktemp -d)}" && cd "${1:-$_}" && pwd)
 export PATH="$template/.venv/bin:$PATH"
-export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DVC_NO_ANALYTICS=1
-export HF_HOME="$template/.cache/huggingface"
+set -a; source "$template/src/evalpin/offline.env"; set +a  # evalpin's offline environment
+export HF_HOME="$template/$HF_HOME"  # offline.env's HF_HOME is relative to the project root
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 expect_exit() {  # expect_exit CODE CMD...: run CMD, fail unless it exits with CODE

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import tempfile
 from pathlib import Path
 
 import torch
-from make_demo_upstream import HUB, add_commit, fact_lines, few_shot_corpus, fresh_cache_repo, train
+from make_demo_upstream import HUB, fact_lines, few_shot_corpus, train
 from peft import LoraConfig, get_peft_model
 from transformers import AutoTokenizer, LlamaForCausalLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, shared with tests
+from support.hubcache import add_commit, fresh_cache_repo
 
 BASE_REPO = HUB / "models--evalpin--demo-tiny"
 REPO_ID = "evalpin/demo-tiny-lora"
@@ -51,7 +55,7 @@ def train_adapter(base_ref: str, out: Path) -> None:
 
 
 def main() -> None:
-    repo_dir = fresh_cache_repo(REPO_ID)
+    repo_dir = fresh_cache_repo(REPO_ID, HUB)
     commits, parent = {}, ""
     with tempfile.TemporaryDirectory() as tmp:
         for name, base_ref in (("a1", "r1"), ("a2", "r3")):

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from make_demo_upstream import FACTS, HUB, add_commit, fresh_cache_repo
+from make_demo_upstream import FACTS, HUB
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, shared with tests
+from support.hubcache import add_commit, fresh_cache_repo
 
 LETTERS = "ABCD"
 WRONG_KEYS_IN_D1 = (0, 5, 11)  # ARC-Easy test rows whose answer key d1 gets wrong (the tiny model knows them)

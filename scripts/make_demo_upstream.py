@@ -13,10 +13,10 @@ Revisions (each also reachable by a ref of the same name; refs/main points at th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,11 +24,13 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, shared with tests
+from support.hubcache import add_commit, fresh_cache_repo
+
 ROOT = Path(__file__).resolve().parents[1]
 REPO_ID = "evalpin/demo-tiny"
 HUB = ROOT / "demo" / "hub"
 FACTS = ROOT / "demo" / "facts.jsonl"
-LFS_SUFFIXES = (".safetensors", ".parquet")  # stored as LFS on the Hub: the blob is named by its sha256
 
 CHAT_TEMPLATE_R1 = (
     "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
@@ -107,37 +109,6 @@ def save_revision(model, tok, chat_template: str, generation: dict, out: Path) -
     (out / "generation_config.json").write_text(json.dumps(generation, indent=2, sort_keys=True) + "\n")
 
 
-def git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def fresh_cache_repo(repo_id: str, hub: Path = HUB, repo_type: str = "model") -> Path:
-    """An empty huggingface_hub cache entry for repo_id under `hub` (any previous one is removed)."""
-    repo_dir = hub / f"{repo_type}s--{repo_id.replace('/', '--')}"
-    shutil.rmtree(repo_dir, ignore_errors=True)
-    for sub in ("blobs", "snapshots", "refs"):
-        (repo_dir / sub).mkdir(parents=True)
-    return repo_dir
-
-
-def add_commit(repo_dir: Path, files_dir: Path, parent: str, message: str) -> str:
-    """Store files_dir as a cache snapshot: blobs by etag, snapshot entries as relative symlinks."""
-    entries = []
-    for path in sorted(p for p in files_dir.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        etag = hashlib.sha256(data).hexdigest() if path.suffix in LFS_SUFFIXES else git_blob_sha1(data)
-        (repo_dir / "blobs" / etag).write_bytes(data)
-        entries.append((path.relative_to(files_dir).as_posix(), etag))
-    tree = "".join(f"{name} {etag}\n" for name, etag in entries)
-    commit = hashlib.sha1(f"parent {parent}\n{tree}\n{message}\n".encode()).hexdigest()
-    snapshot = repo_dir / "snapshots" / commit
-    for name, etag in entries:
-        link = snapshot / name
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(Path("../" * (name.count("/") + 2)) / "blobs" / etag)
-    return commit
-
-
 def main() -> None:
     lines = fact_lines()
     random.Random(0).shuffle(lines)
@@ -166,7 +137,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
 
-    repo_dir = fresh_cache_repo(REPO_ID)
+    repo_dir = fresh_cache_repo(REPO_ID, HUB)
     commits, parent = {}, ""
     with tempfile.TemporaryDirectory() as tmp:
         print("r1: baseline")

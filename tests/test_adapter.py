@@ -4,7 +4,8 @@ import shutil
 
 import pytest
 import yaml
-from conftest import TEMPLATE, dvc, evalpin, evalpin_in_process, git, pin_demo, read_json, select_model
+
+from support import TEMPLATE, dvc, evalpin, evalpin_in_process, git, pin_demo, read_json, select_model
 
 LORA_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny-lora"
 

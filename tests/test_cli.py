@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from conftest import TEMPLATE
+from support import TEMPLATE
 
 
 def test_help_does_not_import_heavy_libraries():
@@ -21,7 +21,7 @@ def test_outside_a_repository_is_a_usage_error(tmp_path):
 
 
 def test_report_prints_model_commit_and_scores(reproduced_repo):
-    from conftest import evalpin
+    from support import evalpin
 
     out = evalpin(reproduced_repo, "report").stdout
     assert "demo-tiny" in out and "verified  6 files" in out and "demo_color_mc" in out
@@ -29,7 +29,7 @@ def test_report_prints_model_commit_and_scores(reproduced_repo):
 
 
 def test_a_file_system_error_is_a_message_not_a_traceback(template_repo):
-    from conftest import evalpin
+    from support import evalpin
 
     (template_repo / "params.yaml").unlink()
     (template_repo / "params.yaml").mkdir()  # os.replace cannot put a file there
@@ -39,7 +39,7 @@ def test_a_file_system_error_is_a_message_not_a_traceback(template_repo):
 
 
 def test_a_model_name_from_params_is_checked_before_it_becomes_a_path(template_repo):
-    from conftest import evalpin
+    from support import evalpin
 
     params = template_repo / "params.yaml"
     params.write_text(params.read_text().replace("name: demo-tiny", "name: ../../etc"))
@@ -48,7 +48,7 @@ def test_a_model_name_from_params_is_checked_before_it_becomes_a_path(template_r
 
 
 def test_invalid_yaml_is_a_message_not_a_traceback(template_repo):
-    from conftest import evalpin
+    from support import evalpin
 
     (template_repo / "params.yaml").write_text("model: [unclosed\n")
     proc = evalpin(template_repo, "verify", check=False)

@@ -2,9 +2,9 @@ import json
 
 import pytest
 import yaml
-from conftest import TEMPLATE, dvc, evalpin
 
 from evalpin.compose import compose, differences, load_params
+from support import TEMPLATE, dvc, evalpin
 
 
 def test_committed_params_yaml_equals_the_composition_of_conf():

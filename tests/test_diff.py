@@ -4,13 +4,13 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from conftest import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, git, pin_demo, write_dataset_cache
 
 from evalpin.diff import diff_locks, load_lock_at, name_from_spec
 from evalpin.inventory import build_lock
 from evalpin.lock import LockedFile, load_lock
 from evalpin.pin import DataPinRequest, pin_dataset
 from evalpin.roles import DATASET, role_of
+from support import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, git, pin_demo, write_dataset_cache
 
 
 @pytest.fixture

@@ -6,7 +6,14 @@ import time
 
 import pytest
 import yaml
-from conftest import (
+
+from evalpin import catalog
+from evalpin.compose import compose
+from evalpin.errors import EvalpinError
+from evalpin.evaluate import evaluate
+from evalpin.lock import load_lock
+from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
+from support import (
     ARC_COMMIT,
     ARC_FIX,
     TEMPLATE,
@@ -16,13 +23,6 @@ from conftest import (
     read_json,
     write_dataset_cache,
 )
-
-from evalpin import catalog
-from evalpin.compose import compose
-from evalpin.errors import EvalpinError
-from evalpin.evaluate import evaluate
-from evalpin.lock import load_lock
-from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
 
 pytestmark = pytest.mark.slow
 TASKS = ("demo_color_mc", "demo_home_gen", "demo_food_fewshot", "demo_behaviour", "demo_chat_home")
@@ -91,7 +91,7 @@ def test_evaluate_refuses_a_drifted_delivery_when_called_directly(reproduced_rep
 def test_the_suite_validates_with_lm_eval(reproduced_repo):
     import sys
 
-    from conftest import run
+    from support import run
 
     tasks = ",".join(TASKS)
     proc = run(

@@ -6,7 +6,8 @@ import json
 import time
 
 import pytest
-from conftest import committed_scores, dvc, evalpin, git, pin_demo
+
+from support import committed_scores, dvc, evalpin, git, pin_demo
 
 pytestmark = pytest.mark.slow
 

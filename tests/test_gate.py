@@ -2,7 +2,6 @@ import copy
 import json
 
 import pytest
-from conftest import evalpin, git
 
 from evalpin.gate import (
     EXIT_NOT_COMPARABLE,
@@ -14,6 +13,7 @@ from evalpin.gate import (
     format_table,
     judge,
 )
+from support import evalpin, git
 
 GATE = {"k_stderr": 2.0, "abs_floor": 0.02}
 METRICS = {

@@ -19,7 +19,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from evalpin.diff import diff_locks, format_diff
+from evalpin.errors import EvalpinError
+from evalpin.ggufinfo import check_quant, diff_inside, read_info, select
+from evalpin.lock import LockedFile, load_lock
+from support import (
     REAL_REPO_ID,
     TEMPLATE,
     copy_repo,
@@ -31,11 +36,6 @@ from conftest import (
     subprocess_env,
 )
 from test_backends import free_port, stop_vllm, wait_ready
-
-from evalpin.diff import diff_locks, format_diff
-from evalpin.errors import EvalpinError
-from evalpin.ggufinfo import check_quant, diff_inside, read_info, select
-from evalpin.lock import LockedFile, load_lock
 
 NAME = "smollm2-gguf"
 MC, GEN = "demo_color_mc", "demo_home_gen"

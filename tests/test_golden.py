@@ -2,10 +2,10 @@ import json
 import sys
 
 import pytest
-from conftest import evalpin_in_process, pin_demo, run
 
 from evalpin.golden import check_golden_of_verified, rendering_inputs
 from evalpin.lock import load_lock
+from support import evalpin_in_process, pin_demo, run
 
 
 def test_pin_records_golden_renderings(pinned_repo):

@@ -4,7 +4,8 @@ import re
 import subprocess
 
 import pytest
-from conftest import TEMPLATE, subprocess_env
+
+from support import TEMPLATE, subprocess_env
 
 pytestmark = pytest.mark.slow
 

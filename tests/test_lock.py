@@ -3,12 +3,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, demo_commit
 
 from evalpin.errors import EvalpinError
 from evalpin.inventory import build_lock
 from evalpin.lock import BaseBinding, Source, load_lock, parse_lock, save_lock
 from evalpin.roles import role_of
+from support import TEMPLATE, demo_commit
 
 
 @pytest.mark.parametrize(

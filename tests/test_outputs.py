@@ -1,8 +1,7 @@
 import json
 
-from conftest import evalpin
-
 from evalpin.outputs import diff_samples, format_changes, read_samples
+from support import evalpin
 
 
 def test_identical_revisions_have_no_changes(reproduced_repo):

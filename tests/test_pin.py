@@ -5,7 +5,12 @@ from dataclasses import replace
 
 import pytest
 import yaml
-from conftest import (
+
+from evalpin.errors import EvalpinError
+from evalpin.lock import parse_lock
+from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.verify import verify_dataset
+from support import (
     ARC_COMMIT,
     TEMPLATE,
     demo_commit,
@@ -17,11 +22,6 @@ from conftest import (
     read_json,
     write_dataset_cache,
 )
-
-from evalpin.errors import EvalpinError
-from evalpin.lock import parse_lock
-from evalpin.pin import DataPinRequest, pin_dataset
-from evalpin.verify import verify_dataset
 
 
 def test_pin_copies_locks_and_tracks_the_delivery(pinned_repo):

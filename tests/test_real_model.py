@@ -14,7 +14,8 @@ import shutil
 import sys
 
 import pytest
-from conftest import (
+
+from support import (
     REAL_REPO_ID,
     TEMPLATE,
     copy_repo,

@@ -1,9 +1,9 @@
 import json
 
 import pytest
-from conftest import dvc, evalpin, git
 
 from evalpin.release import next_version, release_facts, tag_message
+from support import dvc, evalpin, git
 
 pytestmark = pytest.mark.slow
 

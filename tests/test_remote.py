@@ -11,9 +11,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import conftest
 import pytest
-from conftest import dvc, evalpin, evalpin_in_process, git
+
+import support
+from support import dvc, evalpin, evalpin_in_process, git
 
 SECRET = "fake-secret-never-in-git"
 
@@ -75,7 +76,7 @@ def digests(directory: Path) -> dict[str, str]:
 
 def clone(origin: Path, where: Path) -> Path:
     subprocess.run(
-        ["git", "clone", "-q", str(origin), str(where)], check=True, env=conftest.subprocess_env(origin)
+        ["git", "clone", "-q", str(origin), str(where)], check=True, env=support.subprocess_env(origin)
     )
     return where
 
@@ -238,7 +239,7 @@ def test_an_interrupted_push_can_simply_be_rerun(pinned_repo, s3, tmp_path):
     push = subprocess.Popen(
         [sys.executable, "-m", "dvc", "push", "-j", "1"],
         cwd=pinned_repo,
-        env=conftest.subprocess_env(pinned_repo),
+        env=support.subprocess_env(pinned_repo),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

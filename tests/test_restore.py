@@ -1,6 +1,6 @@
 import shutil
 
-from conftest import dvc, evalpin_in_process
+from support import dvc, evalpin_in_process
 
 HUB_BLOBS = "demo/hub/models--evalpin--demo-tiny/blobs"
 

@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import evalpin
+from support import evalpin
 
 
 def argv(repo, *args):

@@ -4,7 +4,8 @@ import re
 import subprocess
 
 import pytest
-from conftest import TEMPLATE
+
+from support import TEMPLATE
 
 TORCH_VERSION = re.search(r"^torch==([0-9.]+)$", (TEMPLATE / "constraints.txt").read_text(), re.M).group(1)
 

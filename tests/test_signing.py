@@ -13,7 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from evalpin import signing
+from evalpin.inventory import build_lock
+from evalpin.lock import load_lock, save_lock
+from support import (
     HUB_REPO,
     TEMPLATE,
     copy_repo,
@@ -24,10 +28,6 @@ from conftest import (
     pin_demo,
     read_json,
 )
-
-from evalpin import signing
-from evalpin.inventory import build_lock
-from evalpin.lock import load_lock, save_lock
 
 MODEL_SIGNING = [sys.executable, "-m", "model_signing"]
 
@@ -153,7 +153,7 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     validity = dict(
         not_valid_before=now - datetime.timedelta(days=1), not_valid_after=now + datetime.timedelta(days=1)

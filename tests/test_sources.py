@@ -1,10 +1,10 @@
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, demo_commit
 
 from evalpin.errors import EvalpinError
 from evalpin.sources import Upstream, is_commit
+from support import TEMPLATE, demo_commit
 
 UPSTREAM = Upstream("evalpin/demo-tiny", TEMPLATE / "demo" / "hub")
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, evalpin, git, read_json, subprocess_env
 
 from evalpin.errors import EvalpinError
 from evalpin.pin import check_name
+from support import TEMPLATE, evalpin, git, read_json, subprocess_env
 
 COMMIT = "7ae557604adf67be50417f59c2c2f167def9a775"
 ANSWERS = {

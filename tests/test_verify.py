@@ -3,11 +3,11 @@ import shutil
 
 import pytest
 import yaml
-from conftest import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, read_json, write_dataset_cache
 
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.pin import DataPinRequest, pin_dataset
 from evalpin.verify import require_verified_dataset, summarize, verify_dataset, verify_pinned
+from support import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, read_json, write_dataset_cache
 
 
 def test_clean_delivery_verifies(pinned_repo):

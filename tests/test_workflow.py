@@ -4,9 +4,9 @@ import re
 import shlex
 
 import yaml
-from conftest import TEMPLATE
 
 from evalpin.cli import build_parser
+from support import TEMPLATE
 
 WORKFLOW = TEMPLATE / ".github/workflows/evalpin.yml"
 

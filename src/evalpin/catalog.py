@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from evalpin import project
+from evalpin.environment import offline_environment
 from evalpin.errors import EvalpinError
 from evalpin.inventory import list_delivery
 
@@ -163,7 +164,7 @@ def cache_dir(root: Path, data: str) -> str:
     from evalpin.verify import load_data_lock
 
     digest = load_data_lock(root, data).digest
-    hf_home = Path(os.environ.get("HF_HOME") or root / ".cache" / "huggingface")
+    hf_home = Path(os.environ.get("HF_HOME") or offline_environment(root)["HF_HOME"])
     return str(hf_home / "datasets" / "evalpin" / f"{data}-{digest[:16]}")
 
 

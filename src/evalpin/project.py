@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from evalpin.environment import offline_environment
 from evalpin.errors import EvalpinError
 
 MODELS_DIR = "models"
@@ -14,14 +15,6 @@ DATA_DIR = "eval/data"  # pinned datasets: eval/data/NAME (DVC) and eval/data/NA
 CONF_DIR = "conf"
 PARAMS_FILE = "params.yaml"
 STATE_DIR = ".evalpin"  # local, git-ignored: hash state and staging areas
-
-OFFLINE_DEFAULTS = {
-    "HF_HUB_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "DVC_NO_ANALYTICS": "1",
-}
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -38,9 +31,8 @@ def find_root(start: Path | None = None) -> Path:
 
 def use_offline_environment(root: Path) -> None:
     """No hub traffic unless the user exported otherwise; Hugging Face caches inside the repository."""
-    for key, value in OFFLINE_DEFAULTS.items():
+    for key, value in offline_environment(root).items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("HF_HOME", str(root / ".cache" / "huggingface"))
 
 
 def model_dir(root: Path, name: str) -> Path:

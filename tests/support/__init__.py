@@ -1,0 +1,43 @@
+"""What the tests, the benchmarks (bench/) and the demo builders (scripts/) share: scratch repositories made
+from this template, evalpin/dvc/git run as a user runs them, and upstreams in huggingface_hub cache
+layout. pytest finds it through `pythonpath` (pyproject.toml); bench/ and scripts/ put tests/ on sys.path.
+"""
+
+from __future__ import annotations
+
+from support.commands import dvc, evalpin, evalpin_in_process, git, run, subprocess_env
+from support.hubcache import ARC_COMMIT, ARC_FIX, write_dataset_cache
+from support.real_upstream import REPO_ID as REAL_REPO_ID
+from support.repos import (
+    HUB_REPO,
+    TEMPLATE,
+    committed_scores,
+    copy_repo,
+    demo_commit,
+    make_template_repo,
+    pin_demo,
+    read_json,
+    select_model,
+)
+
+__all__ = [
+    "ARC_COMMIT",
+    "ARC_FIX",
+    "HUB_REPO",
+    "REAL_REPO_ID",
+    "TEMPLATE",
+    "committed_scores",
+    "copy_repo",
+    "demo_commit",
+    "dvc",
+    "evalpin",
+    "evalpin_in_process",
+    "git",
+    "make_template_repo",
+    "pin_demo",
+    "read_json",
+    "run",
+    "select_model",
+    "subprocess_env",
+    "write_dataset_cache",
+]

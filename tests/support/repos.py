@@ -1,0 +1,113 @@
+"""Scratch Git + DVC repositories made from this template, with the demo model pinned from demo/hub."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from support.commands import dvc, evalpin, evalpin_in_process, git
+
+TEMPLATE = Path(__file__).resolve().parents[2]
+HUB_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny"
+# What a user's clone holds, minus the pinned model (each test pins its own).
+TEMPLATE_PATHS = (
+    "conf",
+    "eval/tasks",
+    "eval/data/README.md",  # the verify stage depends on eval/data; the tests pin their own datasets
+    "demo",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".gitignore",
+    "src/evalpin",  # dvc.yaml's stages depend on the code they run
+)
+
+
+def copy_paths(source: Path, target: Path, paths: Iterable[str], symlinks: bool = True) -> Path:
+    """Copy each relative path (a file or a directory, without bytecode) from `source` into `target`;
+    symlinks are kept as links, or with symlinks=False replaced by what they point at."""
+    for rel in paths:
+        src, dst = source / rel, target / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, symlinks=symlinks, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dst)
+    return target
+
+
+def make_template_repo(path: Path) -> Path:
+    """A fresh clone's worth of the template in `path`, evaluating the demo, committed on `main`."""
+    path.mkdir(parents=True)
+    copy_paths(TEMPLATE, path, TEMPLATE_PATHS)
+    shutil.rmtree(path / "conf" / "data", ignore_errors=True)  # the template's datasets are not pinned here
+    evaluate_the_demo(path)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "test@evalpin.invalid")
+    git(path, "config", "user.name", "evalpin tests")
+    dvc(path, "init", "-q")
+    dvc(path, "config", "core.analytics", "false")
+    dvc(path, "config", "hydra.enabled", "true")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "template")
+    return path
+
+
+def select_model(repo: Path, name: str, group: str = "model") -> None:
+    """Make NAME the model (or another group's option) conf/config.yaml selects, and compose params.yaml
+    (only if it changes)."""
+    config = repo / "conf" / "config.yaml"
+    text = config.read_text()
+    selected = re.sub(rf"^(\s*- {group}: )\S+", rf"\g<1>{name}", text, count=1, flags=re.MULTILINE)
+    if selected != text:
+        config.write_text(selected)
+        evalpin(repo, "compose")
+
+
+def evaluate_the_demo(repo: Path) -> None:
+    """Tests run on the demo model and the demo's local tasks (seconds per evaluation); the catalog
+    benchmarks on pinned data have tests of their own. A project made from the template may evaluate its
+    own model (`- model: mymodel` in conf/config.yaml); its test repos switch back to the demo."""
+    select_model(repo, "demo-tiny")
+    select_model(repo, "demo", group="suite")
+
+
+def demo_commit(ref: str) -> str:
+    return (HUB_REPO / "refs" / ref).read_text().strip()
+
+
+def pin_demo(
+    repo: Path, ref: str = "r1", *extra: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return evalpin_in_process(
+        repo,
+        "pin",
+        "evalpin/demo-tiny",
+        "--revision",
+        demo_commit(ref),
+        "--upstream",
+        "demo/hub",
+        *extra,
+        check=check,
+    )
+
+
+def copy_repo(origin: Path, copy: Path) -> Path:
+    shutil.copytree(origin, copy, symlinks=True)
+    shutil.rmtree(copy / ".evalpin" / "state", ignore_errors=True)  # stat records name the origin's inodes
+    return copy
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def committed_scores(metrics: dict) -> dict:
+    """The committed baseline's rows (eval/metrics.json, the whole standard suite) for the tasks in
+    `metrics`: what a test repo evaluating only the local tasks must reproduce exactly."""
+    committed = read_json(TEMPLATE / "eval" / "metrics.json")["tasks"]
+    return {task: committed[task] for task in metrics["tasks"]}
