@@ -1,0 +1,31 @@
+"""evalpin serve-args: the server command line for a pinned model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from evalpin.cli.options import MODEL, OVERRIDES, arg, command
+from evalpin.errors import ExitCode
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    command(
+        commands,
+        "serve-args",
+        cmd_serve_args,
+        "print the server command for a pinned model (vLLM; llama-cpp-python for GGUF)",
+        MODEL,
+        OVERRIDES,
+        arg("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME"),
+        arg("--json", action="store_true", help="print the argv as a JSON list"),
+    )
+
+
+def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.serve import render, serve_args
+
+    argv = serve_args(root, args.name, hub=args.hub, overrides=tuple(args.overrides))
+    print(json.dumps(argv) if args.json else render(argv))
+    return ExitCode.OK

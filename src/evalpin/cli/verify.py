@@ -1,0 +1,101 @@
+"""evalpin verify, verify-data, golden: is what is on disk what was pinned?"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evalpin.cli.options import FULL, MODEL_NAME, RELEASE_KEYS, arg, command
+from evalpin.errors import EvalpinError, ExitCode
+
+if TYPE_CHECKING:
+    from evalpin.verification import Check
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    command(
+        commands,
+        "verify",
+        cmd_verify,
+        "re-hash models/NAME against its lock (exit 1 on drift)",
+        MODEL_NAME,
+        FULL,
+        arg("--strict", action="store_true", help="a runtime version change is an error"),
+        arg("--record", type=Path, help="write a stable verification record (pipeline output)"),
+        arg(
+            "--files-only",
+            action="store_true",
+            help="skip the prompt-rendering golden check (no transformers import)",
+        ),
+        arg(
+            "--signatures",
+            action="store_true",
+            help="first check the publisher signature and the signed release at HEAD (statement, NAME.sig)",
+        ),
+        RELEASE_KEYS,
+    )
+    command(
+        commands,
+        "verify-data",
+        cmd_verify_data,
+        "re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)",
+        arg("names", nargs="*", help="dataset names (default: every pinned dataset)"),
+        FULL,
+        arg(
+            "--accept",
+            action="store_true",
+            help="after a re-pin: verify the new files, then make conf/data/NAME.yaml accept this lock",
+        ),
+    )
+    command(
+        commands,
+        "golden",
+        cmd_golden,
+        "check (or --accept) the prompt-rendering golden token IDs",
+        MODEL_NAME,
+        arg("--accept", action="store_true", help="record the current rendering as the golden"),
+    )
+
+
+def cmd_verify(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.selection import default_model
+    from evalpin.verification import VerifyRequest, check_signatures, verify_model
+
+    name = default_model(root, args.name)
+    if args.signatures:  # before anything else is read from the delivery
+        for line in check_signatures(root, name, args.public_key):
+            print(line)
+    elif args.public_key:
+        raise EvalpinError("verify: --public-key is for --signatures; add --signatures.")
+    request = VerifyRequest(
+        full=args.full, strict=args.strict, files_only=args.files_only, record=args.record
+    )
+    return show(verify_model(root, name, request))
+
+
+def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.verification import verify_datasets
+
+    return show(verify_datasets(root, args.names, full=args.full, accept=args.accept))
+
+
+def show(checks: Iterable[Check]) -> ExitCode:
+    """Print each check as it comes; the first failing check's exit code, else OK."""
+    code = ExitCode.OK
+    for check in checks:
+        for line in check.err:
+            print(line, file=sys.stderr)
+        for line in check.out:
+            print(line)
+        code = code or check.code
+    return code
+
+
+def cmd_golden(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.selection import default_model
+    from evalpin.verification import golden
+
+    return show([golden(root, default_model(root, args.name), accept=args.accept)])
