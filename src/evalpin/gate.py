@@ -163,14 +163,10 @@ def rows(comparison: Comparison) -> list[tuple[str, ...]]:
 
 
 HEADER = ("task", "baseline", "candidate", "delta", "stderr", "verdict")
+VERDICT = {ExitCode.OK: "PASS", ExitCode.REGRESSION: "REGRESSION", ExitCode.NOT_COMPARABLE: "NOT COMPARABLE"}
 
 
 def summary(comparison: Comparison) -> str:
-    verdict = {
-        ExitCode.OK: "PASS",
-        ExitCode.REGRESSION: "REGRESSION",
-        ExitCode.NOT_COMPARABLE: "NOT COMPARABLE",
-    }
     outputs = "changed" if comparison.outputs_changed else "unchanged"
     sides = (comparison.candidate, comparison.baseline)
     evaluated = "\n".join(
@@ -178,7 +174,7 @@ def summary(comparison: Comparison) -> str:
         for role, side in zip(("candidate", "baseline"), sides, strict=True)
     )
     return (
-        f"{verdict[comparison.exit_code]}: {comparison.candidate.rev} against baseline "
+        f"{VERDICT[comparison.exit_code]}: {comparison.candidate.rev} against baseline "
         f"{comparison.baseline.rev}; output fingerprint {outputs}\n{evaluated}"
     )
 
