@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import traceback
 
 import yaml
 
@@ -27,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(root, args)
     except EXPECTED as exc:
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         message, code = explain(exc)
         print(f"evalpin: {message}", file=sys.stderr)
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(parser, DEBUG)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
-        group.register(commands)
+        group.COMMANDS.register(commands)
     return parser
 
 

@@ -5,55 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, arg, command
+from evalpin.cli.options import MODEL_NAME, Commands, arg
 from evalpin.errors import EvalpinError, ExitCode
 
-
-def register(commands: argparse._SubParsersAction) -> None:
-    command(
-        commands,
-        "compare",
-        cmd_compare,
-        "gate: candidate scores against a baseline revision",
-        arg("--baseline", required=True, help="git revision: a tag (NAME@v1.0.0), branch or commit"),
-        arg("--candidate", default="workspace", help="git revision or 'workspace' (default)"),
-        arg("--format", choices=("table", "markdown"), default="table"),
-    )
-    command(
-        commands,
-        "outputs-diff",
-        cmd_outputs_diff,
-        "samples whose response or score changed between revs",
-        arg("rev_a", help="a git revision (tag, branch, commit) or 'workspace'"),
-        arg("rev_b", nargs="?", default="workspace", help="the other side (default: workspace)"),
-    )
-    command(
-        commands,
-        "diff",
-        cmd_diff,
-        "classify the change between two locks; suggest a version bump",
-        arg("a", help="a .lock.json path or a git revision (tag NAME@vX.Y.Z, branch, commit)"),
-        arg("b", help="the same, for the other side (e.g. HEAD)"),
-        arg("--name", help="model name at git revisions (default: from a NAME@v tag, else params)"),
-        arg("--dataset", metavar="NAME", help="compare pinned dataset NAME's locks (eval/data/NAME)"),
-    )
-    command(
-        commands,
-        "check-upstream",
-        cmd_check_upstream,
-        "is what the upstream serves today still the pin?",
-        MODEL_NAME,
-        arg("--dataset", action="store_true", help="NAME is a pinned dataset (eval/data/NAME)"),
-        arg("--ref", default="main", help="the upstream's moving ref to resolve (default: main)"),
-        arg(
-            "--upstream",
-            metavar="DIR",
-            help="a huggingface_hub cache to ask instead (default: where it was pinned from)",
-        ),
-    )
+COMMANDS = Commands()
 
 
+@COMMANDS.command(
+    "compare",
+    arg("--baseline", required=True, help="git revision: a tag (NAME@v1.0.0), branch or commit"),
+    arg("--candidate", default="workspace", help="git revision or 'workspace' (default)"),
+    arg("--format", choices=("table", "markdown"), default="table"),
+)
 def cmd_compare(root: Path, args: argparse.Namespace) -> int:
+    """gate: candidate scores against a baseline revision"""
     from evalpin.compose import load_params
     from evalpin.gate import compare, format_markdown, format_table
 
@@ -62,7 +27,13 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
     return comparison.exit_code
 
 
+@COMMANDS.command(
+    "outputs-diff",
+    arg("rev_a", help="a git revision (tag, branch, commit) or 'workspace'"),
+    arg("rev_b", nargs="?", default="workspace", help="the other side (default: workspace)"),
+)
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
+    """samples whose response or score changed between revs"""
     from evalpin.outputs import diff_samples, format_changes, read_samples
 
     changes = diff_samples(read_samples(root, args.rev_a), read_samples(root, args.rev_b))
@@ -70,7 +41,15 @@ def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+@COMMANDS.command(
+    "diff",
+    arg("a", help="a .lock.json path or a git revision (tag NAME@vX.Y.Z, branch, commit)"),
+    arg("b", help="the same, for the other side (e.g. HEAD)"),
+    arg("--name", help="model name at git revisions (default: from a NAME@v tag, else params)"),
+    arg("--dataset", metavar="NAME", help="compare pinned dataset NAME's locks (eval/data/NAME)"),
+)
 def cmd_diff(root: Path, args: argparse.Namespace) -> int:
+    """classify the change between two locks; suggest a version bump"""
     from evalpin.diff import diff_locks, format_diff, load_lock_at, name_from_spec
     from evalpin.selection import default_model
 
@@ -84,7 +63,19 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+@COMMANDS.command(
+    "check-upstream",
+    MODEL_NAME,
+    arg("--dataset", action="store_true", help="NAME is a pinned dataset (eval/data/NAME)"),
+    arg("--ref", default="main", help="the upstream's moving ref to resolve (default: main)"),
+    arg(
+        "--upstream",
+        metavar="DIR",
+        help="a huggingface_hub cache to ask instead (default: where it was pinned from)",
+    ),
+)
 def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
+    """is what the upstream serves today still the pin?"""
     from evalpin.diff import check_upstream, format_diff
     from evalpin.selection import default_model
 

@@ -1,26 +1,33 @@
-"""How a command is declared, and every option that several commands share, declared once.
+"""How a command is declared (on its handler), and every option that several commands share, once.
 
 An option is an `Arg`: the flags and the keywords of argparse's add_argument, kept as data so that a
-command lists its options in one call and shared ones are written here only.
+command lists its options where its handler is defined and shared ones are written here only.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
 
-Handler = Callable[[Path, argparse.Namespace], int]
+TYPE_CHECKING = False  # typing, like dataclasses, costs a third of the parser's import time: not on --help
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    Handler = Callable[[Path, argparse.Namespace], int]
+    Request = TypeVar("Request")
 
 
-class Arg(NamedTuple):
-    flags: tuple[str, ...]
-    spec: dict[str, Any]
+class Arg:
+    """One option or positional: add_argument's flags and keywords."""
+
+    __slots__ = ("flags", "spec")
+
+    def __init__(self, *flags: str, **spec: Any) -> None:
+        self.flags, self.spec = flags, spec
 
 
-def arg(*flags: str, **spec: Any) -> Arg:
-    return Arg(flags, spec)
+arg = Arg
 
 
 def add(parser: argparse.ArgumentParser, *args: Arg) -> None:
@@ -28,13 +35,38 @@ def add(parser: argparse.ArgumentParser, *args: Arg) -> None:
         parser.add_argument(*option.flags, **option.spec)
 
 
-def command(
-    commands: argparse._SubParsersAction, name: str, handler: Handler, summary: str, *args: Arg
-) -> None:
-    """`evalpin NAME`, running `handler(root, args)`; it also takes --debug after its name."""
-    parser = commands.add_parser(name, help=summary)
-    add(parser, *args, DEBUG._replace(spec={**DEBUG.spec, "default": argparse.SUPPRESS}))
-    parser.set_defaults(handler=handler)
+class Commands:
+    """One module's commands, declared on their handlers (`@COMMANDS.command(...)`), in the order of
+    `evalpin --help`; `under` puts them below a command of their own (`evalpin remote ACTION`)."""
+
+    def __init__(self, under: tuple[str, str] | None = None) -> None:
+        self.under = under
+        self.declared: list[tuple[str, str, tuple[Arg, ...], Handler]] = []
+
+    def command(self, name: str, *args: Arg) -> Callable[[Handler], Handler]:
+        def declare(handler: Handler) -> Handler:
+            self.declared.append((name, (handler.__doc__ or "").strip(), args, handler))
+            return handler
+
+        return declare
+
+    def register(self, commands: argparse._SubParsersAction) -> None:
+        if self.under:
+            name, summary = self.under
+            parent = commands.add_parser(name, help=summary)
+            commands = parent.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+        for name, summary, args, handler in self.declared:
+            parser = commands.add_parser(name, help=summary)
+            add(parser, *args, Arg(*DEBUG.flags, **{**DEBUG.spec, "default": argparse.SUPPRESS}))
+            parser.set_defaults(handler=handler)
+
+
+def request(cls: type[Request], args: argparse.Namespace, **given: Any) -> Request:
+    """A library request (a dataclass) from the options of its fields' names; `given` wins."""
+    import dataclasses
+
+    names = {field.name for field in dataclasses.fields(cls)} - given.keys()
+    return cls(**{name: value for name, value in vars(args).items() if name in names}, **given)
 
 
 DEBUG = arg("--debug", action="store_true", help="on an error, also print the traceback its message hides")

@@ -4,81 +4,47 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from evalpin.cli.options import RESOLVE, SOURCE, arg, command
+from evalpin.cli.options import RESOLVE, SOURCE, Commands, arg, request
 from evalpin.errors import EvalpinError, ExitCode
 
+TYPE_CHECKING = False  # not `from typing`: its import is not for --help
 if TYPE_CHECKING:
     from evalpin.lock import Lock
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    command(
-        commands,
-        "pin",
-        cmd_pin,
-        "pin a model delivery at an immutable commit into models/NAME",
-        arg("repo_id", help="hub repo id, e.g. evalpin/demo-tiny"),
-        *SOURCE,
-        arg("--base", help="pin a peft (LoRA) adapter, certified on this pinned model"),
-        arg("--gguf-file", help="of several GGUF files in the delivery, pin this one (file name)"),
-        arg("--quant", help="of several GGUF files, pin the one whose name carries this type (Q4_1)"),
-        RESOLVE,
-        arg("--allow-pickle", action="store_true", help="accept pickle weights (.bin/.pt/.pkl)"),
-        arg("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)"),
-        arg(
-            "--signature", type=Path, help="the publisher's model-signing bundle: checked on the pinned bytes"
-        ),
-        arg("--public-key", type=Path, help="--signature was made with this EC key (PEM)"),
-        arg(
-            "--certificate-chain",
-            type=Path,
-            action="append",
-            default=[],
-            help="... or by a certificate of this chain",
-        ),
-        arg("--certificate-identity", help="... or keyless (Sigstore) by this identity"),
-        arg("--certificate-oidc-issuer", help="the identity's OIDC issuer (Sigstore keyless)"),
-    )
-    command(
-        commands,
-        "pin-data",
-        cmd_pin_data,
-        "pin a Hub dataset repo at an immutable commit into eval/data/NAME",
-        arg("repo_id", help="hub dataset repo id, e.g. allenai/ai2_arc"),
-        *SOURCE,
-        arg(
-            "--include",
-            action="append",
-            default=[],
-            help="glob on data paths to keep (repeatable): 'ARC-Easy/*'",
-        ),
-        RESOLVE,
-        arg("--trust-loading-script", action="store_true", help="accept (and lock) a loading script (*.py)"),
-    )
+COMMANDS = Commands()
 
 
+@COMMANDS.command(
+    "pin",
+    arg("repo_id", help="hub repo id, e.g. evalpin/demo-tiny"),
+    *SOURCE,
+    arg("--base", help="pin a peft (LoRA) adapter, certified on this pinned model"),
+    arg("--gguf-file", help="of several GGUF files in the delivery, pin this one (file name)"),
+    arg("--quant", help="of several GGUF files, pin the one whose name carries this type (Q4_1)"),
+    RESOLVE,
+    arg("--allow-pickle", action="store_true", help="accept pickle weights (.bin/.pt/.pkl)"),
+    arg("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)"),
+    arg("--signature", type=Path, help="the publisher's model-signing bundle: checked on the pinned bytes"),
+    arg("--public-key", type=Path, help="--signature was made with this EC key (PEM)"),
+    arg(
+        "--certificate-chain",
+        type=Path,
+        action="append",
+        default=[],
+        help="... or by a certificate of this chain",
+    ),
+    arg("--certificate-identity", help="... or keyless (Sigstore) by this identity"),
+    arg("--certificate-oidc-issuer", help="the identity's OIDC issuer (Sigstore keyless)"),
+)
 def cmd_pin(root: Path, args: argparse.Namespace) -> int:
+    """pin a model delivery at an immutable commit into models/NAME"""
     from evalpin.pin import PinRequest, pin
 
     one_source(args, "pin")
-    request = PinRequest(
-        repo_id=args.repo_id,
-        revision=args.revision,
-        name=local_name(args),
-        upstream=args.upstream,
-        resolve=args.resolve,
-        allow_pickle=args.allow_pickle,
-        trust_remote_code=args.trust_remote_code,
-        local_dir=args.local_dir,
-        unverified_origin=args.unverified_origin,
-        base=args.base,
-        gguf_file=args.gguf_file,
-        quant=args.quant,
-        **publisher_signature(args),
-    )
-    lock = pin(root, request)
+    signature = {"signature": None, **publisher_signature(args)}
+    lock = pin(root, request(PinRequest, args, name=local_name(args), **signature))
     print("\n".join(pinned_model(lock)))
     return ExitCode.OK
 
@@ -133,23 +99,23 @@ def publisher_signature(args: argparse.Namespace) -> dict:
     return {"signature": args.signature.resolve(), "trust": trust}
 
 
+@COMMANDS.command(
+    "pin-data",
+    arg("repo_id", help="hub dataset repo id, e.g. allenai/ai2_arc"),
+    *SOURCE,
+    arg(
+        "--include", action="append", default=[], help="glob on data paths to keep (repeatable): 'ARC-Easy/*'"
+    ),
+    RESOLVE,
+    arg("--trust-loading-script", action="store_true", help="accept (and lock) a loading script (*.py)"),
+)
 def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
+    """pin a Hub dataset repo at an immutable commit into eval/data/NAME"""
     from evalpin.pin import DataPinRequest, accepted_digest, pin_dataset
 
     one_source(args, "pin-data")
     name = local_name(args)
-    request = DataPinRequest(
-        repo_id=args.repo_id,
-        revision=args.revision,
-        name=name,
-        upstream=args.upstream,
-        local_dir=args.local_dir,
-        resolve=args.resolve,
-        include=tuple(args.include),
-        trust_loading_script=args.trust_loading_script,
-        unverified_origin=args.unverified_origin,
-    )
-    lock = pin_dataset(root, request)
+    lock = pin_dataset(root, request(DataPinRequest, args, name=name, include=tuple(args.include)))
     print(f"pinned dataset {lock.source.repo_id}@{lock.source.revision} as {name}: {len(lock.files)} files")
     print(f"  {lock.what}/ (DVC), {lock.what}.lock.json, conf/data/{name}.yaml")
     if accepted_digest(root, name) != lock.digest:

@@ -5,39 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, OVERRIDES, RELEASE_KEYS, arg, command
+from evalpin.cli.options import MODEL_NAME, OVERRIDES, RELEASE_KEYS, Commands, arg
 from evalpin.errors import EvalpinError, ExitCode
 
-
-def register(commands: argparse._SubParsersAction) -> None:
-    command(
-        commands,
-        "compose",
-        cmd_compose,
-        "write params.yaml from conf/ (Hydra)",
-        OVERRIDES,
-        arg("--check", action="store_true", help="only check that params.yaml equals conf/"),
-    )
-    command(commands, "evaluate", cmd_evaluate, "run the suite on the pinned model (the pipeline's stage)")
-    command(commands, "report", cmd_report, "print the model, its verification and the scores")
-    command(
-        commands,
-        "restore",
-        cmd_restore,
-        "restore models/NAME and the suite's pinned datasets from the DVC remote or the upstream",
-        MODEL_NAME,
-    )
-    command(
-        commands,
-        "reproduce",
-        cmd_reproduce,
-        "rerun a revision from scratch; exit 0 if identical",
-        arg("rev", help="git revision, e.g. demo-tiny@v1.0.0"),
-        RELEASE_KEYS,
-    )
+COMMANDS = Commands()
 
 
+@COMMANDS.command(
+    "compose", OVERRIDES, arg("--check", action="store_true", help="only check that params.yaml equals conf/")
+)
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
+    """write params.yaml from conf/ (Hydra)"""
     from evalpin.compose import check_params, compose, in_dvc_experiment, write_params
 
     if args.check:
@@ -58,7 +36,9 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+@COMMANDS.command("evaluate")
 def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
+    """run the suite on the pinned model (the pipeline's stage)"""
     from evalpin.compose import load_params
     from evalpin.evaluate import evaluate
 
@@ -68,7 +48,9 @@ def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+@COMMANDS.command("report")
 def cmd_report(root: Path, args: argparse.Namespace) -> int:
+    """print the model, its verification and the scores"""
     from evalpin.report import render
 
     text, matches = render(root)
@@ -76,7 +58,9 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK if matches else ExitCode.DRIFT
 
 
+@COMMANDS.command("restore", MODEL_NAME)
 def cmd_restore(root: Path, args: argparse.Namespace) -> int:
+    """restore models/NAME and the suite's pinned datasets from the DVC remote or the upstream"""
     from evalpin.restore import restore
     from evalpin.selection import default_model, suite_datasets
 
@@ -85,7 +69,9 @@ def cmd_restore(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+@COMMANDS.command("reproduce", arg("rev", help="git revision, e.g. demo-tiny@v1.0.0"), RELEASE_KEYS)
 def cmd_reproduce(root: Path, args: argparse.Namespace) -> int:
+    """rerun a revision from scratch; exit 0 if identical"""
     from evalpin.reproduce import reproduce
 
     result = reproduce(root, args.rev, args.public_key)

@@ -5,64 +5,44 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import arg, command
+from evalpin.cli.options import Commands, arg
 from evalpin.errors import ExitCode
 
-
-def register(commands: argparse._SubParsersAction) -> None:
-    remote = commands.add_parser("remote", help="set up DVC remotes: a local directory, or S3 for a team")
-    actions = remote.add_subparsers(dest="remote_command", required=True, metavar="ACTION")
-    command(
-        actions,
-        "init-local",
-        cmd_init_local,
-        "a directory outside the repo as this clone's default remote (.dvc/config.local)",
-        arg(
-            "path",
-            nargs="?",
-            type=Path,
-            help="default: $EVALPIN_REMOTE or ~/.cache/evalpin/remote/<repo name>",
-        ),
-        arg("--if-missing", action="store_true", help="do nothing when any remote is configured"),
-    )
-    command(
-        actions,
-        "s3",
-        cmd_s3,
-        "an S3 remote in .dvc/config (credentials never in git)",
-        arg("--url", required=True, help="s3://BUCKET/PREFIX"),
-        arg("--endpoint", help="endpoint URL for S3-compatible stores (MinIO, Ceph, ...)"),
-        arg("--name", default="team", help="remote name (default: team)"),
-        arg(
-            "--store-credentials",
-            action="store_true",
-            help="copy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN from the environment "
-            "into .dvc/config.local",
-        ),
-    )
-    command(
-        actions,
-        "remember",
-        cmd_remember,
-        "copy .dvc/config's remotes into .dvc/config.local (so older tags restore)",
-    )
-    command(
-        actions,
-        "check",
-        cmd_check,
-        "reach the remote; say clearly what is wrong if not",
-        arg("name", nargs="?", help="remote name (default: the default remote)"),
-    )
+COMMANDS = Commands(under=("remote", "set up DVC remotes: a local directory, or S3 for a team"))
 
 
+@COMMANDS.command(
+    "init-local",
+    arg(
+        "path",
+        nargs="?",
+        type=Path,
+        help="default: $EVALPIN_REMOTE or ~/.cache/evalpin/remote/<repo name>",
+    ),
+    arg("--if-missing", action="store_true", help="do nothing when any remote is configured"),
+)
 def cmd_init_local(root: Path, args: argparse.Namespace) -> int:
+    """a directory outside the repo as this clone's default remote (.dvc/config.local)"""
     from evalpin.remote import init_local
 
     print(init_local(root, args.path, if_missing=args.if_missing))
     return ExitCode.OK
 
 
+@COMMANDS.command(
+    "s3",
+    arg("--url", required=True, help="s3://BUCKET/PREFIX"),
+    arg("--endpoint", help="endpoint URL for S3-compatible stores (MinIO, Ceph, ...)"),
+    arg("--name", default="team", help="remote name (default: team)"),
+    arg(
+        "--store-credentials",
+        action="store_true",
+        help="copy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN from the environment "
+        "into .dvc/config.local",
+    ),
+)
 def cmd_s3(root: Path, args: argparse.Namespace) -> int:
+    """an S3 remote in .dvc/config (credentials never in git)"""
     from evalpin.remote import configure_s3
 
     for line in configure_s3(root, args.url, args.endpoint, args.name, args.store_credentials):
@@ -70,14 +50,18 @@ def cmd_s3(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+@COMMANDS.command("remember")
 def cmd_remember(root: Path, args: argparse.Namespace) -> int:
+    """copy .dvc/config's remotes into .dvc/config.local (so older tags restore)"""
     from evalpin.remote import remember
 
     print(f"remembered in .dvc/config.local: {', '.join(remember(root))}")
     return ExitCode.OK
 
 
+@COMMANDS.command("check", arg("name", nargs="?", help="remote name (default: the default remote)"))
 def cmd_check(root: Path, args: argparse.Namespace) -> int:
+    """reach the remote; say clearly what is wrong if not"""
     from evalpin.remote import check
 
     print(check(root, args.name))

@@ -6,24 +6,21 @@ import argparse
 import json
 from pathlib import Path
 
-from evalpin.cli.options import MODEL, OVERRIDES, arg, command
+from evalpin.cli.options import MODEL, OVERRIDES, Commands, arg
 from evalpin.errors import ExitCode
 
-
-def register(commands: argparse._SubParsersAction) -> None:
-    command(
-        commands,
-        "serve-args",
-        cmd_serve_args,
-        "print the server command for a pinned model (vLLM; llama-cpp-python for GGUF)",
-        MODEL,
-        OVERRIDES,
-        arg("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME"),
-        arg("--json", action="store_true", help="print the argv as a JSON list"),
-    )
+COMMANDS = Commands()
 
 
+@COMMANDS.command(
+    "serve-args",
+    arg("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME"),
+    arg("--json", action="store_true", help="print the argv as a JSON list"),
+    MODEL,
+    OVERRIDES,
+)
 def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
+    """print the server command for a pinned model (vLLM; llama-cpp-python for GGUF)"""
     from evalpin.serve import render, serve_args
 
     argv = serve_args(root, args.name, hub=args.hub, overrides=tuple(args.overrides))

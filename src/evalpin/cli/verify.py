@@ -6,61 +6,38 @@ import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from evalpin.cli.options import FULL, MODEL_NAME, RELEASE_KEYS, arg, command
+from evalpin.cli.options import FULL, MODEL_NAME, RELEASE_KEYS, Commands, arg, request
 from evalpin.errors import EvalpinError, ExitCode
 
+TYPE_CHECKING = False  # not `from typing`: its import is not for --help
 if TYPE_CHECKING:
     from evalpin.verification import Check
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    command(
-        commands,
-        "verify",
-        cmd_verify,
-        "re-hash models/NAME against its lock (exit 1 on drift)",
-        MODEL_NAME,
-        FULL,
-        arg("--strict", action="store_true", help="a runtime version change is an error"),
-        arg("--record", type=Path, help="write a stable verification record (pipeline output)"),
-        arg(
-            "--files-only",
-            action="store_true",
-            help="skip the prompt-rendering golden check (no transformers import)",
-        ),
-        arg(
-            "--signatures",
-            action="store_true",
-            help="first check the publisher signature and the signed release at HEAD (statement, NAME.sig)",
-        ),
-        RELEASE_KEYS,
-    )
-    command(
-        commands,
-        "verify-data",
-        cmd_verify_data,
-        "re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)",
-        arg("names", nargs="*", help="dataset names (default: every pinned dataset)"),
-        FULL,
-        arg(
-            "--accept",
-            action="store_true",
-            help="after a re-pin: verify the new files, then make conf/data/NAME.yaml accept this lock",
-        ),
-    )
-    command(
-        commands,
-        "golden",
-        cmd_golden,
-        "check (or --accept) the prompt-rendering golden token IDs",
-        MODEL_NAME,
-        arg("--accept", action="store_true", help="record the current rendering as the golden"),
-    )
+COMMANDS = Commands()
 
 
+@COMMANDS.command(
+    "verify",
+    MODEL_NAME,
+    FULL,
+    arg("--strict", action="store_true", help="a runtime version change is an error"),
+    arg("--record", type=Path, help="write a stable verification record (pipeline output)"),
+    arg(
+        "--files-only",
+        action="store_true",
+        help="skip the prompt-rendering golden check (no transformers import)",
+    ),
+    arg(
+        "--signatures",
+        action="store_true",
+        help="first check the publisher signature and the signed release at HEAD (statement, NAME.sig)",
+    ),
+    RELEASE_KEYS,
+)
 def cmd_verify(root: Path, args: argparse.Namespace) -> int:
+    """re-hash models/NAME against its lock (exit 1 on drift)"""
     from evalpin.selection import default_model
     from evalpin.verification import VerifyRequest, check_signatures, verify_model
 
@@ -70,13 +47,21 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
             print(line)
     elif args.public_key:
         raise EvalpinError("verify: --public-key is for --signatures; add --signatures.")
-    request = VerifyRequest(
-        full=args.full, strict=args.strict, files_only=args.files_only, record=args.record
-    )
-    return show(verify_model(root, name, request))
+    return show(verify_model(root, name, request(VerifyRequest, args)))
 
 
+@COMMANDS.command(
+    "verify-data",
+    arg("names", nargs="*", help="dataset names (default: every pinned dataset)"),
+    FULL,
+    arg(
+        "--accept",
+        action="store_true",
+        help="after a re-pin: verify the new files, then make conf/data/NAME.yaml accept this lock",
+    ),
+)
 def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
+    """re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)"""
     from evalpin.verification import verify_datasets
 
     return show(verify_datasets(root, args.names, full=args.full, accept=args.accept))
@@ -94,7 +79,13 @@ def show(checks: Iterable[Check]) -> ExitCode:
     return code
 
 
+@COMMANDS.command(
+    "golden",
+    MODEL_NAME,
+    arg("--accept", action="store_true", help="record the current rendering as the golden"),
+)
 def cmd_golden(root: Path, args: argparse.Namespace) -> int:
+    """check (or --accept) the prompt-rendering golden token IDs"""
     from evalpin.selection import default_model
     from evalpin.verification import golden
 
