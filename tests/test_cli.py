@@ -36,7 +36,7 @@ def test_no_option_is_declared_twice():
     declared = defaultdict(list)  # first flag -> the help of each declaration
     for module in CLI_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "arg":
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Arg":
                 helps = [ast.unparse(k.value) for k in node.keywords if k.arg == "help"]
                 declared[node.args[0].value].append((module.name, *helps))
     twice = {flag: where for flag, where in declared.items() if len(where) > 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, Commands, arg
+from evalpin.cli.options import MODEL_NAME, Arg, Commands
 from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
@@ -13,9 +13,9 @@ COMMANDS = Commands()
 
 @COMMANDS.command(
     "compare",
-    arg("--baseline", required=True, help="git revision: a tag (NAME@v1.0.0), branch or commit"),
-    arg("--candidate", default="workspace", help="git revision or 'workspace' (default)"),
-    arg("--format", choices=("table", "markdown"), default="table"),
+    Arg("--baseline", required=True, help="git revision: a tag (NAME@v1.0.0), branch or commit"),
+    Arg("--candidate", default="workspace", help="git revision or 'workspace' (default)"),
+    Arg("--format", choices=("table", "markdown"), default="table"),
 )
 def cmd_compare(root: Path, args: argparse.Namespace) -> int:
     """gate: candidate scores against a baseline revision"""
@@ -29,8 +29,8 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
 
 @COMMANDS.command(
     "outputs-diff",
-    arg("rev_a", help="a git revision (tag, branch, commit) or 'workspace'"),
-    arg("rev_b", nargs="?", default="workspace", help="the other side (default: workspace)"),
+    Arg("rev_a", help="a git revision (tag, branch, commit) or 'workspace'"),
+    Arg("rev_b", nargs="?", default="workspace", help="the other side (default: workspace)"),
 )
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
     """samples whose response or score changed between revs"""
@@ -43,10 +43,10 @@ def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
 
 @COMMANDS.command(
     "diff",
-    arg("a", help="a .lock.json path or a git revision (tag NAME@vX.Y.Z, branch, commit)"),
-    arg("b", help="the same, for the other side (e.g. HEAD)"),
-    arg("--name", help="model name at git revisions (default: from a NAME@v tag, else params)"),
-    arg("--dataset", metavar="NAME", help="compare pinned dataset NAME's locks (eval/data/NAME)"),
+    Arg("a", help="a .lock.json path or a git revision (tag NAME@vX.Y.Z, branch, commit)"),
+    Arg("b", help="the same, for the other side (e.g. HEAD)"),
+    Arg("--name", help="model name at git revisions (default: from a NAME@v tag, else params)"),
+    Arg("--dataset", metavar="NAME", help="compare pinned dataset NAME's locks (eval/data/NAME)"),
 )
 def cmd_diff(root: Path, args: argparse.Namespace) -> int:
     """classify the change between two locks; suggest a version bump"""
@@ -66,9 +66,9 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command(
     "check-upstream",
     MODEL_NAME,
-    arg("--dataset", action="store_true", help="NAME is a pinned dataset (eval/data/NAME)"),
-    arg("--ref", default="main", help="the upstream's moving ref to resolve (default: main)"),
-    arg(
+    Arg("--dataset", action="store_true", help="NAME is a pinned dataset (eval/data/NAME)"),
+    Arg("--ref", default="main", help="the upstream's moving ref to resolve (default: main)"),
+    Arg(
         "--upstream",
         metavar="DIR",
         help="a huggingface_hub cache to ask instead (default: where it was pinned from)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-TYPE_CHECKING = False  # typing, like dataclasses, costs a third of the parser's import time: not on --help
+TYPE_CHECKING = False  # not `from typing`: --help imports neither typing nor dataclasses (start-up)
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TypeVar
@@ -25,9 +25,6 @@ class Arg:
 
     def __init__(self, *flags: str, **spec: Any) -> None:
         self.flags, self.spec = flags, spec
-
-
-arg = Arg
 
 
 def add(parser: argparse.ArgumentParser, *args: Arg) -> None:
@@ -69,12 +66,12 @@ def request(cls: type[Request], args: argparse.Namespace, **given: Any) -> Reque
     return cls(**{name: value for name, value in vars(args).items() if name in names}, **given)
 
 
-DEBUG = arg("--debug", action="store_true", help="on an error, also print the traceback its message hides")
-MODEL = arg("name", help="model name (conf/model/NAME.yaml)")
-MODEL_NAME = arg("name", nargs="?", help="model name (default: the model in params.yaml)")
-OVERRIDES = arg("overrides", nargs="*", help="Hydra overrides, e.g. inference.batch_size=4")
-FULL = arg("--full", action="store_true", help="re-hash every file, ignoring the stat record")
-RELEASE_KEYS = arg(
+DEBUG = Arg("--debug", action="store_true", help="on an error, also print the traceback its message hides")
+MODEL = Arg("name", help="model name (conf/model/NAME.yaml)")
+MODEL_NAME = Arg("name", nargs="?", help="model name (default: the model in params.yaml)")
+OVERRIDES = Arg("overrides", nargs="*", help="Hydra overrides, e.g. inference.batch_size=4")
+FULL = Arg("--full", action="store_true", help="re-hash every file, ignoring the stat record")
+RELEASE_KEYS = Arg(
     "--public-key",
     type=Path,
     action="append",
@@ -84,19 +81,19 @@ RELEASE_KEYS = arg(
 )
 
 # Where pin and pin-data read a delivery from, and under which name they store it.
-REVISION = arg("--revision", required=True, help="full 40-hex commit (or a ref, with --resolve)")
-LOCAL_NAME = arg("--name", help="local name (default: the repo id's last part)")
-UPSTREAM = arg(
+REVISION = Arg("--revision", required=True, help="full 40-hex commit (or a ref, with --resolve)")
+LOCAL_NAME = Arg("--name", help="local name (default: the repo id's last part)")
+UPSTREAM = Arg(
     "--upstream", help="a huggingface_hub cache directory, relative to the repo (default: the Hub)"
 )
-LOCAL_DIR = arg(
+LOCAL_DIR = Arg(
     "--local-dir",
     help="a plain directory holding the commit's files (`hf download --local-dir`), relative to the repo",
 )
-UNVERIFIED_ORIGIN = arg(
+UNVERIFIED_ORIGIN = Arg(
     "--unverified-origin",
     action="store_true",
     help="--local-dir without huggingface_hub download metadata: the commit is asserted, not proven",
 )
-RESOLVE = arg("--resolve", action="store_true", help="accept a branch or tag; record its commit")
+RESOLVE = Arg("--resolve", action="store_true", help="accept a branch or tag; record its commit")
 SOURCE = (REVISION, LOCAL_NAME, UPSTREAM, LOCAL_DIR, UNVERIFIED_ORIGIN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import RESOLVE, SOURCE, Commands, arg, request
+from evalpin.cli.options import RESOLVE, SOURCE, Arg, Commands, request
 from evalpin.errors import EvalpinError, ExitCode
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
@@ -18,25 +18,25 @@ COMMANDS = Commands()
 
 @COMMANDS.command(
     "pin",
-    arg("repo_id", help="hub repo id, e.g. evalpin/demo-tiny"),
+    Arg("repo_id", help="hub repo id, e.g. evalpin/demo-tiny"),
     *SOURCE,
-    arg("--base", help="pin a peft (LoRA) adapter, certified on this pinned model"),
-    arg("--gguf-file", help="of several GGUF files in the delivery, pin this one (file name)"),
-    arg("--quant", help="of several GGUF files, pin the one whose name carries this type (Q4_1)"),
+    Arg("--base", help="pin a peft (LoRA) adapter, certified on this pinned model"),
+    Arg("--gguf-file", help="of several GGUF files in the delivery, pin this one (file name)"),
+    Arg("--quant", help="of several GGUF files, pin the one whose name carries this type (Q4_1)"),
     RESOLVE,
-    arg("--allow-pickle", action="store_true", help="accept pickle weights (.bin/.pt/.pkl)"),
-    arg("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)"),
-    arg("--signature", type=Path, help="the publisher's model-signing bundle: checked on the pinned bytes"),
-    arg("--public-key", type=Path, help="--signature was made with this EC key (PEM)"),
-    arg(
+    Arg("--allow-pickle", action="store_true", help="accept pickle weights (.bin/.pt/.pkl)"),
+    Arg("--trust-remote-code", action="store_true", help="accept (and lock) remote code (*.py)"),
+    Arg("--signature", type=Path, help="the publisher's model-signing bundle: checked on the pinned bytes"),
+    Arg("--public-key", type=Path, help="--signature was made with this EC key (PEM)"),
+    Arg(
         "--certificate-chain",
         type=Path,
         action="append",
         default=[],
         help="... or by a certificate of this chain",
     ),
-    arg("--certificate-identity", help="... or keyless (Sigstore) by this identity"),
-    arg("--certificate-oidc-issuer", help="the identity's OIDC issuer (Sigstore keyless)"),
+    Arg("--certificate-identity", help="... or keyless (Sigstore) by this identity"),
+    Arg("--certificate-oidc-issuer", help="the identity's OIDC issuer (Sigstore keyless)"),
 )
 def cmd_pin(root: Path, args: argparse.Namespace) -> int:
     """pin a model delivery at an immutable commit into models/NAME"""
@@ -101,13 +101,13 @@ def publisher_signature(args: argparse.Namespace) -> dict:
 
 @COMMANDS.command(
     "pin-data",
-    arg("repo_id", help="hub dataset repo id, e.g. allenai/ai2_arc"),
+    Arg("repo_id", help="hub dataset repo id, e.g. allenai/ai2_arc"),
     *SOURCE,
-    arg(
+    Arg(
         "--include", action="append", default=[], help="glob on data paths to keep (repeatable): 'ARC-Easy/*'"
     ),
     RESOLVE,
-    arg("--trust-loading-script", action="store_true", help="accept (and lock) a loading script (*.py)"),
+    Arg("--trust-loading-script", action="store_true", help="accept (and lock) a loading script (*.py)"),
 )
 def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
     """pin a Hub dataset repo at an immutable commit into eval/data/NAME"""

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, OVERRIDES, RELEASE_KEYS, Commands, arg
+from evalpin.cli.options import MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
 from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
 
 
 @COMMANDS.command(
-    "compose", OVERRIDES, arg("--check", action="store_true", help="only check that params.yaml equals conf/")
+    "compose", OVERRIDES, Arg("--check", action="store_true", help="only check that params.yaml equals conf/")
 )
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     """write params.yaml from conf/ (Hydra)"""
@@ -69,7 +69,7 @@ def cmd_restore(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command("reproduce", arg("rev", help="git revision, e.g. demo-tiny@v1.0.0"), RELEASE_KEYS)
+@COMMANDS.command("reproduce", Arg("rev", help="git revision, e.g. demo-tiny@v1.0.0"), RELEASE_KEYS)
 def cmd_reproduce(root: Path, args: argparse.Namespace) -> int:
     """rerun a revision from scratch; exit 0 if identical"""
     from evalpin.reproduce import reproduce

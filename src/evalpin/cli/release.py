@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL, MODEL_NAME, Commands, arg
+from evalpin.cli.options import MODEL, MODEL_NAME, Arg, Commands
 from evalpin.errors import ExitCode
 
 COMMANDS = Commands()
@@ -14,14 +14,14 @@ COMMANDS = Commands()
 @COMMANDS.command(
     "release",
     MODEL_NAME,
-    arg("--bump", choices=("auto", "major", "minor", "patch"), default="auto"),
-    arg("-m", "--message", required=True, help="what this release is"),
-    arg(
+    Arg("--bump", choices=("auto", "major", "minor", "patch"), default="auto"),
+    Arg("-m", "--message", required=True, help="what this release is"),
+    Arg(
         "--sign-key",
         type=Path,
         help="sign the delivery and the release with this EC private key (outside git)",
     ),
-    arg("--sign", action="store_true", help="sign with the key at $EVALPIN_SIGN_KEY"),
+    Arg("--sign", action="store_true", help="sign with the key at $EVALPIN_SIGN_KEY"),
 )
 def cmd_release(root: Path, args: argparse.Namespace) -> int:
     """tag a verified, reproducible version (gto NAME@vX.Y.Z)"""
@@ -36,8 +36,8 @@ def cmd_release(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command(
     "promote",
     MODEL,
-    arg("version", help="released version, e.g. v1.0.0"),
-    arg("--stage", required=True, help="e.g. prod"),
+    Arg("version", help="released version, e.g. v1.0.0"),
+    Arg("--stage", required=True, help="e.g. prod"),
 )
 def cmd_promote(root: Path, args: argparse.Namespace) -> int:
     """assign a released version to a stage (gto NAME#STAGE#N)"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import Commands, arg
+from evalpin.cli.options import Arg, Commands
 from evalpin.errors import ExitCode
 
 COMMANDS = Commands(under=("remote", "set up DVC remotes: a local directory, or S3 for a team"))
@@ -13,13 +13,13 @@ COMMANDS = Commands(under=("remote", "set up DVC remotes: a local directory, or 
 
 @COMMANDS.command(
     "init-local",
-    arg(
+    Arg(
         "path",
         nargs="?",
         type=Path,
         help="default: $EVALPIN_REMOTE or ~/.cache/evalpin/remote/<repo name>",
     ),
-    arg("--if-missing", action="store_true", help="do nothing when any remote is configured"),
+    Arg("--if-missing", action="store_true", help="do nothing when any remote is configured"),
 )
 def cmd_init_local(root: Path, args: argparse.Namespace) -> int:
     """a directory outside the repo as this clone's default remote (.dvc/config.local)"""
@@ -31,10 +31,10 @@ def cmd_init_local(root: Path, args: argparse.Namespace) -> int:
 
 @COMMANDS.command(
     "s3",
-    arg("--url", required=True, help="s3://BUCKET/PREFIX"),
-    arg("--endpoint", help="endpoint URL for S3-compatible stores (MinIO, Ceph, ...)"),
-    arg("--name", default="team", help="remote name (default: team)"),
-    arg(
+    Arg("--url", required=True, help="s3://BUCKET/PREFIX"),
+    Arg("--endpoint", help="endpoint URL for S3-compatible stores (MinIO, Ceph, ...)"),
+    Arg("--name", default="team", help="remote name (default: team)"),
+    Arg(
         "--store-credentials",
         action="store_true",
         help="copy AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN from the environment "
@@ -59,7 +59,7 @@ def cmd_remember(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command("check", arg("name", nargs="?", help="remote name (default: the default remote)"))
+@COMMANDS.command("check", Arg("name", nargs="?", help="remote name (default: the default remote)"))
 def cmd_check(root: Path, args: argparse.Namespace) -> int:
     """reach the remote; say clearly what is wrong if not"""
     from evalpin.remote import check

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from evalpin.cli.options import MODEL, OVERRIDES, Commands, arg
+from evalpin.cli.options import MODEL, OVERRIDES, Arg, Commands
 from evalpin.errors import ExitCode
 
 COMMANDS = Commands()
@@ -14,8 +14,8 @@ COMMANDS = Commands()
 
 @COMMANDS.command(
     "serve-args",
-    arg("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME"),
-    arg("--json", action="store_true", help="print the argv as a JSON list"),
+    Arg("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME"),
+    Arg("--json", action="store_true", help="print the argv as a JSON list"),
     MODEL,
     OVERRIDES,
 )

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from evalpin.cli.options import FULL, MODEL_NAME, RELEASE_KEYS, Commands, arg, request
+from evalpin.cli.options import FULL, MODEL_NAME, RELEASE_KEYS, Arg, Commands, request
 from evalpin.errors import EvalpinError, ExitCode
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
@@ -22,14 +22,14 @@ COMMANDS = Commands()
     "verify",
     MODEL_NAME,
     FULL,
-    arg("--strict", action="store_true", help="a runtime version change is an error"),
-    arg("--record", type=Path, help="write a stable verification record (pipeline output)"),
-    arg(
+    Arg("--strict", action="store_true", help="a runtime version change is an error"),
+    Arg("--record", type=Path, help="write a stable verification record (pipeline output)"),
+    Arg(
         "--files-only",
         action="store_true",
         help="skip the prompt-rendering golden check (no transformers import)",
     ),
-    arg(
+    Arg(
         "--signatures",
         action="store_true",
         help="first check the publisher signature and the signed release at HEAD (statement, NAME.sig)",
@@ -52,9 +52,9 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
 
 @COMMANDS.command(
     "verify-data",
-    arg("names", nargs="*", help="dataset names (default: every pinned dataset)"),
+    Arg("names", nargs="*", help="dataset names (default: every pinned dataset)"),
     FULL,
-    arg(
+    Arg(
         "--accept",
         action="store_true",
         help="after a re-pin: verify the new files, then make conf/data/NAME.yaml accept this lock",
@@ -82,7 +82,7 @@ def show(checks: Iterable[Check]) -> ExitCode:
 @COMMANDS.command(
     "golden",
     MODEL_NAME,
-    arg("--accept", action="store_true", help="record the current rendering as the golden"),
+    Arg("--accept", action="store_true", help="record the current rendering as the golden"),
 )
 def cmd_golden(root: Path, args: argparse.Namespace) -> int:
     """check (or --accept) the prompt-rendering golden token IDs"""
