@@ -1,23 +1,68 @@
+import ast
 import subprocess
 import sys
+from collections import defaultdict
+from pathlib import Path
 
 from support import TEMPLATE
+
+from evalpin.cli import build_parser
+from evalpin.errors import ExitCode
+
+CLI_DIR = Path(__file__).resolve().parents[1] / "src" / "evalpin" / "cli"
+# One spelling, a different meaning per command (each declared where it is used); every other option
+# that several commands take is declared once, in evalpin/cli/options.py.
+HOMONYMS = {"name", "repo_id", "--name", "--upstream", "--public-key", "--accept", "--dataset"}
 
 
 def test_help_does_not_import_heavy_libraries():
     code = (
-        "import sys; from evalpin.cli import build_parser; build_parser().format_help(); "
+        "import sys; from evalpin.cli import build_parser; parser = build_parser(); parser.format_help(); "
+        "[p.format_help() for p in parser._subparsers._group_actions[0].choices.values()]; "
         "heavy = {'torch', 'lm_eval', 'transformers', 'dvc', 'hydra'} & set(sys.modules); "
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=TEMPLATE)
 
 
+def test_the_epilog_lists_every_exit_code():
+    epilog = " ".join(build_parser().epilog.split())
+    for code in ExitCode:
+        assert f" {code.value} " in f" {epilog}", code
+    assert "3 not comparable" in epilog and "130 interrupted" in epilog
+
+
+def test_no_option_is_declared_twice():
+    declared = defaultdict(list)  # first flag -> the help of each declaration
+    for module in CLI_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Arg":
+                helps = [ast.unparse(k.value) for k in node.keywords if k.arg == "help"]
+                declared[node.args[0].value].append((module.name, *helps))
+    twice = {flag: where for flag, where in declared.items() if len(where) > 1}
+    assert set(twice) <= HOMONYMS, {flag: twice[flag] for flag in set(twice) - HOMONYMS}
+    for flag, where in twice.items():  # a homonym's meanings differ, or it would be one declaration
+        assert len({w[1:] for w in where}) == len(where), (flag, where)
+
+
+def test_debug_shows_the_traceback_then_the_message(tmp_path):
+    for argv in (["--debug", "verify"], ["verify", "--debug"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "evalpin", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 2 and proc.stderr.startswith("Traceback"), proc.stderr
+        assert proc.stderr.splitlines()[-1].startswith("evalpin: no evalpin repository")
+
+
 def test_outside_a_repository_is_a_usage_error(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "evalpin", "verify"], cwd=tmp_path, capture_output=True, text=True, check=False
     )
-    assert proc.returncode == 2 and "no evalpin repository" in proc.stderr
+    assert proc.returncode == 2 and "no evalpin repository" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_report_prints_model_commit_and_scores(reproduced_repo):

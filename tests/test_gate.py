@@ -3,10 +3,8 @@ import json
 
 import pytest
 
+from evalpin.errors import ExitCode
 from evalpin.gate import (
-    EXIT_NOT_COMPARABLE,
-    EXIT_PASS,
-    EXIT_REGRESSION,
     Side,
     compare,
     format_markdown,
@@ -68,23 +66,23 @@ def candidate(repo, **scores):
 
 def test_identical_passes(repo):
     result = compare(repo, "base", "workspace", GATE)
-    assert result.exit_code == EXIT_PASS and not result.outputs_changed
+    assert result.exit_code == ExitCode.OK and not result.outputs_changed
 
 
 def test_drop_within_k_stderr_passes_beyond_fails(repo):
     candidate(repo, mc=0.65)  # drop 0.05 < 2 * sqrt(2) * 0.05
-    assert compare(repo, "base", "workspace", GATE).exit_code == EXIT_PASS
+    assert compare(repo, "base", "workspace", GATE).exit_code == ExitCode.OK
     candidate(repo, mc=0.50)  # drop 0.20 > 0.141
     result = compare(repo, "base", "workspace", GATE)
-    assert result.exit_code == EXIT_REGRESSION
+    assert result.exit_code == ExitCode.REGRESSION
     assert [t.verdict for t in result.tasks if t.task == "mc"] == ["regression"]
 
 
 def test_floor_applies_when_stderr_is_zero(repo):
     candidate(repo, gen=0.99)  # stderr 0: only the floor (0.02) protects against a false alarm
-    assert compare(repo, "base", "workspace", GATE).exit_code == EXIT_PASS
+    assert compare(repo, "base", "workspace", GATE).exit_code == ExitCode.OK
     candidate(repo, gen=0.95)
-    assert compare(repo, "base", "workspace", GATE).exit_code == EXIT_REGRESSION
+    assert compare(repo, "base", "workspace", GATE).exit_code == ExitCode.REGRESSION
 
 
 @pytest.mark.parametrize("field", ["identity", "version", "num_fewshot", "chat_template_applied"])
@@ -93,7 +91,7 @@ def test_different_measurement_is_not_comparable_never_a_regression(repo, field)
     fingerprint["suite"]["tasks"]["mc"][field] = "other"
     write(repo, metrics, fingerprint)
     result = compare(repo, "base", "workspace", GATE)
-    assert result.exit_code == EXIT_NOT_COMPARABLE
+    assert result.exit_code == ExitCode.NOT_COMPARABLE
     verdict = next(t for t in result.tasks if t.task == "mc")
     assert verdict.verdict == "not comparable" and field in verdict.reason
 
@@ -103,7 +101,9 @@ def test_other_harness_version_is_not_comparable(repo):
     fingerprint["runtime"]["lm_eval"] = "0.4.99"
     write(repo, metrics, fingerprint)
     result = compare(repo, "base", "workspace", GATE)
-    assert result.exit_code == EXIT_NOT_COMPARABLE and "lm_eval 0.4.13 vs 0.4.99" in result.tasks[0].reason
+    assert (
+        result.exit_code == ExitCode.NOT_COMPARABLE and "lm_eval 0.4.13 vs 0.4.99" in result.tasks[0].reason
+    )
 
 
 def test_output_fingerprint_change_is_reported_and_markdown_renders(repo):
@@ -111,7 +111,7 @@ def test_output_fingerprint_change_is_reported_and_markdown_renders(repo):
     fingerprint["output_fingerprint"] = "other"
     write(repo, metrics, fingerprint)
     result = compare(repo, "base", "workspace", GATE)
-    assert result.outputs_changed and result.exit_code == EXIT_PASS
+    assert result.outputs_changed and result.exit_code == ExitCode.OK
     markdown = format_markdown(result)
     assert "| task | baseline | candidate | delta | stderr | verdict |" in markdown
     assert "output fingerprint changed" in markdown

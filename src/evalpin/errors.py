@@ -1,13 +1,36 @@
-"""The errors evalpin raises on purpose; the CLI maps each to an exit code and prints only its message."""
+"""The errors evalpin raises on purpose, and the exit codes: the CLI maps each error to its code and
+prints only its message."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What `evalpin` exits with; the --help epilog lists every code with its EXIT_MEANINGS entry."""
+
+    OK = 0
+    DRIFT = 1  # also a regression (compare) and a revision not reproduced (reproduce)
+    REGRESSION = 1
+    USAGE = 2  # also argparse's own usage errors
+    NOT_COMPARABLE = 3  # compare: the two sides do not measure the same thing
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+
+
+EXIT_MEANINGS = {
+    ExitCode.OK: "ok",
+    ExitCode.DRIFT: "drift (compare: a regression; reproduce: not reproduced)",
+    ExitCode.USAGE: "usage or configuration error",
+    ExitCode.NOT_COMPARABLE: "not comparable (compare: the sides measure different things)",
+    ExitCode.INTERRUPTED: "interrupted",
+}
 
 
 class EvalpinError(Exception):
     """A usage or configuration error (exit 2). The message names the file, the field and the fix."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class DriftError(EvalpinError):
     """What is on disk is not what was pinned (exit 1)."""
 
-    exit_code = 1
+    exit_code = ExitCode.DRIFT

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin import project
-from evalpin.errors import EvalpinError
+from evalpin.errors import EvalpinError, ExitCode
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.table import columns
 
 WORKSPACE = "workspace"
 # "identity" is lm-eval's task hash minus the prompt hash for chat-template tasks (see evaluate.py).
 IDENTITY_FIELDS = ("identity", "version", "num_fewshot", "output_type", "chat_template_applied")
-EXIT_PASS, EXIT_REGRESSION, EXIT_NOT_COMPARABLE = 0, 1, 3
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,11 @@ class Comparison:
         )
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         verdicts = {t.verdict for t in self.tasks}
         if "regression" in verdicts:
-            return EXIT_REGRESSION
-        return EXIT_NOT_COMPARABLE if "not comparable" in verdicts else EXIT_PASS
+            return ExitCode.REGRESSION
+        return ExitCode.NOT_COMPARABLE if "not comparable" in verdicts else ExitCode.OK
 
 
 def read_at(root: Path, rev: str, path: str) -> dict:
@@ -164,10 +163,10 @@ def rows(comparison: Comparison) -> list[tuple[str, ...]]:
 
 
 HEADER = ("task", "baseline", "candidate", "delta", "stderr", "verdict")
+VERDICT = {ExitCode.OK: "PASS", ExitCode.REGRESSION: "REGRESSION", ExitCode.NOT_COMPARABLE: "NOT COMPARABLE"}
 
 
 def summary(comparison: Comparison) -> str:
-    verdict = {EXIT_PASS: "PASS", EXIT_REGRESSION: "REGRESSION", EXIT_NOT_COMPARABLE: "NOT COMPARABLE"}
     outputs = "changed" if comparison.outputs_changed else "unchanged"
     sides = (comparison.candidate, comparison.baseline)
     evaluated = "\n".join(
@@ -175,7 +174,7 @@ def summary(comparison: Comparison) -> str:
         for role, side in zip(("candidate", "baseline"), sides, strict=True)
     )
     return (
-        f"{verdict[comparison.exit_code]}: {comparison.candidate.rev} against baseline "
+        f"{VERDICT[comparison.exit_code]}: {comparison.candidate.rev} against baseline "
         f"{comparison.baseline.rev}; output fingerprint {outputs}\n{evaluated}"
     )
 

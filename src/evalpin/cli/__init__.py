@@ -1,0 +1,67 @@
+"""The `evalpin` command: what DVC cannot do for a model delivery. One module per command group; each
+handler is a thin call into the library, which its module imports only when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import yaml
+
+from evalpin import __version__, project
+from evalpin.cli import changes, pin, pipeline, release, remote, serve, verify
+from evalpin.cli.options import DEBUG, add
+from evalpin.errors import EXIT_MEANINGS, EvalpinError, ExitCode
+
+GROUPS = (pin, verify, pipeline, changes, release, remote, serve)  # the order of `evalpin --help`
+EXPECTED = (EvalpinError, json.JSONDecodeError, yaml.YAMLError, OSError, KeyboardInterrupt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        root = project.find_root()
+        project.use_offline_environment(root)
+        return args.handler(root, args)
+    except EXPECTED as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        message, code = explain(exc)
+        print(f"evalpin: {message}", file=sys.stderr)
+        return code
+
+
+def explain(exc: BaseException) -> tuple[str, ExitCode]:
+    """The one line an expected error prints, instead of a traceback, and its exit code."""
+    if isinstance(exc, EvalpinError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted; nothing was half-written (outputs are replaced whole).", ExitCode.INTERRUPTED
+    if isinstance(exc, OSError):  # disk full, permissions, a vanished file: say which file
+        return (
+            f"{exc.filename or ''}: {exc.strerror or exc}. Fix the file system, then rerun.",
+            ExitCode.USAGE,
+        )
+    return f"a JSON or YAML file is not valid: {exc}. Fix or restore it (git checkout).", ExitCode.USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalpin",
+        description="Pin every part of an open-weights model delivery, verify it fail-closed, "
+        "and reproduce its evaluation with DVC.",
+        epilog=exit_codes(),
+    )
+    parser.add_argument("--version", action="version", version=f"evalpin {__version__}")
+    add(parser, DEBUG)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.COMMANDS.register(commands)
+    return parser
+
+
+def exit_codes() -> str:
+    return "Exit codes: " + ", ".join(f"{code.value} {EXIT_MEANINGS[code]}" for code in ExitCode) + "."

@@ -1,0 +1,92 @@
+"""evalpin verify, verify-data, golden: is what is on disk what was pinned?"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from evalpin.cli.options import FULL, MODEL_NAME, RELEASE_KEYS, Arg, Commands, request
+from evalpin.errors import EvalpinError, ExitCode
+
+TYPE_CHECKING = False  # not `from typing`: its import is not for --help
+if TYPE_CHECKING:
+    from evalpin.verification import Check
+
+
+COMMANDS = Commands()
+
+
+@COMMANDS.command(
+    "verify",
+    MODEL_NAME,
+    FULL,
+    Arg("--strict", action="store_true", help="a runtime version change is an error"),
+    Arg("--record", type=Path, help="write a stable verification record (pipeline output)"),
+    Arg(
+        "--files-only",
+        action="store_true",
+        help="skip the prompt-rendering golden check (no transformers import)",
+    ),
+    Arg(
+        "--signatures",
+        action="store_true",
+        help="first check the publisher signature and the signed release at HEAD (statement, NAME.sig)",
+    ),
+    RELEASE_KEYS,
+)
+def cmd_verify(root: Path, args: argparse.Namespace) -> int:
+    """re-hash models/NAME against its lock (exit 1 on drift)"""
+    from evalpin.selection import default_model
+    from evalpin.verification import VerifyRequest, check_signatures, verify_model
+
+    name = default_model(root, args.name)
+    if args.signatures:  # before anything else is read from the delivery
+        for line in check_signatures(root, name, args.public_key):
+            print(line)
+    elif args.public_key:
+        raise EvalpinError("verify: --public-key is for --signatures; add --signatures.")
+    return show(verify_model(root, name, request(VerifyRequest, args)))
+
+
+@COMMANDS.command(
+    "verify-data",
+    Arg("names", nargs="*", help="dataset names (default: every pinned dataset)"),
+    FULL,
+    Arg(
+        "--accept",
+        action="store_true",
+        help="after a re-pin: verify the new files, then make conf/data/NAME.yaml accept this lock",
+    ),
+)
+def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
+    """re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)"""
+    from evalpin.verification import verify_datasets
+
+    return show(verify_datasets(root, args.names, full=args.full, accept=args.accept))
+
+
+def show(checks: Iterable[Check]) -> ExitCode:
+    """Print each check as it comes; the first failing check's exit code, else OK."""
+    code = ExitCode.OK
+    for check in checks:
+        for line in check.err:
+            print(line, file=sys.stderr)
+        for line in check.out:
+            print(line)
+        code = code or check.code
+    return code
+
+
+@COMMANDS.command(
+    "golden",
+    MODEL_NAME,
+    Arg("--accept", action="store_true", help="record the current rendering as the golden"),
+)
+def cmd_golden(root: Path, args: argparse.Namespace) -> int:
+    """check (or --accept) the prompt-rendering golden token IDs"""
+    from evalpin.selection import default_model
+    from evalpin.verification import golden
+
+    return show([golden(root, default_model(root, args.name), accept=args.accept)])

@@ -1,0 +1,36 @@
+"""What params.yaml selects: the model it evaluates and the pinned datasets its suite reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def default_model(root: Path, name: str | None) -> str:
+    """The model named on the command line, else the one params.yaml evaluates; either way a safe name."""
+    from evalpin.pin import check_name
+
+    if not name:
+        from evalpin.compose import load_params
+        from evalpin.evaluate import section
+
+        name = str(section(load_params(root), "model").get("name", ""))
+    check_name(name)
+    return name
+
+
+def suite_datasets(root: Path) -> list[str]:
+    """The pinned datasets the suite in params.yaml reads (its catalog tasks'), sorted."""
+    from evalpin.catalog import task_data
+    from evalpin.compose import load_params
+    from evalpin.evaluate import section
+
+    return sorted(set(task_data(section(load_params(root), "suite")).values()))
+
+
+def verify_suite_datasets(root: Path) -> dict[str, dict]:
+    """Every pinned dataset the suite's catalog tasks read, verified (DriftError on drift): name ->
+    name, commit and lock digest, for eval/verified.json."""
+    from evalpin.evaluate import delivery_identity
+    from evalpin.verify import require_verified_dataset
+
+    return {name: delivery_identity(require_verified_dataset(root, name)) for name in suite_datasets(root)}
