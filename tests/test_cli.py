@@ -4,10 +4,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from support import TEMPLATE
-
 from evalpin.cli import build_parser
 from evalpin.errors import ExitCode
+from support import TEMPLATE
 
 CLI_DIR = Path(__file__).resolve().parents[1] / "src" / "evalpin" / "cli"
 # One spelling, a different meaning per command (each declared where it is used); every other option
