@@ -270,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME")
     serve.add_argument("--json", action="store_true", help="print the argv as a JSON list")
     serve.set_defaults(handler=cmd_serve_args)
+
+    attest = commands.add_parser(
+        "check-server", help="does a running server serve the pinned delivery? (exit 2: cannot tell)"
+    )
+    attest.add_argument("name", help="NAME (the workspace's pin) or NAME@vX.Y.Z (what that release pinned)")
+    attest.add_argument("--url", required=True, help="the server's root, e.g. http://127.0.0.1:8000")
+    attest.add_argument("--kind", choices=["vllm", "llama-cpp"], help="default: told by /v1/models")
+    attest.add_argument("--tolerance", type=float, help="largest logprob difference (default: measured)")
+    attest.set_defaults(handler=cmd_check_server)
     return parser
 
 
@@ -684,6 +693,20 @@ def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
     argv = serve_args(root, args.name, hub=args.hub, overrides=tuple(args.overrides))
     print(json.dumps(argv) if args.json else render(argv))
     return EXIT_OK
+
+
+def cmd_check_server(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.attest import check_server, load_references
+
+    report = check_server(load_references(root, args.name), args.url, args.kind, args.tolerance)
+    for note in report.notes:
+        print(f"note: {note}")
+    where = f"{args.url} ({report.kind}) against {report.references.source}"
+    if report.findings:
+        print(f"{where}: MISMATCH\n  " + "\n  ".join(map(str, report.findings)))
+    else:
+        print(f"{where}: serves the pinned delivery (identity, tokenizer/template, weights, defaults)")
+    return report.exit_code
 
 
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:

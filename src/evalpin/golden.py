@@ -87,9 +87,15 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
 
 
 def write_golden(root: Path, name: str, model_dir: Path | None = None) -> Path:
-    rendered, _ = render_all(model_dir or project.model_dir(root, name))
+    """The golden renderings and, from the same delivery, the references `check-server` compares a live
+    server with (probes.py): recorded, and re-recorded, together."""
+    from evalpin.probes import record_probes
+
+    model_dir = model_dir or project.model_dir(root, name)
+    rendered, _ = render_all(model_dir)
     path = golden_path(root, name)
     body = {"conversations": CONVERSATIONS, "plain_prompt": PLAIN_PROMPT, "token_ids": rendered}
+    body["server"] = record_probes(model_dir, name, rendered)
     write_atomic(path, json.dumps(body, indent=1, sort_keys=True) + "\n")
     return path
 
