@@ -112,23 +112,27 @@ class Vllm(Server):
             body = {"model": self.name, "messages": messages, "add_generation_prompt": True}
         return list(self.call("/tokenize", body)["tokens"])
 
-    def greedy(self, prompt: list[int], count: int) -> Step:
+    def greedy(self, prompts: list[list[int]], count: int) -> list[Step]:
+        """Each prompt (token IDs) continued greedily, in one batched request."""
         body = {**NEUTRAL_VLLM, "temperature": 0.0, "ignore_eos": True, "max_tokens": count}
-        choice = self.complete(prompt, body, logprobs=1)
-        logprobs = choice["logprobs"]
-        tokens = [int(t.removeprefix("token_id:")) for t in logprobs["tokens"]]
-        return Step(tokens, [float(x) for x in logprobs["token_logprobs"]])
+        steps = []
+        for choice in self.complete(prompts, body, logprobs=1):
+            logprobs = choice["logprobs"]
+            tokens = [int(t.removeprefix("token_id:")) for t in logprobs["tokens"]]
+            steps.append(Step(tokens, [float(x) for x in logprobs["token_logprobs"]]))
+        return steps
 
-    def sample(self, prompt: list[int], count: int, seed: int, params: dict | None) -> str:
+    def sample(self, prompts: list[list[int]], count: int, seed: int, params: dict | None) -> list[str]:
         """What the server samples with `params` (None: no sampling parameter at all, its defaults)."""
         body = {"max_tokens": count, "seed": seed, "ignore_eos": True, **(params or {})}
-        return self.complete(prompt, body)["text"]
+        return [choice["text"] for choice in self.complete(prompts, body)]
 
-    def complete(self, prompt: list[int], body: dict, logprobs: int | None = None) -> dict:
-        body = {"model": self.name, "prompt": prompt, **body}
+    def complete(self, prompts: list[list[int]], body: dict, logprobs: int | None = None) -> list[dict]:
+        body = {"model": self.name, "prompt": prompts, **body}
         if logprobs is not None:
             body.update(logprobs=logprobs, return_tokens_as_token_ids=True)
-        return self.call("/v1/completions", body)["choices"][0]
+        choices = self.call("/v1/completions", body)["choices"]
+        return sorted(choices, key=lambda c: c["index"])
 
 
 class LlamaCpp(Server):

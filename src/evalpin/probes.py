@@ -55,7 +55,9 @@ def load_reference_model(model_dir: Path, gguf_file: str | None):
     them; the generation config is never consulted (the loop below does its own greedy steps)."""
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()  # a pin prints what it pins, not a loading bar
     extra = {"gguf_file": gguf_file} if gguf_file else {}
     model = AutoModelForCausalLM.from_pretrained(
         model_dir, dtype=getattr(torch, REFERENCE_DTYPE), trust_remote_code=False, **extra
@@ -65,19 +67,21 @@ def load_reference_model(model_dir: Path, gguf_file: str | None):
 
 def greedy_continuation(model, prompt: list[int]) -> dict:
     """PROBE_TOKENS greedy steps without a KV cache (prompts are short): every step scores the whole
-    sequence, as a server's prefill would. End-of-sequence is a token like any other: servers are asked
-    to ignore it too."""
+    sequence, as a server's prefill would. End-of-sequence is a token like any other (vLLM is asked to
+    ignore it; llama.cpp stops there). `margins`: how far each chosen token led the runner-up, so that a
+    near tie another kernel may break the other way is not mistaken for other weights."""
     import torch
 
-    ids, tokens, logprobs = list(prompt), [], []
+    ids, tokens, logprobs, margins = list(prompt), [], [], []
     for _ in range(PROBE_TOKENS):
         logits = model(torch.tensor([ids])).logits[0, -1].float()
-        scores = torch.log_softmax(logits, dim=-1)
-        token = int(torch.argmax(scores))
+        top = torch.topk(torch.log_softmax(logits, dim=-1), 2)
+        token = int(top.indices[0])
         tokens.append(token)
-        logprobs.append(round(float(scores[token]), 6))
+        logprobs.append(round(float(top.values[0]), 6))
+        margins.append(round(float(top.values[0] - top.values[1]), 6))
         ids.append(token)
-    return {"tokens": tokens, "logprobs": logprobs}
+    return {"tokens": tokens, "logprobs": logprobs, "margins": margins}
 
 
 def context_length(model_dir: Path, gguf_file: str | None, model) -> int | None:
