@@ -152,9 +152,8 @@ def test_a_server_on_another_delivery_is_refused_naming_each_part(pinned_repo, n
 
 @pytest.mark.slow
 def test_evaluate_refuses_to_score_a_server_that_serves_something_else(pinned_repo, next_fine_tune_server):
-    metrics = (pinned_repo / "eval/metrics.json").read_text()
     base_url = f"backend.model_args.base_url={next_fine_tune_server}/v1/completions"
     evalpin(pinned_repo, "compose", "backend=local-completions", base_url)
     proc = evalpin(pinned_repo, "evaluate", check=False)
     assert proc.returncode == 1 and "does not serve models/demo-tiny (refusing to score it)" in proc.stderr
-    assert "weights: probe" in proc.stderr and (pinned_repo / "eval/metrics.json").read_text() == metrics
+    assert "weights: probe" in proc.stderr and not (pinned_repo / "eval/metrics.json").exists()  # no score

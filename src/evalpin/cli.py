@@ -705,7 +705,7 @@ def cmd_check_server(root: Path, args: argparse.Namespace) -> int:
     if report.findings:
         print(f"{where}: MISMATCH\n  " + "\n  ".join(map(str, report.findings)))
     else:
-        print(f"{where}: serves the pinned delivery (identity, tokenizer/template, weights, defaults)")
+        print(f"{where}: serves the pinned delivery ({', '.join(report.checked)})")
     return report.exit_code
 
 

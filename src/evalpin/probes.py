@@ -28,8 +28,11 @@ VLLM_SAMPLING_KEYS = (
 )
 
 
-def record_probes(model_dir: Path, name: str, prompts: dict[str, list[int]]) -> dict:
-    """The `server` section of models/NAME.golden.json, for the delivery in model_dir."""
+def record_probes(
+    model_dir: Path, name: str, prompts: dict[str, list[int]], texts: dict[str, str] | None = None
+) -> dict:
+    """The `server` section of models/NAME.golden.json, for the delivery in model_dir. `texts`: the
+    prompts decoded, special tokens included, for servers that take text prompts only (llama.cpp)."""
     import torch
 
     from evalpin.ggufinfo import evaluated_file
@@ -46,6 +49,7 @@ def record_probes(model_dir: Path, name: str, prompts: dict[str, list[int]]) -> 
         "dtype": REFERENCE_DTYPE,
         "probe_tokens": PROBE_TOKENS,
         "probes": probes,
+        "prompt_texts": texts or {},
         "recorded_with": _versions("torch", "transformers"),
     }
 
