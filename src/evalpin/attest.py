@@ -146,7 +146,8 @@ def check_server(refs: References, url: str, kind: str | None, tolerance: float 
     if tolerance is None:
         raise CannotTell(
             f"{refs.source}: no measured tolerance for a {server.kind} server at dtype {refs.dtype} "
-            f"(measured: {sorted(TOLERANCES)}); measure one and pass --tolerance (docs/servers.md)."
+            f"(measured: {sorted(TOLERANCES)}); measure one, then pass --tolerance or set "
+            "backend.server_tolerance (docs/servers.md)."
         )
     report = Report(server.kind, tolerance, refs)
     check_identity(server, refs, report)
@@ -299,7 +300,7 @@ def check_before_evaluation(root: Path, name: str, backend: dict) -> dict | None
     if kind is None:
         return None
     url = server_root(str((backend.get("model_args") or {}).get("base_url", "")))
-    report = check_server(load_references(root, name), url, kind)
+    report = check_server(load_references(root, name), url, kind, backend.get("server_tolerance"))
     if report.findings:
         raise DriftError(
             f"{url} does not serve models/{name} (refusing to score it): "
