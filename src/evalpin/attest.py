@@ -26,7 +26,7 @@ from evalpin.errors import DriftError, EvalpinError
 # Largest |log-probability difference| accepted on a probe token, per server kind and serving dtype, as
 # measured against the in-process float32 references (docs/servers.md); other weights differ far more.
 TOLERANCES = {("vllm", "float32"): 1e-3, ("llama-cpp", "Q4_1"): 0.5}  # measured: 1.2e-5, 0.25
-SAMPLE_TOKENS, SAMPLE_SEEDS, SAMPLE_PROMPTS = 24, (1, 2), ("plain-prompt", "user")
+SAMPLE_TOKENS, SAMPLE_SEEDS, SAMPLE_PROMPTS = 24, (1,), ("plain-prompt", "user")
 SPEC = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(@v\d+\.\d+\.\d+)?")
 SERVER_BACKENDS = {"local-completions": "vllm", "gguf": "llama-cpp"}  # conf/backend name -> server kind
 
