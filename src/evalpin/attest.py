@@ -131,13 +131,12 @@ def serving_dtype(lock: dict, params: dict) -> str:
 
 
 def _gen_overrides(params: dict) -> dict:
-    from evalpin.serve import GEN_KEYS
+    """The --override-generation-config serve-args derives from inference.gen_kwargs, less max_new_tokens
+    (the check always sets max_tokens)."""
+    from evalpin.serve import generation_overrides
 
-    gen_kwargs = (params.get("inference") or {}).get("gen_kwargs") or {}
-    out = {GEN_KEYS[k]: v for k, v in gen_kwargs.items() if k in GEN_KEYS and GEN_KEYS[k] != "max_new_tokens"}
-    if gen_kwargs.get("do_sample") is False:
-        out["temperature"] = 0.0
-    return out
+    overrides = generation_overrides((params.get("inference") or {}).get("gen_kwargs") or {})
+    return {key: value for key, value in overrides.items() if key != "max_new_tokens"}
 
 
 def check_server(refs: References, url: str, kind: str | None, tolerance: float | None = None) -> Report:
@@ -150,11 +149,17 @@ def check_server(refs: References, url: str, kind: str | None, tolerance: float 
             "backend.server_tolerance (docs/servers.md)."
         )
     report = Report(server.kind, tolerance, refs)
-    check_identity(server, refs, report)
-    if isinstance(server, Vllm):
-        check_vllm(server, refs, report)
-    else:
-        check_llama_cpp(server, refs, report)
+    try:
+        check_identity(server, refs, report)
+        if isinstance(server, Vllm):
+            check_vllm(server, refs, report)
+        else:
+            check_llama_cpp(server, refs, report)
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+        raise CannotTell(
+            f"{url}: an answer lacks what check-server reads ({type(exc).__name__}: {exc}); start the server "
+            f"as `evalpin serve-args {refs.name}` prints it (llama.cpp needs --logits_all true)."
+        ) from exc
     return report
 
 
