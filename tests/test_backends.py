@@ -122,6 +122,9 @@ def wait_ready(proc: subprocess.Popen, port: int, log: Path, name: str = "demo-t
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as response:
                 if json.load(response)["data"][0]["id"] == name:
                     return
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:  # up, behind an API key
+                return
         except (OSError, urllib.error.URLError, ValueError, KeyError, IndexError):
             pass
         time.sleep(1)

@@ -471,12 +471,16 @@ def test_llama_cpp_server_generates_what_the_in_process_path_generates(hf_evalua
     assert "does not report its context length" in check.stdout  # what this server cannot be asked
 
 
-def start_llama_cpp(repo: Path, port: int, log: Path, model: Path | None = None) -> subprocess.Popen:
-    """llama-cpp-python's server started as `serve-args NAME` prints it; `model`: on another GGUF file."""
+def start_llama_cpp(
+    repo: Path, port: int, log: Path, model: Path | None = None, *extra: str
+) -> subprocess.Popen:
+    """llama-cpp-python's server started as `serve-args NAME` prints it; `model`: on another GGUF file;
+    `extra`: more server flags."""
     argv = json.loads(evalpin_in_process(repo, "serve-args", NAME, "--json").stdout)
     if model is not None:
         argv[argv.index("--model") + 1] = str(model)
     cmd = [str(LLAMA_CPP_PYTHON), *argv[1:], "--host", "127.0.0.1", "--port", str(port), "--verbose", "false"]
+    cmd += list(extra)
     with log.open("w") as out:
         return subprocess.Popen(
             cmd,
@@ -498,12 +502,17 @@ def test_llama_cpp_servers_on_other_deliveries_are_refused_naming_the_part(
 ):
     """The same server flags on another file under the same name: r2 (another chat template inside, the
     same tensors) fails the template only; the real file with two blocks' tensors exchanged (other weights,
-    the same template) fails the weights only."""
+    the same template) fails the weights only. The pinned file behind an API key: cannot tell (exit 2)."""
     swapped = write_gguf(real_reader, tmp_path / "swapped.gguf", small=False, swap=("blk.0.", "blk.1."))
     found = {}
-    for label, model in (("template", gguf_hub["hub"] / "r2.gguf"), ("weights", swapped)):
+    starts = {
+        "template": (gguf_hub["hub"] / "r2.gguf",),
+        "weights": (swapped,),
+        "auth": (None, "--api_key", "not-given-to-the-check"),
+    }
+    for label, start in starts.items():
         port, log = free_port(), tmp_path / f"{label}.log"
-        server = start_llama_cpp(gguf_repo, port, log, model)
+        server = start_llama_cpp(gguf_repo, port, log, *start)
         try:
             wait_ready(server, port, log, NAME)
             found[label] = evalpin(
@@ -517,6 +526,8 @@ def test_llama_cpp_servers_on_other_deliveries_are_refused_naming_the_part(
         lines = proc.stdout.split("MISMATCH", 1)[1].strip().splitlines()
         assert {line.strip().split(":")[0] for line in lines} == {part}, proc.stdout
     assert "user as the server's chat template renders it" in found["template"].stdout  # its length
+    auth = found["auth"]
+    assert auth.returncode == 2 and "HTTP 401, auth refused; export EVALPIN_SERVER_TOKEN" in auth.stderr
 
 
 def responses(repo: Path, task: str) -> list[str]:

@@ -89,11 +89,14 @@ def test_the_next_fine_tune_differs_far_beyond_every_tolerance(pinned_repo, tmp_
     golden = json.loads((pinned_repo / "models/demo-tiny.golden.json").read_text())
     fine_tuned = record_probes(other, "demo-tiny", golden["token_ids"])["probes"]
     refs = References("demo-tiny", "golden", "", golden, golden["server"], "float32", {})
+    refused = {}
     for (kind, _), tolerance in TOLERANCES.items():
         report = Report(kind, tolerance, refs)
         for key, probe in golden["server"]["probes"].items():
             compare_steps(key, probe, fine_tuned[key]["tokens"], fine_tuned[key]["logprobs"], report)
-        assert len(report.findings) == 4 and {f.part for f in report.findings} == {"weights"}
+        assert {f.part for f in report.findings} == {"weights"}
+        refused[kind] = len(report.findings)
+    assert refused == {"vllm": 4, "llama-cpp": 3}  # of 4 probes; llama.cpp's tolerance is wider (Q4_1)
 
 
 def test_an_unreachable_server_or_missing_references_cannot_tell(pinned_repo):
