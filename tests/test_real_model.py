@@ -32,6 +32,10 @@ from test_backends import VLLM_PYTHON, free_port, start_vllm, stop_vllm, wait_re
 
 pytestmark = pytest.mark.slow
 NAME = "smollm2"
+NO_TORCH = (  # `evalpin ARGS`, then whether it imported torch
+    "import sys; from evalpin.cli import main; rc = main(sys.argv[1:]); "
+    "print('torch' in sys.modules); sys.exit(rc)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +120,25 @@ def test_vllm_on_the_real_model_scores_what_hf_scores(real_repo, tmp_path):
         wait_ready(server, port, log, NAME)
         url = f"backend.model_args.base_url=http://127.0.0.1:{port}/v1/completions"
         evalpin(real_repo, "compose", "backend=local-completions", url)
-        evalpin(real_repo, "evaluate")
+        evalpin(real_repo, "evaluate")  # checks the server first (check-server), then scores it
+        check = run(
+            real_repo,
+            sys.executable,
+            "-c",
+            NO_TORCH,
+            "check-server",
+            NAME,
+            "--url",
+            f"http://127.0.0.1:{port}",
+        )
     finally:
         stop_vllm(server)
+    assert "serves the pinned delivery" in check.stdout and check.stdout.split()[-1] == "False"  # no torch
     assert read_json(real_repo / "eval/metrics.json") == hf
-    assert read_json(real_repo / "eval/fingerprint.json")["output_fingerprint"] == hf_outputs
+    fingerprint = read_json(real_repo / "eval/fingerprint.json")
+    assert fingerprint["output_fingerprint"] == hf_outputs
+    assert fingerprint["server_check"]["server"] == "vllm"
+    assert fingerprint["server_check"]["references"] == f"models/{NAME}.golden.json"
     assert '"POST /v1/completions HTTP/1.1" 200' in log.read_text()
 
 

@@ -18,8 +18,9 @@ def _steps() -> list[dict]:
     return workflow["jobs"]["evaluate"]["steps"]
 
 
-def _commands() -> list[str]:
-    return [line.strip() for step in _steps() for line in step.get("run", "").splitlines() if line.strip()]
+def _commands(job: str = "evaluate") -> list[str]:
+    steps = _steps() if job == "evaluate" else yaml.safe_load(WORKFLOW.read_text())["jobs"][job]["steps"]
+    return [line.strip() for step in steps for line in step.get("run", "").splitlines() if line.strip()]
 
 
 def test_workflow_sets_up_pulls_reproduces_compares_and_comments():
@@ -30,10 +31,24 @@ def test_workflow_sets_up_pulls_reproduces_compares_and_comments():
     assert any("sticky-pull-request-comment" in step.get("uses", "") for step in _steps())
 
 
+def test_a_scheduled_job_checks_the_endpoint_of_the_release_in_prod():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    assert workflow[True]["schedule"][0]["cron"] and workflow["jobs"]["evaluate"]["if"]
+    job = workflow["jobs"]["check-prod-server"]
+    assert job["if"] == "github.event_name != 'pull_request'"
+    runs = "\n".join(_commands("check-prod-server"))
+    assert 'evalpin check-server "$version" --url "$URL"' in runs and "--no-deps" in runs
+    env = next(step["env"] for step in job["steps"] if "env" in step)
+    assert (
+        env["URL"] == "${{ vars.EVALPIN_PROD_URL }}"
+        and "secrets.EVALPIN_SERVER_TOKEN" in env["EVALPIN_SERVER_TOKEN"]
+    )
+
+
 def test_every_evalpin_subcommand_and_make_target_it_calls_exists():
     subcommands = build_parser()._subparsers._group_actions[0].choices
     makefile = (TEMPLATE / "Makefile").read_text()
-    for line in _commands():
+    for line in [*_commands(), *_commands("check-prod-server")]:
         for match in re.finditer(r"evalpin (\S+)", line):
             assert match.group(1) in subcommands, line
         if line.startswith("make "):

@@ -18,7 +18,7 @@ class ExitCode(IntEnum):
 EXIT_MEANINGS = {
     ExitCode.OK: "ok",
     ExitCode.DRIFT: "drift (compare: a regression; reproduce: not reproduced)",
-    ExitCode.USAGE: "usage or configuration error",
+    ExitCode.USAGE: "usage or configuration error (check-server: cannot tell)",
     ExitCode.NOT_COMPARABLE: "not comparable (compare: the sides measure different things)",
     ExitCode.INTERRUPTED: "interrupted",
 }

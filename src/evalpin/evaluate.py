@@ -13,6 +13,7 @@ from pathlib import Path
 from evalpin import catalog, project
 from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
+from evalpin.attest import check_before_evaluation
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
@@ -37,6 +38,7 @@ def evaluate(root: Path, params: dict) -> dict:
     check_gguf(lock, model)
     verified = {name: require_verified_dataset(root, name) for name in set(catalog.task_data(suite).values())}
     data = {task: verified[name] for task, name in catalog.task_data(suite).items()}
+    server_check = check_before_evaluation(root, model["name"], backend)  # serves the pin, or no score
     results = run_suite(root, model, inference, suite, backend)
     tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks, catalog.groups(suite))
@@ -44,6 +46,8 @@ def evaluate(root: Path, params: dict) -> dict:
     write_samples(root / SAMPLES_DIR, records)
     fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
     fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, catalog.groups(suite)))
+    if server_check:
+        fingerprint["server_check"] = server_check
     write_json(root / FINGERPRINT_FILE, fingerprint)
     write_json(
         root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]

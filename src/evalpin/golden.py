@@ -87,9 +87,16 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
 
 
 def write_golden(root: Path, name: str, model_dir: Path | None = None) -> Path:
-    rendered, _ = render_all(model_dir or project.model_dir(root, name))
+    """The golden renderings and, from the same delivery, the references `check-server` compares a live
+    server with (probes.py): recorded, and re-recorded, together."""
+    from evalpin.probes import record_probes
+
+    model_dir = model_dir or project.model_dir(root, name)
+    rendered, tokenizer = render_all(model_dir)
     path = golden_path(root, name)
     body = {"conversations": CONVERSATIONS, "plain_prompt": PLAIN_PROMPT, "token_ids": rendered}
+    texts = {key: tokenizer.decode(ids, skip_special_tokens=False) for key, ids in rendered.items()}
+    body["server"] = record_probes(model_dir, name, rendered, texts)
     write_atomic(path, json.dumps(body, indent=1, sort_keys=True) + "\n")
     return path
 

@@ -1,0 +1,111 @@
+"""Server references: what the verified delivery answers to fixed probes, beside the golden renderings.
+
+`evalpin check-server` compares a live server against these numbers without loading a model: the golden
+conversations' token IDs are the probe prompts; each is continued greedily in-process (float32, no sampling
+parameter, no generation_config.json) for PROBE_TOKENS tokens, recording each chosen token and its
+log-probability. The served name, context length and the sampling defaults the delivery's
+generation_config.json gives a vLLM server are recorded too, so a release tag alone (`git show
+TAG:models/NAME.golden.json`) holds everything a check of a production endpoint needs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PROBE_TOKENS = 8
+REFERENCE_DTYPE = "float32"
+# The generation_config.json keys a vLLM server turns into request defaults (vLLM's get_diff_sampling_param;
+# it ignores do_sample); max_new_tokens is left out: the check always sets max_tokens.
+VLLM_SAMPLING_KEYS = (
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+)
+
+
+def record_probes(
+    model_dir: Path, name: str, prompts: dict[str, list[int]], texts: dict[str, str] | None = None
+) -> dict:
+    """The `server` section of models/NAME.golden.json, for the delivery in model_dir. `texts`: the
+    prompts decoded, special tokens included, for servers that take text prompts only (llama.cpp)."""
+    import torch
+
+    from evalpin.ggufinfo import evaluated_file
+    from evalpin.lock import list_delivery
+
+    gguf_file = evaluated_file(list_delivery(model_dir))
+    model = load_reference_model(model_dir, gguf_file)
+    with torch.inference_mode():
+        probes = {key: greedy_continuation(model, ids) for key, ids in sorted(prompts.items())}
+    return {
+        "served_model_name": name,
+        "context_length": context_length(model_dir, gguf_file, model),
+        "sampling_defaults": {} if gguf_file else sampling_defaults(model_dir),
+        "dtype": REFERENCE_DTYPE,
+        "probe_tokens": PROBE_TOKENS,
+        "probes": probes,
+        "prompt_texts": texts or {},
+        "recorded_with": _versions("torch", "transformers"),
+    }
+
+
+def load_reference_model(model_dir: Path, gguf_file: str | None):
+    """The delivery's weights in float32 (a GGUF dequantized by transformers), as lm-eval's hf backend loads
+    them; the generation config is never consulted (the loop below does its own greedy steps)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # a pin prints what it pins, not a loading bar
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=getattr(torch, REFERENCE_DTYPE), trust_remote_code=False, **extra
+    )
+    return model.eval()
+
+
+def greedy_continuation(model, prompt: list[int]) -> dict:
+    """PROBE_TOKENS greedy steps without a KV cache (prompts are short): every step scores the whole
+    sequence, as a server's prefill would. End-of-sequence is a token like any other (vLLM is asked to
+    ignore it; llama.cpp stops there). `margins`: how far each chosen token led the runner-up, so that a
+    near tie another kernel may break the other way is not mistaken for other weights."""
+    import torch
+
+    ids, tokens, logprobs, margins = list(prompt), [], [], []
+    for _ in range(PROBE_TOKENS):
+        logits = model(torch.tensor([ids])).logits[0, -1].float()
+        top = torch.topk(torch.log_softmax(logits, dim=-1), 2)
+        token = int(top.indices[0])
+        tokens.append(token)
+        logprobs.append(round(float(top.values[0]), 6))
+        margins.append(round(float(top.values[0] - top.values[1]), 6))
+        ids.append(token)
+    return {"tokens": tokens, "logprobs": logprobs, "margins": margins}
+
+
+def context_length(model_dir: Path, gguf_file: str | None, model) -> int | None:
+    from evalpin.backends import max_positions
+
+    if gguf_file:
+        value = getattr(model.config, "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) else None
+    return max_positions(model_dir)
+
+
+def sampling_defaults(model_dir: Path) -> dict:
+    """What vLLM applies to a request that sets no sampling parameter, from the delivery's
+    generation_config.json (vLLM's neutral defaults for every key it does not set)."""
+    path = model_dir / "generation_config.json"
+    config = json.loads(path.read_text()) if path.is_file() else {}
+    return {key: config[key] for key in VLLM_SAMPLING_KEYS if config.get(key) is not None}
+
+
+def _versions(*packages: str) -> dict[str, str]:
+    from importlib import metadata
+
+    return {package: metadata.version(package) for package in packages}
