@@ -548,11 +548,11 @@ def cmd_restore(root: Path, args: argparse.Namespace) -> int:
 
 def suite_datasets(root: Path) -> list[str]:
     """The pinned datasets the suite in params.yaml reads (its catalog tasks'), sorted."""
-    from evalpin.catalog import task_data
+    from evalpin.catalog import datasets
     from evalpin.compose import load_params
     from evalpin.evaluate import section
 
-    return sorted(set(task_data(section(load_params(root), "suite")).values()))
+    return datasets(section(load_params(root), "suite"))
 
 
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
