@@ -106,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--trust-loading-script", action="store_true", help="accept (and lock) a loading script (*.py)"
     )
     pin_data.set_defaults(handler=cmd_pin_data)
+    suite_data = commands.add_parser(
+        "suite-data",
+        help="the Hub datasets the suite's catalog entries read, which are pinned, how to pin the rest",
+    )
+    suite_data.add_argument(
+        "entry", nargs="?", help="one entry: its index in suite.catalog, or a catalog task, group or tag name"
+    )
+    suite_data.add_argument("--suite", help="a suite in conf/suite/ (default: the suite in params.yaml)")
+    suite_data.set_defaults(handler=cmd_suite_data)
     verify_data = commands.add_parser(
         "verify-data", help="re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)"
     )
@@ -381,6 +390,16 @@ def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
             f"{lock.what}.lock.json`) and accept it: `evalpin verify-data {name} --accept`"
         )
     print(f"  next: git add {lock.what}.dvc {lock.what}.lock.json conf/data/{name}.yaml")
+    return EXIT_OK
+
+
+def cmd_suite_data(root: Path, args: argparse.Namespace) -> int:
+    from evalpin.compose import compose, load_params
+    from evalpin.evaluate import section
+    from evalpin.suite_data import describe
+
+    params = compose(root, (f"suite={args.suite}",)) if args.suite else load_params(root)
+    print(describe(root, section(params, "suite"), args.entry))
     return EXIT_OK
 
 
