@@ -64,7 +64,9 @@ def test_the_mmlu_group_resolves_to_its_subgroups_and_57_leaves_within_a_second(
 
 
 def test_unknown_names_and_groups_where_tasks_belong_are_told_apart():
-    unknown = r"'mmlu_anatomyy' is no task, group or tag .*did you mean mmlu_anatomy.*`lm_eval ls tasks \| grep mmlu`"
+    unknown = (
+        r"'mmlu_anatomyy' is no task, group or tag .*did you mean mmlu_anatomy.*`lm_eval ls tasks \| grep"
+    )
     with pytest.raises(EvalpinError, match=unknown):
         locate("mmlu_anatomyy")
     own = {"catalog": [{"group": "g", "tasks": ["mmlu_stem"], "data": "mmlu"}]}
