@@ -220,3 +220,16 @@ def test_suite_data_lists_the_hub_datasets_what_is_pinned_and_the_commands(mmlu_
     assert "evalpin pin-data allenai/ai2_arc --revision main --resolve --name ai2_arc --include " in arc
     assert "hf download allenai/ai2_arc --repo-type dataset --revision main --include README.md" in arc
     assert "--local-dir ai2_arc-snapshot" in arc and "`catalog: [{task: ai2_arc, data: ai2_arc}]`" in arc
+
+
+def test_outputs_diff_counts_changed_samples_per_group_and_subgroup(mmlu_evaluated):
+    from evalpin.outputs import SampleChange, format_changes, groups_at
+
+    repo, _, _ = mmlu_evaluated
+    groups = groups_at(repo, "workspace", "no-such-rev")  # a side without outputs adds nothing
+    assert len(groups["mmlu"]) == 57 and "mmlu_anatomy" in groups["mmlu_stem"]
+    changed = [SampleChange("mmlu_anatomy", 0, (1.0, 0.0), (1, 2))]
+    table = format_changes(changed, "a", "b", groups=groups)
+    assert "group mmlu: 1 samples changed in 1 of its 57 tasks" in table
+    assert f"group mmlu_stem: 1 samples changed in 1 of its {len(groups['mmlu_stem'])} tasks" in table
+    assert "mmlu_humanities" not in table

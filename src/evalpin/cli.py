@@ -706,10 +706,11 @@ def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
-    from evalpin.outputs import diff_samples, format_changes, read_samples
+    from evalpin.outputs import diff_samples, format_changes, groups_at, read_samples
 
     changes = diff_samples(read_samples(root, args.rev_a), read_samples(root, args.rev_b))
-    print(format_changes(changes, args.rev_a, args.rev_b))
+    groups = groups_at(root, args.rev_a, args.rev_b)
+    print(format_changes(changes, args.rev_a, args.rev_b, groups=groups))
     return EXIT_OK
 
 
