@@ -106,6 +106,8 @@ def pair(repo: Path, params: dict, folder: Path, scratch: Path, label: str, repe
         repeats,
     )
     ours = json.loads((repo / "eval/metrics.json").read_text())["tasks"]["mmlu"]["score"]
+    walls = {k: [r.wall for r in v] for k, v in runs.items()}
+    print(f"bench: suites: {label}, limit {limit}: {walls}, mmlu {ours}", flush=True)  # if cut short
     return {"runs": runs, "equal": abs(ours - bare_score(output)) < 1e-9, "score": ours}
 
 

@@ -27,6 +27,7 @@ from evalpin.errors import EvalpinError
 from evalpin.lock import list_delivery
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task or tag: evalpin_NAME
+SCRATCH_PREFIX = "evalpin-groups-"  # the temporary folder the catalog groups are written into
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SHAPES = (
     "`{task: CATALOG_NAME, data: DATASET}` (a task, group or tag; DATASET: one pinned dataset, or "
@@ -242,11 +243,13 @@ def safe_name(name: str) -> str:
 
 
 @contextmanager
-def own_groups_quiet(scratch: Path) -> Iterator[None]:
-    """Silence lm-eval's index warning for each catalog group redefined in `scratch` (on purpose)."""
+def own_groups_quiet() -> Iterator[None]:
+    """Silence lm-eval's index warning for each catalog group redefined (on purpose) in a SCRATCH_PREFIX
+    folder; other redefinitions still warn."""
 
     def keep(record: logging.LogRecord) -> bool:
-        return not (record.args and len(record.args) == 3 and str(record.args[1]).startswith(str(scratch)))
+        ours = record.args and len(record.args) == 3 and Path(str(record.args[1])).parent.name
+        return not (ours and str(ours).startswith(SCRATCH_PREFIX))
 
     logger = logging.getLogger("lm_eval.tasks._index")
     logger.addFilter(keep)

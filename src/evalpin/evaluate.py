@@ -133,7 +133,7 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
     import torch  # heavy: imported only when evaluating
 
     torch.set_num_threads(int(inference["torch_threads"]))
-    with tempfile.TemporaryDirectory(prefix="evalpin-groups-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=catalog.SCRATCH_PREFIX) as scratch:
         catalog_configs, folders = catalog.task_configs(root, suite, Path(scratch))
         runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
         if suite.get("chat_tasks"):
@@ -190,7 +190,7 @@ def run_lm_eval(
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    with catalog.own_groups_quiet(Path(folders[-1]) if folders else root):
+    with catalog.own_groups_quiet():
         task_manager = TaskManager(
             include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
         )
