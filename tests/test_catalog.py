@@ -213,7 +213,7 @@ def test_suite_data_lists_the_hub_datasets_what_is_pinned_and_the_commands(mmlu_
 
     repo, _, params = mmlu_evaluated
     pinned = describe(repo, params["suite"])
-    assert "catalog[0] mmlu: a group, 57 tasks" in pinned and "57 configs abstract_algebra" in pinned
+    assert "catalog[0] mmlu: a group of 57 tasks" in pinned and "57 configs abstract_algebra" in pinned
     assert "bound to data mmlu: eval/data/mmlu pinned from cais/mmlu@6d4e5f7a8b9c" in pinned
     assert "every config present" in pinned and "pin-data" not in pinned
     arc = describe(repo, params["suite"], "ai2_arc")  # not in the suite yet

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin import catalog, project
-from evalpin.catalog_tree import Node, kind_word, resolve
+from evalpin.catalog_tree import TASK, Node, kind_word, resolve
 from evalpin.errors import EvalpinError
 
 SPLIT_FIELDS = ("test_split", "validation_split", "fewshot_split", "training_split")
@@ -148,7 +148,10 @@ def describe(root: Path, suite: dict, entry: str | None = None) -> str:
         raise EvalpinError(
             "params.yaml: suite.catalog lists no catalog entries; name one: `evalpin suite-data mmlu`."
         )
-    lines = [f"{label}: {kind_word(node)}, {len(node.leaves())} tasks" for label, node, _ in items]
+    lines = [
+        f"{label}: {kind_word(node)}" + ("" if node.kind == TASK else f" of {len(node.leaves())} tasks")
+        for label, node, _ in items
+    ]
     for need in merged(items, suite).values():
         state, lacking = pinned_state(root, need)
         lines += [
