@@ -11,13 +11,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from bench import dvc_bench, eval_bench, machine, real_bench, report
+from bench import dvc_bench, eval_bench, machine, real_bench, report, suite_bench
 from bench.config import GIB, SCALES, Scale
 from bench.report import Section
 from bench.verify_bench import VerifyBench
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "repro", "eval", "catalog", "real", "verify", "dvc")
+SECTIONS = ("startup", "repro", "eval", "catalog", "suites", "real", "verify", "dvc")
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,6 +32,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--merge", action="store_true", help="replace only the measured sections of --out, keep the others"
+    )
     return parser.parse_args()
 
 
@@ -66,6 +69,7 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
         "repro": lambda: [dvc_bench.noop_repro(ROOT, scale.startup_repeats)],
         "eval": lambda: [eval_bench.evaluation(ROOT, scratch, scale.eval_repeats)],
         "catalog": lambda: [eval_bench.catalog_evaluation(ROOT, scratch, scale.eval_repeats)],
+        "suites": lambda: [suite_bench.full_size(ROOT, scratch)],
         "real": lambda: [real_bench.real_model(scratch, scale.eval_repeats)],
         "verify": verify_sections,
         "dvc": dvc_sections,
@@ -102,6 +106,12 @@ def main() -> None:
     text = report.render(
         "Performance", preamble(scale, started, time.monotonic() - start), described, sections
     )
+    if args.merge and args.out.is_file():
+        note = (
+            f"Re-measured on {date.today()} with `--only {args.only} --merge` (load average at start "
+            f"{started}, at end {machine.load_average()}): {', '.join(s.title for s in sections)}."
+        )
+        text = report.merge(args.out.read_text(), note, sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"bench: wrote {args.out}")

@@ -17,6 +17,7 @@ from bench import report
 from bench.measure import Run, interleaved, median_wall, run
 from bench.report import Section, Verdict
 from evalpin import catalog
+from evalpin.catalog_tree import locate, resolve
 from evalpin.environment import offline_environment
 from support.repos import copy_paths
 
@@ -75,7 +76,7 @@ def lm_eval_command(repo: Path, params: dict, output: Path) -> list[str]:
 def scratch_repo(root: Path, target: Path, suite: dict) -> tuple[Path, dict]:
     """A scratch copy evaluating `suite` (params.yaml's suite, updated), with the pinned data restored."""
     params = yaml.safe_load((root / "params.yaml").read_text())
-    if any(not (root / "eval/data" / name).is_dir() for name in catalog.task_data(params["suite"]).values()):
+    if any(not (root / "eval/data" / name).is_dir() for name in catalog.datasets(params["suite"])):
         run([str(Path(sys.executable).with_name("evalpin")), "restore"], cwd=root, env=offline_env(root))
     model = params["model"]["name"]
     repo = copy_paths(root, target, [path.format(name=model) for path in COPIED], symlinks=False)
@@ -200,11 +201,11 @@ def reference_tasks(repo: Path, suite: dict, folder: Path) -> list[str]:
         data = str(repo / "eval/data" / entry["data"])
         if entry["group"]:
             members = [{"task": t, "dataset_path": data} for t in entry["tasks"]]
-            scored = catalog.scores_of(entry["tasks"])
-            config = catalog.group_config(f"ref_{entry['group']}", members, scored)
+            scored = {t: catalog.primary_score(resolve(t).config) for t in entry["tasks"]}
+            config = {**catalog.group_config(f"ref_{entry['group']}", scored), "task": members}
         else:
             task = entry["tasks"][0]
-            config = {"include": str(catalog.locate(task)), "task": f"ref_{task}", "dataset_path": data}
+            config = {"include": str(locate(task)), "task": f"ref_{task}", "dataset_path": data}
         names.append(config.get("group") or config["task"])
         (folder / f"{names[-1]}.yaml").write_text(yaml.safe_dump(config))
     return names

@@ -65,3 +65,29 @@ def ratio(value: float) -> str:
 
 def gbps(nbytes: int, secs: float) -> str:
     return f"{nbytes / secs / 1e9:.2f} GB/s"
+
+
+def verdict_lines(rendered: str) -> list[list[str]]:
+    """A rendered section's verdicts back as summary rows: `- GOAL: MEASURED — met[. why]`."""
+    rows = []
+    for line in rendered.splitlines():
+        if line.startswith("- ") and " — " in line:
+            claim, mark = line[2:].split(" — ", 1)
+            if ": " in claim:
+                goal, measured = claim.rsplit(": ", 1)
+                rows.append([goal, measured, "met" if mark.startswith("met") else "**missed**"])
+    return rows
+
+
+def merge(existing: str, note: str, sections: list[Section]) -> str:
+    """`existing` (a page render wrote) with `sections` in place of those of the same title, or after
+    the others; the others are kept as measured, the summary lists every section's verdicts, and `note`
+    (what was re-measured, when) follows the preamble."""
+    head, *parts = existing.rstrip("\n").split("\n\n## ")
+    kept = {p.split("\n", 1)[0]: f"## {p}" for p in parts}
+    machine = kept.pop("Machine", "## Machine")
+    kept.pop("Summary", None)
+    rendered = {**kept, **{s.title: render_section(s) for s in sections}}
+    rows = [row for text in rendered.values() for row in verdict_lines(text)]
+    summary = table(["goal", "measured", "status"], rows)
+    return "\n\n".join([head, note, "## Summary", summary, machine, *rendered.values()]) + "\n"

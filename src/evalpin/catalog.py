@@ -1,80 +1,88 @@
-"""lm-eval catalog tasks on pinned data: the catalog's own YAML (prompts, filters, process_docs,
-metrics), with `dataset_path` pointed at a dataset pinned in eval/data/NAME.
+"""lm-eval catalog tasks, groups and tags on pinned data: the catalog's own YAML (prompts, filters,
+process_docs, metrics, a group's subgroups and aggregation), with every leaf's `dataset_path` pointed at
+a dataset pinned in eval/data/NAME.
 
-Only the catalog folders that hold the tasks the suite names are indexed: TaskManager over the whole
-catalog (14,000+ YAML files) costs 7-15 s per evaluation. A catalog task is overridden inside a group's
-`task:` list (lm-eval 0.4.13 merges the override with the catalog entry there, not at top level).
+A catalog task is overridden inside a group's `task:` list (lm-eval 0.4.13 merges the override with the
+catalog entry there, not at top level). A catalog group is written again, under its own name, into a
+scratch folder indexed after the catalog's (lm-eval's index lets a later folder redefine a name): the
+same fields, with each leaf listed with its pinned dataset_path.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
+import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from evalpin import project
+from evalpin.catalog_tree import GROUP, TASK, Node, kind_word, resolve
 from evalpin.environment import offline_environment
 from evalpin.errors import EvalpinError
 from evalpin.inventory import list_delivery
 
-GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task: evalpin_TASK
+GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task or tag: evalpin_NAME
+SCRATCH_PREFIX = "evalpin-groups-"  # the temporary folder the catalog groups are written into
+GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+SHAPES = (
+    "`{task: CATALOG_NAME, data: DATASET}` (a task, group or tag; DATASET: one pinned dataset, or "
+    "`{HUB_DATASET_PATH: DATASET, ...}` when its leaves read several) or `{group: NAME, tasks: "
+    "[CATALOG_TASK, ...], data: DATASET}` (NAME: lower-case letters, digits, '-', '_', '.')"
+)
 
 
-def catalog_dir() -> Path:
-    """lm-eval's task catalog, found without importing lm_eval (an import costs seconds)."""
-    spec = importlib.util.find_spec("lm_eval")
-    if spec is None or not spec.submodule_search_locations:
-        raise EvalpinError("lm_eval is not installed; run `make setup`.")
-    return Path(next(iter(spec.submodule_search_locations))) / "tasks"
+@dataclass(frozen=True)
+class Group:
+    """A group with a score row: its direct members that have rows, and the metric it aggregates (filter
+    None: the one lm-eval finds on its leaves)."""
+
+    members: tuple[str, ...]
+    metric: str
+    filter: str | None
 
 
-def locate(task: str, catalog: Path | None = None) -> Path:
-    """The catalog YAML declaring `task: TASK`: first in folders whose name starts the task's name
-    (arc for arc_easy), then anywhere in the catalog."""
-    catalog = catalog or catalog_dir()
-    declares = re.compile(rf"^['\"]?task['\"]?:\s*['\"]?{re.escape(task)}['\"]?\s*$", re.MULTILINE)
-    likely = [d for d in catalog.iterdir() if d.is_dir() and task.startswith(d.name)]
-    for folder in (*likely, catalog):
-        for path in sorted(folder.rglob("*.yaml")):
-            if declares.search(path.read_text(encoding="utf-8", errors="replace")):
-                return path
+def is_data(data: object) -> bool:
+    """A pinned dataset's name, or a mapping from the catalog's dataset_path to one."""
+    if isinstance(data, dict):
+        return bool(data) and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items())
+    return isinstance(data, str)
+
+
+def entry_of(i: int, entry: object) -> dict:
+    """One `catalog:` item as `{tasks: [...], data: DATASET | {PATH: DATASET}, group: NAME | None}`."""
+    if isinstance(entry, dict) and set(entry) == {"task", "data"} and isinstance(entry["task"], str):
+        if is_data(entry["data"]):
+            return {"tasks": [entry["task"]], "data": entry["data"], "group": None}
+    elif isinstance(entry, dict) and set(entry) == {"group", "tasks", "data"} and is_data(entry["data"]):
+        tasks, name = entry["tasks"], str(entry["group"])
+        if (
+            isinstance(tasks, list)
+            and tasks
+            and all(isinstance(t, str) for t in tasks)
+            and GROUP_NAME.match(name)
+        ):
+            return {"tasks": list(tasks), "data": entry["data"], "group": name}
+    hint = ""
+    if isinstance(entry, dict) and set(entry) == {"group", "data"}:
+        group, data = entry["group"], entry["data"]
+        hint = f" To run lm-eval's group {group!r}: `{{task: {group}, data: {data}}}`."
     raise EvalpinError(
-        f"conf/suite/: catalog task {task!r} is not in lm-eval's catalog ({catalog}). Check the name "
-        "(`lm_eval ls tasks`), or write it as a local task under the suite's include_path."
+        f"conf/suite/: catalog[{i}] is {entry!r}; expected {SHAPES}, where DATASET is pinned with "
+        f"`evalpin pin-data` (`evalpin suite-data` lists what to pin).{hint}"
     )
 
 
-GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-
-
 def entries(suite: dict) -> list[dict]:
-    """The suite's `catalog:` list, each checked, as `{tasks: [...], data: DATASET, group: NAME | None}`.
-
-    `{task: T, data: D}` is one catalog task; `{group: G, tasks: [T1, T2], data: D}` runs several tasks
-    on one pinned dataset as a group of its own whose score is their aggregate (mmlu subjects)."""
+    """The suite's `catalog:` list, each checked (its shape; names are resolved by `trees`)."""
     found, seen = [], set()
-    for i, entry in enumerate(suite.get("catalog") or []):
-        if isinstance(entry, dict) and set(entry) == {"task", "data"} and isinstance(entry["task"], str):
-            found.append({"tasks": [entry["task"]], "data": entry["data"], "group": None})
-        elif (
-            isinstance(entry, dict)
-            and set(entry) == {"group", "tasks", "data"}
-            and isinstance(entry["tasks"], list)
-            and entry["tasks"]
-            and all(isinstance(t, str) for t in entry["tasks"])
-            and GROUP_NAME.match(str(entry["group"]))
-        ):
-            found.append({"tasks": list(entry["tasks"]), "data": entry["data"], "group": entry["group"]})
-        else:
-            raise EvalpinError(
-                f"conf/suite/: catalog[{i}] is {entry!r}; expected `{{task: CATALOG_TASK, data: DATASET}}` "
-                "or `{group: NAME, tasks: [CATALOG_TASK, ...], data: DATASET}` (NAME: lower-case letters, "
-                "digits, '-', '_', '.'), where DATASET is pinned with `evalpin pin-data`."
-            )
+    for i, item in enumerate(suite.get("catalog") or []):
+        found.append(entry_of(i, item))
         names = [*found[-1]["tasks"], *([found[-1]["group"]] if found[-1]["group"] else [])]
         if twice := sorted(seen.intersection(names) | {n for n in names if names.count(n) > 1}):
             raise EvalpinError(
@@ -85,50 +93,177 @@ def entries(suite: dict) -> list[dict]:
     return found
 
 
+def datasets(suite: dict) -> list[str]:
+    """The pinned datasets the suite's catalog entries read, sorted (nothing resolved: no lm_eval import)."""
+    found = set()
+    for entry in entries(suite):
+        data = entry["data"]
+        found.update(data.values() if isinstance(data, dict) else [data])
+    return sorted(found)
+
+
+def tree(i: int, entry: dict) -> Node:
+    """The entry as lm-eval builds it: a catalog name's own tree, or the suite's group over catalog tasks."""
+    if not entry["group"]:
+        return resolve(entry["tasks"][0])
+    leaves = [resolve(t) for t in entry["tasks"]]
+    if other := next((n for n in leaves if n.kind != TASK), None):
+        raise EvalpinError(
+            f"conf/suite/: catalog[{i}] group {entry['group']!r} lists {other.name!r}, which is "
+            f"{kind_word(other)} in lm-eval's catalog, not a task; run it as an entry of its own: "
+            f"`{{task: {other.name}, data: DATASET}}`."
+        )
+    scored = {leaf.name: primary_score(leaf.config) for leaf in leaves}
+    return Node(entry["group"], GROUP, group_config(entry["group"], scored), tuple(leaves))
+
+
+def trees(suite: dict) -> list[tuple[dict, Node]]:
+    """Every entry with its tree; a leaf that two entries run is refused (lm-eval reports it once)."""
+    found, owner = [], {}
+    for i, entry in enumerate(entries(suite)):
+        node = tree(i, entry)
+        for leaf in node.leaves():
+            if leaf.name in owner:
+                raise EvalpinError(
+                    f"conf/suite/: catalog[{i}] ({node.name}) runs {leaf.name!r}, which "
+                    f"catalog[{owner[leaf.name]}] runs too; each catalog task runs once. Drop one of the two."
+                )
+            owner[leaf.name] = i
+        found.append((entry, node))
+    return found
+
+
+def bind(entry: dict, node: Node) -> dict[str, str]:
+    """Each leaf -> the pinned dataset it reads: the entry's one dataset, or the one its dataset_path maps
+    to. A leaf whose dataset nothing binds is named with the dataset it reads."""
+    data, leaves = entry["data"], node.leaves()
+    paths = sorted({str(leaf.config.get("dataset_path")) for leaf in leaves})
+    if isinstance(data, str):
+        if len(paths) > 1:
+            mapping = ", ".join(f"{p}: DATASET" for p in paths)
+            raise EvalpinError(
+                f"conf/suite/: catalog entry {node.name!r} reads {len(paths)} Hub datasets {paths}, "
+                f"and `data: {data}` is one; bind each: `data: {{{mapping}}}` (`evalpin suite-data` "
+                "lists the pin-data command of each)."
+            )
+        return {leaf.name: data for leaf in leaves}
+    unbound = next((leaf for leaf in leaves if leaf.config.get("dataset_path") not in data), None)
+    if unbound is not None:
+        path = unbound.config.get("dataset_path")
+        raise EvalpinError(
+            f"conf/suite/: catalog entry {node.name!r}: {unbound.name!r} reads Hub dataset {path!r}, which "
+            f"`data:` does not bind; pin it (`evalpin suite-data` prints the command) and add "
+            f"`{path}: DATASET` to the entry's data."
+        )
+    if unused := sorted(set(data) - set(paths)):
+        raise EvalpinError(
+            f"conf/suite/: catalog entry {node.name!r}: `data:` binds {unused}, which no leaf reads (they "
+            f"read {paths}); remove them or check the spelling."
+        )
+    return {leaf.name: data[leaf.config["dataset_path"]] for leaf in leaves}
+
+
 def task_data(suite: dict) -> dict[str, str]:
-    """Every catalog task the suite runs -> the pinned dataset it reads."""
-    return {task: entry["data"] for entry in entries(suite) for task in entry["tasks"]}
+    """Every catalog task (leaf) the suite runs -> the pinned dataset it reads."""
+    return {task: name for entry, node in trees(suite) for task, name in bind(entry, node).items()}
 
 
-def groups(suite: dict) -> dict[str, list[str]]:
-    """The suite's catalog groups -> their tasks."""
-    return {entry["group"]: entry["tasks"] for entry in entries(suite) if entry["group"]}
+def groups(suite: dict) -> dict[str, Group]:
+    """Every group with a score row (subgroups too), members before the groups that hold them."""
+    found: dict[str, Group] = {}
+    for _, node in trees(suite):
+        collect_groups(node, found)
+    return found
+
+
+def collect_groups(node: Node, found: dict[str, Group]) -> list[str]:
+    """Add the scored groups at and below `node`; return the names of its rows (itself when scored, or
+    the rows below it: a group without an aggregate and a tag have no row of their own)."""
+    below = [name for child in node.children for name in collect_groups(child, found)]
+    if node.kind == TASK:
+        return [node.name]
+    if not node.aggregated:
+        return below
+    aggregate = node.config["aggregate_metric_list"]
+    first = aggregate[0] if isinstance(aggregate, list) else aggregate
+    kept = first.get("filter_list")
+    kept = [kept] if isinstance(kept, str) else kept
+    found[node.name] = Group(tuple(below), str(first["metric"]), kept[0] if kept else None)
+    return [node.name]
 
 
 def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | str], list[str]]:
-    """For lm-eval: per catalog entry, what to evaluate with the pinned snapshot as dataset_path; and the
-    folders TaskManager must index (only those). A single task goes as a one-task wrapper group
-    (evalpin_TASK); a group is written as a group YAML into `scratch` (indexed too): lm-eval passes an
-    inline top-level dict's own fields, aggregate_metric_list included, down to its tasks."""
+    """For lm-eval: per catalog entry, what to evaluate with each leaf's dataset_path on its pinned
+    snapshot; and the folders TaskManager must index (only those, `scratch` last). A task or tag goes as
+    a wrapper group (evalpin_NAME) listing its leaves; a group is written into `scratch`, every group
+    below it too."""
     configs: list[dict | str] = []
     folders: list[str] = []
-    for entry in entries(suite):
-        overrides, scored = [], {}
-        snapshot, cache = str(project.data_dir(root, entry["data"])), cache_dir(root, entry["data"])
-        for task in entry["tasks"]:
-            path = locate(task)
-            fields = catalog_fields(path)
-            check_data(root, task, entry["data"], fields)
-            if str(path.parent) not in folders:
-                folders.append(str(path.parent))
-            kwargs = {**(fields.get("dataset_kwargs") or {}), "cache_dir": cache}
-            overrides.append({"task": task, "dataset_path": snapshot, "dataset_kwargs": kwargs})
-            scored[task] = primary_score(fields)
-        if not entry["group"]:
-            configs.append({"group": f"{GROUP_PREFIX}{entry['tasks'][0]}", "task": overrides})
-            continue
-        group = group_config(entry["group"], overrides, scored)
-        (scratch / f"{entry['group']}.yaml").write_text(yaml.safe_dump(group))
-        configs.append(entry["group"])
-    if any(entry["group"] for entry in entries(suite)):
+    cards: dict[str, tuple[Card, str]] = {}
+    for entry, node in trees(suite):
+        specs = {}
+        for leaf, data in zip(node.leaves(), bind(entry, node).values(), strict=True):
+            if data not in cards:
+                cards[data] = Card.read(root, data), cache_dir(root, data)
+            cards[data][0].check(leaf.name, leaf.config)
+            specs[leaf.name] = leaf_spec(root, leaf, data, cards[data][1])
+            if leaf.path and str(Path(leaf.path).parent) not in folders:
+                folders.append(str(Path(leaf.path).parent))
+        if node.kind == GROUP:
+            write_groups(node, specs, scratch)
+            configs.append(node.name)
+        else:
+            configs.append({"group": f"{GROUP_PREFIX}{node.name}", "task": list(specs.values())})
+    if any(node.kind == GROUP for _, node in trees(suite)):
         folders.append(str(scratch))
     return configs, folders
 
 
-def group_config(name: str, overrides: list[dict], scored: dict[str, tuple[str, str]]) -> dict:
-    """A group YAML whose score aggregates its tasks' primary metric under their primary filter (`scored`:
-    task -> metric, filter; mean weighted by size, as lm-eval's mmlu groups); tasks that report different
-    metrics cannot be averaged."""
+def leaf_spec(root: Path, leaf: Node, data: str, cache: str) -> dict:
+    """A leaf as a group lists it: the catalog task, what its groups set on it, its pinned snapshot."""
+    kwargs = {**(leaf.config.get("dataset_kwargs") or {}), "cache_dir": cache}
+    snapshot = str(project.data_dir(root, data))
+    return {**leaf.overrides, "task": leaf.name, "dataset_path": snapshot, "dataset_kwargs": kwargs}
+
+
+def write_groups(node: Node, specs: dict[str, dict], scratch: Path) -> None:
+    """`node` and the groups below it as group YAMLs in `scratch`: their own fields, leaves as `specs`."""
+    listed: list[str | dict] = []
+    for child in node.children:
+        if child.kind == TASK:
+            listed.append(specs[child.name])
+        else:
+            write_groups(child, specs, scratch)
+            listed.append({**child.overrides, "group": child.name} if child.overrides else child.name)
+    config = {**node.config, "task": listed}
+    (scratch / f"{safe_name(node.name)}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+@contextmanager
+def own_groups_quiet() -> Iterator[None]:
+    """Silence lm-eval's index warning for each catalog group redefined (on purpose) in a SCRATCH_PREFIX
+    folder; other redefinitions still warn."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        ours = record.args and len(record.args) == 3 and Path(str(record.args[1])).parent.name
+        return not (ours and str(ours).startswith(SCRATCH_PREFIX))
+
+    logger = logging.getLogger("lm_eval.tasks._index")
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
+def group_config(name: str, scored: dict[str, tuple[str, str]]) -> dict:
+    """The suite's own group: its score aggregates its tasks' primary metric under their primary filter
+    (`scored`: task -> metric, filter; mean weighted by size, as lm-eval's mmlu groups); tasks that report
+    different metrics cannot be averaged."""
     if len(set(scored.values())) > 1:
         raise EvalpinError(
             f"conf/suite/: catalog group {name!r} mixes tasks scored by different metrics "
@@ -137,17 +272,7 @@ def group_config(name: str, overrides: list[dict], scored: dict[str, tuple[str, 
         )
     metric, kept = next(iter(scored.values()))
     aggregate = {"metric": metric, "aggregation": "mean", "weight_by_size": True, "filter_list": [kept]}
-    return {
-        "group": name,
-        "task": overrides,
-        "aggregate_metric_list": [aggregate],
-        "metadata": {"version": 1.0},
-    }
-
-
-def scores_of(tasks: list[str]) -> dict[str, tuple[str, str]]:
-    """Each catalog task -> the metric and filter its score is reported under."""
-    return {task: primary_score(catalog_fields(locate(task))) for task in tasks}
+    return {"group": name, "aggregate_metric_list": [aggregate], "metadata": {"version": 1.0}}
 
 
 def primary_score(fields: dict) -> tuple[str, str]:
@@ -168,59 +293,63 @@ def cache_dir(root: Path, data: str) -> str:
     return str(hf_home / "datasets" / "evalpin" / f"{data}-{digest[:16]}")
 
 
-class _TagTolerantLoader(yaml.SafeLoader):
-    """Reads catalog YAMLs for their plain fields; `!function utils.x` values are left as strings."""
+@dataclass(frozen=True)
+class Card:
+    """A pinned dataset's README `configs:` (config -> split -> data_files patterns) and its files."""
 
+    path: Path
+    configs: dict[str, dict[str, list[str]]]
+    pinned: tuple[str, ...]
 
-_TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix}")
+    @classmethod
+    def read(cls, root: Path, data: str) -> Card:
+        path = project.data_dir(root, data) / "README.md"
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        header = yaml.safe_load(text.split("---")[1]) if text.startswith("---") else {}
+        configs = {}
+        for config in (header or {}).get("configs") or []:
+            files = config.get("data_files") or []
+            listed = isinstance(files, list)
+            pairs = [(f.get("split"), f.get("path")) for f in files] if listed else files.items()
+            configs[config.get("config_name")] = {str(s): as_list(p) for s, p in pairs}
+        return cls(path, configs, tuple(list_delivery(path.parent)) if path.parent.is_dir() else ())
 
+    def missing(self, config: str) -> list[str]:
+        """The config's splits that no pinned file matches."""
+        return [s for s, patterns in self.configs[config].items() if not pinned_any(self.pinned, patterns)]
 
-def catalog_fields(path: Path) -> dict:
-    """A catalog YAML's fields, over those of the file it `include:`s (as lm-eval merges them)."""
-    fields = yaml.load(path.read_text(encoding="utf-8"), Loader=_TagTolerantLoader) or {}
-    include = fields.pop("include", None)
-    return {**catalog_fields(path.parent / include), **fields} if include else fields
-
-
-def check_data(root: Path, task: str, data: str, fields: dict) -> None:
-    """The pinned dataset declares (README `configs:`) the config and the split the task reads."""
-    card = project.data_dir(root, data) / "README.md"
-    config = fields.get("dataset_name") or "default"
-    split = fields.get("test_split") or fields.get("validation_split")
-    text = card.read_text(encoding="utf-8") if card.is_file() else ""
-    header = yaml.safe_load(text.split("---")[1]) if text.startswith("---") else {}
-    configs = {c.get("config_name"): c for c in (header or {}).get("configs") or []}
-    fix = (
-        f"re-pin it with `evalpin pin-data` including that {{}} (--include), "
-        f"or bind {task!r} to another dataset."
-    )
-    if config not in configs:
-        raise EvalpinError(
-            f"{card}: field 'configs' has no config_name {config!r} (has {sorted(configs)}), which catalog "
-            f"task {task!r} reads (dataset_name); " + fix.format("config")
+    def check(self, task: str, fields: dict) -> None:
+        """The card declares the config and the split the task reads, and every split of that config has
+        a pinned file (the datasets library loads a config whole)."""
+        config = fields.get("dataset_name") or "default"
+        split = fields.get("test_split") or fields.get("validation_split")
+        fix = (
+            f"re-pin it with `evalpin pin-data` including that {{}} (--include), or bind {task!r} elsewhere."
         )
-    files = configs[config].get("data_files") or []
-    splits = {f.get("split"): f.get("path") for f in files} if isinstance(files, list) else dict(files)
-    pinned = list_delivery(card.parent)
-    missing = [s for s, patterns in splits.items() if not pinned_any(pinned, patterns)]
-    if split in missing:
-        raise EvalpinError(
-            f"{card}: config {config!r} has no pinned file for split {split!r} (splits {sorted(splits)}), "
-            f"which catalog task "
-            f"{task!r} evaluates on; " + fix.format("split")
-        )
-    if missing:  # the datasets library loads a config whole and fails on a split without files
-        raise EvalpinError(
-            f"{card}: config {config!r} lists split(s) {missing} with no pinned file; the datasets library "
-            f"loads every split of a config, so catalog task {task!r} cannot load it. Re-pin with "
-            f"`evalpin pin-data` including those splits too: "
-            + " ".join(f"--include '{p}'" for s in missing for p in as_list(splits[s]))
-        )
+        if config not in self.configs:
+            raise EvalpinError(
+                f"{self.path}: field 'configs' has no config_name {config!r} (has {sorted(self.configs)}), "
+                f"which catalog task {task!r} reads (dataset_name); " + fix.format("config")
+            )
+        missing = self.missing(config)
+        if split in missing:
+            raise EvalpinError(
+                f"{self.path}: config {config!r} has no pinned file for split {split!r} (splits "
+                f"{sorted(self.configs[config])}), which catalog task {task!r} evaluates on; "
+                + fix.format("split")
+            )
+        if missing:
+            raise EvalpinError(
+                f"{self.path}: config {config!r} lists split(s) {missing} with no pinned file; the datasets "
+                f"library loads every split of a config, so catalog task {task!r} cannot load it. Re-pin "
+                "with `evalpin pin-data` including those splits too: "
+                + " ".join(f"--include '{p}'" for s in missing for p in self.configs[config][s])
+            )
 
 
 def as_list(patterns: str | list[str] | None) -> list[str]:
     return [patterns] if isinstance(patterns, str) else list(patterns or [])
 
 
-def pinned_any(pinned: list[str], patterns: str | list[str] | None) -> bool:
-    return any(fnmatch.fnmatch(p, pattern) for p in pinned for pattern in as_list(patterns))
+def pinned_any(pinned: tuple[str, ...] | list[str], patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(p, pattern) for p in pinned for pattern in patterns)

@@ -26,9 +26,7 @@ CHOICE_TYPES = ("multiple_choice", "loglikelihood")
 
 
 def evaluate(root: Path, params: dict) -> dict:
-    # Idle OpenMP threads otherwise spin: two evaluations sharing 2 cores (`dvc queue start -j 2`) took 33 s
-    # instead of 10 s. Set before torch loads; the thread count stays pinned, results do not change.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    set_wait_policy(root)
     model, inference, suite, backend = (
         section(params, key) for key in ("model", "inference", "suite", "backend")
     )
@@ -54,6 +52,17 @@ def evaluate(root: Path, params: dict) -> dict:
     )
     write_json(root / METRICS_FILE, metrics)
     return metrics
+
+
+def set_wait_policy(root: Path) -> None:
+    """OMP_WAIT_POLICY=PASSIVE for an experiment DVC's queue runs (in a temporary copy of the repository,
+    DVC_ROOT naming the repository): idle OpenMP threads otherwise spin, and two evaluations sharing 2 cores
+    (`dvc queue start -j 2`) took 33 s instead of 10 s. Alone, PASSIVE costs a single evaluation 1.3-1.45x
+    (full-size MMLU, docs/performance.md), so it keeps OpenMP's default. A policy set by the user wins.
+    Set before torch loads; results do not change (the thread count stays pinned)."""
+    queued = os.environ.get("DVC_ROOT") and Path(os.environ["DVC_ROOT"]).resolve() != root.resolve()
+    if queued:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def section(params: dict, key: str) -> dict:
@@ -120,7 +129,7 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
     import torch  # heavy: imported only when evaluating
 
     torch.set_num_threads(int(inference["torch_threads"]))
-    with tempfile.TemporaryDirectory(prefix="evalpin-groups-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=catalog.SCRATCH_PREFIX) as scratch:
         catalog_configs, folders = catalog.task_configs(root, suite, Path(scratch))
         runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
         if suite.get("chat_tasks"):
@@ -177,9 +186,10 @@ def run_lm_eval(
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    task_manager = TaskManager(
-        include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
-    )
+    with catalog.own_groups_quiet():
+        task_manager = TaskManager(
+            include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
+        )
     seed = int(inference["seed"])
     return lm_eval.simple_evaluate(
         model=lm,
@@ -222,9 +232,11 @@ def score_row(scores: dict, metric: str, key: str, n: int) -> dict:
     }
 
 
-def summarize_results(results: dict, tasks: list[str], groups: dict[str, list[str]] | None = None) -> dict:
-    """Per task its primary metric (under its primary filter); per catalog group lm-eval's aggregate. The
-    suite mean counts a group once, not its tasks again."""
+def summarize_results(
+    results: dict, tasks: list[str], groups: dict[str, catalog.Group] | None = None
+) -> dict:
+    """Per task its primary metric (under its primary filter); per catalog group and subgroup lm-eval's
+    aggregate (n: its tasks' samples). The suite mean counts a group once, not its members again."""
     per_task = {
         task: score_row(
             results["results"][task],
@@ -234,13 +246,23 @@ def summarize_results(results: dict, tasks: list[str], groups: dict[str, list[st
         )
         for task in tasks
     }
-    for group, members in (groups or {}).items():
-        n = sum(per_task[t]["n"] for t in members)
-        metric, kept = primary_metric(results, members[0]), primary_filter(results, members[0])
-        per_task[group] = score_row(results["results"][group], metric, kept, n)
-    grouped = {t for members in (groups or {}).values() for t in members}
+    for name, group in (groups or {}).items():  # members before the groups that hold them
+        n = sum(per_task[t]["n"] for t in group.members)
+        kept = group.filter or first_leaf_filter(results, group.members, groups or {})
+        per_task[name] = score_row(results["results"][name], group.metric, kept, n)
+    grouped = {t for group in (groups or {}).values() for t in group.members}
     counted = [row["score"] for task, row in per_task.items() if task not in grouped]
     return {"tasks": per_task, "suite": {"score": sum(counted) / len(counted), "tasks": len(counted)}}
+
+
+def first_leaf_filter(results: dict, members: tuple[str, ...], groups: dict[str, catalog.Group]) -> str:
+    """The filter lm-eval aggregates a group under when the group names none: its leaves' (the first's)."""
+    first = members[0]
+    return (
+        first_leaf_filter(results, groups[first].members, groups)
+        if first in groups
+        else (primary_filter(results, first))
+    )
 
 
 def sample_records(results: dict, task: str) -> list[dict]:
@@ -325,13 +347,15 @@ def gguf_fingerprint(lock: Lock, inference: dict, backend: dict) -> dict:
     }
 
 
-def group_fingerprints(results: dict, fingerprint: dict, groups: dict[str, list[str]]) -> dict:
-    """A catalog group in the fingerprint: what its members measure, so the gate can compare its aggregate
-    (and calls it not comparable when a member's task, few-shot setting or dataset differs)."""
+def group_fingerprints(results: dict, fingerprint: dict, groups: dict[str, catalog.Group]) -> dict:
+    """A catalog group or subgroup in the fingerprint: what its members measure, so the gate can compare
+    its aggregate (and calls it not comparable when a member's task, few-shot setting or dataset differs).
+    A group over several pinned datasets records them under `datasets` (its identity covers their docs)."""
     tasks = fingerprint["suite"]["tasks"]
-    found = {}
-    for group, members in groups.items():
-        rows = [tasks[t] for t in members]
+    found: dict[str, dict] = {}
+    for group, members in ((name, list(g.members)) for name, g in groups.items()):
+        rows = [found.get(t) or tasks[t] for t in members]
+        data = [r.get("data") for r in rows]
         found[group] = {
             "version": results["versions"].get(group),
             "tasks": members,
@@ -340,8 +364,10 @@ def group_fingerprints(results: dict, fingerprint: dict, groups: dict[str, list[
             "output_type": "group",
             "chat_template_applied": any(r["chat_template_applied"] for r in rows),
             "outputs_sha256": hashlib.sha256("".join(r["outputs_sha256"] for r in rows).encode()).hexdigest(),
-            "data": rows[0].get("data"),
+            "data": data[0] if all(d == data[0] for d in data) else None,
         }
+        if found[group]["data"] is None and any(data):
+            found[group]["datasets"] = [d for _, d in sorted({d["name"]: d for d in data if d}.items())]
     return found
 
 

@@ -65,7 +65,42 @@ def shown(record: dict) -> object:
     return response["choice"] if isinstance(response, dict) else response
 
 
-def format_changes(changes: list[SampleChange], rev_a: str, rev_b: str, width: int = 40) -> str:
+def groups_at(root: Path, *revs: str) -> dict[str, list[str]]:
+    """Each catalog group and subgroup -> its leaf tasks, from eval/fingerprint.json at `revs` (a side
+    without one adds nothing)."""
+    from evalpin.evaluate import FINGERPRINT_FILE
+    from evalpin.gate import read_at
+
+    members: dict[str, list[str]] = {}
+    for rev in revs:
+        try:
+            tasks = read_at(root, rev, FINGERPRINT_FILE).get("suite", {}).get("tasks", {})
+        except EvalpinError:
+            continue
+        members.update({t: row["tasks"] for t, row in tasks.items() if row.get("output_type") == "group"})
+
+    def leaves(name: str) -> list[str]:
+        return [leaf for m in members[name] for leaf in leaves(m)] if name in members else [name]
+
+    return {group: leaves(group) for group in members}
+
+
+def group_lines(changes: list[SampleChange], groups: dict[str, list[str]]) -> list[str]:
+    """Per group with a changed sample: how many samples, in how many of its tasks."""
+    lines = []
+    for group, leaves in sorted(groups.items()):
+        inside = [c for c in changes if c.task in leaves]
+        if inside:
+            tasks = len({c.task for c in inside})
+            lines.append(
+                f"  group {group}: {len(inside)} samples changed in {tasks} of its {len(leaves)} tasks"
+            )
+    return lines
+
+
+def format_changes(
+    changes: list[SampleChange], rev_a: str, rev_b: str, width: int = 40, groups: dict | None = None
+) -> str:
     if not changes:
         return f"no sample changed its response or score between {rev_a} and {rev_b}"
     rows = [("task", "doc", "score", f"{rev_a} -> {rev_b}")]
@@ -75,7 +110,8 @@ def format_changes(changes: list[SampleChange], rev_a: str, rev_b: str, width: i
             (c.task, str(c.doc_id), score, f"{_clip(c.response[0], width)} -> {_clip(c.response[1], width)}")
         )
     tasks = len({c.task for c in changes})
-    return f"{columns(rows, free_last=True)}\n{len(changes)} samples changed in {tasks} tasks"
+    totals = [f"{len(changes)} samples changed in {tasks} tasks", *group_lines(changes, groups or {})]
+    return columns(rows, free_last=True) + "\n" + "\n".join(totals)
 
 
 def _num(value: float | None) -> str:

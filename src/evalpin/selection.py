@@ -20,11 +20,11 @@ def default_model(root: Path, name: str | None) -> str:
 
 def suite_datasets(root: Path) -> list[str]:
     """The pinned datasets the suite in params.yaml reads (its catalog tasks'), sorted."""
-    from evalpin.catalog import task_data
+    from evalpin.catalog import datasets
     from evalpin.compose import load_params
     from evalpin.evaluate import section
 
-    return sorted(set(task_data(section(load_params(root), "suite")).values()))
+    return datasets(section(load_params(root), "suite"))
 
 
 def verify_suite_datasets(root: Path) -> dict[str, dict]:

@@ -1,4 +1,5 @@
-"""evalpin pin, pin-data: a model delivery or a dataset repo, pinned at an immutable commit."""
+"""evalpin pin, pin-data, suite-data: a model delivery or a dataset repo, pinned at an immutable commit,
+and which datasets a suite still needs pinned."""
 
 from __future__ import annotations
 
@@ -125,6 +126,24 @@ def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
             f"{lock.what}.lock.json`) and accept it: `evalpin verify-data {name} --accept`"
         )
     print(f"  next: git add {lock.what}.dvc {lock.what}.lock.json conf/data/{name}.yaml")
+    return ExitCode.OK
+
+
+@COMMANDS.command(
+    "suite-data",
+    Arg(
+        "entry", nargs="?", help="one entry: its index in suite.catalog, or a catalog task, group or tag name"
+    ),
+    Arg("--suite", help="a suite in conf/suite/ (default: the suite in params.yaml)"),
+)
+def cmd_suite_data(root: Path, args: argparse.Namespace) -> int:
+    """the Hub datasets the suite's catalog entries read, which are pinned, how to pin the rest"""
+    from evalpin.compose import compose, load_params
+    from evalpin.evaluate import section
+    from evalpin.suite_data import describe
+
+    params = compose(root, (f"suite={args.suite}",)) if args.suite else load_params(root)
+    print(describe(root, section(params, "suite"), args.entry))
     return ExitCode.OK
 
 
