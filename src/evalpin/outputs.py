@@ -68,7 +68,7 @@ def shown(record: dict) -> object:
 def groups_at(root: Path, *revs: str) -> dict[str, list[str]]:
     """Each catalog group and subgroup -> its leaf tasks, from eval/fingerprint.json at `revs` (a side
     without one adds nothing)."""
-    from evalpin.evaluate import FINGERPRINT_FILE
+    from evalpin.paths import FINGERPRINT_FILE
     from evalpin.gate import read_at
 
     members: dict[str, list[str]] = {}

@@ -36,7 +36,7 @@ def record_probes(
     import torch
 
     from evalpin.ggufinfo import evaluated_file
-    from evalpin.lock import list_delivery
+    from evalpin.inventory import list_delivery
 
     gguf_file = evaluated_file(list_delivery(model_dir))
     model = load_reference_model(model_dir, gguf_file)
