@@ -10,7 +10,8 @@ from support import TEMPLATE
 
 CLI_DIR = Path(__file__).resolve().parents[1] / "src" / "evalpin" / "cli"
 # One spelling, a different meaning per command (each declared where it is used); every other option
-# that several commands take is declared once, in evalpin/cli/options.py. (--url: a bucket for `remote s3`, a server root for check-server)
+# that several commands take is declared once, in evalpin/cli/options.py. --url: a bucket for `remote s3`,
+# a server root for check-server.
 HOMONYMS = {"name", "repo_id", "--name", "--upstream", "--public-key", "--accept", "--dataset", "--url"}
 
 
