@@ -155,7 +155,7 @@ def mmlu_evaluated(pinned_repo_origin, tmp_path_factory):
         source = make_mmlu_full.write(FIXTURES / "mmlu-full")
     repo = copy_repo(pinned_repo_origin, tmp_path_factory.mktemp("mmlu") / "repo")
     request = DataPinRequest(
-        "cais/mmlu", make_mmlu_full.COMMIT, "mmlu", None, str(source), unverified_origin=True
+        "cais/mmlu", make_mmlu_full.COMMIT, "mmlu", None, local_dir=str(source), unverified_origin=True
     )
     pin_dataset(repo, request)
     params = yaml.safe_load((repo / "params.yaml").read_text())

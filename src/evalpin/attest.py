@@ -116,10 +116,10 @@ def _read(root: Path, tag: str | None, rel: str) -> str:
         if not path.is_file():
             raise EvalpinError(f"{rel}: not found; pin the model first (`evalpin pin ... --name NAME`).")
         return path.read_text()
-    text, reason = project.git_show(root, tag, rel)
-    if text is None:
+    data, reason = project.git_show(root, tag, rel)
+    if data is None:
         raise EvalpinError(f"{tag}:{rel}: not in the release ({reason}); check the tag (`git tag -l`).")
-    return text
+    return data.decode()
 
 
 def serving_dtype(lock: dict, params: dict) -> str:

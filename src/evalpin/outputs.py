@@ -68,8 +68,8 @@ def shown(record: dict) -> object:
 def groups_at(root: Path, *revs: str) -> dict[str, list[str]]:
     """Each catalog group and subgroup -> its leaf tasks, from eval/fingerprint.json at `revs` (a side
     without one adds nothing)."""
-    from evalpin.paths import FINGERPRINT_FILE
     from evalpin.gate import read_at
+    from evalpin.paths import FINGERPRINT_FILE
 
     members: dict[str, list[str]] = {}
     for rev in revs:
