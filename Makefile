@@ -109,7 +109,7 @@ repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
 	$(BIN)/dvc repro
 
 TEST_WORKERS ?= auto  # pytest-xdist workers: one per core; TEST_WORKERS=0 runs in one process
-test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, a real model; offline; 6-7.5 min on 2 cores)
+test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, a real model; offline; about 10 min on 2 cores: 614 s, 286 tests)
 	@start=$$(date +%s); $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10; \
 	  echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
 
