@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from evalpin import project
 from evalpin.atomic import write_atomic
 from evalpin.errors import EvalpinError
+from evalpin.inventory import package_version
 
 CONVERSATIONS = {
     "plain-prompt": None,  # no chat template: the raw encoding, special tokens included (BOS handling)
@@ -109,7 +109,7 @@ def rendering_inputs(root: Path, name: str, lock_digest: str) -> dict:
         "lock_digest": lock_digest,
         "golden_sha256": hashlib.sha256(golden_path(root, name).read_bytes()).hexdigest(),
         "conversations_sha256": hashlib.sha256(spec.encode()).hexdigest(),
-        "libraries": {package: _version(package) for package in RENDERING_LIBRARIES},
+        "libraries": {package: package_version(package) for package in RENDERING_LIBRARIES},
     }
 
 
@@ -159,13 +159,6 @@ def check_golden(root: Path, name: str) -> list[str]:
         elif expected != actual:
             problems.append(Mismatch(conversation, expected, actual).explain(tokenizer.decode))
     return problems
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "absent"
 
 
 def _read_record(path: Path) -> dict | None:

@@ -19,14 +19,18 @@ from evalpin.roles import DATASET, role_of
 RUNTIME_PACKAGES = ("torch", "transformers", "tokenizers", "lm_eval", "dvc", "huggingface_hub")
 
 
+def package_version(package: str) -> str:
+    """An installed package's version from its metadata (no import), or "absent"."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
 def current_runtime() -> dict[str, str]:
     """Versions read from package metadata (no imports: torch takes seconds to import)."""
     versions = {"python": platform.python_version()}
-    for package in RUNTIME_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "absent"
+    versions.update((package, package_version(package)) for package in RUNTIME_PACKAGES)
     image = os.environ.get("EVALPIN_IMAGE_DIGEST")
     if image:
         versions["image"] = image

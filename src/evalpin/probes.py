@@ -36,7 +36,7 @@ def record_probes(
     import torch
 
     from evalpin.ggufinfo import evaluated_file
-    from evalpin.inventory import list_delivery
+    from evalpin.inventory import list_delivery, package_version
 
     gguf_file = evaluated_file(list_delivery(model_dir))
     model = load_reference_model(model_dir, gguf_file)
@@ -50,7 +50,7 @@ def record_probes(
         "probe_tokens": PROBE_TOKENS,
         "probes": probes,
         "prompt_texts": texts or {},
-        "recorded_with": _versions("torch", "transformers"),
+        "recorded_with": {package: package_version(package) for package in ("torch", "transformers")},
     }
 
 
@@ -103,9 +103,3 @@ def sampling_defaults(model_dir: Path) -> dict:
     path = model_dir / "generation_config.json"
     config = json.loads(path.read_text()) if path.is_file() else {}
     return {key: config[key] for key in VLLM_SAMPLING_KEYS if config.get(key) is not None}
-
-
-def _versions(*packages: str) -> dict[str, str]:
-    from importlib import metadata
-
-    return {package: metadata.version(package) for package in packages}
