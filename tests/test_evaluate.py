@@ -1,15 +1,19 @@
 """The pipeline end to end: real `dvc repro` running real lm-eval on the pinned tiny model."""
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 import yaml
 
-from evalpin import catalog
+from evalpin import catalog, tasks
 from evalpin.catalog_tree import locate
-from evalpin.compose import compose
+from evalpin.compose import compose, load_params
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import evaluate
 from evalpin.lock import load_lock
@@ -22,11 +26,23 @@ from support import (
     dvc,
     evalpin,
     read_json,
+    subprocess_env,
     write_dataset_cache,
 )
 
 pytestmark = pytest.mark.slow
 TASKS = ("demo_color_mc", "demo_home_gen", "demo_food_fewshot", "demo_behaviour", "demo_chat_home")
+OUTPUTS = ("eval/metrics.json", "eval/scores.json", "eval/fingerprint.json", "eval/samples", "eval/results")
+
+
+def output_bytes(repo) -> dict[str, bytes]:
+    """Every file of the evaluate stage's outputs, by path."""
+    found = {}
+    for rel in OUTPUTS:
+        path = repo / rel
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            found[file.relative_to(repo).as_posix()] = file.read_bytes()
+    return found
 
 
 def test_repro_reproduces_the_committed_baseline_exactly(reproduced_repo):
@@ -56,6 +72,74 @@ def test_samples_are_stable_per_task_files(reproduced_repo):
     first = json.loads((samples / "demo_home_gen.jsonl").read_text().splitlines()[0])
     assert set(first) == {"doc_id", "doc_hash", "prompt_hash", "target_hash", "response", "score"}
     assert isinstance(first["response"], str)
+
+
+def test_a_kill_9_during_repro_costs_only_the_running_task_and_the_rerun_equals_an_uninterrupted_one(
+    reproduced_repo, reproduced_repo_origin
+):
+    """`dvc repro` and the evaluation under it are killed (SIGKILL, the whole process group) the moment the
+    first task's result is stored; the rerun evaluates only the tasks without a stored result, and every
+    output (results, samples, metrics, fingerprint) equals the uninterrupted run's byte for byte."""
+    results = reproduced_repo / "eval/results"
+    shutil.rmtree(results)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro"],
+        cwd=reproduced_repo,
+        env=subprocess_env(reproduced_repo),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(results.glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = sorted(p.stem for p in results.glob("*.json"))
+    assert proc.returncode == -signal.SIGKILL and 1 <= len(stored) < len(TASKS), stored
+    rerun = dvc(reproduced_repo, "repro").stdout
+    assert all(f"evaluate: {task}: reused (every input unchanged)" in rerun for task in stored), rerun
+    assert rerun.count("runs (no stored result)") == len(TASKS) - len(stored)
+    assert output_bytes(reproduced_repo) == output_bytes(reproduced_repo_origin)
+    assert "up to date" in dvc(reproduced_repo, "status").stdout
+
+
+def test_each_task_says_which_input_changed_and_a_hand_edited_result_is_never_reused(reproduced_repo):
+    params = load_params(reproduced_repo)
+    assert tasks.pending(reproduced_repo, params) == []
+    params["inference"]["batch_size"] = 2
+    assert set(tasks.status(reproduced_repo, params).values()) == {"inference.batch_size 1 -> 2"}
+    data = reproduced_repo / "eval/tasks/data/color_mc.jsonl"
+    data.write_text(data.read_text() + data.read_text().splitlines()[0] + "\n")
+    params = load_params(reproduced_repo)
+    assert tasks.status(reproduced_repo, params)["demo_color_mc"] == (
+        "data: eval/tasks/data/color_mc.jsonl changed"
+    )
+    assert tasks.pending(reproduced_repo, params) == ["demo_color_mc"]
+    stored = reproduced_repo / "eval/results/demo_home_gen.json"
+    stored.write_text(stored.read_text().replace('"score": 0.0', '"score": 1.0', 1))
+    why = "eval/results/demo_home_gen.json was changed after it was stored (digest mismatch)"
+    assert tasks.status(reproduced_repo, params)["demo_home_gen"] == why
+    with pytest.raises(EvalpinError, match=r"no result stored for the current inputs of demo_color_mc"):
+        tasks.merge(reproduced_repo, params)
+
+
+def test_removing_a_task_evaluates_nothing_and_adding_it_back_evaluates_only_it(reproduced_repo):
+    before = output_bytes(reproduced_repo)
+    params = yaml.safe_load((reproduced_repo / "params.yaml").read_text())
+    params["suite"]["tasks"].remove("demo_behaviour")
+    (reproduced_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    removed = evalpin(reproduced_repo, "evaluate")
+    assert "4 of 4 tasks reused, 0 to run" in removed.stdout and "running" not in removed.stderr
+    assert not (reproduced_repo / "eval/samples/demo_behaviour.jsonl").exists()
+    assert not (reproduced_repo / "eval/results/demo_behaviour.json").exists()
+    params["suite"]["tasks"].append("demo_behaviour")
+    (reproduced_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    added = evalpin(reproduced_repo, "evaluate")
+    assert "4 of 5 tasks reused, 1 to run" in added.stdout
+    assert "evaluate: demo_behaviour: runs (no stored result)" in added.stdout
+    assert "evaluate: [1/1] running demo_behaviour" in added.stderr  # progress: one line per task in a log
+    assert output_bytes(reproduced_repo) == before
 
 
 def test_second_repro_is_up_to_date(reproduced_repo):
