@@ -16,6 +16,7 @@ from evalpin.catalog_tree import locate
 from evalpin.compose import compose, load_params
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import evaluate
+from evalpin.gate import Side, comparable
 from evalpin.lock import load_lock
 from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
 from support import (
@@ -31,6 +32,7 @@ from support import (
 )
 
 pytestmark = pytest.mark.slow
+ARC_CHALLENGE = "c" * 40  # the test dataset's commit that adds an ARC-Challenge config
 TASKS = ("demo_color_mc", "demo_home_gen", "demo_food_fewshot", "demo_behaviour", "demo_chat_home")
 OUTPUTS = ("eval/metrics.json", "eval/scores.json", "eval/fingerprint.json", "eval/samples", "eval/results")
 
@@ -240,7 +242,8 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     import lm_eval.tasks  # noqa: F401  (evaluate imports it anyway; locating is what is timed)
 
     started = time.perf_counter()
-    assert catalog.task_configs(pinned_repo, params["suite"], tmp_path)[1] == [str(locate("arc_easy").parent)]
+    spec = catalog.leaf_specs(pinned_repo, params["suite"])["arc_easy"]
+    assert spec.folder == str(locate("arc_easy").parent)
     assert time.perf_counter() - started < 1.0  # only the catalog folder the suite uses
     metrics = evaluate(pinned_repo, params)
     assert metrics["tasks"]["arc_easy"]["n"] == 2  # the pinned test split, not the Hub's
@@ -248,12 +251,26 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     data = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]["arc_easy"]["data"]
     assert data["name"] == "arc" and data["revision"] == ARC_COMMIT
     assert data["lock_digest"] == load_lock(pinned_repo / "eval/data/arc.lock.json").digest
+    # a re-pin that adds ARC-Challenge changes arc's lock, not the files arc_easy reads: it is reused,
+    # and the gate still compares it
+    hub = pinned_repo / "hub/datasets--tests--arc/snapshots"
+    add_challenge(hub / ARC_COMMIT, hub / ARC_CHALLENGE)
+    pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_CHALLENGE, "arc", "hub"))
+    accept_dataset(pinned_repo, load_lock(pinned_repo / "eval/data/arc.lock.json"))
+    assert tasks.pending(pinned_repo, params) == []
+    before = Side("a", metrics, {"suite": {"tasks": {"arc_easy": {"data": data}}}})
+    assert evaluate(pinned_repo, params) == metrics
+    after = read_json(pinned_repo / "eval/fingerprint.json")
+    assert after["suite"]["tasks"]["arc_easy"]["data"]["lock_digest"] != data["lock_digest"]
+    assert comparable("arc_easy", before, Side("b", metrics, after)) == ""
     # the upstream fixes doc 1's answer key; re-pinned and accepted, the new key is scored (the datasets
     # library's own cache, keyed by folder and config name, would serve the old one)
     fixed = write_dataset_cache(tmp_path / "fix", answers=("A", "A"))
-    shutil.copytree(fixed, pinned_repo / "hub/datasets--tests--arc/snapshots" / ARC_FIX)
+    shutil.copytree(fixed, hub / ARC_FIX)
     pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_FIX, "arc", "hub"))
     accept_dataset(pinned_repo, load_lock(pinned_repo / "eval/data/arc.lock.json"))
+    changed = "dataset arc: ARC-Easy/test, ARC-Easy/train, ARC-Easy/validation changed"
+    assert tasks.status(pinned_repo, params) == {"arc_easy": changed}
     rescored = evaluate(pinned_repo, params)["tasks"]["arc_easy"]["score"]
     assert abs(rescored - metrics["tasks"]["arc_easy"]["score"]) == 0.5  # doc 1 of 2 flipped its score
     params["suite"]["catalog"] = [{"task": "arc_nonesuch", "data": "arc"}]
@@ -264,6 +281,19 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
         evaluate(pinned_repo, params)
 
 
+def add_challenge(snapshot, target):
+    """`snapshot` with an ARC-Challenge config added (a copy of ARC-Easy's files, listed in the card)."""
+    shutil.copytree(snapshot, target)
+    shutil.copytree(snapshot / "ARC-Easy", target / "ARC-Challenge")
+    config = "".join(
+        f"  - split: {s}\n    path: ARC-Challenge/{s}-*\n" for s in ("test", "train", "validation")
+    )
+    card = (snapshot / "README.md").read_text()
+    card = card.replace("configs:\n", f"configs:\n- config_name: ARC-Challenge\n  data_files:\n{config}")
+    (target / "README.md").unlink()
+    (target / "README.md").write_text(card)
+
+
 def test_a_pinned_dataset_lacking_the_tasks_config_or_split_is_named(template_repo, tmp_path):
     write_dataset_cache(template_repo / "hub")
     request = DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub", include=("ARC-Easy/train-*",))
@@ -272,10 +302,10 @@ def test_a_pinned_dataset_lacking_the_tasks_config_or_split_is_named(template_re
     with pytest.raises(
         EvalpinError, match=r"README.md: config 'ARC-Easy' has no pinned file for split 'test'"
     ):
-        catalog.task_configs(template_repo, suite, tmp_path)
+        catalog.leaf_specs(template_repo, suite)
     suite["catalog"] = [{"task": "arc_challenge", "data": "arc"}]  # dataset_name ARC-Challenge
     with pytest.raises(EvalpinError, match=r"field 'configs' has no config_name 'ARC-Challenge'"):
-        catalog.task_configs(template_repo, suite, tmp_path)
+        catalog.leaf_specs(template_repo, suite)
 
 
 def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned_demo_data(pinned_repo):
@@ -305,7 +335,9 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
             "name": "mmlu",
             "revision": accepted["revision"],
             "lock_digest": accepted["lock_digest"],
+            "files_sha256": tasks[task]["data"]["files_sha256"],
         }
+    assert len({tasks[t]["data"]["files_sha256"] for t in ("mmlu_demo", *subjects)}) == 4  # what each read
 
 
 def add_demo_datasets(repo):
