@@ -108,8 +108,6 @@ def verify_inputs(root: Path, params: dict, plan: dict[str, Leaf], server: bool 
 def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     """Evaluate `names` (leaf tasks of the suite), one lm-eval run each on one loaded model; each result
     is stored the moment its task finishes."""
-    import torch  # heavy: imported only when evaluating
-
     everything = leaves(root, params)
     if unknown := [n for n in names if n not in everything]:
         raise EvalpinError(
@@ -118,19 +116,15 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     plan = {n: everything[n] for n in names}
     if not plan:
         return
+    import torch  # heavy: imported only when evaluating
+
     model, inference, suite, backend = (
         section(params, k) for k in ("model", "inference", "suite", "backend")
     )
     server_check = verify_inputs(root, params, plan)
     if backend.get("name") == "gguf":
-        check_gguf_server_tasks(
-            root,
-            suite,
-            [
-                ([n for n, leaf in plan.items() if not leaf.chat], False),
-                ([n for n, leaf in plan.items() if leaf.chat], True),
-            ],
-        )
+        runs = [([n for n, leaf in plan.items() if leaf.chat == chat], chat) for chat in (False, True)]
+        check_gguf_server_tasks(root, suite, runs)
     task_keys = keys(root, params, plan)
     torch.set_num_threads(int(inference["torch_threads"]))
     lm = load_model(root, model, inference, backend)
@@ -138,17 +132,19 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     for name, leaf in plan.items():
         progress.start(name)
         started = time.monotonic()
-        tasks, folders = ([leaf.spec.wrapped], [leaf.spec.folder]) if leaf.spec else ([name], [])
-        results = run_lm_eval(root, lm, inference, suite, tasks, leaf.chat, folders)
-        stored = taskstore.Stored(
-            name,
-            task_keys[name],
-            taskstore.result_slice(results, name),
-            sample_records(results, name),
-            server_check,
-        )
-        taskstore.write(root, stored)
+        taskstore.write(root, evaluate_one(root, lm, params, leaf, task_keys[name], server_check))
         progress.finish(name, time.monotonic() - started)
+
+
+def evaluate_one(
+    root: Path, lm, params: dict, leaf: Leaf, key: dict, server_check: dict | None
+) -> taskstore.Stored:
+    """One task on its own requests: a local task by name, a catalog leaf in its wrapper group."""
+    tasks, folders = ([leaf.spec.wrapped], [leaf.spec.folder]) if leaf.spec else ([leaf.name], [])
+    inference, suite = section(params, "inference"), section(params, "suite")
+    results = run_lm_eval(root, lm, inference, suite, tasks, leaf.chat, folders)
+    records = sample_records(results, leaf.name)
+    return taskstore.Stored(leaf.name, key, taskstore.result_slice(results, leaf.name), records, server_check)
 
 
 def results_of(stored: dict[str, taskstore.Stored], groups: dict[str, catalog.Group]) -> dict:
