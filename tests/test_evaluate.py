@@ -26,6 +26,8 @@ from support import (
     committed_scores,
     dvc,
     evalpin,
+    evalpin_in_process,
+    git,
     read_json,
     subprocess_env,
     write_dataset_cache,
@@ -144,10 +146,18 @@ def test_removing_a_task_evaluates_nothing_and_adding_it_back_evaluates_only_it(
     assert output_bytes(reproduced_repo) == before
 
 
-def test_second_repro_is_up_to_date(reproduced_repo):
+def test_second_repro_is_up_to_date_and_dvc_checkout_of_a_tag_restores_its_stored_results(reproduced_repo):
     proc = dvc(reproduced_repo, "repro")
     assert "Stage 'evaluate' didn't change" in proc.stdout
     assert "up to date" in dvc(reproduced_repo, "status").stdout
+    git(reproduced_repo, "tag", "baseline")
+    stored = output_bytes(reproduced_repo)
+    shutil.rmtree(reproduced_repo / "eval/results")
+    (reproduced_repo / "eval/samples/demo_behaviour.jsonl").unlink()
+    git(reproduced_repo, "checkout", "-q", "baseline")
+    dvc(reproduced_repo, "checkout")
+    assert output_bytes(reproduced_repo) == stored
+    assert "5 of 5 tasks reused, 0 to run" in evalpin_in_process(reproduced_repo, "evaluate").stdout
 
 
 def test_one_changed_byte_stops_the_pipeline_naming_the_file(reproduced_repo):
@@ -248,7 +258,8 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     metrics = evaluate(pinned_repo, params)
     assert metrics["tasks"]["arc_easy"]["n"] == 2  # the pinned test split, not the Hub's
     assert read_json(pinned_repo / "eval/metrics.json") == metrics
-    data = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]["arc_easy"]["data"]
+    first = read_json(pinned_repo / "eval/fingerprint.json")
+    data = first["suite"]["tasks"]["arc_easy"]["data"]
     assert data["name"] == "arc" and data["revision"] == ARC_COMMIT
     assert data["lock_digest"] == load_lock(pinned_repo / "eval/data/arc.lock.json").digest
     # a re-pin that adds ARC-Challenge changes arc's lock, not the files arc_easy reads: it is reused,
@@ -258,11 +269,10 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_CHALLENGE, "arc", "hub"))
     accept_dataset(pinned_repo, load_lock(pinned_repo / "eval/data/arc.lock.json"))
     assert tasks.pending(pinned_repo, params) == []
-    before = Side("a", metrics, {"suite": {"tasks": {"arc_easy": {"data": data}}}})
     assert evaluate(pinned_repo, params) == metrics
     after = read_json(pinned_repo / "eval/fingerprint.json")
     assert after["suite"]["tasks"]["arc_easy"]["data"]["lock_digest"] != data["lock_digest"]
-    assert comparable("arc_easy", before, Side("b", metrics, after)) == ""
+    assert comparable("arc_easy", Side("a", metrics, first), Side("b", metrics, after)) == ""
     # the upstream fixes doc 1's answer key; re-pinned and accepted, the new key is scored (the datasets
     # library's own cache, keyed by folder and config name, would serve the old one)
     fixed = write_dataset_cache(tmp_path / "fix", answers=("A", "A"))

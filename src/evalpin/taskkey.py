@@ -162,25 +162,28 @@ def local_yaml(root: Path, suite: dict, task: str) -> Path:
     )
 
 
+def named_files(fields: dict) -> list[str]:
+    """The data files a local task's YAML names: dataset_kwargs.data_files (a name, a list, or a split
+    mapping of either)."""
+    named = (fields.get("dataset_kwargs") or {}).get("data_files") or {}
+    values = named.values() if isinstance(named, dict) else [named]
+    return [n for v in values for n in ([v] if isinstance(v, str) else list(v))]
+
+
 def local_task(root: Path, suite: dict, task: str) -> tuple[dict, dict]:
-    """A local task's definition and the data files its YAML names (dataset_kwargs.data_files), found
-    beside the YAML, in its data/ folder or from the repository root. A file found nowhere makes the key
-    cover every non-YAML file under include_path (the task may read any of them)."""
+    """A local task's definition and the data files its YAML names, found beside the YAML, in its data/
+    folder or from the repository root. A file found nowhere makes the key cover every non-YAML file
+    under include_path (the task may read any of them)."""
     path = local_yaml(root, suite, task)
     fields = task_fields(path)
     definition = {"files": definition_files(path, root), "fields": fields}
-    named = ((fields.get("dataset_kwargs") or {}).get("data_files")) or {}
-    names = [named] if isinstance(named, str) else list(named.values() if isinstance(named, dict) else named)
     files: dict[str, str] = {}
-    for name in (n for value in names for n in ([value] if isinstance(value, str) else value)):
-        found = next(
-            (c for c in (path.parent / name, path.parent / "data" / name, root / name) if c.is_file()), None
-        )
+    for name in named_files(fields):
+        places = (path.parent / name, path.parent / "data" / name, root / name)
+        found = next((p for p in places if p.is_file()), None)
         if found is None:
             return definition, {"files": every_data_file(root / suite["include_path"])}
-        files[found.relative_to(root).as_posix() if found.is_relative_to(root) else str(found)] = file_digest(
-            found
-        )
+        files[relative(found, root)] = file_digest(found)
     return definition, {"files": files}
 
 
@@ -251,23 +254,18 @@ def changes(old: dict, new: dict, limit: int = 3) -> str:
     return shown + (f" (and {len(words) - limit} more)" if len(words) > limit else "")
 
 
+def changed_files(old: dict, new: dict) -> list[str]:
+    before, after = old.get("files", {}), new.get("files", {})
+    return sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f))
+
+
 def describe(part: str, old: dict, new: dict) -> str:
+    """A changed delivery, task definition or data part of a key, in words."""
     if part == "delivery":
         return f"delivery {new.get('name')}: lock {short(old)} -> {short(new)}"
+    changed = changed_files(old, new)
     if part == "definition":
-        files = sorted(
-            f
-            for f in old.get("files", {}).keys() | new.get("files", {}).keys()
-            if old.get("files", {}).get(f) != new.get("files", {}).get(f)
-        )
-        return (
-            f"task definition: {', '.join(files)} changed" if files else "task definition: its fields changed"
-        )
-    changed = sorted(
-        f
-        for f in old.get("files", {}).keys() | new.get("files", {}).keys()
-        if old.get("files", {}).get(f) != new.get("files", {}).get(f)
-    )
+        return f"task definition: {', '.join(changed) or 'its fields'} changed"
     if "dataset" not in new:
         return f"data: {', '.join(changed) or 'its files'} changed"
     splits = sorted({s for f in changed for s, p in new["splits"].items() if catalog.pinned_any([f], p)})
