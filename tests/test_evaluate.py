@@ -338,6 +338,10 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
     assert metrics["suite"]["tasks"] == 4  # the group counts once in the suite mean, its subjects not again
     tasks = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]
     assert tasks["gsm8k"]["num_fewshot"] == 5 and tasks["gsm8k"]["output_type"] == "generate_until"
+    generation = read_json(pinned_repo / "eval/fingerprint.json")["generation"]["gsm8k"]
+    assert (
+        generation["max_gen_toks"] == 32 and generation["until"][0] == "Question:"
+    )  # the entry's, the catalog's
     assert tasks["mmlu_demo"]["output_type"] == "group" and tasks["mmlu_demo"]["tasks"] == subjects
     accepted = yaml.safe_load((pinned_repo / "conf/data/mmlu.yaml").read_text())
     for task in ("mmlu_demo", *subjects):

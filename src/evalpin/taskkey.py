@@ -143,7 +143,12 @@ def catalog_task(spec: catalog.LeafSpec, data: Lock) -> tuple[dict, dict]:
     from evalpin.catalog_tree import catalog_dir
 
     base = catalog_dir()
-    definition = {"files": definition_files(Path(spec.path), base), "fields": portable(spec.fields, base)}
+    given = {k: v for k, v in spec.config.items() if k not in ("dataset_path", "dataset_kwargs")}
+    definition = {
+        "files": definition_files(Path(spec.path), base),
+        "fields": portable(spec.fields, base),
+        "given": portable(given, base),  # what the suite's entry sets on it (gen_kwargs) and its groups
+    }
     patterns = [p for split in spec.splits.values() for p in split]
     files = {f.path: f.sha256 for f in data.files if catalog.pinned_any([f.path], patterns)}
     reads = {"dataset": spec.data, "config": spec.dataset_config, "splits": spec.splits, "files": files}
