@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from evalpin import catalog, project, taskkey, taskstore
@@ -129,11 +131,27 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     torch.set_num_threads(int(inference["torch_threads"]))
     lm = load_model(root, model, inference, backend)
     progress = Progress(len(plan))
-    for name, leaf in plan.items():
-        progress.start(name)
-        started = time.monotonic()
-        taskstore.write(root, evaluate_one(root, lm, params, leaf, task_keys[name], server_check))
-        progress.finish(name, time.monotonic() - started)
+    with without_env_info():
+        for name, leaf in plan.items():
+            progress.start(name)
+            started = time.monotonic()
+            taskstore.write(root, evaluate_one(root, lm, params, leaf, task_keys[name], server_check))
+            progress.finish(name, time.monotonic() - started)
+
+
+@contextmanager
+def without_env_info() -> Iterator[None]:
+    """simple_evaluate ends with lm-eval's add_env_info: torch's collect_env, which runs subprocesses
+    (`pip list` among them): measured 5.8 s here under load, paid once per call, so once per task. Nothing
+    evalpin writes reads it (the fingerprint's runtime comes from package metadata), so it is skipped."""
+    import lm_eval.evaluator as evaluator
+
+    original = evaluator.add_env_info
+    evaluator.add_env_info = lambda results: None
+    try:
+        yield
+    finally:
+        evaluator.add_env_info = original
 
 
 def evaluate_one(
