@@ -71,9 +71,10 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
         "catalog": lambda: [eval_bench.catalog_evaluation(ROOT, scratch, scale.eval_repeats)],
         "suites": lambda: [suite_bench.full_size(ROOT, scratch)],
         "tasks": lambda: [
-            task_bench.task_unit(ROOT, scratch, {"catalog": []} if scale.name == "small" else None)
+            task_bench.task_unit(
+                ROOT, scratch, {"catalog": []} if scale.name == "small" else None, scale.eval_repeats
+            )
         ],
-        "real": lambda: [real_bench.real_model(scratch, scale.eval_repeats)],
         "verify": verify_sections,
         "dvc": dvc_sections,
     }

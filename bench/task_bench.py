@@ -17,7 +17,7 @@ import yaml
 
 from bench import report
 from bench.eval_bench import offline_env, scratch_repo
-from bench.measure import Run, run
+from bench.measure import Run, median_wall, run
 from bench.report import Section, Verdict
 
 KILL_LIMIT = 0.6  # rerun after a kill at about half / the full evaluation
@@ -56,71 +56,83 @@ def kill_at_half(repo: Path, env: dict[str, str], total: int) -> int:
     return len(list(results.glob("*.json")))
 
 
-def measure(repo: Path, params: dict, env: dict[str, str]) -> dict[str, Run | int | str]:
-    names = [*(params["suite"].get("tasks") or []), *(params["suite"].get("chat_tasks") or [])]
-    run(evaluate_cmd(), cwd=repo, env=env)  # warm-up: caches
-    fresh(repo)
-    found: dict[str, Run | int | str] = {"full": run(evaluate_cmd(), cwd=repo, env=env)}
-    total = len(list((repo / "eval" / "results").glob("*.json")))
-    fresh(repo)
-    found["stored at kill"], found["total"] = kill_at_half(repo, env, total), total
-    found["rerun after kill"] = run(evaluate_cmd(), cwd=repo, env=env)
-    found["every key matches"] = run(evaluate_cmd(), cwd=repo, env=env)
-    added = found["task"] = names[-1]  # the last local or chat task
+def add_and_alone(repo: Path, params: dict, env: dict[str, str], added: str) -> tuple[Run, Run]:
+    """Adding `added` back to a suite whose other results are stored; `added` alone on an empty store."""
     suite = {k: list(params["suite"].get(k) or []) for k in ("tasks", "chat_tasks")}
     without = {k: [t for t in v if t != added] for k, v in suite.items()}
     set_suite(repo, params, without)
-    run(evaluate_cmd(), cwd=repo, env=env)  # the suite without it: nothing evaluated
+    run(evaluate_cmd(), cwd=repo, env=env)  # the suite without it: nothing evaluated, its result pruned
     set_suite(repo, params, suite)
-    found["adding one task"] = run(evaluate_cmd(), cwd=repo, env=env)
-    alone = {k: [t for t in v if t == added] for k, v in suite.items()}
-    set_suite(repo, params, {**alone, "catalog": []})
+    adding = run(evaluate_cmd(), cwd=repo, env=env)
+    stored = repo.parent / f"{repo.name}-stored"
+    shutil.rmtree(stored, ignore_errors=True)
+    shutil.copytree(repo / "eval" / "results", stored)
+    set_suite(repo, params, {**{k: [t for t in v if t == added] for k, v in suite.items()}, "catalog": []})
     fresh(repo)
-    found["that task alone"] = run(evaluate_cmd(), cwd=repo, env=env)
+    alone = run(evaluate_cmd(), cwd=repo, env=env)
+    set_suite(repo, params, suite)
+    fresh(repo)
+    shutil.copytree(stored, repo / "eval" / "results")  # the whole suite's results again
+    return adding, alone
+
+
+def measure(repo: Path, params: dict, env: dict[str, str], repeats: int) -> dict[str, list[Run] | int | str]:
+    names = [*(params["suite"].get("tasks") or []), *(params["suite"].get("chat_tasks") or [])]
+    run(evaluate_cmd(), cwd=repo, env=env)  # warm-up: caches
+    fresh(repo)
+    found: dict[str, list[Run] | int | str] = {"full": [run(evaluate_cmd(), cwd=repo, env=env)]}
+    total = len(list((repo / "eval" / "results").glob("*.json")))
+    fresh(repo)
+    found["stored at kill"], found["total"] = kill_at_half(repo, env, total), total
+    found["rerun after kill"] = [run(evaluate_cmd(), cwd=repo, env=env)]
+    found["every key matches"] = [run(evaluate_cmd(), cwd=repo, env=env) for _ in range(repeats)]
+    found["task"] = names[-1]  # the last local or chat task
+    pairs = [add_and_alone(repo, params, env, names[-1]) for _ in range(repeats)]  # interleaved
+    found["adding one task"], found["that task alone"] = [a for a, _ in pairs], [b for _, b in pairs]
     return found
 
 
-def task_unit(root: Path, scratch: Path, suite: dict | None = None) -> Section:
+def task_unit(root: Path, scratch: Path, suite: dict | None = None, repeats: int = 3) -> Section:
     """`suite`: overrides of params.yaml's suite (the small scale evaluates the local tasks only)."""
     repo, params = scratch_repo(root, scratch / "tasks-repo", suite or {})
-    found = measure(repo, params, offline_env(root))
-    full, rerun = found["full"], found["rerun after kill"]
-    reuse, added, alone = found["every key matches"], found["adding one task"], found["that task alone"]
-    assert isinstance(full, Run) and isinstance(rerun, Run) and isinstance(reuse, Run)
-    assert isinstance(added, Run) and isinstance(alone, Run)
-    killed, add_ratio = rerun.wall / full.wall, added.wall / alone.wall
-    rows = [
-        ["full evaluation, empty store (ref)", report.seconds(full.wall), "1.00x"],
-        [
-            f"rerun after kill -9 with {found['stored at kill']} of {found['total']} tasks stored",
-            report.seconds(rerun.wall),
-            report.ratio(killed),
-        ],
-        [
-            "rerun, every key matching (no model loaded)",
-            report.seconds(reuse.wall),
-            report.ratio(reuse.wall / full.wall),
-        ],
-        [
-            f"adding {found['task']} to the suite",
-            report.seconds(added.wall),
-            report.ratio(added.wall / full.wall),
-        ],
-        [
-            f"{found['task']} alone, empty store",
-            report.seconds(alone.wall),
-            report.ratio(alone.wall / full.wall),
-        ],
-    ]
     names = ", ".join(params["suite"].get("tasks") or []) + (
         " + catalog" if params["suite"].get("catalog") else ""
     )
+    found = measure(repo, params, offline_env(root), repeats)
+    full, rerun, reuse, added, alone = (
+        median_wall(found[k])  # type: ignore[arg-type]
+        for k in ("full", "rerun after kill", "every key matches", "adding one task", "that task alone")
+    )
+    killed, add_ratio = rerun / full, added / alone
+    rows = [
+        ["full evaluation, empty store (ref)", report.seconds(full), "1.00x"],
+        [
+            f"rerun after kill -9 with {found['stored at kill']} of {found['total']} tasks stored",
+            report.seconds(rerun),
+            report.ratio(killed),
+        ],
+        [
+            f"rerun, every key matching (no model loaded; median of {repeats})",
+            report.seconds(reuse),
+            report.ratio(reuse / full),
+        ],
+        [
+            f"adding {found['task']} to the suite (median of {repeats})",
+            report.seconds(added),
+            report.ratio(added / full),
+        ],
+        [
+            f"{found['task']} alone, empty store (median of {repeats})",
+            report.seconds(alone),
+            report.ratio(alone / full),
+        ],
+    ]
     return Section(
         "The task is the unit: resume, incremental suites, reuse",
         f"`evalpin evaluate` on the suite ({names}), each task evaluated on its own and stored in "
         "eval/results; the rerun after its process group was SIGKILLed once half the tasks were stored; "
         "adding a task to a suite whose other results are stored, against that task alone on an empty store "
-        "(both start a process and load the model).",
+        "(both start a process and load the model), interleaved.",
         ["run", "wall", "vs full"],
         rows,
         [
@@ -128,18 +140,18 @@ def task_unit(root: Path, scratch: Path, suite: dict | None = None) -> Section:
                 f"rerun after a kill at half <= {KILL_LIMIT}x full",
                 report.ratio(killed),
                 killed <= KILL_LIMIT,
-                "the tasks left were the longer ones",
+                "the tasks left when it was killed were the longer ones",
             ),
             Verdict(
                 f"adding one task <= {ADD_LIMIT}x that task alone",
                 report.ratio(add_ratio),
                 add_ratio <= ADD_LIMIT,
-                "merging and key computation over the whole suite",
+                "beyond the task, the run computes every task's key and merges the suite's outputs",
             ),
             Verdict(
                 f"every key matching <= {REUSE_LIMIT_S:.0f} s",
-                report.seconds(reuse.wall),
-                reuse.wall <= REUSE_LIMIT_S,
+                report.seconds(reuse),
+                reuse <= REUSE_LIMIT_S,
                 "resolving catalog names imports lm_eval.tasks (~3 s)",
             ),
         ],

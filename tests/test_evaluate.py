@@ -133,13 +133,13 @@ def test_removing_a_task_evaluates_nothing_and_adding_it_back_evaluates_only_it(
     params = yaml.safe_load((reproduced_repo / "params.yaml").read_text())
     params["suite"]["tasks"].remove("demo_behaviour")
     (reproduced_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    removed = evalpin(reproduced_repo, "evaluate")
+    removed = evalpin_in_process(reproduced_repo, "evaluate")
     assert "4 of 4 tasks reused, 0 to run" in removed.stdout and "running" not in removed.stderr
     assert not (reproduced_repo / "eval/samples/demo_behaviour.jsonl").exists()
     assert not (reproduced_repo / "eval/results/demo_behaviour.json").exists()
     params["suite"]["tasks"].append("demo_behaviour")
     (reproduced_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    added = evalpin(reproduced_repo, "evaluate")
+    added = evalpin_in_process(reproduced_repo, "evaluate")
     assert "4 of 5 tasks reused, 1 to run" in added.stdout
     assert "evaluate: demo_behaviour: runs (no stored result)" in added.stdout
     assert "evaluate: [1/1] running demo_behaviour" in added.stderr  # progress: one line per task in a log
