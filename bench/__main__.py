@@ -75,6 +75,7 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
                 ROOT, scratch, {"catalog": []} if scale.name == "small" else None, scale.eval_repeats
             )
         ],
+        "real": lambda: [real_bench.real_model(scratch, scale.eval_repeats)],
         "verify": verify_sections,
         "dvc": dvc_sections,
     }
