@@ -36,12 +36,22 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command("evaluate")
+@COMMANDS.command(
+    "evaluate",
+    Arg(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="keep lm-eval's chatter (also: EVALPIN_VERBOSE=1 dvc repro)",
+    ),
+)
 def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     """run the suite on the pinned model (the pipeline's stage)"""
+    from evalpin import quiet
     from evalpin.compose import load_params
     from evalpin.evaluate import evaluate
 
+    quiet.install(args.verbose)
     metrics = evaluate(root, load_params(root))
     for task, row in metrics["tasks"].items():
         print(f"{task}: {row['metric']} {row['score']:.4f}")

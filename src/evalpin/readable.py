@@ -1,0 +1,99 @@
+"""What each sample asked, offered and expected, in words, and whether its prompt was cut to fit the model.
+
+Recorded in eval/samples at evaluation time (question, choices, gold, truncated), from the task's own
+doc_to_text / doc_to_choice / doc_to_target applied to the doc lm-eval read from the pinned data: so
+`evalpin samples` reads any revision without lm-eval, the datasets or a model. The question is the task's
+rendering of the doc alone (no few-shot examples, no chat template); the choices are exactly what was
+scored. A prompt is "truncated" when it has more tokens than lm-eval's hf backend keeps (the model's
+max_length, minus max_gen_toks for generation): the backend then silently drops its start, which changes
+the score; counted per task in eval/fingerprint.json and named by `evalpin report`.
+"""
+
+from __future__ import annotations
+
+CHOICE = "multiple_choice"
+
+
+def keeping_task_manager(**kwargs):
+    """lm-eval's TaskManager, keeping the Task objects that simple_evaluate loads through it (its
+    `load` result), so their doc_to_* methods can describe the samples after the run without building
+    the tasks (and their datasets) a second time."""
+    from lm_eval.tasks import TaskManager
+
+    class KeepingTaskManager(TaskManager):
+        loaded: dict | None = None
+
+        def load(self, *args, **kw):  # lm-eval's signature
+            self.loaded = super().load(*args, **kw)
+            return self.loaded
+
+    return KeepingTaskManager(**kwargs)
+
+
+def describe(results: dict, task_manager, lm) -> dict[str, dict[int, dict]]:
+    """task -> doc_id -> the readable fields of its sample (empty for a task lm-eval did not keep)."""
+    tasks = (getattr(task_manager, "loaded", None) or {}).get("tasks", {})
+    described: dict[str, dict[int, dict]] = {}
+    for name, samples in results.get("samples", {}).items():
+        task = tasks.get(name)
+        if task is None:
+            continue
+        rows = described.setdefault(name, {})
+        for sample in samples:
+            if sample["doc_id"] not in rows:  # a task with several filters logs each doc per filter
+                rows[sample["doc_id"]] = fields(task, sample, lm)
+    return described
+
+
+def fields(task, sample: dict, lm) -> dict:
+    doc = sample["doc"]
+    out: dict = {"question": str(task.doc_to_text(doc))}
+    if task.config.output_type == CHOICE:
+        choices = [str(c) for c in task.doc_to_choice(doc)]
+        out["choices"], out["gold"] = choices, gold_index(task.doc_to_target(doc), choices)
+    else:
+        target = sample["target"]
+        out["gold"] = target if isinstance(target, (str, int, float)) else str(target)
+    cut = truncation(lm, task.config.output_type, sample["arguments"])
+    if cut:
+        out["truncated"] = cut
+    return out
+
+
+def gold_index(target: object, choices: list[str]) -> object:
+    """The gold choice as an index into `choices`, as lm-eval scores it (an int, a choice's text, or a
+    list of either for several correct answers)."""
+    if isinstance(target, list):
+        return [gold_index(t, choices) for t in target]
+    if isinstance(target, str) and target in choices:
+        return choices.index(target)
+    return target
+
+
+def context_limit(lm, output_type: str, arguments: list) -> int | None:
+    """How many tokens of a request lm-eval's hf backend keeps, or None for a backend that does not say
+    (a server truncates or refuses on its side)."""
+    if getattr(lm, "backend", None) != "causal" or not hasattr(lm, "tok_encode"):
+        return None
+    if output_type == "generate_until":
+        gen_kwargs = arguments[0][1] if len(arguments[0]) > 1 else {}
+        return int(lm.max_length) - int((gen_kwargs or {}).get("max_gen_toks", lm.max_gen_toks))
+    return int(lm.max_length) + 1
+
+
+def truncation(lm, output_type: str, arguments: list) -> dict | None:
+    """{"tokens": N, "kept": K} when the longest request of a sample is cut to its last K tokens."""
+    limit = context_limit(lm, output_type, arguments)
+    if limit is None:
+        return None
+    if output_type == "generate_until":
+        longest = len(lm.tok_encode(arguments[0][0]))
+    else:
+        longest = max(sum(len(part) for part in lm._encode_pair(*args[:2])) for args in arguments)
+    return {"tokens": longest, "kept": limit} if longest > limit else None
+
+
+def truncated_count(rows: list[dict]) -> dict:
+    """A task's count for eval/fingerprint.json: how many of its prompts were cut, to how many tokens."""
+    cut = [r["truncated"] for r in rows if r.get("truncated")]
+    return {"prompts": len(cut), "kept_tokens": min(c["kept"] for c in cut)} if cut else {"prompts": 0}
