@@ -1,4 +1,5 @@
-"""evalpin compose, evaluate, report, restore, reproduce: the DVC pipeline's commands and around them."""
+"""evalpin compose, evaluate, report, samples, restore, reproduce: the DVC pipeline's commands and
+around them."""
 
 from __future__ import annotations
 
@@ -66,6 +67,28 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
     text, matches = render(root)
     print(text)
     return ExitCode.OK if matches else ExitCode.DRIFT
+
+
+@COMMANDS.command(
+    "samples",
+    Arg("task", help="a task of the suite (eval/samples/TASK.jsonl)"),
+    Arg("--rev", default="workspace", help="git revision (tag, branch, commit) or 'workspace' (default)"),
+    Arg("--failed", action="store_true", help="only the samples the model missed (score below 1)"),
+    Arg("--limit", type=int, metavar="N", help="show the first N"),
+    Arg("--json", action="store_true", help="print JSON instead of text"),
+)
+def cmd_samples(root: Path, args: argparse.Namespace) -> int:
+    """each sample of a task: question, choices or gold, the model's answer, score"""
+    from evalpin.samples import render_json, render_text, select, task_samples, view
+
+    records = task_samples(root, args.task, args.rev)
+    views = [view(r) for r in select(records, args.failed, args.limit)]
+    print(
+        render_json(args.task, args.rev, views)
+        if args.json
+        else render_text(args.task, args.rev, records, views)
+    )
+    return ExitCode.OK
 
 
 @COMMANDS.command("restore", MODEL_NAME)
