@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
+from evalpin.cli.options import JSON, MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
 from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
@@ -59,13 +59,21 @@ def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command("report")
+@COMMANDS.command(
+    "report",
+    Arg("--html", type=Path, metavar="PATH", help="also write a self-contained HTML page (charts, offline)"),
+    Arg("--baseline", default="HEAD", help="the HTML page's baseline: a git revision (default HEAD)"),
+)
 def cmd_report(root: Path, args: argparse.Namespace) -> int:
     """print the model, its verification and the scores"""
     from evalpin.report import render
 
     text, matches = render(root)
     print(text)
+    if args.html:
+        from evalpin.report_html import write
+
+        print(f"wrote {write(root, args.html, args.baseline)} (self-contained: opens offline in any browser)")
     return ExitCode.OK if matches else ExitCode.DRIFT
 
 
@@ -75,7 +83,7 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
     Arg("--rev", default="workspace", help="git revision (tag, branch, commit) or 'workspace' (default)"),
     Arg("--failed", action="store_true", help="only the samples the model missed (score below 1)"),
     Arg("--limit", type=int, metavar="N", help="show the first N"),
-    Arg("--json", action="store_true", help="print JSON instead of text"),
+    JSON,
 )
 def cmd_samples(root: Path, args: argparse.Namespace) -> int:
     """each sample of a task: question, choices or gold, the model's answer, score"""
