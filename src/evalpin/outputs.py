@@ -26,16 +26,17 @@ class SampleChange:
 
 def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
     """task -> doc_id -> sample record, at a git revision or in the workspace."""
+    if rev == WORKSPACE:  # the files on disk: DVC's view would add back what dvc.lock lists and is gone
+        return {
+            path.stem: rows_by_doc(path.read_text()) for path in sorted((root / SAMPLES_DIR).glob("*.jsonl"))
+        }
     from dvc.api import DVCFileSystem
     from dvc.scm import RevError
 
     try:
         fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else rev)
         names = [p for p in fs.ls(SAMPLES_DIR, detail=False) if p.endswith(".jsonl")]
-        samples = {}
-        for name in sorted(names):
-            rows = (json.loads(line) for line in fs.read_text(name).splitlines() if line)
-            samples[Path(name).stem] = {row["doc_id"]: row for row in rows}
+        samples = {Path(name).stem: rows_by_doc(fs.read_text(name)) for name in sorted(names)}
     except RevError as exc:
         raise EvalpinError(f"{rev}: not a git revision here ({exc}); see `git tag` and `git log`.") from exc
     except FileNotFoundError as exc:
@@ -44,6 +45,11 @@ def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
             f"({exc}). Run `dvc pull` (or `dvc fetch -a`) or reproduce that revision first."
         ) from exc
     return samples
+
+
+def rows_by_doc(text: str) -> dict[int, dict]:
+    rows = (json.loads(line) for line in text.splitlines() if line)
+    return {row["doc_id"]: row for row in rows}
 
 
 def diff_samples(a: dict[str, dict[int, dict]], b: dict[str, dict[int, dict]]) -> list[SampleChange]:
