@@ -15,6 +15,11 @@ def test_the_gold_choice_is_an_index_whatever_doc_to_target_returns():
 
 
 def test_truncation_is_counted_per_task_with_the_tokens_kept():
-    rows = [{"truncated": {"tokens": 803, "kept": 256}}, {}, {"truncated": {"tokens": 300, "kept": 256}}]
+    rows = [
+        {"prompt_tokens": 803, "truncated": {"tokens": 803, "kept": 256}},
+        {"prompt_tokens": 120},
+        {"prompt_tokens": 300, "truncated": {"tokens": 300, "kept": 256}},
+    ]
     assert truncated_count(rows) == {"prompts": 2, "kept_tokens": 256}
-    assert truncated_count([{}, {}]) == {"prompts": 0}
+    assert truncated_count([{"prompt_tokens": 12}, {"prompt_tokens": 40}]) == {"prompts": 0}
+    assert truncated_count([{}, {}]) == {"prompts": None}  # a server backend: not counted, not "none"

@@ -40,6 +40,11 @@ def test_the_page_holds_scores_gate_history_and_drift_and_needs_no_network(two_r
     assert ">demo-tiny@v1.0.0</text>" in page and ">demo-tiny@v1.1.0</text>" in page
     assert '<tr class="regression"><td>demo_color_mc</td>' in page and "REGRESSION: workspace" in page
     assert "Greedy outputs that changed</h3><p>None" in page  # only a score was edited
+    proc = evalpin_in_process(
+        two_releases, "report", "--html", "other.html", "--baseline", "v1.0", check=False
+    )
+    assert proc.returncode == 2 and "--baseline v1.0: not a git revision here" in proc.stderr
+    assert not proc.stdout and not (two_releases / "other.html").exists()
 
 
 @pytest.mark.skipif(not BROWSER, reason="no browser: `apt-get install chromium` (Debian) runs this test")

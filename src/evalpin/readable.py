@@ -1,12 +1,15 @@
 """What each sample asked, offered and expected, in words, and whether its prompt was cut to fit the model.
 
-Recorded in eval/samples at evaluation time (question, choices, gold, truncated), from the task's own
-doc_to_text / doc_to_choice / doc_to_target applied to the doc lm-eval read from the pinned data: so
-`evalpin samples` reads any revision without lm-eval, the datasets or a model. The question is the task's
-rendering of the doc alone (no few-shot examples, no chat template); the choices are exactly what was
-scored. A prompt is "truncated" when it has more tokens than lm-eval's hf backend keeps (the model's
-max_length, minus max_gen_toks for generation): the backend then silently drops its start, which changes
-the score; counted per task in eval/fingerprint.json and named by `evalpin report`.
+Recorded in eval/samples at evaluation time (question, choices, gold; prompt_tokens, truncated), from
+the task's own doc_to_text / doc_to_choice / doc_to_target applied to the doc lm-eval read from the pinned
+data: so `evalpin samples` reads any revision without lm-eval, the datasets or a model. The question is
+the task's rendering of the doc alone (no few-shot examples, no chat template); the choices are exactly
+what was scored; prompt_tokens is the longest request's length in the model's tokens.
+
+A prompt is "truncated" when it has more tokens than lm-eval's hf backend keeps (the model's max_length,
+minus max_gen_toks for generation): the backend then silently drops its start, which changes the score.
+Counted per task in eval/fingerprint.json (null for a backend that does not say: a server truncates or
+refuses on its side) and named by `evalpin report`.
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ def fields(task, sample: dict, lm) -> dict:
     else:
         target = sample["target"]
         out["gold"] = target if isinstance(target, (str, int, float)) else str(target)
-    cut = truncation(lm, task.config.output_type, sample["arguments"])
-    if cut:
-        out["truncated"] = cut
+    measured = prompt_tokens(lm, task.config.output_type, sample["arguments"])
+    if measured:
+        out["prompt_tokens"], limit = measured
+        if out["prompt_tokens"] > limit:
+            out["truncated"] = {"tokens": out["prompt_tokens"], "kept": limit}
     return out
 
 
@@ -81,19 +86,20 @@ def context_limit(lm, output_type: str, arguments: list) -> int | None:
     return int(lm.max_length) + 1
 
 
-def truncation(lm, output_type: str, arguments: list) -> dict | None:
-    """{"tokens": N, "kept": K} when the longest request of a sample is cut to its last K tokens."""
+def prompt_tokens(lm, output_type: str, arguments: list) -> tuple[int, int] | None:
+    """(tokens of the sample's longest request, how many the backend keeps), or None when not counted."""
     limit = context_limit(lm, output_type, arguments)
     if limit is None:
         return None
     if output_type == "generate_until":
-        longest = len(lm.tok_encode(arguments[0][0]))
-    else:
-        longest = max(sum(len(part) for part in lm._encode_pair(*args[:2])) for args in arguments)
-    return {"tokens": longest, "kept": limit} if longest > limit else None
+        return len(lm.tok_encode(arguments[0][0])), limit
+    return max(sum(len(part) for part in lm._encode_pair(*args[:2])) for args in arguments), limit
 
 
 def truncated_count(rows: list[dict]) -> dict:
-    """A task's count for eval/fingerprint.json: how many of its prompts were cut, to how many tokens."""
+    """A task's count for eval/fingerprint.json: how many of its prompts were cut, to how many tokens;
+    `prompts: null` when the backend does not say (no sample has prompt_tokens: a server's)."""
+    if rows and not any("prompt_tokens" in r for r in rows):
+        return {"prompts": None}
     cut = [r["truncated"] for r in rows if r.get("truncated")]
     return {"prompts": len(cut), "kept_tokens": min(c["kept"] for c in cut)} if cut else {"prompts": 0}

@@ -61,7 +61,15 @@ def version_key(tag: str) -> tuple[int, ...]:
 
 def comparison_or_none(root: Path, baseline: str, gate: dict, name: str) -> tuple[Comparison | None, str]:
     """The gate's comparison of the workspace with `baseline`, or None and why there is none: no
-    committed metrics there, or metrics of another model (no baseline yet for this one)."""
+    committed metrics there, or metrics of another model (no baseline yet for this one). A revision
+    that does not exist is an error, not "no baseline"."""
+    try:
+        project.git(root, "rev-parse", "--verify", "--quiet", f"{baseline}^{{commit}}")
+    except EvalpinError as exc:
+        raise EvalpinError(
+            f"--baseline {baseline}: not a git revision here. Name a tag, branch or commit "
+            "(`git tag --list`, `gto show`)."
+        ) from exc
     try:
         side = load_side(root, baseline)
     except EvalpinError:

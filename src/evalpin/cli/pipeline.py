@@ -69,11 +69,13 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
     from evalpin.report import render
 
     text, matches = render(root)
-    print(text)
-    if args.html:
+    if args.html:  # before printing: a wrong --baseline fails the command, not after its text
         from evalpin.report_html import write
 
-        print(f"wrote {write(root, args.html, args.baseline)} (self-contained: opens offline in any browser)")
+        text += (
+            f"\nwrote {write(root, args.html, args.baseline)} (self-contained: opens offline in any browser)"
+        )
+    print(text)
     return ExitCode.OK if matches else ExitCode.DRIFT
 
 
