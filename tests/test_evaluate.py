@@ -55,7 +55,8 @@ def test_samples_are_stable_per_task_files(reproduced_repo):
     samples = reproduced_repo / "eval/samples"
     assert sorted(p.name for p in samples.iterdir()) == sorted(f"{t}.jsonl" for t in TASKS)
     first = json.loads((samples / "demo_home_gen.jsonl").read_text().splitlines()[0])
-    assert set(first) == {"doc_id", "doc_hash", "prompt_hash", "target_hash", "response", "score"}
+    hashes = {"doc_id", "doc_hash", "prompt_hash", "target_hash", "response", "score"}
+    assert set(first) == hashes | {"question", "gold", "prompt_tokens"}  # in words: readable.py
     assert isinstance(first["response"], str)
 
 

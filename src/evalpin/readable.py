@@ -14,6 +14,8 @@ refuses on its side) and named by `evalpin report`.
 
 from __future__ import annotations
 
+import sys
+
 CHOICE = "multiple_choice"
 
 
@@ -34,18 +36,29 @@ def keeping_task_manager(**kwargs):
 
 
 def describe(results: dict, task_manager, lm) -> dict[str, dict[int, dict]]:
-    """task -> doc_id -> the readable fields of its sample (empty for a task lm-eval did not keep)."""
+    """task -> doc_id -> the readable fields of its sample (none for a task lm-eval did not keep). A task
+    whose doc_to_* fails here keeps its samples without words: they are for reading, never worth the
+    evaluation just run."""
     tasks = (getattr(task_manager, "loaded", None) or {}).get("tasks", {})
     described: dict[str, dict[int, dict]] = {}
     for name, samples in results.get("samples", {}).items():
-        task = tasks.get(name)
-        if task is None:
+        if name not in tasks:
             continue
-        rows = described.setdefault(name, {})
-        for sample in samples:
-            if sample["doc_id"] not in rows:  # a task with several filters logs each doc per filter
-                rows[sample["doc_id"]] = fields(task, sample, lm)
+        try:
+            described[name] = task_fields(tasks[name], samples, lm)
+        except Exception as exc:  # a task's own code: any error
+            print(
+                f"evalpin: warning: {name}: samples recorded without their words ({exc!r})", file=sys.stderr
+            )
     return described
+
+
+def task_fields(task, samples: list[dict], lm) -> dict[int, dict]:
+    rows: dict[int, dict] = {}
+    for sample in samples:
+        if sample["doc_id"] not in rows:  # a task with several filters logs each doc per filter
+            rows[sample["doc_id"]] = fields(task, sample, lm)
+    return rows
 
 
 def fields(task, sample: dict, lm) -> dict:
