@@ -14,6 +14,7 @@ from evalpin.errors import EvalpinError
 from evalpin.evaluate import evaluate
 from evalpin.lock import load_lock
 from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
+from evalpin.samples import task_samples
 from support import (
     ARC_COMMIT,
     ARC_FIX,
@@ -235,6 +236,8 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
     assert mmlu["choices"] == ["A", "B", "C", "D"] and "\nA. " in mmlu["question"]  # the catalog's rendering
     arc = [json.loads(line) for line in (pinned_repo / "eval/samples/arc_easy.jsonl").open()]
     assert all((r["response"]["choice"] == r["gold"]) == (r["score"] == 1.0) for r in arc)
+    with pytest.raises(EvalpinError, match=r"mmlu_demo: a group at workspace; .* `evalpin samples mmlu_high"):
+        task_samples(pinned_repo, "mmlu_demo", "workspace")
     assert tasks["mmlu_demo"]["output_type"] == "group" and tasks["mmlu_demo"]["tasks"] == subjects
     accepted = yaml.safe_load((pinned_repo / "conf/data/mmlu.yaml").read_text())
     for task in ("mmlu_demo", *subjects):
