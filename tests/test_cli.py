@@ -11,8 +11,18 @@ from support import TEMPLATE
 CLI_DIR = Path(__file__).resolve().parents[1] / "src" / "evalpin" / "cli"
 # One spelling, a different meaning per command (each declared where it is used); every other option
 # that several commands take is declared once, in evalpin/cli/options.py. --url: a bucket for `remote s3`,
-# a server root for check-server.
-HOMONYMS = {"name", "repo_id", "--name", "--upstream", "--public-key", "--accept", "--dataset", "--url"}
+# a server root for check-server. --baseline: compare's required side, the HTML report's optional one.
+HOMONYMS = {
+    "--baseline",
+    "name",
+    "repo_id",
+    "--name",
+    "--upstream",
+    "--public-key",
+    "--accept",
+    "--dataset",
+    "--url",
+}
 
 
 def test_help_does_not_import_heavy_libraries():

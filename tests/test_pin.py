@@ -310,6 +310,12 @@ def test_pin_data_from_a_plain_directory_records_an_asserted_commit(template_rep
     request = DataPinRequest("tests/arc", ARC_COMMIT, "arc", None, local_dir="incoming")
     with pytest.raises(EvalpinError, match="no huggingface_hub download metadata"):
         pin_dataset(template_repo, request)
+    assert not (template_repo / "incoming/.cache").exists()  # the check took no lock files
+    locks = template_repo / "incoming/.cache/huggingface/download"
+    locks.mkdir(parents=True)
+    (locks / "README.md.lock").touch()  # what an interrupted `hf download` leaves
+    with pytest.raises(EvalpinError, match=r"download/ holds only 1 \.lock file\(s\), no \.metadata"):
+        pin_dataset(template_repo, request)
     lock = pin_dataset(template_repo, replace(request, unverified_origin=True))
     assert lock.source.provenance == "asserted" and lock.source.local_dir == "incoming"
     assert len(lock.files) == 4

@@ -21,6 +21,19 @@ def test_restore_without_remote_fetches_the_pinned_commit_and_caches_it(pinned_r
     assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
 
 
+def test_a_remote_without_the_objects_yet_is_an_info_line_not_a_warning(pinned_repo, tmp_path):
+    """Every fresh clone's first run: the team remote exists but nobody pushed this delivery yet."""
+    (tmp_path / "remote").mkdir()
+    dvc(pinned_repo, "remote", "add", "-d", "team", str(tmp_path / "remote"))
+    _forget_local_copy(pinned_repo)
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny")
+    assert proc.stderr.splitlines() == [
+        "evalpin: info: models/demo-tiny.dvc: not in the DVC remote yet (normal on a first run, before a "
+        "`dvc push`); restoring from the upstream."
+    ]
+    assert "from the upstream, verified, cached" in proc.stdout
+
+
 def test_restore_is_a_no_op_when_in_place(pinned_repo):
     assert "already in place" in evalpin_in_process(pinned_repo, "restore", "demo-tiny").stdout
 

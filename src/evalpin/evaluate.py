@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from evalpin import catalog, project
+from evalpin import catalog, project, readable
 from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.attest import check_before_evaluation
@@ -140,7 +140,7 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
         merged: dict = {}
         for tasks, chat in runs:
             results = run_lm_eval(root, lm, inference, suite, tasks, chat, folders)
-            for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
+            for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples", "readable"):
                 merged.setdefault(key, {}).update(results[key])
     return merged
 
@@ -184,14 +184,13 @@ def run_lm_eval(
 ) -> dict:
     """`folders`: the catalog folders holding the suite's catalog tasks (indexed, nothing else)."""
     import lm_eval
-    from lm_eval.tasks import TaskManager
 
     with catalog.own_groups_quiet():
-        task_manager = TaskManager(
+        task_manager = readable.keeping_task_manager(
             include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
         )
     seed = int(inference["seed"])
-    return lm_eval.simple_evaluate(
+    results = lm_eval.simple_evaluate(
         model=lm,
         tasks=tasks,
         task_manager=task_manager,
@@ -207,6 +206,7 @@ def run_lm_eval(
         torch_random_seed=seed,
         fewshot_random_seed=seed,
     )
+    return {**results, "readable": readable.describe(results, task_manager, lm)}
 
 
 def primary_metric(results: dict, task: str) -> str:
@@ -286,6 +286,7 @@ def sample_records(results: dict, task: str) -> list[dict]:
                 "target_hash": sample["target_hash"],
                 "response": response,
                 "score": float(sample[metric]),
+                **results.get("readable", {}).get(task, {}).get(sample["doc_id"], {}),
             }
         )
     return sorted(records, key=lambda r: r["doc_id"])
@@ -399,6 +400,7 @@ def build_fingerprint(
             "output_type": results["configs"][task]["output_type"],
             "chat_template_applied": task in chat_tasks,
             "outputs_sha256": hashlib.sha256(greedy_outputs(rows).encode()).hexdigest(),
+            "truncated": readable.truncated_count(rows),
         }
         for task, rows in records.items()
     }

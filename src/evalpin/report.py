@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
-from evalpin.paths import METRICS_FILE
+from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.project import git_show
 from evalpin.table import columns
 from evalpin.verify import require_verified
@@ -45,10 +45,43 @@ def render(root: Path) -> tuple[str, bool]:
         rows.append((task, row["metric"], f"{row['score']:.4f}", stderr, str(row["n"])))
     rows.append(("suite (mean)", "", f"{metrics['suite']['score']:.4f}", "", ""))
     lines.append(columns(rows))
-    same = baseline == metrics
+    fingerprint = path.parent / Path(FINGERPRINT_FILE).name
+    cut = truncation_lines(json.loads(fingerprint.read_text()), metrics) if fingerprint.is_file() else []
+    lines += (
+        ["", "truncated prompts (the hf backend kept only their end):", *(f"  {c}" for c in cut)]
+        if cut
+        else []
+    )
+    owner = baseline_owner(root)
     if baseline is None:
         lines.append(f"\nno committed baseline yet: commit {METRICS_FILE} to make this run the baseline")
+    elif owner not in (None, model["name"]):
+        lines.append(
+            f"\nno baseline yet for {model['name']}: the committed scores (git HEAD:{METRICS_FILE}) are "
+            f"{owner}'s. Commit eval/ after `dvc repro` to make this run {model['name']}'s baseline."
+        )
+        return "\n".join(lines), True
     else:
-        verdict = "equal to" if same else "DIFFERENT from"
+        verdict = "equal to" if baseline == metrics else "DIFFERENT from"
         lines.append(f"\nscores are {verdict} the committed baseline (git HEAD:{METRICS_FILE})")
-    return "\n".join(lines), same or baseline is None
+    return "\n".join(lines), baseline is None or baseline == metrics
+
+
+def baseline_owner(root: Path, rev: str = "HEAD") -> str | None:
+    """The model whose scores are committed at `rev` (its fingerprint's delivery), or None."""
+    blob, _ = git_show(root, rev, FINGERPRINT_FILE)
+    return (json.loads(blob).get("delivery") or {}).get("name") if blob else None
+
+
+def truncation_lines(fingerprint: dict, metrics: dict) -> list[str]:
+    """One line per task whose prompts were cut to fit the model (readable.py counts them)."""
+    lines = []
+    for task, row in sorted(fingerprint.get("suite", {}).get("tasks", {}).items()):
+        cut = row.get("truncated") or {}
+        if cut.get("prompts"):
+            n = metrics.get("tasks", {}).get(task, {}).get("n", "?")
+            lines.append(
+                f"{task}: {cut['prompts']} of {n} prompts cut to their last {cut['kept_tokens']} tokens; "
+                "its score measures the cut prompts (`evalpin samples " + task + "` shows which)"
+            )
+    return lines

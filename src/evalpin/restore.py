@@ -129,12 +129,19 @@ def pull(root: Path, locks: list[Lock]) -> set[str]:
         else:
             (root / lock.what).rename(quarantine_dir(root, lock.name))  # partial and unverified
     failed = " ".join(f"{lock.what}.dvc" for lock in locks if lock.what not in kept)
-    print(
-        f"evalpin: warning: `dvc pull {failed}` failed: {pull_failure(proc.stderr or proc.stdout)} "
-        "Trying the upstream.",
-        file=sys.stderr,
-    )
+    print(pull_fallback_line(failed, proc.stderr or proc.stdout), file=sys.stderr)
     return kept
+
+
+def pull_fallback_line(failed: str, output: str) -> str:
+    """What restore says before it falls back to the upstream: an info line when the remote simply lacks
+    the objects (every fresh clone's first run, before anyone pushed), a warning for a real failure."""
+    if "Checkout failed" in output and "ERROR: failed to pull data from the cloud" in output:
+        return (
+            f"evalpin: info: {failed}: not in the DVC remote yet (normal on a first run, before a "
+            "`dvc push`); restoring from the upstream."
+        )
+    return f"evalpin: warning: `dvc pull {failed}` failed: {pull_failure(output)} Trying the upstream."
 
 
 def quarantine_dir(root: Path, name: str) -> Path:

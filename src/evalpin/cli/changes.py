@@ -34,10 +34,11 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
     """samples whose response or score changed between revs"""
-    from evalpin.outputs import diff_samples, format_changes, read_samples
+    from evalpin.outputs import diff_samples, format_changes, one_sided, read_samples
 
-    changes = diff_samples(read_samples(root, args.rev_a), read_samples(root, args.rev_b))
-    print(format_changes(changes, args.rev_a, args.rev_b))
+    a, b = read_samples(root, args.rev_a), read_samples(root, args.rev_b)
+    lines = one_sided(a, b, args.rev_a, args.rev_b)
+    print(format_changes(diff_samples(a, b), args.rev_a, args.rev_b, tasks_one_sided=lines))
     return ExitCode.OK
 
 

@@ -70,6 +70,7 @@ DEBUG = Arg("--debug", action="store_true", help="on an error, also print the tr
 MODEL = Arg("name", help="model name (conf/model/NAME.yaml)")
 MODEL_NAME = Arg("name", nargs="?", help="model name (default: the model in params.yaml)")
 OVERRIDES = Arg("overrides", nargs="*", help="Hydra overrides, e.g. inference.batch_size=4")
+JSON = Arg("--json", action="store_true", help="print JSON (a machine's form) instead of text")
 FULL = Arg("--full", action="store_true", help="re-hash every file, ignoring the stat record")
 RELEASE_KEYS = Arg(
     "--public-key",

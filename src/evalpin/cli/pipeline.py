@@ -1,11 +1,12 @@
-"""evalpin compose, evaluate, report, restore, reproduce: the DVC pipeline's commands and around them."""
+"""evalpin compose, evaluate, report, samples, restore, reproduce: the DVC pipeline's commands and
+around them."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
+from evalpin.cli.options import JSON, MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
 from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
@@ -36,26 +37,68 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command("evaluate")
+@COMMANDS.command(
+    "evaluate",
+    Arg(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="keep lm-eval's chatter (also: EVALPIN_VERBOSE=1 dvc repro)",
+    ),
+)
 def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     """run the suite on the pinned model (the pipeline's stage)"""
+    from evalpin import quiet
     from evalpin.compose import load_params
     from evalpin.evaluate import evaluate
 
+    quiet.install(args.verbose)
     metrics = evaluate(root, load_params(root))
     for task, row in metrics["tasks"].items():
         print(f"{task}: {row['metric']} {row['score']:.4f}")
     return ExitCode.OK
 
 
-@COMMANDS.command("report")
+@COMMANDS.command(
+    "report",
+    Arg("--html", type=Path, metavar="PATH", help="also write a self-contained HTML page (charts, offline)"),
+    Arg("--baseline", default="HEAD", help="the HTML page's baseline: a git revision (default HEAD)"),
+)
 def cmd_report(root: Path, args: argparse.Namespace) -> int:
     """print the model, its verification and the scores"""
     from evalpin.report import render
 
     text, matches = render(root)
+    if args.html:  # before printing: a wrong --baseline fails the command, not after its text
+        from evalpin.report_html import write
+
+        text += (
+            f"\nwrote {write(root, args.html, args.baseline)} (self-contained: opens offline in any browser)"
+        )
     print(text)
     return ExitCode.OK if matches else ExitCode.DRIFT
+
+
+@COMMANDS.command(
+    "samples",
+    Arg("task", help="a task of the suite (eval/samples/TASK.jsonl)"),
+    Arg("--rev", default="workspace", help="git revision (tag, branch, commit) or 'workspace' (default)"),
+    Arg("--failed", action="store_true", help="only the samples the model missed (score below 1)"),
+    Arg("--limit", type=int, metavar="N", help="show the first N"),
+    JSON,
+)
+def cmd_samples(root: Path, args: argparse.Namespace) -> int:
+    """each sample of a task: question, choices or gold, the model's answer, score"""
+    from evalpin.samples import render_json, render_text, select, task_samples, view
+
+    records = task_samples(root, args.task, args.rev)
+    views = [view(r) for r in select(records, args.failed, args.limit)]
+    print(
+        render_json(args.task, args.rev, views)
+        if args.json
+        else render_text(args.task, args.rev, records, views)
+    )
+    return ExitCode.OK
 
 
 @COMMANDS.command("restore", MODEL_NAME)
