@@ -84,7 +84,8 @@ def scores_only_table_shows_the_experiments(repo, by_model: dict[str, str]) -> N
 
 def compared_and_kept_by_name(repo, r1: str, r3: str) -> None:
     """The names `dvc exp show` prints are revisions for compare and outputs-diff; `evalpin keep` applies
-    one and writes its parameters into conf/, so the workspace passes `compose --check` and is up to date."""
+    one and writes its parameters into conf/, so the workspace passes `compose --check`, and `dvc repro`
+    re-verifies (conf/ is the verify stage's dependency) without evaluating again."""
     compared = evalpin(repo, "compare", "--baseline", r1, "--candidate", r3, check=False)
     assert compared.returncode != 2 and f"{r3} against baseline {r1}" in compared.stdout, compared.stderr
     assert "demo_color_mc" in evalpin(repo, "outputs-diff", r1, r3).stdout
@@ -94,4 +95,8 @@ def compared_and_kept_by_name(repo, r1: str, r3: str) -> None:
     edits = [line.split("#")[0] for line in changed if line.startswith(("+ ", "- "))]
     assert edits == ["-  - model: demo-tiny          ", "+  - model: demo-tiny-r3       "]  # comment kept
     assert evalpin(repo, "compose", "--check").returncode == 0
+    metrics = (repo / "eval/metrics.json").read_text()
+    rerun = dvc(repo, "repro").stdout  # conf/ changed: verify reruns (seconds); the scores are kept
+    assert "Running stage 'verify'" in rerun and "Running stage 'evaluate'" not in rerun, rerun
+    assert (repo / "eval/metrics.json").read_text() == metrics
     assert "up to date" in dvc(repo, "status").stdout

@@ -1,4 +1,4 @@
-"""Values kept in conf/ by one-line edits: `evalpin use`, `compose KEY=VALUE`, `keep` (docs/experiments.md)."""
+"""Values kept in conf/ by one-line edits: `use`, `compose KEY=VALUE`, `keep` (docs/experiments.md)."""
 
 from __future__ import annotations
 

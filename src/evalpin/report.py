@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from evalpin.compose import load_params
+from evalpin.demo import demo_warnings
 from evalpin.errors import EvalpinError
 from evalpin.paths import METRICS_FILE
 from evalpin.project import git_show
@@ -45,6 +46,7 @@ def render(root: Path) -> tuple[str, bool]:
         rows.append((task, row["metric"], f"{row['score']:.4f}", stderr, str(row["n"])))
     rows.append(("suite (mean)", "", f"{metrics['suite']['score']:.4f}", "", ""))
     lines.append(columns(rows))
+    lines += [f"\n{line}" for line in demo_warnings(root, lock)]
     same = baseline == metrics
     if baseline is None:
         lines.append(f"\nno committed baseline yet: commit {METRICS_FILE} to make this run the baseline")

@@ -70,8 +70,8 @@ def cmd_keep(root: Path, args: argparse.Namespace) -> int:
     edits = persist(root, params, choices_of(root, params))
     write_params(root, compose(root))
     print("\n".join(edits) if edits else "conf/ already composes to params.yaml: nothing to keep")
-    what = args.experiment or "the experiment"
-    print(f"next: git add -A conf params.yaml dvc.lock eval && git commit -m 'Keep {what}'")
+    what = f"Keep {args.experiment or 'the experiment'}"
+    print(f"next: dvc repro && git add -A conf params.yaml dvc.lock eval && git commit -m '{what}'")
     return ExitCode.OK
 
 
