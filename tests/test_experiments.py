@@ -89,6 +89,8 @@ def compared_and_kept_by_name(repo, r1: str, r3: str) -> None:
     compared = evalpin(repo, "compare", "--baseline", r1, "--candidate", r3, check=False)
     assert compared.returncode != 2 and f"{r3} against baseline {r1}" in compared.stdout, compared.stderr
     assert "demo_color_mc" in evalpin(repo, "outputs-diff", r1, r3).stdout
+    missing = evalpin(repo, "keep", "lush-ovoid", check=False)
+    assert missing.returncode == 2 and "lush-ovoid: no DVC experiment of that name" in missing.stderr
     kept = evalpin(repo, "keep", r3).stdout
     assert "conf/config.yaml: model: demo-tiny-r3" in kept
     changed = git(repo, "diff", "-U0", "conf").stdout.splitlines()
@@ -100,3 +102,6 @@ def compared_and_kept_by_name(repo, r1: str, r3: str) -> None:
     assert "Running stage 'verify'" in rerun and "Running stage 'evaluate'" not in rerun, rerun
     assert (repo / "eval/metrics.json").read_text() == metrics
     assert "up to date" in dvc(repo, "status").stdout
+    git(repo, "tag", r1, "HEAD")  # a git revision of the same name wins: HEAD has no committed metrics
+    shadowed = evalpin(repo, "compare", "--baseline", r1, "--candidate", r3, check=False)
+    assert shadowed.returncode == 2 and f"{r1}: cannot read eval/metrics.json from git" in shadowed.stderr

@@ -2,7 +2,7 @@
 
 `evalpin use NAME`, `evalpin compose KEY=VALUE` and `evalpin keep EXP` all end here. A group choice
 (`model=NAME`) edits its line of conf/config.yaml's defaults list; a value (`inference.batch_size=4`)
-edits the top-level key of the selected option file (conf/inference/cpu-fp32.yaml), or appends it. Comments,
+edits its key's line in the selected option file (conf/inference/cpu-fp32.yaml), or adds one. Comments,
 order and indentation stay: nothing is re-dumped. Every edit is first made in a scratch copy of conf/ and
 composed there; only when that composition equals the wanted parameters is any real file replaced, so a
 value conf/ cannot express is refused before anything changes.
@@ -46,7 +46,7 @@ def flow(value: object) -> str:
 
 def set_choice(text: str, group: str, option: str) -> str:
     """conf/config.yaml with `- GROUP: OPTION` in its defaults list; the comment keeps its column."""
-    pattern = re.compile(rf"^(\s*-\s+{re.escape(group)}:[ \t]*)(\S+)([ \t]*)(#.*)?$", re.MULTILINE)
+    pattern = re.compile(rf"^([ \t]*-[ \t]+{re.escape(group)}:[ \t]*)(\S+)([ \t]*)(#.*)?$", re.MULTILINE)
     match = pattern.search(text)
     if match is None:
         raise EvalpinError(
