@@ -16,10 +16,10 @@ from pathlib import Path
 
 from evalpin import project
 from evalpin.errors import EvalpinError, ExitCode
+from evalpin.experiments import WORKSPACE, resolve
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.table import columns
 
-WORKSPACE = "workspace"
 # "identity" is lm-eval's task hash minus the prompt hash for chat-template tasks (see evaluate.py).
 IDENTITY_FIELDS = ("identity", "version", "num_fewshot", "output_type", "chat_template_applied")
 
@@ -72,7 +72,7 @@ def read_at(root: Path, rev: str, path: str) -> dict:
         if not file.is_file():
             raise EvalpinError(f"{file}: not found in the workspace. Run the pipeline: `dvc repro`.")
         return json.loads(file.read_text())
-    blob, reason = project.git_show(root, rev, path)
+    blob, reason = project.git_show(root, resolve(root, rev), path)  # a tag, commit or experiment name
     if blob is None:
         raise EvalpinError(
             f"{rev}: cannot read {path} from git ({reason}). Give a tag or commit where the "

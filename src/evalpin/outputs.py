@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin.errors import EvalpinError
-from evalpin.gate import WORKSPACE
+from evalpin.experiments import WORKSPACE, resolve
 from evalpin.paths import SAMPLES_DIR
 from evalpin.table import columns
 
@@ -34,7 +34,7 @@ def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
     from dvc.scm import RevError
 
     try:
-        fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else rev)
+        fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else resolve(root, rev))
         names = [p for p in fs.ls(SAMPLES_DIR, detail=False) if p.endswith(".jsonl")]
         samples = {Path(name).stem: rows_by_doc(fs.read_text(name)) for name in sorted(names)}
     except RevError as exc:

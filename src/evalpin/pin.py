@@ -9,6 +9,7 @@ adapter (--base) is pinned the same way and bound to the verified base it is cer
 from __future__ import annotations
 
 import fnmatch
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -315,25 +316,56 @@ def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: st
 
 def register_artifact(root: Path, name: str, repo_id: str, base: str | None = None) -> None:
     """Declare models/NAME under `artifacts:` in dvc.yaml (once), so gto tags version it and
-    `dvc artifacts get` can fetch it. ruamel keeps the file's comments and order."""
-    import io
-
-    from ruamel.yaml import YAML
-
+    `dvc artifacts get` can fetch it. The entry's lines are inserted as text at the end of the artifacts
+    block, in its indentation: every other line of the user's dvc.yaml stays as it was."""
     path = root / "dvc.yaml"
-    yaml_rt = YAML()
-    document = yaml_rt.load(path.read_text()) if path.is_file() else {}
-    artifacts = document.setdefault("artifacts", {})
-    if name in artifacts:
+    text = path.read_text() if path.is_file() else ""
+    if name in ((yaml.safe_load(text) or {}).get("artifacts") or {}):
         return
-    artifacts[name] = {
+    entry = {
         "path": f"{project.MODELS_DIR}/{name}",
         "type": "model",
         "desc": f"{repo_id}, pinned by commit and per-file sha256 (models/{name}.lock.json)"
         + (f"; a peft adapter certified on {base}" if base else ""),
+        **({"labels": ["adapter"]} if base else {}),
     }
-    if base:
-        artifacts[name]["labels"] = ["adapter"]
-    out = io.StringIO()
-    yaml_rt.dump(document, out)
-    write_atomic(path, out.getvalue())
+    updated = with_artifact(text, name, entry)
+    if (yaml.safe_load(updated).get("artifacts") or {}).get(name) != entry:
+        raise EvalpinError(
+            f"{path}: could not add artifacts.{name} by inserting lines (its `artifacts:` block has a layout "
+            f"evalpin does not edit). Add it by hand: {name}: {entry}"
+        )
+    write_atomic(path, updated)
+
+
+def with_artifact(text: str, name: str, entry: dict) -> str:
+    """dvc.yaml's text with NAME's entry appended to its `artifacts:` block (added at the end if none)."""
+    from evalpin.persist import flow
+
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    head = next((i for i, line in enumerate(lines) if line.startswith("artifacts:")), None)
+    if head is not None and not re.match(r"artifacts:\s*(#.*)?$", lines[head]):
+        raise EvalpinError(
+            f"dvc.yaml line {head + 1}: `artifacts:` with a value on its line; write it as a block "
+            f"(`artifacts:` alone, its entries indented below), then pin again."
+        )
+    if head is None:
+        lines.append("artifacts:\n")
+        head = len(lines) - 1
+    end = head + 1
+    while end < len(lines) and (lines[end][:1] in (" ", "\t") or not lines[end].strip()):
+        end += 1
+    while end > head + 1 and not lines[end - 1].strip():
+        end -= 1
+    children = [line for line in lines[head + 1 : end] if line.strip() and not line.lstrip().startswith("#")]
+    step = children[0][: len(children[0]) - len(children[0].lstrip())] if children else "  "
+    block = [f"{step}{name}:\n"]
+    for key, value in entry.items():
+        if isinstance(value, list):
+            block += [f"{step * 2}{key}:\n", *(f"{step * 3}- {flow(item)}\n" for item in value)]
+        else:
+            block.append(f"{step * 2}{key}: {flow(value)}\n")
+    lines[end:end] = block
+    return "".join(lines)

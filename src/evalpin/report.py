@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from evalpin.compose import load_params
+from evalpin.demo import demo_warnings
 from evalpin.errors import EvalpinError
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.project import git_show
@@ -52,6 +53,7 @@ def render(root: Path) -> tuple[str, bool]:
         if cut
         else []
     )
+    lines += [f"\n{line}" for line in demo_warnings(root, lock)]
     owner = baseline_owner(root)
     if baseline is None:
         lines.append(f"\nno committed baseline yet: commit {METRICS_FILE} to make this run the baseline")

@@ -72,7 +72,9 @@ def pinned_model(lock: Lock) -> list[str]:
         proof = how.get(lock.source.provenance, "asserted (--unverified-origin), not proven")
         lines.append(f"  from {lock.source.local_dir}: commit {proof}")
     lines.append(f"  models/{name}/ (DVC), models/{name}.lock.json, conf/model/{name}.yaml")
-    lines.append(f"  next: git add -A 'models/{name}.*' conf/model/{name}.yaml && evalpin compose")
+    lines.append(
+        f"  next: evalpin use {name} && git add -A 'models/{name}.*' conf params.yaml dvc.yaml && dvc repro"
+    )
     return lines
 
 

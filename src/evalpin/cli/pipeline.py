@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import JSON, MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
+from evalpin.cli.options import JSON, MODEL, MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
 from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
@@ -31,9 +31,48 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
             )
         print("params.yaml equals the composition of conf/")
         return ExitCode.OK
-    path = write_params(root, compose(root, tuple(args.overrides)))
-    with_overrides = f" with {' '.join(args.overrides)}" if args.overrides else ""
-    print(f"wrote {path.relative_to(root)} from conf/{with_overrides}")
+    if args.overrides:  # kept in conf/, so that `compose --check` (and `dvc repro`) then agree
+        from evalpin.persist import override_choices, persist
+
+        choices = override_choices(root, tuple(args.overrides))
+        for line in persist(root, compose(root, tuple(args.overrides)), choices):
+            print(f"kept in {line}")
+    path = write_params(root, compose(root))
+    print(f"wrote {path.relative_to(root)} from conf/")
+    return ExitCode.OK
+
+
+@COMMANDS.command("use", MODEL)
+def cmd_use(root: Path, args: argparse.Namespace) -> int:
+    """evaluate pinned model NAME: select it in conf/config.yaml and compose params.yaml"""
+    from evalpin.compose import compose, write_params
+    from evalpin.persist import use_model
+
+    edits = use_model(root, args.name)
+    write_params(root, compose(root))
+    print("\n".join(edits) if edits else f"conf/config.yaml: already selects model {args.name}")
+    print(f"params.yaml: composed with model {args.name}\nnext: dvc repro && evalpin report")
+    return ExitCode.OK
+
+
+@COMMANDS.command(
+    "keep",
+    Arg("experiment", nargs="?", help="a DVC experiment's name (`dvc exp show`); default: the workspace"),
+)
+def cmd_keep(root: Path, args: argparse.Namespace) -> int:
+    """keep an experiment: `dvc exp apply` it, then write its parameters into conf/"""
+    from evalpin.compose import compose, load_params, write_params
+    from evalpin.experiments import apply
+    from evalpin.persist import choices_of, persist
+
+    if args.experiment:
+        apply(root, args.experiment)
+    params = load_params(root)
+    edits = persist(root, params, choices_of(root, params))
+    write_params(root, compose(root))
+    print("\n".join(edits) if edits else "conf/ already composes to params.yaml: nothing to keep")
+    what = f"Keep {args.experiment or 'the experiment'}"
+    print(f"next: dvc repro && git add -A conf params.yaml dvc.lock eval && git commit -m '{what}'")
     return ExitCode.OK
 
 
