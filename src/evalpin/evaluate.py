@@ -13,45 +13,21 @@ from pathlib import Path
 from evalpin import catalog, project
 from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
-from evalpin.attest import check_before_evaluation
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
 from evalpin.lock import Lock
-from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR, SCORES_FILE
-from evalpin.verify import require_verified, require_verified_dataset
 
 LOGLIK_DECIMALS = 6  # per-sample loglikelihoods are rounded: below this, CPU kernels may differ
 CHOICE_TYPES = ("multiple_choice", "loglikelihood")
 
 
 def evaluate(root: Path, params: dict) -> dict:
-    set_wait_policy(root)
-    model, inference, suite, backend = (
-        section(params, key) for key in ("model", "inference", "suite", "backend")
-    )
-    check_suite(suite)
-    lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
-    check_base(lock, model)
-    check_gguf(lock, model)
-    verified = {name: require_verified_dataset(root, name) for name in set(catalog.task_data(suite).values())}
-    data = {task: verified[name] for task, name in catalog.task_data(suite).items()}
-    server_check = check_before_evaluation(root, model["name"], backend)  # serves the pin, or no score
-    results = run_suite(root, model, inference, suite, backend)
-    tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
-    metrics = summarize_results(results, tasks, catalog.groups(suite))
-    records = {task: sample_records(results, task) for task in tasks}
-    write_samples(root / SAMPLES_DIR, records)
-    fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
-    fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, catalog.groups(suite)))
-    if server_check:
-        fingerprint["server_check"] = server_check
-    write_json(root / FINGERPRINT_FILE, fingerprint)
-    write_json(
-        root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
-    )
-    write_json(root / METRICS_FILE, metrics)
-    return metrics
+    """The evaluate stage: each task evaluated on its own, reused when every input is unchanged, the
+    outputs merged from the stored results (tasks.py, which builds on this module)."""
+    from evalpin import tasks
+
+    return tasks.evaluate(root, params)
 
 
 def set_wait_policy(root: Path) -> None:
@@ -123,28 +99,6 @@ def write_json(path: Path, data: object) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: dict) -> dict:
-    """Plain tasks as inference.apply_chat_template says; suite.chat_tasks always through the template.
-    One model load serves both runs: on a 7B model a second load is another 15 GB read."""
-    import torch  # heavy: imported only when evaluating
-
-    torch.set_num_threads(int(inference["torch_threads"]))
-    with tempfile.TemporaryDirectory(prefix=catalog.SCRATCH_PREFIX) as scratch:
-        catalog_configs, folders = catalog.task_configs(root, suite, Path(scratch))
-        runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
-        if suite.get("chat_tasks"):
-            runs.append((list(suite["chat_tasks"]), True))
-        if backend.get("name") == "gguf":
-            check_gguf_server_tasks(root, suite, runs)
-        lm = load_model(root, model, inference, backend)
-        merged: dict = {}
-        for tasks, chat in runs:
-            results = run_lm_eval(root, lm, inference, suite, tasks, chat, folders)
-            for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples"):
-                merged.setdefault(key, {}).update(results[key])
-    return merged
-
-
 def check_gguf_server_tasks(root: Path, suite: dict, runs: list[tuple[list, bool]]) -> None:
     """Refuse what lm-eval's gguf backend cannot score correctly, before anything loads or connects."""
     from lm_eval.tasks import TaskManager
@@ -182,14 +136,13 @@ def load_model(root: Path, model: dict, inference: dict, backend: dict):
 def run_lm_eval(
     root: Path, lm, inference: dict, suite: dict, tasks: list, chat: bool, folders: list[str]
 ) -> dict:
-    """`folders`: the catalog folders holding the suite's catalog tasks (indexed, nothing else)."""
+    """`folders`: the catalog folders holding these catalog tasks (indexed, nothing else)."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    with catalog.own_groups_quiet():
-        task_manager = TaskManager(
-            include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
-        )
+    task_manager = TaskManager(
+        include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
+    )
     seed = int(inference["seed"])
     return lm_eval.simple_evaluate(
         model=lm,
