@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
-from evalpin import launcher, nodecheck
+from evalpin import launcher, tasks
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
-from support import TEMPLATE
+from support import TEMPLATE, dvc, evalpin
 from support.slurm import FileWorker, cluster_up, missing, slurm_launcher
 
 TASKS = ["t1", "t2", "t3", "t4", "t5"]
@@ -84,14 +85,58 @@ def test_a_failed_shard_is_named_with_its_log_and_the_rerun_submits_only_the_mis
 
 
 @needs_slurm
-def test_the_node_check_fails_closed_naming_the_node(slurm_cluster, pinned_repo):
-    params = load_params(pinned_repo)
-    weights = next(p for p in (pinned_repo / "models/demo-tiny").iterdir() if p.suffix == ".safetensors")
+def test_the_delivery_is_verified_on_the_node_naming_it(slurm_cluster, reproduced_repo):
+    params = load_params(reproduced_repo)
+    weights = reproduced_repo / "models/demo-tiny/model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
-    worker = functools.partial(nodecheck.check, pinned_repo, params)
-    cfg = slurm_launcher(".evalpin/slurm")
+    worker = functools.partial(tasks.run_tasks, reproduced_repo, params)
     with pytest.raises(EvalpinError) as failed:
-        launcher.run(pinned_repo, cfg, [["demo_color_mc"]], worker)
+        launcher.run(reproduced_repo, slurm_launcher(".evalpin/slurm"), [["demo_color_mc"]], worker)
     message = str(failed.value)
     assert f"shard 0 (demo_color_mc): DriftError: node {socket.gethostname()}: models/demo-tiny" in message
-    assert f"{weights.name}" in message and f"log: {pinned_repo}/.evalpin/slurm/" in message
+    assert "model.safetensors  weights  changed" in message
+    assert f"log: {reproduced_repo}/.evalpin/slurm/" in message
+
+
+OUTPUTS = ("eval/metrics.json", "eval/fingerprint.json", "eval/scores.json", "eval/samples", "eval/results")
+SLURM_HERE = """# @package _global_
+defaults:
+  - override /launcher: slurm
+launcher:
+  tasks_per_job: 3
+  cpus_per_task: 1
+  poll_s: 0.3
+"""
+
+
+@needs_slurm
+def test_dvc_repro_on_slurm_equals_the_local_run_byte_for_byte(
+    slurm_cluster, reproduced_repo_origin, reproduced_repo
+):
+    """The session's local run against the same repository evaluated by a job array (2 jobs of up to 3
+    tasks, selected per machine in conf/local/); then back to local: the launcher is no stage parameter,
+    so the evaluate stage does not rerun."""
+    repo = reproduced_repo
+    (repo / "conf/local").mkdir()
+    (repo / "conf/local/default.yaml").write_text(SLURM_HERE)
+    shutil.rmtree(repo / "eval/results")
+    evalpin(repo, "compose")
+    proc = dvc(repo, "repro")
+    assert "slurm: 2 jobs: 0 pending, 0 running, 2 done\n" in proc.stderr
+    assert len(list((repo / ".evalpin/slurm").glob("*_log.err"))) == 2
+    local = outputs(reproduced_repo_origin)
+    assert len(local) > 10 and outputs(repo) == local
+
+    shutil.rmtree(repo / "conf/local")
+    evalpin(repo, "compose")
+    assert "Stage 'evaluate' didn't change, skipping" in dvc(repo, "repro").stdout
+
+
+def outputs(repo: Path) -> dict[str, bytes]:
+    """Every file of the evaluate stage's outputs, by path."""
+    found = {}
+    for rel in OUTPUTS:
+        target = repo / rel
+        for path in [target] if target.is_file() else sorted(target.rglob("*")):
+            found[str(path.relative_to(repo))] = path.read_bytes()
+    return found

@@ -16,6 +16,7 @@ A kill at any moment loses at most the task that was running: the rerun evaluate
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
@@ -249,8 +250,12 @@ def data_by_task(root: Path, plan: dict[str, Leaf]) -> dict[str, Lock]:
 
 
 def run_pending(root: Path, params: dict, names: list[str]) -> None:
-    """Where the pending tasks run: in this process (the local launcher)."""
-    run_tasks(root, params, names)
+    """Where the pending tasks run, as conf/launcher/ says (launcher.py): in this process, or in shards
+    of a Slurm job array, each job running run_tasks (which verifies its inputs on its node)."""
+    from evalpin import launcher
+
+    cfg = section(params, "launcher")
+    launcher.run(root, cfg, launcher.shards(cfg, names), functools.partial(run_tasks, root, params))
 
 
 def evaluate(root: Path, params: dict) -> dict:
