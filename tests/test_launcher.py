@@ -140,3 +140,10 @@ def outputs(repo: Path) -> dict[str, bytes]:
         for path in [target] if target.is_file() else sorted(target.rglob("*")):
             found[str(path.relative_to(repo))] = path.read_bytes()
     return found
+
+
+@needs_slurm
+def test_an_array_sbatch_refuses_is_one_message_naming_the_field(slurm_cluster, tmp_path):
+    cfg = {**slurm_launcher(".slurm"), "partition": "no-such-partition"}
+    with pytest.raises(EvalpinError, match=r"sbatch refused the job array: .*invalid partition"):
+        launcher.run(tmp_path, cfg, [["t1"]], print)

@@ -36,6 +36,7 @@ SLURM_KEYS = (
     "poll_s",
 )
 QUEUED = ("PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED")  # squeue states not yet running
+SQUEUE_RETRY_S = 60.0
 GRACE_S = 15.0  # a result file may reach a shared filesystem after its job left the queue (submitit: 15 s)
 EXCEPTION_LINE = re.compile(r"^((?:\w+\.)*)(\w*(?:Error|Exception|Interrupt)\b)")
 FIX = "conf/launcher/slurm.yaml lists every field (or select `launcher: local`)"
@@ -117,7 +118,13 @@ def run_slurm(root: Path, cfg: dict, shards: list[list[str]], worker: Worker) ->
     folder = root / cfg["folder"]
     executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     executor.update_parameters(**slurm_parameters(cfg))
-    jobs = executor.map_array(on_node, [worker] * len(shards), shards)
+    try:
+        jobs = executor.map_array(on_node, [worker] * len(shards), shards)
+    except submitit.core.utils.FailedJobError as exc:  # sbatch refused the array: nothing was submitted
+        raise EvalpinError(
+            f"params.yaml: sbatch refused the job array: {' '.join(str(exc).split())}. Fix the launcher "
+            "fields it names (conf/launcher/slurm.yaml, or conf/local/default.yaml), then rerun."
+        ) from exc
     where = folder.relative_to(root) if folder.is_relative_to(root) else folder
     say(f"slurm: job array {jobs[0].job_id.split('_')[0]}: {len(jobs)} jobs, logs in {where}/")
     try:
@@ -135,7 +142,7 @@ def run_slurm(root: Path, cfg: dict, shards: list[list[str]], worker: Worker) ->
 def watch(jobs: list, shards: list[list[str]], poll_s: float) -> list[str]:
     """Poll until every job has ended; print pending / running / done on each change. The failures,
     one line per failed shard: its tasks, the reason, its log."""
-    progress = Progress(len(jobs))
+    progress = ArrayProgress(len(jobs))
     ended: dict[str, str | None] = {}  # job id -> None (succeeded) or the failure line
     gone: dict[str, float] = {}  # job id -> when it was first missing from squeue without a result
     while True:
@@ -185,19 +192,24 @@ def failure_line(exc: BaseException) -> str:
 
 
 def queue_states(jobs: list) -> dict[str, str]:
-    """job id (ARRAY_TASK) -> squeue state, for the jobs still in the queue."""
+    """job id (ARRAY_TASK) -> squeue state, for the jobs still in the queue. squeue is retried for
+    SQUEUE_RETRY_S (a controller restarting) before the wait gives up."""
     arrays = sorted({job.job_id.split("_")[0] for job in jobs})
-    proc = subprocess.run(
-        ["squeue", "--noheader", "--array", "--jobs", ",".join(arrays), "--format", "%i|%T"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:  # squeue forgets a finished array on some versions: "Invalid job id"
-        if "Invalid job id" in proc.stderr:
+    command = ["squeue", "--noheader", "--array", "--jobs", ",".join(arrays), "--format", "%i|%T"]
+    deadline = time.monotonic() + SQUEUE_RETRY_S
+    while True:
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            return dict(line.split("|", 1) for line in proc.stdout.split())
+        if "Invalid job id" in proc.stderr:  # some versions forget a finished array at once
             return {}
-        raise EvalpinError(f"squeue failed (exit {proc.returncode}): {proc.stderr.strip()}")
-    return dict(line.split("|", 1) for line in proc.stdout.split())
+        if time.monotonic() > deadline:
+            raise EvalpinError(
+                f"squeue failed for {SQUEUE_RETRY_S:.0f} s (exit {proc.returncode}: {proc.stderr.strip()}); "
+                "check the controller (`scontrol ping`), then rerun: stored results are kept."
+            )
+        say(f"slurm: squeue failed ({proc.stderr.strip()}); retrying")
+        time.sleep(5)
 
 
 def cancel(jobs: list) -> None:
@@ -210,7 +222,7 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-class Progress:
+class ArrayProgress:
     """`slurm: N jobs: a pending, b running, c done (d failed)`: on a TTY one line rewritten in place;
     in a log, one line per change."""
 
