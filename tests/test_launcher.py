@@ -47,12 +47,14 @@ def test_local_is_one_shard_and_slurm_shards_by_tasks_per_job():
         launcher.shards({k: v for k, v in slurm_launcher("x").items() if k != "poll_s"}, TASKS)
 
 
-def test_the_template_composes_the_local_launcher_and_slurm_yaml_has_every_field():
-    assert load_params(TEMPLATE)["launcher"] == {"name": "local"}
+def test_the_template_composes_the_local_launcher_and_no_stage_depends_on_it():
     import yaml
 
+    assert load_params(TEMPLATE)["launcher"] == {"name": "local"}
     slurm = yaml.safe_load((TEMPLATE / "conf/launcher/slurm.yaml").read_text())
     assert sorted(slurm) == sorted(["name", *launcher.SLURM_KEYS])
+    stages = yaml.safe_load((TEMPLATE / "dvc.yaml").read_text())["stages"]
+    assert all("launcher" not in stage.get("params", []) for stage in stages.values())
 
 
 @needs_slurm
