@@ -8,6 +8,7 @@ Every evaluation starts from an empty result store; the outputs must equal the l
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -93,11 +94,11 @@ def measure(root: Path, scratch: Path, repeats: int) -> dict:
 def slurm_vs_local(root: Path, scratch: Path, repeats: int) -> Section:
     if reason := missing():
         return Section(TITLE, f"Not measured: {reason}.", ["", ""], [])
-    cluster = cluster_up()
-    return section(measure(root, scratch, repeats), cluster, repeats)
+    cluster_up()
+    return section(measure(root, scratch, repeats), repeats)
 
 
-def section(found: dict, cluster: str, repeats: int) -> Section:
+def section(found: dict, repeats: int) -> Section:
     runs, ref = found["runs"], median_wall(found["runs"]["local"])
     rows = [["`evalpin evaluate`, local (ref)", report.seconds(ref), "", "1.00x", "yes"]]
     verdicts = []
@@ -128,14 +129,16 @@ def section(found: dict, cluster: str, repeats: int) -> Section:
         TITLE,
         f"The demo's {found['tasks']} local tasks, `evalpin evaluate` from an empty result store: in this "
         "process, then as a job array on the one-node cluster of `make slurm-up` "
-        f"({cluster.removeprefix('slurm-up: ')}), 1 CPU per job unless one job holds every task (2 CPUs); "
+        f"(one node, {os.cpu_count()} CPUs), 1 CPU per job unless one job holds every task (2 CPUs); "
         f"{repeats} interleaved run(s) each after a warm-up. Overhead = wall minus local wall.",
         ["command", "wall (median)", "overhead", "vs local", "outputs identical"],
         rows,
         verdicts,
         [
             "Each job is a fresh Python process that imports torch and lm-eval and loads the model: on one "
-            "machine a job array only adds that start-up; it pays where jobs land on separate nodes."
+            "machine a job array only adds that start-up (and jobs of 1 CPU share the cores the local run "
+            "has to itself); it pays where jobs land on separate nodes. Wall times on a shared machine: "
+            "compare the ratios of one run."
         ],
     )
 
