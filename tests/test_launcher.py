@@ -5,10 +5,12 @@ Slurm installed the Slurm tests skip and say how to install it, like the vLLM te
 
 from __future__ import annotations
 
+import _thread
 import functools
 import os
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from evalpin import launcher, tasks
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
 from support import TEMPLATE, dvc, evalpin
-from support.slurm import FileWorker, cluster_up, missing, slurm_launcher
+from support.slurm import FileWorker, cluster_up, missing, slurm_launcher, when_running
 
 TASKS = ["t1", "t2", "t3", "t4", "t5"]
 needs_slurm = pytest.mark.skipif(bool(missing()), reason=str(missing()))
@@ -149,3 +151,26 @@ def test_an_array_sbatch_refuses_is_one_message_naming_the_field(slurm_cluster, 
     cfg = {**slurm_launcher(".slurm"), "partition": "no-such-partition"}
     with pytest.raises(EvalpinError, match=r"sbatch refused the job array: .*invalid partition"):
         launcher.run(tmp_path, cfg, [["t1"]], print)
+
+
+@needs_slurm
+def test_a_job_killed_without_a_result_fails_its_shard_and_ctrl_c_cancels_the_array(
+    slurm_cluster, on_the_nodes, tmp_path, monkeypatch, capfd
+):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "slow").write_text("t1")
+    worker, cfg = FileWorker(store), slurm_launcher(".slurm")
+    monkeypatch.setattr(launcher, "GRACE_S", 0.5)  # (15 s: a result may reach a shared filesystem late)
+    killer = when_running(lambda job: subprocess.run(["scancel", "--signal", "KILL", job], check=True))
+    with pytest.raises(EvalpinError, match=r"shard 0 \(t1\): the job ended without a result \(killed"):
+        launcher.run(tmp_path, cfg, [["t1"]], worker)
+    killer.join()
+
+    interrupter = when_running(lambda job: _thread.interrupt_main())
+    with pytest.raises(KeyboardInterrupt):
+        launcher.run(tmp_path, cfg, [["t1"]], worker)
+    interrupter.join()
+    assert "slurm: cancelled job array" in capfd.readouterr().err
+    left = subprocess.run(["squeue", "-h", "-n", "evalpin", "-t", "PD,R"], capture_output=True, text=True)
+    assert left.stdout.strip() == ""

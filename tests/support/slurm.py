@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,17 +59,38 @@ def slurm_launcher(folder: str, tasks_per_job: int = 1) -> dict:
 @dataclass(frozen=True)
 class FileWorker:
     """A launcher worker with a keyed store of its own: task T's result is `store/T` (what ran it: the
-    Slurm job id, or "local"). A task named in `store/broken` raises, as a failing evaluation would.
-    Imported on the node by name (tests/ must be on the job's PYTHONPATH)."""
+    Slurm job id, or "local"). A task named in `store/broken` raises, as a failing evaluation would; one
+    named in `store/slow` takes 5 minutes. Imported on the node by name (tests/ on the job's PYTHONPATH)."""
 
     store: Path
+
+    def listed(self, marker: str) -> list[str]:
+        path = self.store / marker
+        return path.read_text().split() if path.is_file() else []
 
     def pending(self, tasks: list[str]) -> list[str]:
         return [task for task in tasks if not (self.store / task).is_file()]
 
     def __call__(self, shard: list[str]) -> None:
-        broken = self.store / "broken"
         for task in shard:
-            if broken.is_file() and task in broken.read_text().split():
-                raise EvalpinError(f"task {task}: the worker failed on purpose ({broken})")
+            if task in self.listed("broken"):
+                raise EvalpinError(f"task {task}: the worker failed on purpose ({self.store / 'broken'})")
+            if task in self.listed("slow"):
+                time.sleep(300)
             (self.store / task).write_text(os.environ.get("SLURM_ARRAY_JOB_ID", "local"))
+
+
+def when_running(action: Callable[[str], object]) -> threading.Thread:
+    """In a thread: wait until a job named evalpin runs, then `action(its job id)` (a kill, a Ctrl-C)."""
+
+    def wait_then_act() -> None:
+        for _ in range(600):
+            running = ["squeue", "--noheader", "--name", "evalpin", "--states", "R", "--format", "%i"]
+            if job := subprocess.run(running, capture_output=True, text=True).stdout.split():
+                action(job[0])
+                return
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=wait_then_act, daemon=True)
+    thread.start()
+    return thread
