@@ -84,7 +84,8 @@ def test_catalog_entries_are_names_or_own_groups_and_anything_else_is_named():
         ]
     }
     assert task_data(suite) == {"arc_easy": "arc", "mmlu_nutrition": "mmlu", "mmlu_virology": "mmlu"}
-    assert groups(suite) == {"mmlu_demo": catalog.Group(("mmlu_nutrition", "mmlu_virology"), "acc", "none")}
+    members = ("mmlu_nutrition", "mmlu_virology")
+    assert groups(suite) == {"mmlu_demo": catalog.Group(members, "acc", "none", True, "1.0")}
     assert catalog.datasets(suite) == ["arc", "mmlu"]
     bad_entries = (
         {"task": "arc_easy"},
@@ -92,11 +93,19 @@ def test_catalog_entries_are_names_or_own_groups_and_anything_else_is_named():
         {"group": "g", "tasks": [], "data": "d"},
         {"group": "g", "tasks": "mmlu_nutrition", "data": "d"},  # a string, not a list
         {"group": "a/b", "tasks": ["mmlu_nutrition"], "data": "d"},  # becomes a file name
+        {"task": "gsm8k", "data": "gsm8k", "gen_kwargs": 32},  # not a mapping
         "arc_easy",
     )
     for bad in bad_entries:
         with pytest.raises(EvalpinError, match=r"conf/suite/: catalog\[0\] is .*\{group: NAME, tasks:"):
             entries({"catalog": [bad]})
+    assert entries({"catalog": [{"task": "gsm8k", "data": "g", "gen_kwargs": {"max_gen_toks": 8}}]})[0][
+        "gen_kwargs"
+    ] == {"max_gen_toks": 8}
+    with pytest.raises(
+        EvalpinError, match=r"'arc_easy' sets gen_kwargs, and none of its tasks is generate_until"
+    ):
+        catalog.check_gen_kwargs({"gen_kwargs": {"max_gen_toks": 8}}, catalog.tree(0, entries(suite)[0]))
     twice = [{"task": "mmlu_nutrition", "data": "mmlu"}, suite["catalog"][1]]
     with pytest.raises(EvalpinError, match=r"catalog\[1\] names \['mmlu_nutrition'\] again"):
         entries({"catalog": twice})

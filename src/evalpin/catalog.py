@@ -29,7 +29,8 @@ GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SHAPES = (
     "`{task: CATALOG_NAME, data: DATASET}` (a task, group or tag; DATASET: one pinned dataset, or "
     "`{HUB_DATASET_PATH: DATASET, ...}` when its leaves read several) or `{group: NAME, tasks: "
-    "[CATALOG_TASK, ...], data: DATASET}` (NAME: lower-case letters, digits, '-', '_', '.')"
+    "[CATALOG_TASK, ...], data: DATASET}` (NAME: lower-case letters, digits, '-', '_', '.'); either may "
+    "add `gen_kwargs: {KEY: VALUE}`, merged over its generate_until tasks' generation_kwargs"
 )
 
 
@@ -53,22 +54,30 @@ def is_data(data: object) -> bool:
 
 
 def entry_of(i: int, entry: object) -> dict:
-    """One `catalog:` item as `{tasks: [...], data: DATASET | {PATH: DATASET}, group: NAME | None}`."""
-    if isinstance(entry, dict) and set(entry) == {"task", "data"} and isinstance(entry["task"], str):
-        if is_data(entry["data"]):
-            return {"tasks": [entry["task"]], "data": entry["data"], "group": None}
-    elif isinstance(entry, dict) and set(entry) == {"group", "tasks", "data"} and is_data(entry["data"]):
-        tasks, name = entry["tasks"], str(entry["group"])
-        if (
-            isinstance(tasks, list)
-            and tasks
-            and all(isinstance(t, str) for t in tasks)
-            and GROUP_NAME.match(name)
-        ):
-            return {"tasks": list(tasks), "data": entry["data"], "group": name}
+    """One `catalog:` item as `{tasks: [...], data: DATASET | {PATH: DATASET}, group: NAME | None,
+    gen_kwargs: {...}}`."""
+    fields = dict(entry) if isinstance(entry, dict) else {}
+    gen_kwargs = fields.pop("gen_kwargs", {})
+    if isinstance(gen_kwargs, dict) and all(isinstance(k, str) for k in gen_kwargs):
+        if set(fields) == {"task", "data"} and isinstance(fields["task"], str) and is_data(fields["data"]):
+            return {
+                "tasks": [fields["task"]],
+                "data": fields["data"],
+                "group": None,
+                "gen_kwargs": gen_kwargs,
+            }
+        if set(fields) == {"group", "tasks", "data"} and is_data(fields["data"]):
+            tasks, name = fields["tasks"], str(fields["group"])
+            if (
+                isinstance(tasks, list)
+                and tasks
+                and all(isinstance(t, str) for t in tasks)
+                and GROUP_NAME.match(name)
+            ):
+                return {"tasks": list(tasks), "data": fields["data"], "group": name, "gen_kwargs": gen_kwargs}
     hint = ""
-    if isinstance(entry, dict) and set(entry) == {"group", "data"}:
-        group, data = entry["group"], entry["data"]
+    if set(fields) == {"group", "data"}:
+        group, data = fields["group"], fields["data"]
         hint = f" To run lm-eval's group {group!r}: `{{task: {group}, data: {data}}}`."
     raise EvalpinError(
         f"conf/suite/: catalog[{i}] is {entry!r}; expected {SHAPES}, where DATASET is pinned with "
@@ -228,22 +237,42 @@ def leaf_specs(root: Path, suite: dict) -> dict[str, LeafSpec]:
     specs: dict[str, LeafSpec] = {}
     cards: dict[str, tuple[Card, str]] = {}
     for entry, node in trees(suite):
+        check_gen_kwargs(entry, node)
         for leaf, data in zip(node.leaves(), bind(entry, node).values(), strict=True):
             if data not in cards:
                 cards[data] = Card.read(root, data), cache_dir(root, data)
             card = cards[data][0]
             card.check(leaf.name, leaf.config)
-            config = leaf_spec(root, leaf, data, cards[data][1])
+            config = leaf_spec(root, leaf, data, cards[data][1], entry["gen_kwargs"])
             splits = card.configs[str(leaf.config.get("dataset_name") or "default")]
             specs[leaf.name] = LeafSpec(leaf.name, data, config, leaf.path, leaf.config, splits)
     return specs
 
 
-def leaf_spec(root: Path, leaf: Node, data: str, cache: str) -> dict:
-    """A leaf as a group lists it: the catalog task, what its groups set on it, its pinned snapshot."""
+def leaf_spec(root: Path, leaf: Node, data: str, cache: str, gen_kwargs: dict) -> dict:
+    """A leaf as a group lists it: the catalog task, what its groups set on it, its pinned snapshot, and
+    the entry's gen_kwargs merged over its generation_kwargs (lm-eval replaces that field whole)."""
     kwargs = {**(leaf.config.get("dataset_kwargs") or {}), "cache_dir": cache}
     snapshot = str(project.data_dir(root, data))
-    return {**leaf.overrides, "task": leaf.name, "dataset_path": snapshot, "dataset_kwargs": kwargs}
+    spec = {**leaf.overrides, "task": leaf.name, "dataset_path": snapshot, "dataset_kwargs": kwargs}
+    if gen_kwargs and leaf.config.get("output_type") == "generate_until":
+        merged = {
+            **(leaf.config.get("generation_kwargs") or {}),
+            **(leaf.overrides.get("generation_kwargs") or {}),
+        }
+        spec["generation_kwargs"] = {**merged, **gen_kwargs}
+    return spec
+
+
+def check_gen_kwargs(entry: dict, node: Node) -> None:
+    """An entry's gen_kwargs must reach a task: refused where none of its leaves generates."""
+    if entry["gen_kwargs"] and all(
+        leaf.config.get("output_type") != "generate_until" for leaf in node.leaves()
+    ):
+        raise EvalpinError(
+            f"conf/suite/: catalog entry {node.name!r} sets gen_kwargs, and none of its tasks is "
+            "generate_until (they score loglikelihoods); remove `gen_kwargs` from the entry."
+        )
 
 
 def group_config(name: str, scored: dict[str, tuple[str, str]]) -> dict:

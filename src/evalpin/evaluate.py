@@ -308,7 +308,7 @@ def group_fingerprints(results: dict, fingerprint: dict, groups: dict[str, catal
     found: dict[str, dict] = {}
     for group, members in ((name, list(g.members)) for name, g in groups.items()):
         rows = [found.get(t) or tasks[t] for t in members]
-        data = [r.get("data") for r in rows]
+        data, datasets = group_data([r.get("data") for r in rows])
         found[group] = {
             "version": results["versions"].get(group),
             "tasks": members,
@@ -317,11 +317,30 @@ def group_fingerprints(results: dict, fingerprint: dict, groups: dict[str, catal
             "output_type": "group",
             "chat_template_applied": any(r["chat_template_applied"] for r in rows),
             "outputs_sha256": hashlib.sha256("".join(r["outputs_sha256"] for r in rows).encode()).hexdigest(),
-            "data": data[0] if all(d == data[0] for d in data) else None,
+            "data": data,
         }
-        if found[group]["data"] is None and any(data):
-            found[group]["datasets"] = [d for _, d in sorted({d["name"]: d for d in data if d}.items())]
+        if datasets:
+            found[group]["datasets"] = datasets
     return found
+
+
+def group_data(data: list[dict | None]) -> tuple[dict | None, list[dict]]:
+    """A group's pinned data: one dataset's identity when its members read one (its `files_sha256` over
+    the files each member read), else none and each dataset's identity over its members'."""
+    by_name: dict[str, list[dict]] = {}
+    for item in data:
+        if item:
+            by_name.setdefault(item["name"], []).append(item)
+    combined = [combine_data(items) for _, items in sorted(by_name.items())]
+    return (combined[0], []) if len(combined) == 1 and None not in data else (None, combined)
+
+
+def combine_data(items: list[dict]) -> dict:
+    first = {k: v for k, v in items[0].items() if k != "files_sha256"}
+    if all("files_sha256" in d for d in items):
+        joined = "".join(d["files_sha256"] for d in items)
+        first["files_sha256"] = hashlib.sha256(joined.encode()).hexdigest()
+    return first
 
 
 def delivery_identity(lock: Lock) -> dict:

@@ -19,6 +19,8 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from evalpin import catalog
 from evalpin.catalog_tree import read_yaml
 from evalpin.errors import EvalpinError
@@ -68,29 +70,57 @@ def delivery(lock: Lock, base: Lock | None) -> dict:
     return found
 
 
-def definition_files(yaml_path: Path, config: dict) -> dict[str, str]:
-    """The task's YAML, the YAMLs it includes (in order), and the modules its `!function` fields name,
-    each found beside the YAML that may declare it: path (relative to the YAML's folder) -> sha256."""
+class _FunctionLoader(yaml.SafeLoader):
+    """A task YAML's fields with `!function MODULE.NAME` kept as that text (the module is hashed)."""
+
+
+_FunctionLoader.add_multi_constructor(
+    "!",
+    lambda loader, suffix, node: (
+        f"!{suffix} {loader.construct_scalar(node)}" if isinstance(node, yaml.ScalarNode) else f"!{suffix}"
+    ),
+)
+
+
+def task_fields(path: Path) -> dict:
+    try:
+        found = yaml.load(path.read_text(encoding="utf-8"), Loader=_FunctionLoader)
+    except yaml.YAMLError as exc:
+        raise EvalpinError(f"{path}: not valid YAML ({exc}); fix the task's YAML.") from exc
+    return found if isinstance(found, dict) else {}
+
+
+def relative(path: Path, base: Path) -> str:
+    """`path` named relative to `base` (the repository, or lm-eval's catalog): keys do not depend on
+    where the repository or the virtual environment lives."""
+    for a, b in ((path, base), (path.resolve(), base.resolve())):
+        if a.is_relative_to(b):
+            return a.relative_to(b).as_posix()
+    return path.as_posix()
+
+
+def definition_files(yaml_path: Path, base: Path) -> dict[str, str]:
+    """The task's YAML, the YAMLs it includes (in order), and the modules the `!function` fields of
+    any of them name, each found beside the YAML declaring it: path (relative to `base`) -> sha256."""
     chain, current = [yaml_path], yaml_path
-    while isinstance(included := read_yaml(current).get("include"), str):
-        current = (current.parent / included).resolve()
+    while isinstance(included := task_fields(current).get("include"), str):
+        current = current.parent / included
         if not current.is_file() or current in chain:
             break
         chain.append(current)
-    found = {p.name if p.parent == yaml_path.parent else str(p): file_digest(p) for p in chain}
-    for module in sorted(functions(config)):
-        for folder in dict.fromkeys(p.parent for p in chain):
-            source = folder / f"{module.replace('.', '/')}.py"
+    found = {relative(p, base): file_digest(p) for p in chain}
+    for path in chain:
+        for module in sorted(functions(task_fields(path))):
+            source = path.parent / f"{module.replace('.', '/')}.py"
             if source.is_file():
-                found[f"{module}.py"] = file_digest(source)
-                break
+                found[relative(source, base)] = file_digest(source)
     return found
 
 
 def functions(value: object) -> set[str]:
     """The modules named by `!function MODULE.NAME` values anywhere in a task's fields."""
-    if isinstance(value, str) and value.startswith("!function"):
-        target = value.removeprefix("!function").strip()
+    if isinstance(value, str) and value.startswith("!function "):
+        target = value.removeprefix("!function ").strip()
         return {target.rsplit(".", 1)[0]} if "." in target else set()
     if isinstance(value, dict):
         return set().union(*(functions(v) for v in value.values()))
@@ -99,11 +129,25 @@ def functions(value: object) -> set[str]:
     return set()
 
 
+def portable(fields: dict, base: Path) -> dict:
+    """Fields with `base` (lm-eval's catalog: `!function` values are absolute paths there) written as
+    `lm_eval/tasks`, whichever way the path is spelled."""
+    text = canonical(fields)
+    for spelled in sorted({str(base.resolve()), str(base)}, key=len, reverse=True):
+        text = text.replace(spelled, "lm_eval/tasks")
+    return json.loads(text)
+
+
 def catalog_task(spec: catalog.LeafSpec, data: Lock) -> tuple[dict, dict]:
     """A catalog leaf's definition and the files of its pinned dataset it reads."""
+    from evalpin.catalog_tree import catalog_dir
+
+    base = catalog_dir()
+    given = {k: v for k, v in spec.config.items() if k not in ("dataset_path", "dataset_kwargs")}
     definition = {
-        "files": definition_files(Path(spec.path), spec.fields),
-        "fields": json.loads(canonical(spec.fields)),
+        "files": definition_files(Path(spec.path), base),
+        "fields": portable(spec.fields, base),
+        "given": portable(given, base),  # what the suite's entry sets on it (gen_kwargs) and its groups
     }
     patterns = [p for split in spec.splits.values() for p in split]
     files = {f.path: f.sha256 for f in data.files if catalog.pinned_any([f.path], patterns)}
@@ -123,25 +167,28 @@ def local_yaml(root: Path, suite: dict, task: str) -> Path:
     )
 
 
+def named_files(fields: dict) -> list[str]:
+    """The data files a local task's YAML names: dataset_kwargs.data_files (a name, a list, or a split
+    mapping of either)."""
+    named = (fields.get("dataset_kwargs") or {}).get("data_files") or {}
+    values = named.values() if isinstance(named, dict) else [named]
+    return [n for v in values for n in ([v] if isinstance(v, str) else list(v))]
+
+
 def local_task(root: Path, suite: dict, task: str) -> tuple[dict, dict]:
-    """A local task's definition and the data files its YAML names (dataset_kwargs.data_files), found
-    beside the YAML, in its data/ folder or from the repository root. A file found nowhere makes the key
-    cover every non-YAML file under include_path (the task may read any of them)."""
+    """A local task's definition and the data files its YAML names, found beside the YAML, in its data/
+    folder or from the repository root. A file found nowhere makes the key cover every non-YAML file
+    under include_path (the task may read any of them)."""
     path = local_yaml(root, suite, task)
-    fields = read_yaml(path)
-    definition = {"files": definition_files(path, fields), "fields": json.loads(canonical(fields))}
-    named = ((fields.get("dataset_kwargs") or {}).get("data_files")) or {}
-    names = [named] if isinstance(named, str) else list(named.values() if isinstance(named, dict) else named)
+    fields = task_fields(path)
+    definition = {"files": definition_files(path, root), "fields": fields}
     files: dict[str, str] = {}
-    for name in (n for value in names for n in ([value] if isinstance(value, str) else value)):
-        found = next(
-            (c for c in (path.parent / name, path.parent / "data" / name, root / name) if c.is_file()), None
-        )
+    for name in named_files(fields):
+        places = (path.parent / name, path.parent / "data" / name, root / name)
+        found = next((p for p in places if p.is_file()), None)
         if found is None:
             return definition, {"files": every_data_file(root / suite["include_path"])}
-        files[found.relative_to(root).as_posix() if found.is_relative_to(root) else str(found)] = file_digest(
-            found
-        )
+        files[relative(found, root)] = file_digest(found)
     return definition, {"files": files}
 
 
@@ -161,7 +208,7 @@ def task_key(root: Path, params: dict, leaf: Leaf, delivered: dict, data: Lock |
     else:
         definition, reads = local_task(root, suite, leaf.name)
     model = {k: v for k, v in params["model"].items() if k not in MODEL_FIELDS_IGNORED}
-    return {
+    key = {
         "format": FORMAT,
         "task": leaf.name,
         "chat_template": leaf.chat,
@@ -174,6 +221,7 @@ def task_key(root: Path, params: dict, leaf: Leaf, delivered: dict, data: Lock |
         "limit": suite.get("limit"),
         "runtime": runtime(),
     }
+    return json.loads(canonical(key))  # as a stored key reads back from JSON
 
 
 def files_digest(key: dict) -> str:
@@ -211,23 +259,18 @@ def changes(old: dict, new: dict, limit: int = 3) -> str:
     return shown + (f" (and {len(words) - limit} more)" if len(words) > limit else "")
 
 
+def changed_files(old: dict, new: dict) -> list[str]:
+    before, after = old.get("files", {}), new.get("files", {})
+    return sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f))
+
+
 def describe(part: str, old: dict, new: dict) -> str:
+    """A changed delivery, task definition or data part of a key, in words."""
     if part == "delivery":
         return f"delivery {new.get('name')}: lock {short(old)} -> {short(new)}"
+    changed = changed_files(old, new)
     if part == "definition":
-        files = sorted(
-            f
-            for f in old.get("files", {}).keys() | new.get("files", {}).keys()
-            if old.get("files", {}).get(f) != new.get("files", {}).get(f)
-        )
-        return (
-            f"task definition: {', '.join(files)} changed" if files else "task definition: its fields changed"
-        )
-    changed = sorted(
-        f
-        for f in old.get("files", {}).keys() | new.get("files", {}).keys()
-        if old.get("files", {}).get(f) != new.get("files", {}).get(f)
-    )
+        return f"task definition: {', '.join(changed) or 'its fields'} changed"
     if "dataset" not in new:
         return f"data: {', '.join(changed) or 'its files'} changed"
     splits = sorted({s for f in changed for s, p in new["splits"].items() if catalog.pinned_any([f], p)})

@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from evalpin import catalog, project, taskkey, taskstore
@@ -109,8 +111,6 @@ def verify_inputs(root: Path, params: dict, plan: dict[str, Leaf], server: bool 
 def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     """Evaluate `names` (leaf tasks of the suite), one lm-eval run each on one loaded model; each result
     is stored the moment its task finishes."""
-    import torch  # heavy: imported only when evaluating
-
     everything = leaves(root, params)
     if unknown := [n for n in names if n not in everything]:
         raise EvalpinError(
@@ -119,37 +119,51 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     plan = {n: everything[n] for n in names}
     if not plan:
         return
+    import torch  # heavy: imported only when evaluating
+
     model, inference, suite, backend = (
         section(params, k) for k in ("model", "inference", "suite", "backend")
     )
     server_check = verify_inputs(root, params, plan)
     if backend.get("name") == "gguf":
-        check_gguf_server_tasks(
-            root,
-            suite,
-            [
-                ([n for n, leaf in plan.items() if not leaf.chat], False),
-                ([n for n, leaf in plan.items() if leaf.chat], True),
-            ],
-        )
+        runs = [([n for n, leaf in plan.items() if leaf.chat == chat], chat) for chat in (False, True)]
+        check_gguf_server_tasks(root, suite, runs)
     task_keys = keys(root, params, plan)
     torch.set_num_threads(int(inference["torch_threads"]))
     lm = load_model(root, model, inference, backend)
     progress = Progress(len(plan))
-    for name, leaf in plan.items():
-        progress.start(name)
-        started = time.monotonic()
-        tasks, folders = ([leaf.spec.wrapped], [leaf.spec.folder]) if leaf.spec else ([name], [])
-        results = run_lm_eval(root, lm, inference, suite, tasks, leaf.chat, folders)
-        stored = taskstore.Stored(
-            name,
-            task_keys[name],
-            taskstore.result_slice(results, name),
-            sample_records(results, name),
-            server_check,
-        )
-        taskstore.write(root, stored)
-        progress.finish(name, time.monotonic() - started)
+    with without_env_info():
+        for name, leaf in plan.items():
+            progress.start(name)
+            started = time.monotonic()
+            taskstore.write(root, evaluate_one(root, lm, params, leaf, task_keys[name], server_check))
+            progress.finish(name, time.monotonic() - started)
+
+
+@contextmanager
+def without_env_info() -> Iterator[None]:
+    """simple_evaluate ends with lm-eval's add_env_info: torch's collect_env, which runs subprocesses
+    (`pip list` among them): measured 5.8 s here under load, paid once per call, so once per task. Nothing
+    evalpin writes reads it (the fingerprint's runtime comes from package metadata), so it is skipped."""
+    import lm_eval.evaluator as evaluator
+
+    original = evaluator.add_env_info
+    evaluator.add_env_info = lambda results: None
+    try:
+        yield
+    finally:
+        evaluator.add_env_info = original
+
+
+def evaluate_one(
+    root: Path, lm, params: dict, leaf: Leaf, key: dict, server_check: dict | None
+) -> taskstore.Stored:
+    """One task on its own requests: a local task by name, a catalog leaf in its wrapper group."""
+    tasks, folders = ([leaf.spec.wrapped], [leaf.spec.folder]) if leaf.spec else ([leaf.name], [])
+    inference, suite = section(params, "inference"), section(params, "suite")
+    results = run_lm_eval(root, lm, inference, suite, tasks, leaf.chat, folders)
+    records = sample_records(results, leaf.name)
+    return taskstore.Stored(leaf.name, key, taskstore.result_slice(results, leaf.name), records, server_check)
 
 
 def results_of(stored: dict[str, taskstore.Stored], groups: dict[str, catalog.Group]) -> dict:
