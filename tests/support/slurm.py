@@ -25,6 +25,9 @@ def missing() -> str | None:
         return f"Slurm is not installed ({', '.join(absent)} not on PATH): {INSTALL}"
     if os.geteuid() != 0 and subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
         return f"no Slurm cluster is up, and starting one needs root: {INSTALL}"
+    conf = Path("/etc/slurm/slurm.conf")
+    if conf.is_file() and "evalpin's scripts/slurm_up.sh" not in conf.read_text().split("\n", 1)[0]:
+        return f"{conf} is this machine's own Slurm (not make slurm-up's): the tests do not submit to it"
     return None
 
 
