@@ -61,7 +61,7 @@ def test_the_template_composes_the_local_launcher_and_no_stage_depends_on_it():
 
 @needs_slurm
 def test_a_failed_shard_is_named_with_its_log_and_the_rerun_submits_only_the_missing(
-    slurm_cluster, on_the_nodes, tmp_path, capfd
+    slurm_cluster, on_the_nodes, tmp_path, capfd, caplog
 ):
     store = tmp_path / "store"
     store.mkdir()
@@ -86,6 +86,7 @@ def test_a_failed_shard_is_named_with_its_log_and_the_rerun_submits_only_the_mis
     assert {t: (store / t).read_text() for t in first} == first  # kept, not rerun
     assert (store / "t3").read_text() == (store / "t4").read_text() != first["t1"]  # one new job
     assert "slurm: 1 jobs: 0 pending, 0 running, 1 done" in capfd.readouterr().err
+    assert "sacct" not in caplog.text  # states come from squeue: no "Bypassing sacct error" on any poll
 
 
 @needs_slurm
