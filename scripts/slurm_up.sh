@@ -14,12 +14,12 @@ fail() { echo "slurm-up: $*" >&2; exit 1; }
 for cmd in munged slurmctld slurmd sinfo scontrol; do
   command -v "$cmd" >/dev/null || fail "$cmd is not installed. Install Slurm and munge: apt-get install -y slurm-wlm munge (as root), then make slurm-up"
 done
-[ "$(id -u)" = 0 ] || fail "run as root (the one-node cluster runs its daemons as root): sudo make slurm-up"
 
 node_state() { sinfo -h -n "$HOST" -o %T 2>/dev/null | head -n1 || true; }
 case "$(node_state)" in
   idle|mixed|allocated) say "up: node $HOST is $(node_state) (sinfo)"; exit 0 ;;
 esac
+[ "$(id -u)" = 0 ] || fail "run as root (the one-node cluster runs its daemons as root): sudo make slurm-up"
 
 # munge: the key (Debian's package usually made one), then the daemon as the munge user.
 if [ ! -s /etc/munge/munge.key ]; then
