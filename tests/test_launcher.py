@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,13 @@ needs_slurm = pytest.mark.skipif(bool(missing()), reason=str(missing()))
 
 
 @pytest.fixture(scope="session")
-def slurm_cluster() -> str:
-    """The one-node cluster, started once (scripts/slurm_up.sh: idempotent)."""
-    return cluster_up()
+def slurm_cluster() -> Iterator[str]:
+    """The one-node cluster, started once (scripts/slurm_up.sh: idempotent); stopped at the end only
+    if this session started it."""
+    line = cluster_up()
+    yield line
+    if not line.endswith("(sinfo)"):  # not "up: node N is idle (sinfo)": this session started it
+        subprocess.run([str(TEMPLATE / "scripts" / "slurm_down.sh")], check=True, capture_output=True)
 
 
 @pytest.fixture
