@@ -211,15 +211,13 @@ def reference_tasks(repo: Path, suite: dict, folder: Path) -> list[str]:
     return names
 
 
-def catalog_resolution(repo: Path, suite: dict, scratch: Path) -> dict[str, float]:
+def catalog_resolution(repo: Path, suite: dict) -> dict[str, float]:
     """Seconds to locate and check the suite's catalog tasks and index only their folders, against
     indexing lm-eval's whole catalog (what the bare CLI and `TaskManager()` do)."""
     from lm_eval.tasks import TaskManager
 
-    groups = scratch / "catalog-groups"
-    groups.mkdir(exist_ok=True)
     started = time.perf_counter()
-    folders = catalog.task_configs(repo, suite, groups)[1]
+    folders = sorted({spec.folder for spec in catalog.leaf_specs(repo, suite).values()})
     TaskManager(include_path=folders, include_defaults=False)
     ours = time.perf_counter() - started
     started = time.perf_counter()
@@ -244,7 +242,7 @@ def catalog_evaluation(root: Path, scratch: Path, repeats: int) -> Section:
     )
     ref, ours = median_wall(runs["lm_eval"]), median_wall(runs["evalpin"])
     rss = {k: max(r.max_rss_mb for r in v) for k, v in runs.items()}
-    resolved = catalog_resolution(repo, standard, scratch)
+    resolved = catalog_resolution(repo, standard)
     names = ", ".join(f"`{t}`" for t in catalog.task_data(standard))
     return Section(
         "Catalog benchmarks on pinned data",

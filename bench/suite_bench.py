@@ -123,12 +123,11 @@ def locate_seconds(repo: Path, params: dict) -> float:
     """Locating the group's leaves, binding and checking them on the pinned card, and indexing only their
     folders (in-process, lm_eval already imported: `evalpin evaluate` imports it anyway)."""
     code = (
-        "import sys, time, tempfile, yaml\nfrom pathlib import Path\nimport lm_eval.tasks\n"
+        "import sys, time, yaml\nfrom pathlib import Path\nimport lm_eval.tasks\n"
         "from lm_eval.tasks import TaskManager\nfrom evalpin import catalog\n"
         "suite = yaml.safe_load(Path('params.yaml').read_text())['suite']\nt = time.perf_counter()\n"
-        "with tempfile.TemporaryDirectory() as d:\n"
-        "    folders = catalog.task_configs(Path.cwd(), suite, Path(d))[1]\n"
-        "    TaskManager(include_path=folders, include_defaults=False)\n"
+        "specs = catalog.leaf_specs(Path.cwd(), suite).values()\n"
+        "TaskManager(include_path=sorted({s.folder for s in specs}), include_defaults=False)\n"
         "print(time.perf_counter() - t)"
     )
     return float(run([sys.executable, "-c", code], cwd=repo, env=offline_env(repo)).stdout.split()[-1])

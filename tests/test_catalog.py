@@ -84,7 +84,8 @@ def test_catalog_entries_are_names_or_own_groups_and_anything_else_is_named():
         ]
     }
     assert task_data(suite) == {"arc_easy": "arc", "mmlu_nutrition": "mmlu", "mmlu_virology": "mmlu"}
-    assert groups(suite) == {"mmlu_demo": catalog.Group(("mmlu_nutrition", "mmlu_virology"), "acc", "none")}
+    members = ("mmlu_nutrition", "mmlu_virology")
+    assert groups(suite) == {"mmlu_demo": catalog.Group(members, "acc", "none", True, "1.0")}
     assert catalog.datasets(suite) == ["arc", "mmlu"]
     bad_entries = (
         {"task": "arc_easy"},

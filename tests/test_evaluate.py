@@ -1,17 +1,22 @@
 """The pipeline end to end: real `dvc repro` running real lm-eval on the pinned tiny model."""
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 import yaml
 
-from evalpin import catalog
+from evalpin import catalog, tasks
 from evalpin.catalog_tree import locate
-from evalpin.compose import compose
+from evalpin.compose import compose, load_params
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import evaluate
+from evalpin.gate import Side, comparable
 from evalpin.lock import load_lock
 from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
 from evalpin.samples import task_samples
@@ -22,13 +27,27 @@ from support import (
     committed_scores,
     dvc,
     evalpin,
+    evalpin_in_process,
     git,
     read_json,
+    subprocess_env,
     write_dataset_cache,
 )
 
 pytestmark = pytest.mark.slow
+ARC_CHALLENGE = "c" * 40  # the test dataset's commit that adds an ARC-Challenge config
 TASKS = ("demo_color_mc", "demo_home_gen", "demo_food_fewshot", "demo_behaviour", "demo_chat_home")
+OUTPUTS = ("eval/metrics.json", "eval/scores.json", "eval/fingerprint.json", "eval/samples", "eval/results")
+
+
+def output_bytes(repo) -> dict[str, bytes]:
+    """Every file of the evaluate stage's outputs, by path."""
+    found = {}
+    for rel in OUTPUTS:
+        path = repo / rel
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            found[file.relative_to(repo).as_posix()] = file.read_bytes()
+    return found
 
 
 def test_repro_reproduces_the_committed_baseline_exactly(reproduced_repo):
@@ -61,10 +80,86 @@ def test_samples_are_stable_per_task_files(reproduced_repo):
     assert isinstance(first["response"], str)
 
 
-def test_second_repro_is_up_to_date(reproduced_repo):
+def test_a_kill_9_during_repro_costs_only_the_running_task_and_the_rerun_equals_an_uninterrupted_one(
+    reproduced_repo, reproduced_repo_origin
+):
+    """`dvc repro` and the evaluation under it are killed (SIGKILL, the whole process group) the moment the
+    first task's result is stored; the rerun evaluates only the tasks without a stored result, and every
+    output (results, samples, metrics, fingerprint) equals the uninterrupted run's byte for byte."""
+    results = reproduced_repo / "eval/results"
+    shutil.rmtree(results)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro"],
+        cwd=reproduced_repo,
+        env=subprocess_env(reproduced_repo),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(results.glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = sorted(p.stem for p in results.glob("*.json"))
+    assert proc.returncode == -signal.SIGKILL and 1 <= len(stored) < len(TASKS), stored
+    rerun = dvc(reproduced_repo, "repro").stdout
+    assert all(f"evaluate: {task}: reused (every input unchanged)" in rerun for task in stored), rerun
+    assert rerun.count("runs (no stored result)") == len(TASKS) - len(stored)
+    assert output_bytes(reproduced_repo) == output_bytes(reproduced_repo_origin)
+    assert "up to date" in dvc(reproduced_repo, "status").stdout
+
+
+def test_each_task_says_which_input_changed_and_a_hand_edited_result_is_never_reused(reproduced_repo):
+    params = load_params(reproduced_repo)
+    assert tasks.pending(reproduced_repo, params) == []
+    params["inference"]["batch_size"] = 2
+    assert set(tasks.status(reproduced_repo, params).values()) == {"inference.batch_size 1 -> 2"}
+    data = reproduced_repo / "eval/tasks/data/color_mc.jsonl"
+    data.write_text(data.read_text() + data.read_text().splitlines()[0] + "\n")
+    params = load_params(reproduced_repo)
+    assert tasks.status(reproduced_repo, params)["demo_color_mc"] == (
+        "data: eval/tasks/data/color_mc.jsonl changed"
+    )
+    assert tasks.pending(reproduced_repo, params) == ["demo_color_mc"]
+    stored = reproduced_repo / "eval/results/demo_home_gen.json"
+    stored.write_text(stored.read_text().replace('"score": 0.0', '"score": 1.0', 1))
+    why = "eval/results/demo_home_gen.json was changed after it was stored (digest mismatch)"
+    assert tasks.status(reproduced_repo, params)["demo_home_gen"] == why
+    with pytest.raises(EvalpinError, match=r"no result stored for the current inputs of demo_color_mc"):
+        tasks.merge(reproduced_repo, params)
+
+
+def test_removing_a_task_evaluates_nothing_and_adding_it_back_evaluates_only_it(reproduced_repo):
+    before = output_bytes(reproduced_repo)
+    params = yaml.safe_load((reproduced_repo / "params.yaml").read_text())
+    params["suite"]["tasks"].remove("demo_behaviour")
+    (reproduced_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    removed = evalpin(reproduced_repo, "evaluate")
+    assert "4 of 4 tasks reused, 0 to run" in removed.stdout and "running" not in removed.stderr
+    assert not (reproduced_repo / "eval/samples/demo_behaviour.jsonl").exists()
+    assert not (reproduced_repo / "eval/results/demo_behaviour.json").exists()
+    params["suite"]["tasks"].append("demo_behaviour")
+    (reproduced_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    added = evalpin(reproduced_repo, "evaluate")
+    assert "4 of 5 tasks reused, 1 to run" in added.stdout
+    assert "evaluate: demo_behaviour: runs (no stored result)" in added.stdout
+    assert "evaluate: [1/1] running demo_behaviour" in added.stderr  # progress: one line per task in a log
+    assert output_bytes(reproduced_repo) == before
+
+
+def test_second_repro_is_up_to_date_and_dvc_checkout_of_a_tag_restores_its_stored_results(reproduced_repo):
     proc = dvc(reproduced_repo, "repro")
     assert "Stage 'evaluate' didn't change" in proc.stdout
     assert "up to date" in dvc(reproduced_repo, "status").stdout
+    git(reproduced_repo, "tag", "baseline")
+    stored = output_bytes(reproduced_repo)
+    shutil.rmtree(reproduced_repo / "eval/results")
+    (reproduced_repo / "eval/samples/demo_behaviour.jsonl").unlink()
+    git(reproduced_repo, "checkout", "-q", "baseline")
+    dvc(reproduced_repo, "checkout")
+    assert output_bytes(reproduced_repo) == stored
+    assert "5 of 5 tasks reused, 0 to run" in evalpin_in_process(reproduced_repo, "evaluate").stdout
 
 
 def test_one_changed_byte_stops_the_pipeline_naming_the_file(reproduced_repo):
@@ -167,20 +262,35 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     import lm_eval.tasks  # noqa: F401  (evaluate imports it anyway; locating is what is timed)
 
     started = time.perf_counter()
-    assert catalog.task_configs(pinned_repo, params["suite"], tmp_path)[1] == [str(locate("arc_easy").parent)]
+    spec = catalog.leaf_specs(pinned_repo, params["suite"])["arc_easy"]
+    assert spec.folder == str(locate("arc_easy").parent)
     assert time.perf_counter() - started < 1.0  # only the catalog folder the suite uses
     metrics = evaluate(pinned_repo, params)
     assert metrics["tasks"]["arc_easy"]["n"] == 2  # the pinned test split, not the Hub's
     assert read_json(pinned_repo / "eval/metrics.json") == metrics
-    data = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]["arc_easy"]["data"]
+    first = read_json(pinned_repo / "eval/fingerprint.json")
+    data = first["suite"]["tasks"]["arc_easy"]["data"]
     assert data["name"] == "arc" and data["revision"] == ARC_COMMIT
     assert data["lock_digest"] == load_lock(pinned_repo / "eval/data/arc.lock.json").digest
+    # a re-pin that adds ARC-Challenge changes arc's lock, not the files arc_easy reads: it is reused,
+    # and the gate still compares it
+    hub = pinned_repo / "hub/datasets--tests--arc/snapshots"
+    add_challenge(hub / ARC_COMMIT, hub / ARC_CHALLENGE)
+    pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_CHALLENGE, "arc", "hub"))
+    accept_dataset(pinned_repo, load_lock(pinned_repo / "eval/data/arc.lock.json"))
+    assert tasks.pending(pinned_repo, params) == []
+    assert evaluate(pinned_repo, params) == metrics
+    after = read_json(pinned_repo / "eval/fingerprint.json")
+    assert after["suite"]["tasks"]["arc_easy"]["data"]["lock_digest"] != data["lock_digest"]
+    assert comparable("arc_easy", Side("a", metrics, first), Side("b", metrics, after)) == ""
     # the upstream fixes doc 1's answer key; re-pinned and accepted, the new key is scored (the datasets
     # library's own cache, keyed by folder and config name, would serve the old one)
     fixed = write_dataset_cache(tmp_path / "fix", answers=("A", "A"))
-    shutil.copytree(fixed, pinned_repo / "hub/datasets--tests--arc/snapshots" / ARC_FIX)
+    shutil.copytree(fixed, hub / ARC_FIX)
     pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_FIX, "arc", "hub"))
     accept_dataset(pinned_repo, load_lock(pinned_repo / "eval/data/arc.lock.json"))
+    changed = "dataset arc: ARC-Easy/test, ARC-Easy/train, ARC-Easy/validation changed"
+    assert tasks.status(pinned_repo, params) == {"arc_easy": changed}
     rescored = evaluate(pinned_repo, params)["tasks"]["arc_easy"]["score"]
     assert abs(rescored - metrics["tasks"]["arc_easy"]["score"]) == 0.5  # doc 1 of 2 flipped its score
     params["suite"]["catalog"] = [{"task": "arc_nonesuch", "data": "arc"}]
@@ -191,6 +301,19 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
         evaluate(pinned_repo, params)
 
 
+def add_challenge(snapshot, target):
+    """`snapshot` with an ARC-Challenge config added (a copy of ARC-Easy's files, listed in the card)."""
+    shutil.copytree(snapshot, target)
+    shutil.copytree(snapshot / "ARC-Easy", target / "ARC-Challenge")
+    config = "".join(
+        f"  - split: {s}\n    path: ARC-Challenge/{s}-*\n" for s in ("test", "train", "validation")
+    )
+    card = (snapshot / "README.md").read_text()
+    card = card.replace("configs:\n", f"configs:\n- config_name: ARC-Challenge\n  data_files:\n{config}")
+    (target / "README.md").unlink()
+    (target / "README.md").write_text(card)
+
+
 def test_a_pinned_dataset_lacking_the_tasks_config_or_split_is_named(template_repo, tmp_path):
     write_dataset_cache(template_repo / "hub")
     request = DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub", include=("ARC-Easy/train-*",))
@@ -199,10 +322,10 @@ def test_a_pinned_dataset_lacking_the_tasks_config_or_split_is_named(template_re
     with pytest.raises(
         EvalpinError, match=r"README.md: config 'ARC-Easy' has no pinned file for split 'test'"
     ):
-        catalog.task_configs(template_repo, suite, tmp_path)
+        catalog.leaf_specs(template_repo, suite)
     suite["catalog"] = [{"task": "arc_challenge", "data": "arc"}]  # dataset_name ARC-Challenge
     with pytest.raises(EvalpinError, match=r"field 'configs' has no config_name 'ARC-Challenge'"):
-        catalog.task_configs(template_repo, suite, tmp_path)
+        catalog.leaf_specs(template_repo, suite)
 
 
 def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned_demo_data(pinned_repo):
@@ -249,7 +372,9 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
             "name": "mmlu",
             "revision": accepted["revision"],
             "lock_digest": accepted["lock_digest"],
+            "files_sha256": tasks[task]["data"]["files_sha256"],
         }
+    assert len({tasks[t]["data"]["files_sha256"] for t in ("mmlu_demo", *subjects)}) == 4  # what each read
 
 
 def add_demo_datasets(repo):

@@ -155,3 +155,25 @@ def test_a_catalog_task_on_other_pinned_data_is_not_comparable_and_names_the_dat
     assert moved.reason == (
         "dataset arc@aaaaaaaaaaaa (lock aaaaaaaaaaaa) vs arc@bbbbbbbbbbbb (lock bbbbbbbbbbbb)"
     )
+
+
+def test_a_task_stays_comparable_when_a_re_pin_left_the_files_it_reads_unchanged():
+    """Per-task data identity: a re-pin of arc that adds ARC-Challenge's files changes the lock, not the
+    files arc_easy reads (`files_sha256`, evalpin.taskkey), so arc_easy stays comparable."""
+
+    def side(lock: str, files: str) -> Side:
+        data = {"name": "arc", "revision": lock[0] * 40, "lock_digest": lock * 8, "files_sha256": files * 8}
+        task = {"identity": "i", "version": 1, "num_fewshot": 0, "output_type": "multiple_choice"}
+        fingerprint = {"suite": {"tasks": {"arc_easy": {**task, "data": data}}}}
+        return Side("rev", {"tasks": {"arc_easy": {"score": 0.5, "stderr": 0.1}}}, fingerprint)
+
+    assert (
+        judge("arc_easy", side("aaaaaaaa", "ffffffff"), side("bbbbbbbb", "ffffffff"), 2.0, 0.0).verdict
+        == "pass"
+    )
+    moved = judge("arc_easy", side("aaaaaaaa", "ffffffff"), side("bbbbbbbb", "eeeeeeee"), 2.0, 0.0)
+    assert moved.verdict == "not comparable"
+    assert (
+        moved.reason
+        == "dataset arc@aaaaaaaaaaaa (files ffffffffffff) vs arc@bbbbbbbbbbbb (files eeeeeeeeeeee)"
+    )

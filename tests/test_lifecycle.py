@@ -31,7 +31,7 @@ def test_lifecycle_walkthrough(tmp_path):
     assert re.search(r"allenai/ai2_arc main -> [0-9a-f]{40}: DRIFT", output)
     assert "the dataset was re-pinned" in output  # dvc repro stopped at verify
     assert "conf/data/arc.yaml now accepts commit" in output
-    assert re.search(r"^arc_easy .* not comparable \(dataset arc@[0-9a-f]{12} \(lock", output, re.MULTILINE)
+    assert re.search(r"^arc_easy .* not comparable \(dataset arc@[0-9a-f]{12} \(files", output, re.MULTILINE)
     assert output.count("reproduced exactly") == 2  # v1.0.0s on the data they were measured on
     # v1.0.0 signed: model_signing's CLI accepts models/demo-tiny.sig; verify --signatures and reproduce
     # check the release first; a re-pinned clone fools the lock but not the signature, which names the files

@@ -3,19 +3,16 @@ process_docs, metrics, a group's subgroups and aggregation), with every leaf's `
 a dataset pinned in eval/data/NAME.
 
 A catalog task is overridden inside a group's `task:` list (lm-eval 0.4.13 merges the override with the
-catalog entry there, not at top level). A catalog group is written again, under its own name, into a
-scratch folder indexed after the catalog's (lm-eval's index lets a later folder redefine a name): the
-same fields, with each leaf listed with its pinned dataset_path.
+catalog entry there, not at top level), so each leaf runs alone inside a wrapper group (evalpin_NAME)
+listing it with its pinned dataset_path and what its groups set on it. A group's score is aggregated
+from its leaves' stored results (evalpin.tasks), as lm-eval aggregates it.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import logging
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +25,6 @@ from evalpin.errors import EvalpinError
 from evalpin.inventory import list_delivery
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task or tag: evalpin_NAME
-SCRATCH_PREFIX = "evalpin-groups-"  # the temporary folder the catalog groups are written into
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SHAPES = (
     "`{task: CATALOG_NAME, data: DATASET}` (a task, group or tag; DATASET: one pinned dataset, or "
@@ -46,6 +42,8 @@ class Group:
     members: tuple[str, ...]
     metric: str
     filter: str | None
+    weight_by_size: bool = True  # lm-eval's AggMetricConfig default
+    version: str = "N/A"  # as lm-eval reports a group's version: its metadata's, as a string
 
 
 def is_data(data: object) -> bool:
@@ -197,36 +195,58 @@ def collect_groups(node: Node, found: dict[str, Group]) -> list[str]:
     first = aggregate[0] if isinstance(aggregate, list) else aggregate
     kept = first.get("filter_list")
     kept = [kept] if isinstance(kept, str) else kept
-    found[node.name] = Group(tuple(below), str(first["metric"]), kept[0] if kept else None)
+    metadata = node.config.get("metadata")
+    version = str(metadata.get("version", "N/A")) if isinstance(metadata, dict) and metadata else "N/A"
+    weighted = bool(first.get("weight_by_size", True))
+    found[node.name] = Group(tuple(below), str(first["metric"]), kept[0] if kept else None, weighted, version)
     return [node.name]
 
 
-def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | str], list[str]]:
-    """For lm-eval: per catalog entry, what to evaluate with each leaf's dataset_path on its pinned
-    snapshot; and the folders TaskManager must index (only those, `scratch` last). A task or tag goes as
-    a wrapper group (evalpin_NAME) listing its leaves; a group is written into `scratch`, every group
-    below it too."""
-    configs: list[dict | str] = []
-    folders: list[str] = []
+@dataclass(frozen=True)
+class LeafSpec:
+    """A catalog leaf as lm-eval is given it: a wrapper group (evalpin_NAME) listing the leaf with its
+    dataset_path on its pinned snapshot (`config`); the YAML declaring it and the fields lm-eval builds it
+    from (`path`, `fields`); the pinned dataset it reads and that config's splits (split -> data_files
+    patterns, from the dataset card: the datasets library loads a config whole)."""
+
+    task: str
+    data: str
+    config: dict
+    path: str
+    fields: dict
+    splits: dict[str, list[str]]
+
+    @property
+    def wrapped(self) -> dict:
+        return {"group": f"{GROUP_PREFIX}{self.task}", "task": [self.config]}
+
+    @property
+    def folder(self) -> str:
+        """The catalog folder TaskManager must index for this leaf."""
+        return str(Path(self.path).parent)
+
+    @property
+    def dataset_config(self) -> str:
+        return str(self.fields.get("dataset_name") or "default")
+
+
+def leaf_specs(root: Path, suite: dict) -> dict[str, LeafSpec]:
+    """Every catalog leaf the suite runs, each on its own (a task's result depends on its inputs only):
+    what its groups set on it, its pinned snapshot and the datasets cache of that snapshot's lock. Each
+    leaf's pinned dataset must declare the config and splits it reads (Card.check)."""
+    specs: dict[str, LeafSpec] = {}
     cards: dict[str, tuple[Card, str]] = {}
     for entry, node in trees(suite):
-        specs = {}
         check_gen_kwargs(entry, node)
         for leaf, data in zip(node.leaves(), bind(entry, node).values(), strict=True):
             if data not in cards:
                 cards[data] = Card.read(root, data), cache_dir(root, data)
-            cards[data][0].check(leaf.name, leaf.config)
-            specs[leaf.name] = leaf_spec(root, leaf, data, cards[data][1], entry["gen_kwargs"])
-            if leaf.path and str(Path(leaf.path).parent) not in folders:
-                folders.append(str(Path(leaf.path).parent))
-        if node.kind == GROUP:
-            write_groups(node, specs, scratch)
-            configs.append(node.name)
-        else:
-            configs.append({"group": f"{GROUP_PREFIX}{node.name}", "task": list(specs.values())})
-    if any(node.kind == GROUP for _, node in trees(suite)):
-        folders.append(str(scratch))
-    return configs, folders
+            card = cards[data][0]
+            card.check(leaf.name, leaf.config)
+            config = leaf_spec(root, leaf, data, cards[data][1], entry["gen_kwargs"])
+            splits = card.configs[str(leaf.config.get("dataset_name") or "default")]
+            specs[leaf.name] = LeafSpec(leaf.name, data, config, leaf.path, leaf.config, splits)
+    return specs
 
 
 def leaf_spec(root: Path, leaf: Node, data: str, cache: str, gen_kwargs: dict) -> dict:
@@ -253,40 +273,6 @@ def check_gen_kwargs(entry: dict, node: Node) -> None:
             f"conf/suite/: catalog entry {node.name!r} sets gen_kwargs, and none of its tasks is "
             "generate_until (they score loglikelihoods); remove `gen_kwargs` from the entry."
         )
-
-
-def write_groups(node: Node, specs: dict[str, dict], scratch: Path) -> None:
-    """`node` and the groups below it as group YAMLs in `scratch`: their own fields, leaves as `specs`."""
-    listed: list[str | dict] = []
-    for child in node.children:
-        if child.kind == TASK:
-            listed.append(specs[child.name])
-        else:
-            write_groups(child, specs, scratch)
-            listed.append({**child.overrides, "group": child.name} if child.overrides else child.name)
-    config = {**node.config, "task": listed}
-    (scratch / f"{safe_name(node.name)}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-def safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-
-
-@contextmanager
-def own_groups_quiet() -> Iterator[None]:
-    """Silence lm-eval's index warning for each catalog group redefined (on purpose) in a SCRATCH_PREFIX
-    folder; other redefinitions still warn."""
-
-    def keep(record: logging.LogRecord) -> bool:
-        ours = record.args and len(record.args) == 3 and Path(str(record.args[1])).parent.name
-        return not (ours and str(ours).startswith(SCRATCH_PREFIX))
-
-    logger = logging.getLogger("lm_eval.tasks._index")
-    logger.addFilter(keep)
-    try:
-        yield
-    finally:
-        logger.removeFilter(keep)
 
 
 def group_config(name: str, scored: dict[str, tuple[str, str]]) -> dict:

@@ -13,45 +13,21 @@ from pathlib import Path
 from evalpin import catalog, project, readable
 from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
-from evalpin.attest import check_before_evaluation
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
 from evalpin.lock import Lock
-from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR, SCORES_FILE
-from evalpin.verify import require_verified, require_verified_dataset
 
 LOGLIK_DECIMALS = 6  # per-sample loglikelihoods are rounded: below this, CPU kernels may differ
 CHOICE_TYPES = ("multiple_choice", "loglikelihood")
 
 
 def evaluate(root: Path, params: dict) -> dict:
-    set_wait_policy(root)
-    model, inference, suite, backend = (
-        section(params, key) for key in ("model", "inference", "suite", "backend")
-    )
-    check_suite(suite)
-    lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
-    check_base(lock, model)
-    check_gguf(lock, model)
-    verified = {name: require_verified_dataset(root, name) for name in set(catalog.task_data(suite).values())}
-    data = {task: verified[name] for task, name in catalog.task_data(suite).items()}
-    server_check = check_before_evaluation(root, model["name"], backend)  # serves the pin, or no score
-    results = run_suite(root, model, inference, suite, backend)
-    tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
-    metrics = summarize_results(results, tasks, catalog.groups(suite))
-    records = {task: sample_records(results, task) for task in tasks}
-    write_samples(root / SAMPLES_DIR, records)
-    fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
-    fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, catalog.groups(suite)))
-    if server_check:
-        fingerprint["server_check"] = server_check
-    write_json(root / FINGERPRINT_FILE, fingerprint)
-    write_json(
-        root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
-    )
-    write_json(root / METRICS_FILE, metrics)
-    return metrics
+    """The evaluate stage: each task evaluated on its own, reused when every input is unchanged, the
+    outputs merged from the stored results (tasks.py, which builds on this module)."""
+    from evalpin import tasks
+
+    return tasks.evaluate(root, params)
 
 
 def set_wait_policy(root: Path) -> None:
@@ -123,28 +99,6 @@ def write_json(path: Path, data: object) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: dict) -> dict:
-    """Plain tasks as inference.apply_chat_template says; suite.chat_tasks always through the template.
-    One model load serves both runs: on a 7B model a second load is another 15 GB read."""
-    import torch  # heavy: imported only when evaluating
-
-    torch.set_num_threads(int(inference["torch_threads"]))
-    with tempfile.TemporaryDirectory(prefix=catalog.SCRATCH_PREFIX) as scratch:
-        catalog_configs, folders = catalog.task_configs(root, suite, Path(scratch))
-        runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
-        if suite.get("chat_tasks"):
-            runs.append((list(suite["chat_tasks"]), True))
-        if backend.get("name") == "gguf":
-            check_gguf_server_tasks(root, suite, runs)
-        lm = load_model(root, model, inference, backend)
-        merged: dict = {}
-        for tasks, chat in runs:
-            results = run_lm_eval(root, lm, inference, suite, tasks, chat, folders)
-            for key in ("results", "configs", "versions", "n-shot", "n-samples", "samples", "readable"):
-                merged.setdefault(key, {}).update(results[key])
-    return merged
-
-
 def check_gguf_server_tasks(root: Path, suite: dict, runs: list[tuple[list, bool]]) -> None:
     """Refuse what lm-eval's gguf backend cannot score correctly, before anything loads or connects."""
     from lm_eval.tasks import TaskManager
@@ -182,7 +136,7 @@ def load_model(root: Path, model: dict, inference: dict, backend: dict):
 def run_lm_eval(
     root: Path, lm, inference: dict, suite: dict, tasks: list, chat: bool, folders: list[str]
 ) -> dict:
-    """`folders`: the catalog folders holding the suite's catalog tasks (indexed, nothing else)."""
+    """`folders`: the catalog folders holding these catalog tasks (indexed, nothing else)."""
     import lm_eval
 
     with catalog.own_groups_quiet():
@@ -356,7 +310,7 @@ def group_fingerprints(results: dict, fingerprint: dict, groups: dict[str, catal
     found: dict[str, dict] = {}
     for group, members in ((name, list(g.members)) for name, g in groups.items()):
         rows = [found.get(t) or tasks[t] for t in members]
-        data = [r.get("data") for r in rows]
+        data, datasets = group_data([r.get("data") for r in rows])
         found[group] = {
             "version": results["versions"].get(group),
             "tasks": members,
@@ -365,11 +319,30 @@ def group_fingerprints(results: dict, fingerprint: dict, groups: dict[str, catal
             "output_type": "group",
             "chat_template_applied": any(r["chat_template_applied"] for r in rows),
             "outputs_sha256": hashlib.sha256("".join(r["outputs_sha256"] for r in rows).encode()).hexdigest(),
-            "data": data[0] if all(d == data[0] for d in data) else None,
+            "data": data,
         }
-        if found[group]["data"] is None and any(data):
-            found[group]["datasets"] = [d for _, d in sorted({d["name"]: d for d in data if d}.items())]
+        if datasets:
+            found[group]["datasets"] = datasets
     return found
+
+
+def group_data(data: list[dict | None]) -> tuple[dict | None, list[dict]]:
+    """A group's pinned data: one dataset's identity when its members read one (its `files_sha256` over
+    the files each member read), else none and each dataset's identity over its members'."""
+    by_name: dict[str, list[dict]] = {}
+    for item in data:
+        if item:
+            by_name.setdefault(item["name"], []).append(item)
+    combined = [combine_data(items) for _, items in sorted(by_name.items())]
+    return (combined[0], []) if len(combined) == 1 and None not in data else (None, combined)
+
+
+def combine_data(items: list[dict]) -> dict:
+    first = {k: v for k, v in items[0].items() if k != "files_sha256"}
+    if all("files_sha256" in d for d in items):
+        joined = "".join(d["files_sha256"] for d in items)
+        first["files_sha256"] = hashlib.sha256(joined.encode()).hexdigest()
+    return first
 
 
 def delivery_identity(lock: Lock) -> dict:

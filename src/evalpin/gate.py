@@ -92,17 +92,31 @@ def comparable(task: str, baseline: Side, candidate: Side) -> str:
     if a is None or b is None:
         return f"task only in {'candidate' if a is None else 'baseline'}"
     old_data, new_data = a.get("data"), b.get("data")
-    if old_data != new_data:
+    if data_identity(old_data) != data_identity(new_data):
         return f"dataset {describe_data(old_data)} vs {describe_data(new_data)}"
     differing = [f for f in IDENTITY_FIELDS if a.get(f) != b.get(f)]
     return f"{', '.join(differing)} differ" if differing else ""
 
 
+def data_identity(data: dict | None) -> tuple[str, str] | None:
+    """What a task read from its pinned dataset: the dataset's name and the digest of the files the task
+    itself reads (`files_sha256`); a fingerprint from before per-task data identity has only the whole
+    lock's digest, so one re-pin of the dataset made all its tasks not comparable."""
+    if data is None:
+        return None
+    return data["name"], data.get("files_sha256") or f"lock {data['lock_digest']}"
+
+
 def describe_data(data: dict | None) -> str:
-    """A pinned dataset in a verdict: NAME@COMMIT (lock DIGEST), or none (a local task)."""
+    """A pinned dataset in a verdict: NAME@COMMIT (files DIGEST, or lock DIGEST), or none (a local task)."""
     if data is None:
         return "none"
-    return f"{data['name']}@{data['revision'][:12]} (lock {data['lock_digest'][:12]})"
+    read = (
+        f"files {data['files_sha256'][:12]}"
+        if data.get("files_sha256")
+        else f"lock {data['lock_digest'][:12]}"
+    )
+    return f"{data['name']}@{data['revision'][:12]} ({read})"
 
 
 def judge(task: str, baseline: Side, candidate: Side, k_stderr: float, abs_floor: float) -> TaskVerdict:

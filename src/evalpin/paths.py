@@ -6,6 +6,8 @@ eval/scores.json         per-task scores as rows, for `dvc plots show`
 eval/fingerprint.json    what was measured: delivery, suite identity, effective generation
                          parameters, chat templates, runtime, and a hash over all greedy outputs
 eval/samples/TASK.jsonl  per sample: doc/prompt/target hashes, response, score (DVC-tracked)
+eval/results/TASK.json   per task: its key (every input), lm-eval's result and its samples; what a rerun
+                         reuses (DVC-tracked, persisted: taskstore.py)
 """
 
 from __future__ import annotations
@@ -15,3 +17,4 @@ METRICS_FILE = "eval/metrics.json"
 SCORES_FILE = "eval/scores.json"
 FINGERPRINT_FILE = "eval/fingerprint.json"
 SAMPLES_DIR = "eval/samples"
+RESULTS_DIR = "eval/results"
