@@ -139,10 +139,9 @@ def run_lm_eval(
     """`folders`: the catalog folders holding these catalog tasks (indexed, nothing else)."""
     import lm_eval
 
-    with catalog.own_groups_quiet():
-        task_manager = readable.keeping_task_manager(
-            include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
-        )
+    task_manager = readable.keeping_task_manager(
+        include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
+    )
     seed = int(inference["seed"])
     results = lm_eval.simple_evaluate(
         model=lm,
