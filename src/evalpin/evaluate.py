@@ -12,13 +12,14 @@ from pathlib import Path
 
 from evalpin import catalog, project
 from evalpin.adapter import base_name
-from evalpin.atomic import replace_dir, write_atomic
 from evalpin.attest import check_before_evaluation
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
+from evalpin.leftovers import clean_and_say
 from evalpin.lock import Lock
-from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR, SCORES_FILE
+from evalpin.locking import exclusive
+from evalpin.output_set import write_set
 from evalpin.verify import require_verified, require_verified_dataset
 
 LOGLIK_DECIMALS = 6  # per-sample loglikelihoods are rounded: below this, CPU kernels may differ
@@ -41,16 +42,14 @@ def evaluate(root: Path, params: dict) -> dict:
     tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks, catalog.groups(suite))
     records = {task: sample_records(results, task) for task in tasks}
-    write_samples(root / SAMPLES_DIR, records)
     fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
     fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, catalog.groups(suite)))
     if server_check:
         fingerprint["server_check"] = server_check
-    write_json(root / FINGERPRINT_FILE, fingerprint)
-    write_json(
-        root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
-    )
-    write_json(root / METRICS_FILE, metrics)
+    scores = [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
+    with exclusive(root, ".outputs", "evaluate"):  # not a pin name: those start with a letter or digit
+        clean_and_say(root)
+        write_set(root, records, fingerprint, scores, metrics)
     return metrics
 
 
@@ -117,10 +116,6 @@ def check_base(lock: Lock, model: dict) -> None:
             f"conf/model/{lock.name}.yaml: base is {base_of(model)!r}, but models/{lock.name}.lock.json "
             f"is certified on {certified!r}. Set `base: {certified}` (or re-pin with --base)."
         )
-
-
-def write_json(path: Path, data: object) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: dict) -> dict:
@@ -289,16 +284,6 @@ def sample_records(results: dict, task: str) -> list[dict]:
             }
         )
     return sorted(records, key=lambda r: r["doc_id"])
-
-
-def write_samples(directory: Path, records: dict[str, list[dict]]) -> None:
-    """Write every task's samples into a fresh directory, then swap it in whole."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    for task, rows in records.items():
-        (fresh / f"{task}.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-    os.chmod(fresh, 0o755)
-    replace_dir(fresh, directory)
 
 
 def greedy_outputs(rows: list[dict]) -> str:

@@ -15,23 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from evalpin import credentials
 from evalpin.errors import EvalpinError
 
 LOCAL_NAME = "local"
 ENV_REMOTE = "EVALPIN_REMOTE"
-SECRET_OPTIONS = frozenset(
-    {
-        "access_key_id",
-        "secret_access_key",
-        "session_token",
-        "password",
-        "account_key",
-        "sas_token",
-        "connection_string",
-        "client_secret",
-        "gdrive_client_secret",
-    }
-)
 ENV_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "access_key_id",
     "AWS_SECRET_ACCESS_KEY": "secret_access_key",
@@ -81,6 +69,9 @@ def configure_s3(
     root: Path, url: str, endpoint: str | None, name: str, store_credentials: bool = False
 ) -> list[str]:
     """An S3 remote in .dvc/config (url, endpoint), mirrored into .dvc/config.local; never a secret in git."""
+    check_url("--url", url)
+    if endpoint:
+        check_url("--endpoint", endpoint)
     bucket = url.removeprefix("s3://").split("/", 1)[0]
     if not url.startswith("s3://") or not bucket:
         raise EvalpinError(f"--url {url!r}: expected s3://BUCKET[/PREFIX], e.g. s3://ml-artifacts/evalpin.")
@@ -127,23 +118,31 @@ def remember(root: Path) -> list[str]:
     return sorted(repo["remote"])
 
 
-def secrets_in(conf: dict) -> list[str]:
-    return [
-        f"remote.{name}.{option}"
-        for name, settings in conf.get("remote", {}).items()
-        for option in settings
-        if option in SECRET_OPTIONS
-    ]
-
-
 def check_no_secrets(root: Path) -> None:
-    """Fail when the committed .dvc/config holds a credential."""
-    found = secrets_in(_config(root).load_one("repo"))
+    """Fail when the committed .dvc/config holds a credential (an option, or a password in a URL)."""
+    path = root / ".dvc" / "config"
+    found = credentials.in_config_text(path.read_text()) if path.is_file() else []
     if found:
         raise EvalpinError(
-            f"{root / '.dvc/config'}: {', '.join(found)} is a secret in a file that git tracks. Move it: "
-            "`dvc remote modify --local NAME OPTION VALUE` (git-ignored .dvc/config.local) or export "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; then `dvc remote modify --unset NAME OPTION`."
+            f"{path}: {', '.join(found)} is a secret in a file that git tracks. {MOVE_SECRETS}"
+        )
+
+
+MOVE_SECRETS = (
+    "Move it: `dvc remote modify --local NAME OPTION VALUE` (git-ignored .dvc/config.local) or export "
+    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; then `dvc remote modify --unset NAME OPTION` (a URL: "
+    "`dvc remote modify NAME url URL-WITHOUT-USER:PASSWORD`)."
+)
+
+
+def check_url(flag: str, value: str) -> None:
+    """Refuse a command-line URL that carries a password, before anything is written (and never echo it)."""
+    if credentials.in_url(value):
+        raise EvalpinError(
+            f"{flag} {credentials.mask(value)}: a password in the URL would be written to .dvc/config, "
+            "which git tracks. Give the URL without user:password and the credentials as environment "
+            "variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; `--store-credentials` copies them into "
+            "the git-ignored .dvc/config.local) or `dvc remote modify --local NAME access_key_id ...`."
         )
 
 
@@ -162,7 +161,9 @@ def check(root: Path, name: str | None = None) -> str:
             raise EvalpinError(
                 f"DVC remote {name!r} is not defined here; `dvc remote list` shows those that are."
             )
-        where = settings["url"] + (f" at {settings['endpointurl']}" if settings.get("endpointurl") else "")
+        where = credentials.mask(
+            settings["url"] + (f" at {settings['endpointurl']}" if settings.get("endpointurl") else "")
+        )
         try:
             odb = repo.cloud.get_remote_odb(name)
             odb.fs.ls(odb.path) if odb.fs.exists(odb.path) else odb.fs.ls(odb.fs.parent(odb.path))
@@ -195,7 +196,7 @@ def explain(error: str) -> str:
     )
     hint = next((h for key, h in hints if key.lower() in error.lower()), "see the error above.")
     first = error.strip().splitlines()[0] if error.strip() else "no output"
-    return f"{hint} ({first})"
+    return f"{hint} ({credentials.mask(first)})"
 
 
 def pull_failure(stderr: str) -> str:
