@@ -16,9 +16,7 @@ from evalpin.attest import check_before_evaluation
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
-from evalpin.leftovers import clean_and_say
 from evalpin.lock import Lock
-from evalpin.locking import exclusive
 from evalpin.output_set import write_set
 from evalpin.verify import require_verified, require_verified_dataset
 
@@ -47,9 +45,7 @@ def evaluate(root: Path, params: dict) -> dict:
     if server_check:
         fingerprint["server_check"] = server_check
     scores = [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
-    with exclusive(root, ".outputs", "evaluate"):  # not a pin name: those start with a letter or digit
-        clean_and_say(root)
-        write_set(root, records, fingerprint, scores, metrics)
+    write_set(root, records, fingerprint, scores, metrics)
     return metrics
 
 

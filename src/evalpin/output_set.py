@@ -19,6 +19,8 @@ from pathlib import Path
 
 from evalpin.atomic import kill_point, replace_dir, temp_prefix, write_atomic
 from evalpin.errors import EvalpinError
+from evalpin.leftovers import clean_and_say
+from evalpin.locking import exclusive
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR, SCORES_FILE
 
 INCOMPLETE = "eval/.outputs-incomplete"
@@ -42,7 +44,16 @@ def sha256(text: str | bytes) -> str:
 def write_set(
     root: Path, records: dict[str, list[dict]], fingerprint: dict, scores: list, metrics: dict
 ) -> None:
-    """Write eval/'s outputs, the fingerprint recording the digests of the others."""
+    """Write eval/'s outputs, the fingerprint recording the digests of the others; one writer at a time,
+    after removing what a killed one left (its samples directory, its temporary files)."""
+    with exclusive(root, ".outputs", "evaluate"):  # not a pin's name: those start with a letter or digit
+        clean_and_say(root)
+        write_marked(root, records, fingerprint, scores, metrics)
+
+
+def write_marked(
+    root: Path, records: dict[str, list[dict]], fingerprint: dict, scores: list, metrics: dict
+) -> None:
     mark = root / INCOMPLETE
     write_atomic(mark, json.dumps({"pid": os.getpid()}) + "\n")
     kill_point("outputs.marked")
