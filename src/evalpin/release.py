@@ -189,6 +189,7 @@ def release(
 
 
 def release_locked(root: Path, name: str, bump: str, message: str, sign_key: Path | None, sign: bool) -> str:
+    clear_stale_tag_locks(root, name)  # first: a refusal must come before anything is pushed
     if problems := preflight(root, name):
         raise EvalpinError("release refused:\n  - " + "\n  - ".join(problems))
     key = None
@@ -209,7 +210,6 @@ def release_locked(root: Path, name: str, bump: str, message: str, sign_key: Pat
         if key is not None
         else tag_message(release_facts(root, name, tag), message)
     )
-    clear_stale_tag_locks(root, name)
     kill_point("release.tagging")
     try:
         register(str(root), name, "HEAD", version=version, message=text)
