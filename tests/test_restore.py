@@ -80,3 +80,10 @@ def test_a_restore_killed_before_its_dvc_commit_commits_on_the_rerun(pinned_repo
     shutil.rmtree(pinned_repo / "models/demo-tiny")
     dvc(pinned_repo, "checkout", "models/demo-tiny.dvc")  # the cache holds it now
     assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+
+
+def test_a_delivery_that_dvc_does_not_track_is_named_with_the_fix(pinned_repo):
+    (pinned_repo / "models/demo-tiny.dvc").unlink()  # a pin killed before its `dvc add`
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny", check=False)
+    assert proc.returncode == 2 and "models/demo-tiny.dvc: missing" in proc.stderr
+    assert "`dvc add models/demo-tiny`" in proc.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from evalpin import dvccache, project
 from evalpin.atomic import kill_point, replace_dir
-from evalpin.errors import DriftError
+from evalpin.errors import DriftError, EvalpinError
 from evalpin.ggufinfo import is_gguf
 from evalpin.leftovers import clean_and_say
 from evalpin.lock import Lock, load_lock
@@ -53,7 +53,8 @@ def restore_all(root: Path, locks: list[Lock]) -> dict[str, str]:
         remote = bool(missing) and project.has_remote(root)
         if remote:
             fetch(root, missing)
-        return {lock.what: restore_one(root, lock, remote and lock in missing) for lock in locks}
+        fetched = {lock.what for lock in missing} if remote else set()
+        return {lock.what: restore_one(root, lock, lock.what in fetched) for lock in locks}
 
 
 def restore_one(root: Path, lock: Lock, fetched: bool = False) -> str:
@@ -90,6 +91,11 @@ def in_place(root: Path, lock: Lock, destination: Path) -> str:
             f"{describe_drift(report)}\n"
             "Refusing to overwrite local changes. Move it aside "
             f"(`mv {lock.what} {lock.what}.mine`) and run restore again."
+        )
+    if not (root / f"{lock.what}.dvc").is_file():
+        raise EvalpinError(
+            f"{root / lock.what}.dvc: missing, so DVC does not track {lock.what} (a pin was interrupted "
+            f"before `dvc add`). Its files verify: track them with `dvc add {lock.what}`, or rerun the pin."
         )
     if dvccache.holds(root, lock.what):
         return "already in place and verified"
