@@ -1,6 +1,8 @@
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -18,8 +20,10 @@ from support import (
     evalpin,
     evalpin_in_process,
     git,
+    killed_at,
     pin_demo,
     read_json,
+    subprocess_env,
     write_dataset_cache,
 )
 
@@ -328,3 +332,41 @@ def test_pin_data_from_a_plain_directory_records_an_asserted_commit(template_rep
     lock = pin_dataset(template_repo, replace(request, unverified_origin=True))
     assert lock.source.provenance == "asserted" and lock.source.local_dir == "incoming"
     assert len(lock.files) == 4
+
+
+def test_a_first_pin_data_killed_after_its_lock_is_completed_by_the_rerun(template_repo):
+    """Issue #26 item 6: killed once the files and the lock landed but not conf/data, the rerun is still the
+    first pin (no `verify-data --accept` to ask for) and ends tracked by DVC. (Killed earlier, no lock
+    exists and the rerun is a first pin anyway; later, conf/data already accepts the digest.)"""
+    write_dataset_cache(template_repo / "hub")
+    args = ("pin-data", "tests/arc", "--revision", ARC_COMMIT, "--upstream", "hub", "--name", "arc")
+    killed_at(template_repo, "pin_data.locked", sys.executable, "-m", "evalpin", *args)
+    assert not (template_repo / "eval/data/arc.dvc").exists()
+    proc = evalpin_in_process(template_repo, *args)
+    assert "re-pinned" not in proc.stdout and (template_repo / "eval/data/arc.dvc").is_file()
+    assert evalpin_in_process(template_repo, "verify-data").returncode == 0
+
+
+def test_two_pins_of_one_name_are_serialized(pinned_repo):
+    """While one writer holds models/demo-tiny's lock, a second pin waits, writes nothing, then pins whole:
+    never r3 files under an r1 lock."""
+    from evalpin.locking import exclusive
+    from evalpin.verify import verify_pinned
+
+    args = ["pin", "evalpin/demo-tiny", "--revision", demo_commit("r3"), "--upstream", "demo/hub"]
+    before = (pinned_repo / "models/demo-tiny.lock.json").read_text()
+    with exclusive(pinned_repo, "demo-tiny", "test"):
+        second = subprocess.Popen(
+            [sys.executable, "-m", "evalpin", *args],
+            cwd=pinned_repo,
+            env=subprocess_env(pinned_repo),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert "waiting for another evalpin that writes 'demo-tiny'" in second.stderr.readline()
+        assert (pinned_repo / "models/demo-tiny.lock.json").read_text() == before
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    lock, report = verify_pinned(pinned_repo, "demo-tiny", full=True)
+    assert lock.source.revision == demo_commit("r3") and report.ok

@@ -6,13 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from evalpin import catalog, project, readable
 from evalpin.adapter import base_name
-from evalpin.atomic import replace_dir, write_atomic
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
@@ -93,10 +91,6 @@ def check_base(lock: Lock, model: dict) -> None:
             f"conf/model/{lock.name}.yaml: base is {base_of(model)!r}, but models/{lock.name}.lock.json "
             f"is certified on {certified!r}. Set `base: {certified}` (or re-pin with --base)."
         )
-
-
-def write_json(path: Path, data: object) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def check_gguf_server_tasks(root: Path, suite: dict, runs: list[tuple[list, bool]]) -> None:
@@ -243,16 +237,6 @@ def sample_records(results: dict, task: str) -> list[dict]:
             }
         )
     return sorted(records, key=lambda r: r["doc_id"])
-
-
-def write_samples(directory: Path, records: dict[str, list[dict]]) -> None:
-    """Write every task's samples into a fresh directory, then swap it in whole."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    for task, rows in records.items():
-        (fresh / f"{task}.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-    os.chmod(fresh, 0o755)
-    replace_dir(fresh, directory)
 
 
 def greedy_outputs(rows: list[dict]) -> str:

@@ -20,11 +20,13 @@ from pathlib import Path
 import yaml
 
 from evalpin import adapter, ggufinfo, project
-from evalpin.atomic import replace_dir, write_atomic
+from evalpin.atomic import kill_point, replace_dir, temp_prefix, write_atomic
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
 from evalpin.inventory import build_lock
+from evalpin.leftovers import clean_and_say
 from evalpin.lock import BaseBinding, Lock, Source, save_lock
+from evalpin.locking import exclusive
 from evalpin.roles import DATASET, check_data_safety, check_safety, role_of
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
@@ -57,7 +59,15 @@ class PinRequest(Fetch):
 
 
 def pin(root: Path, request: PinRequest) -> Lock:
+    """Pin a model under its name's lock (a concurrent pin of the same name waits for this one), after
+    removing what interrupted runs left."""
     check_name(request.name)
+    with exclusive(root, request.name, f"pin {request.name}"):
+        clean_and_say(root)
+        return pin_locked(root, request)
+
+
+def pin_locked(root: Path, request: PinRequest) -> Lock:
     if request.base == request.name:
         raise EvalpinError(f"--base {request.base}: an adapter cannot be its own base; pick another --name.")
     base = require_base(root, request.base) if request.base else None
@@ -77,6 +87,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
         # a release's models/NAME.sig signed the previous delivery; the next signed release writes it anew
         delivery_signature_path(root, request.name).unlink(missing_ok=True)
     save_lock(lock, project.lock_path(root, request.name))
+    kill_point("pin.locked")
     if first_golden:  # rendered from exactly the locked bytes: the next verify need not render again
         remember_rendering(root, request.name, lock.digest)
     commit = lock.source.revision
@@ -163,6 +174,7 @@ def stage(
             lock = replace(lock, source=replace(source, provenance=proof))
         lock = check(staged, lock, where)
         replace_dir(staged, target)
+    kill_point("pin.staged")
     return lock
 
 
@@ -173,8 +185,18 @@ class DataPinRequest(Fetch):
 
 
 def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
-    """Pin a Hub dataset repo's commit into eval/data/NAME: the model's path, with a dataset's roles."""
+    """Pin a Hub dataset repo's commit into eval/data/NAME: the model's path, with a dataset's roles,
+    under the name's lock."""
     check_name(request.name)
+    with exclusive(root, request.name, f"pin-data {request.name}"):
+        clean_and_say(root)
+        return pin_dataset_locked(root, request)
+
+
+def pin_dataset_locked(root: Path, request: DataPinRequest) -> Lock:
+    """A re-pin is a pin over data conf/data/NAME.yaml already accepts (another digest): its new data
+    waits for review. Without an accepted digest it is a first pin, also when an interrupted first pin
+    left eval/data/NAME.lock.json behind: the rerun completes it."""
     if project.lock_path(root, request.name).exists():
         raise EvalpinError(
             f"--name {request.name}: a model is pinned under that name ({project.MODELS_DIR}/"
@@ -188,10 +210,11 @@ def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
         check=partial(check_staged_dataset, request),
         kind=DATASET,
     )
-    repinned = project.data_lock_path(root, request.name).exists()
+    accepted = accepted_digest(root, request.name)
     save_lock(lock, project.data_lock_path(root, request.name))
-    same = accepted_digest(root, request.name) == lock.digest
-    write_data_conf(root, lock, request.trust_loading_script, accept=not repinned or same)
+    kill_point("pin_data.locked")
+    write_data_conf(root, lock, request.trust_loading_script, accept=accepted in (None, lock.digest))
+    kill_point("pin_data.accepted")
     project.run_dvc(root, "add", f"{project.DATA_DIR}/{request.name}")
     return lock
 
@@ -286,7 +309,7 @@ def staging_dir(root: Path, name: str) -> tempfile.TemporaryDirectory:
     base = root / project.STATE_DIR / "staging"
     base.mkdir(parents=True, exist_ok=True)
     # The staged tree is renamed into models/ on success, so cleanup must tolerate it being gone.
-    return tempfile.TemporaryDirectory(dir=base, prefix=f"{name}-", ignore_cleanup_errors=True)
+    return tempfile.TemporaryDirectory(dir=base, prefix=temp_prefix(name), ignore_cleanup_errors=True)
 
 
 def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: str | None = None) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from evalpin.compose import load_params
 from evalpin.demo import demo_warnings
 from evalpin.errors import EvalpinError
+from evalpin.gate import WORKSPACE, read_at
+from evalpin.output_set import check_set
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.project import git_show
 from evalpin.table import columns
@@ -15,9 +17,13 @@ from evalpin.verify import require_verified
 
 
 def committed_metrics(root: Path, rev: str = "HEAD") -> dict | None:
-    """eval/metrics.json as committed at `rev`, or None when git has none."""
+    """eval/metrics.json as committed at `rev` (checked against its fingerprint), or None when git has
+    none."""
     blob, _ = git_show(root, rev, METRICS_FILE)
-    return None if blob is None else json.loads(blob)
+    if blob is None:
+        return None
+    check_set(root, rev, blob, read_at(root, rev, FINGERPRINT_FILE))
+    return json.loads(blob)
 
 
 def render(root: Path) -> tuple[str, bool]:
@@ -27,6 +33,7 @@ def render(root: Path) -> tuple[str, bool]:
     path = root / METRICS_FILE
     if not path.is_file():
         raise EvalpinError(f"{path}: no metrics yet. Run the pipeline: `dvc repro`.")
+    check_set(root, None, path.read_bytes(), read_at(root, WORKSPACE, FINGERPRINT_FILE))
     metrics = json.loads(path.read_text())
     baseline = committed_metrics(root)
     lines = [

@@ -41,11 +41,10 @@ from evalpin.evaluate import (
     set_wait_policy,
     suite_tasks,
     summarize_results,
-    write_json,
-    write_samples,
 )
 from evalpin.lock import Lock, load_lock
-from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, RESULTS_DIR, SAMPLES_DIR, SCORES_FILE
+from evalpin.output_set import write_set
+from evalpin.paths import RESULTS_DIR
 from evalpin.progress import Progress
 from evalpin.taskkey import Leaf
 
@@ -237,7 +236,6 @@ def merge(root: Path, params: dict) -> dict:
     tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks, groups)
     records = {task: found[task].records for task in tasks}
-    write_samples(root / SAMPLES_DIR, records)
     lock, _ = delivery_locks(root, model)
     data = data_by_task(root, plan)
     fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
@@ -249,11 +247,8 @@ def merge(root: Path, params: dict) -> dict:
     fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, groups))
     if server_check := next((s.server_check for s in found.values() if s.server_check), None):
         fingerprint["server_check"] = server_check
-    write_json(root / FINGERPRINT_FILE, fingerprint)
-    write_json(
-        root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
-    )
-    write_json(root / METRICS_FILE, metrics)
+    scores = [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
+    write_set(root, records, fingerprint, scores, metrics)  # one set, or a mark the rerun removes
     taskstore.prune(root, list(plan))
     return metrics
 

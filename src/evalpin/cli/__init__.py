@@ -12,6 +12,7 @@ import yaml
 from evalpin import __version__, project
 from evalpin.cli import changes, pin, pipeline, release, remote, serve, verify
 from evalpin.cli.options import DEBUG, add
+from evalpin.credentials import mask
 from evalpin.errors import EXIT_MEANINGS, EvalpinError, ExitCode
 
 GROUPS = (pin, verify, pipeline, changes, release, remote, serve)  # the order of `evalpin --help`
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         message, code = explain(exc)
-        print(f"evalpin: {message}", file=sys.stderr)
+        print(f"evalpin: {mask(message)}", file=sys.stderr)  # no credential in any line, errors included
         return code
 
 
