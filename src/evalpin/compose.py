@@ -45,10 +45,9 @@ def write_params(root: Path, params: dict) -> Path:
 
 
 def load_params(root: Path) -> dict:
-    path = root / project.PARAMS_FILE
-    if not path.is_file():
-        raise EvalpinError(f"{path}: not found. Write it from conf/ with `evalpin compose`.")
-    return yaml.safe_load(path.read_text()) or {}
+    from evalpin.documents import read_yaml
+
+    return read_yaml(root / project.PARAMS_FILE, "write it from conf/ with `evalpin compose`")
 
 
 def differences(expected: dict, actual: dict, prefix: str = "") -> list[str]:

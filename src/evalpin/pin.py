@@ -20,15 +20,15 @@ import yaml
 
 from evalpin import adapter, ggufinfo, project
 from evalpin.atomic import replace_dir, write_atomic
+from evalpin.documents import read_yaml
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
 from evalpin.inventory import build_lock
 from evalpin.lock import BaseBinding, Lock, Source, save_lock
+from evalpin.names import check_name, check_repo_id
 from evalpin.roles import DATASET, check_data_safety, check_safety, role_of
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
-
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class PinRequest(Fetch):
 
 def pin(root: Path, request: PinRequest) -> Lock:
     check_name(request.name)
+    check_repo_id(request.repo_id)
     if request.base == request.name:
         raise EvalpinError(f"--base {request.base}: an adapter cannot be its own base; pick another --name.")
     base = require_base(root, request.base) if request.base else None
@@ -173,7 +174,8 @@ class DataPinRequest(Fetch):
 
 def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
     """Pin a Hub dataset repo's commit into eval/data/NAME: the model's path, with a dataset's roles."""
-    check_name(request.name)
+    check_name(request.name, "dataset")
+    check_repo_id(request.repo_id)
     if project.lock_path(root, request.name).exists():
         raise EvalpinError(
             f"--name {request.name}: a model is pinned under that name ({project.MODELS_DIR}/"
@@ -246,14 +248,6 @@ def accept_dataset(root: Path, lock: Lock) -> None:
     write_data_conf(root, lock, trusted, accept=True)
 
 
-def check_name(name: str) -> None:
-    if not name or not set(name) <= NAME_CHARS or name[0] in "-._":
-        raise EvalpinError(
-            f"model name {name!r}: use lower-case letters, digits, '-', '_' or '.', starting with a letter "
-            "or digit (it becomes models/NAME, conf/model/NAME.yaml and the registry name)."
-        )
-
-
 def resolve_revision(upstream: Upstream | LocalDirectory, revision: str, resolve: bool) -> str:
     if is_commit(revision):
         return revision
@@ -292,7 +286,7 @@ def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: st
     """conf/model/NAME.yaml: the pinned identity plus the safety switches; other keys a user added stay.
     `gguf_file`: the GGUF file the backends load from models/NAME (a quantized delivery)."""
     path = project.model_conf_path(root, request.name)
-    conf = yaml.safe_load(path.read_text()) if path.exists() else {}
+    conf = read_yaml(path, f"fix or delete {path.relative_to(root)}, then pin again", missing_ok=True)
     identity = {"name": request.name, "repo_id": request.repo_id, "revision": commit}
     conf.update(identity, upstream=request.upstream)
     conf.update(trust_remote_code=request.trust_remote_code, allow_pickle=request.allow_pickle)
@@ -307,7 +301,8 @@ def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: st
     )
     if request.base:  # loaded as the base plus this adapter; the base decides BOS handling
         base_conf_file = project.model_conf_path(root, request.base)
-        base_conf = yaml.safe_load(base_conf_file.read_text()) if base_conf_file.is_file() else {}
+        restore = f"restore it: `git checkout conf/model/{request.base}.yaml`"
+        base_conf = read_yaml(base_conf_file, restore, missing_ok=True)
         conf.update(base=request.base, add_bos_token=bool(base_conf.get("add_bos_token", False)))
         header += f"# A peft adapter on the pinned base {request.base} (models/{request.base}.lock.json).\n"
     write_atomic(path, header + yaml.safe_dump(conf, sort_keys=False))

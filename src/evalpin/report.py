@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
+from evalpin.evaluate import section
 from evalpin.paths import METRICS_FILE
 from evalpin.project import git_show
 from evalpin.table import columns
@@ -21,7 +22,7 @@ def committed_metrics(root: Path, rev: str = "HEAD") -> dict | None:
 
 def render(root: Path) -> tuple[str, bool]:
     """The report text, and whether the workspace scores equal the committed baseline."""
-    model = load_params(root)["model"]
+    model = section(load_params(root), "model")
     lock = require_verified(root, model["name"])
     path = root / METRICS_FILE
     if not path.is_file():

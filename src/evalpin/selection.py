@@ -7,7 +7,7 @@ from pathlib import Path
 
 def default_model(root: Path, name: str | None) -> str:
     """The model named on the command line, else the one params.yaml evaluates; either way a safe name."""
-    from evalpin.pin import check_name
+    from evalpin.names import check_name
 
     if not name:
         from evalpin.compose import load_params

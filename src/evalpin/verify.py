@@ -14,11 +14,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from evalpin import project
 from evalpin.adapter import check_binding
 from evalpin.atomic import write_atomic
+from evalpin.documents import read_yaml
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
 from evalpin.inventory import current_runtime, list_delivery
@@ -134,7 +133,7 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
             f"{lock_file}: field 'name' is {lock.name!r}, expected {name!r}; re-pin the model."
         )
     conf_file = project.model_conf_path(root, name)
-    conf = yaml.safe_load(conf_file.read_text()) if conf_file.is_file() else {}
+    conf = read_yaml(conf_file, f"restore it: `git checkout conf/model/{name}.yaml`", missing_ok=True)
     check_safety(lock, bool(conf.get("allow_pickle")), bool(conf.get("trust_remote_code")), str(conf_file))
     return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, Arg, Commands
+from evalpin.cli.options import DATASET_TYPE, MODEL_NAME, MODEL_TYPE, Arg, Commands
 from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
@@ -45,18 +45,29 @@ def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
     "diff",
     Arg("a", help="a .lock.json path or a git revision (tag NAME@vX.Y.Z, branch, commit)"),
     Arg("b", help="the same, for the other side (e.g. HEAD)"),
-    Arg("--name", help="model name at git revisions (default: from a NAME@v tag, else params)"),
-    Arg("--dataset", metavar="NAME", help="compare pinned dataset NAME's locks (eval/data/NAME)"),
+    Arg(
+        "--name",
+        type=MODEL_TYPE,
+        help="model name at git revisions (default: from a NAME@v tag, else params)",
+    ),
+    Arg(
+        "--dataset",
+        metavar="NAME",
+        type=DATASET_TYPE,
+        help="compare pinned dataset NAME's locks (eval/data/NAME)",
+    ),
 )
 def cmd_diff(root: Path, args: argparse.Namespace) -> int:
     """classify the change between two locks; suggest a version bump"""
     from evalpin.diff import diff_locks, format_diff, load_lock_at, name_from_spec
+    from evalpin.names import check_name
     from evalpin.selection import default_model
 
     if args.dataset:
         name, dataset = args.dataset, True
     else:
         name = args.name or name_from_spec(args.a) or name_from_spec(args.b) or default_model(root, None)
+        check_name(name)  # from a NAME@v tag: checked like --name before it becomes a path
         dataset = False
     locks = (load_lock_at(root, spec, name, dataset=dataset) for spec in (args.a, args.b))
     print(format_diff(diff_locks(*locks)))

@@ -1,0 +1,40 @@
+"""Reading the YAML files a user edits (params.yaml, conf/**.yaml): a file that is not UTF-8, not YAML, not
+a mapping or not a file at all is one line naming it, its line and a fix, never a parser's traceback or
+its "<unicode string>"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evalpin.errors import EvalpinError
+
+
+def read_yaml(path: Path, fix: str, missing_ok: bool = False) -> dict:
+    """The mapping in `path` ({} for an empty file, or a missing one when `missing_ok`). `fix`: the
+    command that repairs it, e.g. "`evalpin compose`" or "`git checkout conf/model/NAME.yaml`"."""
+    import yaml
+
+    if missing_ok and not path.exists():
+        return {}
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "not found"
+        raise EvalpinError(f"{path}: {what}, where a YAML file is expected. Fix: {fix}.")
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise EvalpinError(
+            f"{path}: not UTF-8 (byte {exc.start}: {exc.reason}). Save it as UTF-8, or fix: {fix}."
+        ) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise EvalpinError(f"{where}: not valid YAML ({problem}). Fix: {fix}.") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EvalpinError(
+            f"{path}: holds a {type(data).__name__}, where a mapping (key: value lines) is expected. "
+            f"Fix: {fix}."
+        )
+    return data
