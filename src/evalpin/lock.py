@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path, PurePosixPath
 
@@ -21,6 +22,7 @@ from evalpin.project import DATA_DIR, MODELS_DIR
 from evalpin.roles import DATA_ROLES, DATASET, ROLES
 
 SCHEMA = 1
+RE_PIN = "A lock is written by `evalpin pin`; re-pin rather than editing it by hand."
 
 
 def check_relative(path: str, where: str) -> None:
@@ -167,8 +169,11 @@ def parse_lock(data: dict, where: str) -> Lock:
     kind_word = " dataset" if kind == DATASET else " model"
     files = []
     for i, entry in enumerate(data["files"]):
-        _expect_fields(entry, LockedFile, f"{where}: files[{i}]")
+        path = entry.get("path") if isinstance(entry, dict) else None
+        named = f" ({path})" if isinstance(path, str) else ""
+        _expect_fields(entry, LockedFile, f"{where}: files[{i}]{named}")
         check_relative(entry["path"], f"{where}: files[{i}]")
+        _check_entry(entry, f"{where}: files[{i}]{named}")
         if entry["role"] not in roles:
             raise EvalpinError(
                 f"{where}: files[{i}] ({entry['path']}): role {entry['role']!r} is not a{kind_word} role "
@@ -240,9 +245,74 @@ def _parse_gguf(data: object, paths: set[str], where: str) -> dict[str, GgufInfo
     return parsed
 
 
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SCALARS: dict[str, type] = {"str": str, "int": int, "bool": bool, "float": float, "object": object}
+
+
+def _check_entry(entry: dict, where: str) -> None:
+    """A file entry's values: a size a verify compares, a sha256 it can equal (else every file "changed")."""
+    if entry["size"] < 0 or not SHA256.match(entry["sha256"]):
+        field = "size" if entry["size"] < 0 else "sha256"
+        expected = "a size in bytes (>= 0)" if field == "size" else "64 lower-case hex digits"
+        raise EvalpinError(f"{where}: field {field!r} is {entry[field]!r}, expected {expected}. {RE_PIN}")
+
+
+def _matches(value: object, annotation: str) -> bool:
+    """Whether `value`, as read from JSON, has the type a dataclass field declares (its annotation
+    string: `str | None`, `dict[str, int]`, `tuple[LockedFile, ...]`). A nested dataclass matches any
+    value here: its own _expect_fields checks it. bool is not an int (JSON true is no size)."""
+    options = _split_top(annotation, "|")
+    if len(options) > 1:
+        return any(_matches(value, option) for option in options)
+    head, _, rest = annotation.partition("[")
+    inner = _split_top(rest[:-1], ",") if rest else []
+    if head == "None":
+        return value is None
+    if head in ("tuple", "list"):
+        return isinstance(value, list) and all(_matches(v, inner[0]) for v in value if inner)
+    if head == "dict":
+        return isinstance(value, dict) and (
+            not inner or all(_matches(k, inner[0]) and _matches(v, inner[1]) for k, v in value.items())
+        )
+    if head in SCALARS:
+        kind = SCALARS[head]
+        return isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    return True
+
+
+def _split_top(text: str, separator: str) -> list[str]:
+    """`text` split at each `separator` outside brackets, stripped."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "[") - (char == "]")
+        if char == separator and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    return [*parts, text[start:].strip()]
+
+
+JSON_WORDS = {"str": "a string", "int": "an integer", "bool": "true or false", "float": "a number"}
+JSON_WORDS.update({"None": "null", "dict": "an object", "tuple": "a list", "list": "a list"})
+
+
+def _in_json(annotation: str) -> str:
+    """A field's type in JSON's words: `str | None` -> "a string or null"."""
+    heads = [option.partition("[")[0] for option in _split_top(annotation, "|")]
+    return " or ".join(JSON_WORDS.get(head, "an object") for head in heads)
+
+
+def _expect_types(data: dict, cls: type, where: str) -> None:
+    for f in fields(cls):
+        if f.name in data and not _matches(data[f.name], str(f.type)):
+            value = data[f.name]
+            shown = repr(value) if len(repr(value)) <= 60 else f"a {type(value).__name__}"
+            expected = _in_json(str(f.type))
+            raise EvalpinError(f"{where}: field {f.name!r} is {shown}, expected {expected}. {RE_PIN}")
+
+
 def _expect_fields(data: object, cls: type, where: str) -> None:
     if not isinstance(data, dict):
-        raise EvalpinError(f"{where}: expected an object, found {type(data).__name__}.")
+        raise EvalpinError(f"{where}: expected an object, found {type(data).__name__}. {RE_PIN}")
     expected = {f.name for f in fields(cls)}
     required = {f.name for f in fields(cls) if f.default is MISSING}
     missing, unknown = required - data.keys(), data.keys() - expected
@@ -255,6 +325,5 @@ def _expect_fields(data: object, cls: type, where: str) -> None:
             )
             if part
         )
-        raise EvalpinError(
-            f"{where}: {detail}. A lock is written by `evalpin pin`; re-pin rather than editing it by hand."
-        )
+        raise EvalpinError(f"{where}: {detail}. {RE_PIN}")
+    _expect_types(data, cls, where)
