@@ -27,6 +27,7 @@ from evalpin.inventory import build_lock
 from evalpin.lock import BaseBinding, Lock, Source, save_lock
 from evalpin.names import check_name, check_repo_id
 from evalpin.roles import DATASET, check_data_safety, check_safety, role_of
+from evalpin.safetensorsinfo import check_weights
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
 
@@ -114,6 +115,8 @@ def check_staged_model(
     """A model's checks on the staged bytes, before anything lands: safety, quantization, the publisher's
     signature (recorded in the lock), and the adapter's binding or the first golden rendering."""
     check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
+    fetch = "The download is incomplete or corrupt: fetch the commit again, then pin it again."
+    check_weights(staged, [f.path for f in lock.files], where, fetch)
     ggufinfo.check_quant(lock.gguf or {}, request.quant, where)
     if request.signature is not None:  # the publisher's signature, on exactly the staged bytes
         from evalpin.signing import check_publisher

@@ -23,6 +23,7 @@ from evalpin.hashing import sha256_files
 from evalpin.inventory import current_runtime, list_delivery
 from evalpin.lock import Lock, load_lock
 from evalpin.roles import DATA_ROLES, DATASET, check_data_safety, check_safety, role_of
+from evalpin.safetensorsinfo import check_weights
 from evalpin.table import columns
 
 SAME_WEIGHTS = "; weights identical (same weights, another delivery)"
@@ -135,7 +136,15 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     conf_file = project.model_conf_path(root, name)
     conf = read_yaml(conf_file, f"restore it: `git checkout conf/model/{name}.yaml`", missing_ok=True)
     check_safety(lock, bool(conf.get("allow_pickle")), bool(conf.get("trust_remote_code")), str(conf_file))
-    return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
+    report = verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
+    if report.ok:  # the locked bytes, but are they loadable? A 0-byte file was pinned as it was.
+        source = lock.source
+        fix = (
+            "It was pinned broken: re-pin it from a complete download "
+            f"(`evalpin pin {source.repo_id} --revision {source.revision} --name {name} ...`)."
+        )
+        check_weights(project.model_dir(root, name), [f.path for f in lock.files], lock.what, fix)
+    return lock, report
 
 
 def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = False) -> tuple[Lock, Report]:
