@@ -192,6 +192,15 @@ def collect_groups(node: Node, found: dict[str, Group]) -> list[str]:
     return [node.name]
 
 
+def check_cards(root: Path, suite: dict) -> None:
+    """Every catalog leaf's config and split are in the card of the pinned dataset it reads, with a pinned
+    file per split: checked by the verify stage, before DVC deletes the evaluate stage's outputs."""
+    cards: dict[str, Card] = {}
+    for entry, node in trees(suite):
+        for leaf, data in zip(node.leaves(), bind(entry, node).values(), strict=True):
+            cards.setdefault(data, Card.read(root, data)).check(leaf.name, leaf.config)
+
+
 def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | str], list[str]]:
     """For lm-eval: per catalog entry, what to evaluate with each leaf's dataset_path on its pinned
     snapshot; and the folders TaskManager must index (only those, `scratch` last). A task or tag goes as

@@ -9,9 +9,10 @@ from pathlib import Path
 from evalpin.errors import EvalpinError
 
 
-def read_yaml(path: Path, fix: str, missing_ok: bool = False) -> dict:
+def read_yaml(path: Path, fix: str, missing_ok: bool = False, loader: type | None = None) -> dict:
     """The mapping in `path` ({} for an empty file, or a missing one when `missing_ok`). `fix`: the
-    command that repairs it, e.g. "`evalpin compose`" or "`git checkout conf/model/NAME.yaml`"."""
+    command that repairs it, e.g. "`evalpin compose`" or "`git checkout conf/model/NAME.yaml`";
+    `loader`: a yaml Loader (default: SafeLoader)."""
     import yaml
 
     if missing_ok and not path.exists():
@@ -20,10 +21,11 @@ def read_yaml(path: Path, fix: str, missing_ok: bool = False) -> dict:
         what = "a directory" if path.is_dir() else "not found"
         raise EvalpinError(f"{path}: {what}, where a YAML file is expected. Fix: {fix}.")
     try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=loader or yaml.SafeLoader)
     except UnicodeDecodeError as exc:
         raise EvalpinError(
-            f"{path}: not UTF-8 (byte {exc.start}: {exc.reason}). Save it as UTF-8, or fix: {fix}."
+            f"{path}: not UTF-8 (byte {exc.start}: {exc.reason}). Save it as UTF-8 (`iconv -f latin1 -t "
+            f"utf-8`), or fix: {fix}."
         ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -18,6 +18,7 @@ from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
 from evalpin.lock import Lock
+from evalpin.params_check import check_settings
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR, SCORES_FILE
 from evalpin.verify import require_verified, require_verified_dataset
 
@@ -30,7 +31,7 @@ def evaluate(root: Path, params: dict) -> dict:
     model, inference, suite, backend = (
         section(params, key) for key in ("model", "inference", "suite", "backend")
     )
-    check_suite(suite)
+    check_settings(root, params)
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     check_base(lock, model)
     check_gguf(lock, model)
@@ -99,14 +100,6 @@ def check_gguf(lock: Lock, model: dict) -> None:
 def suite_tasks(suite: dict) -> list[str]:
     """The plain tasks whose scores are reported: local tasks, then catalog tasks."""
     return [*(suite.get("tasks") or []), *catalog.task_data(suite)]
-
-
-def check_suite(suite: dict) -> None:
-    plain, chat = suite_tasks(suite), list(suite.get("chat_tasks") or [])
-    if not plain and not chat:
-        raise EvalpinError("conf/suite/: the suite lists no tasks; add task names under `tasks:`.")
-    if both := sorted(set(plain) & set(chat)):
-        raise EvalpinError(f"conf/suite/: {both} listed under both `tasks` and `chat_tasks`; keep one.")
 
 
 def check_base(lock: Lock, model: dict) -> None:

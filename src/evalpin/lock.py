@@ -140,7 +140,10 @@ def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EvalpinError(f"{path}: not valid JSON ({exc}).") from exc
+        raise EvalpinError(
+            f"{path}: not valid JSON ({exc}). Restore it (`git checkout {path.name}` in its folder), or "
+            "re-pin."
+        ) from exc
 
 
 def save_lock(lock: Lock, path: Path) -> None:
@@ -148,6 +151,8 @@ def save_lock(lock: Lock, path: Path) -> None:
 
 
 def load_lock(path: Path) -> Lock:
+    if path.is_dir():
+        raise EvalpinError(f"{path}: a directory, where the lock file is expected. Remove it, then re-pin.")
     if not path.is_file():
         raise EvalpinError(
             f"{path}: lock file not found. Pin the model first: `evalpin pin REPO_ID --revision COMMIT`."

@@ -16,10 +16,13 @@ COMMANDS = Commands()
 )
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     """write params.yaml from conf/ (Hydra)"""
-    from evalpin.compose import check_params, compose, in_dvc_experiment, write_params
+    from evalpin.compose import check_params, compose, in_dvc_experiment, load_params, write_params
 
     if args.check:
         if in_dvc_experiment():
+            from evalpin.params_check import check_settings
+
+            check_settings(root, load_params(root))  # the -S overrides, checked before evaluate runs
             print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
             return ExitCode.OK
         if diffs := check_params(root):
@@ -28,7 +31,7 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
                 + "\n  ".join(diffs)
                 + "\nRun `evalpin compose` (or `make repro`) to rewrite params.yaml, then `dvc repro`."
             )
-        print("params.yaml equals the composition of conf/")
+        print("params.yaml equals the composition of conf/, and its suite, inference and backend can run")
         return ExitCode.OK
     path = write_params(root, compose(root, tuple(args.overrides)))
     with_overrides = f" with {' '.join(args.overrides)}" if args.overrides else ""
