@@ -55,7 +55,7 @@ def quiet_broken_pipe() -> int:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is no file (in-process callers): nothing left to flush
+    except (OSError, ValueError, AttributeError):  # stdout is no file (in-process): nothing to flush
         pass
     return ExitCode.BROKEN_PIPE
 
