@@ -16,6 +16,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path, PurePosixPath
 
 from evalpin.atomic import write_atomic
+from evalpin.card import Loading
 from evalpin.errors import EvalpinError
 from evalpin.ggufinfo import GgufInfo, GgufTokenizer
 from evalpin.project import DATA_DIR, MODELS_DIR
@@ -100,6 +101,7 @@ class Lock:
     gguf: dict[str, GgufInfo] | None = None  # per .gguf file: what is inside it (ggufinfo.py)
     kind: str | None = None  # DATASET for a pinned dataset; unset for a model
     signed: Signed | None = None  # the publisher's signature, checked at pin time (pin --signature)
+    loading: Loading | None = None  # a dataset's: what its card tells the datasets library to load
 
     @property
     def what(self) -> str:
@@ -121,6 +123,8 @@ class Lock:
         data["files"] = [asdict(f) for f in self.files]
         if self.base is not None:
             data["base"] = asdict(self.base)
+        if self.loading is not None:
+            data["loading"] = asdict(self.loading)
         if self.signed is not None:
             data["signed"] = _without_unset(self.signed)
             data["signed"]["unsigned"] = list(self.signed.unsigned)
@@ -198,6 +202,10 @@ def parse_lock(data: dict, where: str) -> Lock:
     signed = data.get("signed")
     if signed is not None:
         signed = _parse_signed(signed, {f.path for f in files}, where)
+    loading = data.get("loading")
+    if loading is not None:
+        _expect_fields(loading, Loading, f"{where}: loading")
+        loading = Loading(**loading)
     return Lock(
         schema=data["schema"],
         name=data["name"],
@@ -210,6 +218,7 @@ def parse_lock(data: dict, where: str) -> Lock:
         gguf=gguf,
         kind=kind,
         signed=signed,
+        loading=loading,
     )
 
 

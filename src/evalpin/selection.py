@@ -27,6 +27,28 @@ def suite_datasets(root: Path) -> list[str]:
     return datasets(section(load_params(root), "suite"))
 
 
+def configs_read(root: Path, name: str) -> set[str] | None:
+    """The configs of pinned dataset NAME that the suite in params.yaml evaluates (its catalog tasks'
+    dataset_name); None when params.yaml or its suite cannot say (then every file counts)."""
+    from evalpin.catalog import bind, datasets, trees
+    from evalpin.compose import load_params
+    from evalpin.errors import EvalpinError
+    from evalpin.evaluate import section
+
+    try:
+        suite = section(load_params(root), "suite")
+        if name not in datasets(suite):
+            return set()
+        return {
+            str(leaf.config.get("dataset_name") or "default")
+            for entry, node in trees(suite)
+            for leaf, data in zip(node.leaves(), bind(entry, node).values(), strict=True)
+            if data == name
+        }
+    except EvalpinError:
+        return None
+
+
 def verify_suite_datasets(root: Path) -> dict[str, dict]:
     """Every pinned dataset the suite's catalog tasks read, verified (DriftError on drift), holding the
     config and split each task reads: name -> name, commit and lock digest, for eval/verified.json."""

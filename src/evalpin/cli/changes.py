@@ -61,16 +61,18 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
     """classify the change between two locks; suggest a version bump"""
     from evalpin.diff import diff_locks, format_diff, load_lock_at, name_from_spec
     from evalpin.names import check_name
-    from evalpin.selection import default_model
+    from evalpin.selection import configs_read, default_model
 
+    reads = None
     if args.dataset:
         name, dataset = args.dataset, True
+        reads = configs_read(root, name)  # data files no suite task reads do not make it major
     else:
         name = args.name or name_from_spec(args.a) or name_from_spec(args.b) or default_model(root, None)
         check_name(name)  # from a NAME@v tag: checked like --name before it becomes a path
         dataset = False
     locks = (load_lock_at(root, spec, name, dataset=dataset) for spec in (args.a, args.b))
-    print(format_diff(diff_locks(*locks)))
+    print(format_diff(diff_locks(*locks, reads=reads)))
     return ExitCode.OK
 
 
@@ -88,12 +90,13 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
 def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
     """is what the upstream serves today still the pin?"""
     from evalpin.diff import check_upstream, format_diff
-    from evalpin.selection import default_model
+    from evalpin.selection import configs_read, default_model
 
     name = args.name if args.dataset else default_model(root, args.name)
     if not name:
         raise EvalpinError("check-upstream --dataset: name the pinned dataset (eval/data/NAME).")
-    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream, args.dataset)
+    reads = configs_read(root, name) if args.dataset else None
+    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream, args.dataset, reads)
     where = f"{lock.source.repo_id} {args.ref} -> {commit}"
     if not diff.files:
         same = "the pinned commit" if commit == lock.source.revision else "a new commit with identical files"
