@@ -33,6 +33,8 @@ def test_the_template_compositions_can_run():
         ("inference", "seed", -3, "an integer >= 0"),
         ("inference", "gen_kwargs", [1], "a mapping of generation arguments"),
         ("backend", "model_args", "x", "a mapping of lm-eval model_args"),
+        ("gate", "k_stderr", "abc", "a number >= 0"),
+        ("gate", "abs_floor", -0.1, "a number >= 0"),
     ],
 )
 def test_a_value_that_cannot_run_names_its_conf_file_field_and_valid_values(group, field, value, expected):
@@ -112,3 +114,21 @@ def test_a_bad_suite_fails_the_verify_stage_before_dvc_deletes_the_outputs(repro
     assert "Running stage 'evaluate'" not in proc.stdout
     assert read_json(reproduced_repo / "eval/metrics.json") == metrics
     assert (reproduced_repo / "eval/samples").is_dir()
+
+
+def test_a_quoted_safety_switch_is_refused_not_read_as_true(pinned_repo):
+    """`allow_pickle: "no"` was bool("no"), True: the switch meant to stay shut opened."""
+    conf = pinned_repo / "conf/model/demo-tiny.yaml"
+    conf.write_text(conf.read_text().replace("allow_pickle: false", 'allow_pickle: "no"'))
+    proc = evalpin_in_process(pinned_repo, "verify", "--files-only", check=False)
+    assert proc.returncode == 2
+    assert "conf/model/demo-tiny.yaml: field 'allow_pickle' is 'no'; expected true or false" in proc.stderr
+
+
+def test_compare_checks_the_gate_before_using_it(pinned_repo):
+    params = pinned_repo / "params.yaml"
+    params.write_text(params.read_text().replace("k_stderr: 2.0", "k_stderr: two"))
+    proc = evalpin_in_process(pinned_repo, "compare", "--baseline", "HEAD", check=False)
+    assert (
+        proc.returncode == 2 and "params.yaml: gate.k_stderr is 'two'; expected a number >= 0" in proc.stderr
+    )

@@ -9,6 +9,15 @@ from pathlib import Path
 from evalpin.errors import EvalpinError
 
 
+def switch(data: dict, key: str, where: str) -> bool:
+    """A true/false setting (a safety switch): absent is false; a string such as "no" is refused, since
+    Python's bool("no") is True and would open the switch it meant to close."""
+    value = data.get(key, False)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise EvalpinError(f"{where}: field {key!r} is {value!r}; expected true or false (unquoted).")
+
+
 def read_yaml(path: Path, fix: str, missing_ok: bool = False, loader: type | None = None) -> dict:
     """The mapping in `path` ({} for an empty file, or a missing one when `missing_ok`). `fix`: the
     command that repairs it, e.g. "`evalpin compose`" or "`git checkout conf/model/NAME.yaml`";

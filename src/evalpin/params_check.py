@@ -1,7 +1,8 @@
-"""The pipeline's parameters (params.yaml's inference, suite and backend sections), checked before any stage
-runs: by `evalpin compose --check`, the verify stage's first command, because DVC deletes a stage's
-outputs before running it, so an error found only by the evaluate stage would cost the committed outputs.
-`evaluate` checks them again (it fails closed outside the pipeline too).
+"""The pipeline's parameters (params.yaml's inference, suite, gate and backend sections, and the model's
+true/false switches), checked before any stage runs: by `evalpin compose --check`, the verify stage's
+first command, because DVC deletes a stage's outputs before running it, so an error found only by the
+evaluate stage would cost the committed outputs. `evaluate` checks them again (it fails closed outside
+the pipeline too), and `compare` checks the gate it applies.
 
 Each problem is one line naming the conf/ file the value came from (the option conf/config.yaml or an
 override selected; params.yaml inside `dvc exp run`), the dotted field, what it is and what it may be.
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evalpin import catalog
+from evalpin.documents import switch
 from evalpin.errors import EvalpinError
 
 TYPE_CHECKING = False
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     Rule = tuple[Callable[[object], bool], str]
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+MODEL_SWITCHES = ("trust_remote_code", "allow_pickle", "add_bos_token")  # conf/model/NAME.yaml's true/false
 
 
 def positive_int(value: object) -> bool:
@@ -32,6 +35,10 @@ def names(value: object) -> bool:
 
 def mapping(value: object) -> bool:
     return value is None or isinstance(value, dict)
+
+
+def number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def text(value: object) -> bool:
@@ -62,11 +69,15 @@ RULES: dict[str, dict[str, Rule]] = {
         ),
         "catalog": (lambda v: v is None or isinstance(v, list), "a list of catalog entries (or null)"),
     },
+    "gate": {
+        "k_stderr": (lambda v: number(v) and v >= 0, "a number >= 0 (stderrs a drop may span)"),
+        "abs_floor": (lambda v: number(v) and v >= 0, "a number >= 0 (the smallest drop that counts)"),
+    },
     "backend": {
         "name": (text, "a backend name"),
         "model_args": (mapping, "a mapping of lm-eval model_args, or {}"),
         "server_tolerance": (
-            lambda v: v is None or (isinstance(v, int | float) and not isinstance(v, bool) and v > 0),
+            lambda v: v is None or (number(v) and v > 0),
             "null (measured) or a positive number",
         ),
     },
@@ -80,6 +91,11 @@ def check_settings(root: Path, params: dict, files: dict[str, str] | None = None
     where = {group: (files or {}).get(group) or "params.yaml" for group in RULES}
     for group, rules in RULES.items():
         check_section(params.get(group), group, rules, where[group])
+    model, at = params.get("model"), (files or {}).get("model") or "params.yaml"
+    if not isinstance(model, dict):
+        raise EvalpinError(f"{at}: section 'model' is {model!r}; expected conf/model/NAME.yaml's fields.")
+    for key in MODEL_SWITCHES:
+        switch(model, key, f"{at}: model")
     check_backend_name(params["backend"]["name"], where["backend"])
     check_suite_tasks(root, params["suite"], where["suite"])
 

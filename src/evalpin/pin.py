@@ -20,7 +20,7 @@ import yaml
 
 from evalpin import adapter, ggufinfo, project
 from evalpin.atomic import replace_dir, write_atomic
-from evalpin.documents import read_yaml
+from evalpin.documents import read_yaml, switch
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
 from evalpin.inventory import build_lock
@@ -247,7 +247,8 @@ def write_data_conf(root: Path, lock: Lock, trust_loading_script: bool, accept: 
 
 def accept_dataset(root: Path, lock: Lock) -> None:
     """Make conf/data/NAME.yaml accept the dataset as now pinned (after a re-pin was reviewed)."""
-    trusted = bool(project.load_data_conf(root, lock.name).get("trust_loading_script"))
+    where = str(project.data_conf_path(root, lock.name))
+    trusted = switch(project.load_data_conf(root, lock.name), "trust_loading_script", where)
     write_data_conf(root, lock, trusted, accept=True)
 
 

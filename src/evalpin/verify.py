@@ -17,7 +17,7 @@ from pathlib import Path
 from evalpin import project
 from evalpin.adapter import check_binding
 from evalpin.atomic import write_atomic
-from evalpin.documents import read_yaml
+from evalpin.documents import read_yaml, switch
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
 from evalpin.inventory import current_runtime, list_delivery
@@ -135,7 +135,8 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
         )
     conf_file = project.model_conf_path(root, name)
     conf = read_yaml(conf_file, f"restore it: `git checkout conf/model/{name}.yaml`", missing_ok=True)
-    check_safety(lock, bool(conf.get("allow_pickle")), bool(conf.get("trust_remote_code")), str(conf_file))
+    switches = [switch(conf, key, str(conf_file)) for key in ("allow_pickle", "trust_remote_code")]
+    check_safety(lock, *switches, str(conf_file))
     report = verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
     if report.ok:  # the locked bytes, but are they loadable? A 0-byte file was pinned as it was.
         source = lock.source
@@ -152,7 +153,8 @@ def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = 
     the lock must be the one conf/data/NAME.yaml accepts (`accepting`: about to accept it)."""
     lock = load_data_lock(root, name)
     conf = project.load_data_conf(root, name)
-    check_data_safety(lock, bool(conf.get("trust_loading_script")), str(project.data_conf_path(root, name)))
+    where = str(project.data_conf_path(root, name))
+    check_data_safety(lock, switch(conf, "trust_loading_script", where), where)
     if not accepting:
         check_accepted(lock, conf)
     return lock, verify_delivery(project.data_dir(root, name), lock, state_of(root, lock), full)

@@ -21,8 +21,11 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
     """gate: candidate scores against a baseline revision"""
     from evalpin.compose import load_params
     from evalpin.gate import compare, format_markdown, format_table
+    from evalpin.params_check import RULES, check_section
 
-    comparison = compare(root, args.baseline, args.candidate, load_params(root)["gate"])
+    gate = load_params(root).get("gate")
+    check_section(gate, "gate", RULES["gate"], "params.yaml")  # thresholds, before any is used
+    comparison = compare(root, args.baseline, args.candidate, gate)
     print(format_markdown(comparison) if args.format == "markdown" else format_table(comparison))
     return comparison.exit_code
 
