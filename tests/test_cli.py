@@ -143,14 +143,28 @@ def test_a_reader_that_closes_the_pipe_gets_no_traceback(conf_only):
     assert proc.wait() == 141 and proc.stderr.read() == b""
 
 
-def test_report_without_a_model_section_and_an_invalid_params_yaml_name_the_file(template_repo):
+def test_report_without_a_model_section_and_an_invalid_params_yaml_name_the_file(pinned_repo):
     from support import evalpin_in_process
 
-    params = template_repo / "params.yaml"
+    params = pinned_repo / "params.yaml"
     params.write_text("inference: {}\n")
-    proc = evalpin_in_process(template_repo, "report", check=False)
+    proc = evalpin_in_process(pinned_repo, "report", check=False)
     assert proc.returncode == 2 and "params.yaml: section 'model' is missing" in proc.stderr
     params.write_text("model: [unclosed\n")
-    proc = evalpin_in_process(template_repo, "report", check=False)
+    proc = evalpin_in_process(pinned_repo, "report", check=False)
     assert proc.returncode == 2 and f"{params}:2: not valid YAML" in proc.stderr
     assert "<unicode string>" not in proc.stderr and "`evalpin compose`" in proc.stderr
+
+
+def test_report_on_metrics_that_are_not_evaluates_names_the_file(reproduced_repo):
+    from support import evalpin_in_process
+
+    metrics = reproduced_repo / "eval/metrics.json"
+    for content, message in (
+        ("", "not valid JSON"),
+        ("[]", "holds a list"),
+        ('{"tasks": []}', "fields 'tasks'"),
+    ):
+        metrics.write_text(content)
+        proc = evalpin_in_process(reproduced_repo, "report", check=False)
+        assert proc.returncode == 2 and f"{metrics}: {message}" in proc.stderr, proc.stderr

@@ -42,8 +42,9 @@ def composed(root: Path, overrides: tuple[str, ...] = ()) -> tuple[dict, dict[st
             params = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, yaml.YAMLError, UnicodeDecodeError) as exc:
         unreadable_conf(root)  # a file Hydra could not read is named with its line and the fix
+        why = " ".join(str(exc).split("Config search path")[0].split())  # one line, no search path
         raise EvalpinError(
-            f"{conf_dir}/{CONFIG_NAME}.yaml: Hydra could not compose the config: {exc}"
+            f"{conf_dir}/{CONFIG_NAME}.yaml: Hydra could not compose the config: {why}"
         ) from exc
     files = {g: f"{project.CONF_DIR}/{g}/{o}.yaml" for g, o in choices.items() if o and "/" not in g}
     return params, files

@@ -9,6 +9,24 @@ from pathlib import Path
 from evalpin.errors import EvalpinError
 
 
+def read_json(path: Path, fix: str) -> dict:
+    """The JSON object in `path`; EvalpinError naming it and `fix` when it is missing, not UTF-8 JSON
+    or not an object."""
+    import json
+
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise EvalpinError(f"{path}: not found. Fix: {fix}.") from None
+    except (ValueError, IsADirectoryError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise EvalpinError(f"{path}: not valid JSON ({exc}). Fix: {fix}.") from exc
+    if not isinstance(data, dict):
+        raise EvalpinError(
+            f"{path}: holds a {type(data).__name__}, where a JSON object is expected. Fix: {fix}."
+        )
+    return data
+
+
 def switch(data: dict, key: str, where: str) -> bool:
     """A true/false setting (a safety switch): absent is false; a string such as "no" is refused, since
     Python's bool("no") is True and would open the switch it meant to close."""
@@ -34,7 +52,7 @@ def read_yaml(path: Path, fix: str, missing_ok: bool = False, loader: type | Non
     except UnicodeDecodeError as exc:
         raise EvalpinError(
             f"{path}: not UTF-8 (byte {exc.start}: {exc.reason}). Save it as UTF-8 (`iconv -f latin1 -t "
-            f"utf-8`), or fix: {fix}."
+            f"utf-8`). Fix: {fix}."
         ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

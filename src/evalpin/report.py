@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from evalpin.compose import load_params
+from evalpin.documents import read_json
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import section
 from evalpin.paths import METRICS_FILE
@@ -27,7 +28,14 @@ def render(root: Path) -> tuple[str, bool]:
     path = root / METRICS_FILE
     if not path.is_file():
         raise EvalpinError(f"{path}: no metrics yet. Run the pipeline: `dvc repro`.")
-    metrics = json.loads(path.read_text())
+    metrics = read_json(
+        path, "rerun the pipeline, `dvc repro -f evaluate`, or `git checkout " + METRICS_FILE + "`"
+    )
+    if not isinstance(metrics.get("tasks"), dict) or not isinstance(metrics.get("suite"), dict):
+        raise EvalpinError(
+            f"{path}: fields 'tasks' and 'suite' are not both objects; not what `evalpin evaluate` writes. "
+            f"Rerun it: `dvc repro -f evaluate`."
+        )
     baseline = committed_metrics(root)
     lines = [
         f"model     {model['name']}  ({lock.source.repo_id})",
