@@ -7,7 +7,8 @@ from evalpin.compose import composed
 from evalpin.errors import EvalpinError
 from evalpin.local_tasks import declared_names
 from evalpin.params_check import check_settings
-from support import TEMPLATE, dvc, evalpin_in_process, read_json
+from evalpin.pin import DataPinRequest, pin_dataset
+from support import ARC_COMMIT, TEMPLATE, dvc, evalpin_in_process, read_json, write_dataset_cache
 
 DEMO, FILES = composed(TEMPLATE, ("suite=demo",))
 
@@ -132,3 +133,19 @@ def test_compare_checks_the_gate_before_using_it(pinned_repo):
     assert (
         proc.returncode == 2 and "params.yaml: gate.k_stderr is 'two'; expected a number >= 0" in proc.stderr
     )
+
+
+def test_a_catalog_task_whose_split_is_not_pinned_fails_the_check_not_the_evaluation(pinned_repo):
+    """Checked by compose --check (the verify stage), before DVC deletes the evaluate stage's outputs."""
+    write_dataset_cache(pinned_repo / "hub")
+    pin_dataset(
+        pinned_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub", include=("ARC-Easy/train-*",))
+    )
+    params = copy.deepcopy(DEMO)
+    params["suite"]["catalog"] = [{"task": "arc_easy", "data": "arc"}]
+    with pytest.raises(
+        EvalpinError, match=r"README.md: config 'ARC-Easy' has no pinned file for split 'test'"
+    ):
+        check_settings(pinned_repo, params, FILES)
+    params["suite"]["catalog"] = [{"task": "arc_easy", "data": "gsm8k"}]  # not pinned: verify says so
+    check_settings(pinned_repo, params, FILES)

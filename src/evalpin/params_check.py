@@ -135,7 +135,7 @@ def check_backend_name(name: str, where: str) -> None:
 
 def check_suite_tasks(root: Path, suite: dict, where: str) -> None:
     """The suite runs something, each task once, every local task is declared under include_path, and
-    every catalog entry resolves and binds its pinned data (catalog.task_data)."""
+    every catalog entry resolves, binds its pinned data and finds the config and split it reads there."""
     from evalpin.local_tasks import declared_names
 
     plain, chat = [*(suite.get("tasks") or [])], list(suite.get("chat_tasks") or [])
@@ -152,4 +152,4 @@ def check_suite_tasks(root: Path, suite: dict, where: str) -> None:
                 f"declares (task, group or tag; declared: {', '.join(sorted(declared)) or 'none'}). Fix "
                 "the name, or add its YAML there."
             )
-    catalog.task_data(suite)
+    catalog.check_cards(root, suite)  # every entry resolves, binds pinned data, and finds its config
