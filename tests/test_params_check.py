@@ -8,7 +8,7 @@ from evalpin.errors import EvalpinError
 from evalpin.local_tasks import declared_names
 from evalpin.params_check import check_settings
 from evalpin.pin import DataPinRequest, pin_dataset
-from support import ARC_COMMIT, TEMPLATE, dvc, evalpin_in_process, read_json, write_dataset_cache
+from support import ARC_COMMIT, TEMPLATE, dvc, evalpin_in_process, git, read_json, write_dataset_cache
 
 DEMO, FILES = composed(TEMPLATE, ("suite=demo",))
 
@@ -115,6 +115,14 @@ def test_a_bad_suite_fails_the_verify_stage_before_dvc_deletes_the_outputs(repro
     assert "Running stage 'evaluate'" not in proc.stdout
     assert read_json(reproduced_repo / "eval/metrics.json") == metrics
     assert (reproduced_repo / "eval/samples").is_dir()
+    # an experiment's -S override is checked too: the verify stage depends on suite, inference, backend
+    git(reproduced_repo, "checkout", "-q", "conf", "params.yaml")
+    proc = dvc(reproduced_repo, "exp", "run", "-S", "suite.limit=0", check=False)
+    assert (
+        proc.returncode != 0 and "params.yaml: suite.limit is 0; expected null" in proc.stderr + proc.stdout
+    )
+    assert "Running stage 'evaluate'" not in proc.stdout
+    assert read_json(reproduced_repo / "eval/metrics.json") == metrics
 
 
 def test_a_quoted_safety_switch_is_refused_not_read_as_true(pinned_repo):
