@@ -1,5 +1,6 @@
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import replace
 
@@ -125,6 +126,25 @@ def test_a_safetensors_header_must_parse(tmp_path, weights, problem):
     with pytest.raises(EvalpinError, match=r"^models/x/model.safetensors: not a valid safetensors file"):
         check_weights(tmp_path, ["model.safetensors", "config.json"], "models/x", "fix")
     assert problem in header_problem(tmp_path / "model.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("index", "problem"),
+    [
+        (
+            '{"weight_map": {"w0": "model-00002-of-00002.safetensors"}}',
+            "field 'weight_map' names shard(s) ['model-00002",
+        ),
+        ('{"metadata": {}}', "field 'weight_map' is not an object"),
+        ("{", "not a valid shard index"),
+    ],
+)
+def test_a_shard_index_must_name_delivered_shards(tmp_path, index, problem):
+    (tmp_path / "model-00001-of-00002.safetensors").write_bytes(_safetensors())
+    (tmp_path / "model.safetensors.index.json").write_text(index)
+    paths = ["model-00001-of-00002.safetensors", "model.safetensors.index.json"]
+    with pytest.raises(EvalpinError, match=rf"^models/x/model.safetensors.index.json: {re.escape(problem)}"):
+        check_weights(tmp_path, paths, "models/x", "fix")
 
 
 def test_a_safetensors_file_that_does_not_parse_is_refused_by_pin(pinned_repo):
