@@ -1,5 +1,6 @@
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import yaml
 from evalpin.errors import EvalpinError
 from evalpin.lock import parse_lock
 from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.safetensorsinfo import check_weights, header_problem
 from evalpin.verify import verify_dataset
 from support import (
     ARC_COMMIT,
@@ -90,7 +92,90 @@ def test_repin_replaces_the_delivery_and_the_old_one_stays_in_the_cache(pinned_r
 
 def test_bad_names_are_refused(template_repo):
     proc = pin_demo(template_repo, "r1", "--name", "../evil", check=False)
-    assert proc.returncode == 2 and "model name '../evil'" in proc.stderr
+    assert proc.returncode == 2 and "name '../evil'" in proc.stderr
+
+
+@pytest.mark.parametrize("repo_id", ["../../etc", "/etc", "org/../x", "org/a/b", "org--x/y", ""])
+@pytest.mark.parametrize("command", ["pin", "pin-data"])
+def test_a_repo_id_that_is_no_hub_id_is_refused_before_any_hub_call(tmp_path, command, repo_id):
+    """`pin ../../etc` was huggingface_hub's HFValidationError traceback."""
+    proc = evalpin_in_process(tmp_path, command, repo_id, "--revision", "0" * 40, check=False)
+    assert proc.returncode == 2 and f"repo id {repo_id!r}: expected ORG/NAME" in proc.stderr
+
+
+def _safetensors(tensors: int = 2) -> bytes:
+    """A valid safetensors file: `tensors` float32 vectors of 4 values."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    return save({f"w{i}": np.zeros(4, dtype=np.float32) for i in range(tensors)})
+
+
+@pytest.mark.parametrize(
+    ("weights", "problem"),
+    [
+        (b"", "0 bytes"),
+        (b"\x10\x00", "2 bytes, shorter than the 8-byte header length"),
+        (_safetensors()[:-5], "incomplete metadata"),  # truncated: the tensors outrun the file
+        (b"\xff" * 8 + b"{}", "header"),  # a header length beyond the file
+        (b"\x02\x00\x00\x00\x00\x00\x00\x00[]", "header"),  # JSON, but not an object
+        (_safetensors(), None),
+    ],
+)
+def test_a_safetensors_header_must_parse(tmp_path, weights, problem):
+    (tmp_path / "model.safetensors").write_bytes(weights)
+    if problem is None:
+        check_weights(tmp_path, ["model.safetensors"], "models/x", "fix")
+        return
+    with pytest.raises(EvalpinError, match=r"^models/x/model.safetensors: not a valid safetensors file"):
+        check_weights(tmp_path, ["model.safetensors", "config.json"], "models/x", "fix")
+    assert problem in header_problem(tmp_path / "model.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("index", "problem"),
+    [
+        (
+            '{"weight_map": {"w0": "model-00002-of-00002.safetensors"}}',
+            "field 'weight_map' names shard(s) ['model-00002",
+        ),
+        ('{"metadata": {}}', "field 'weight_map' is not an object"),
+        ("{", "not a valid shard index"),
+    ],
+)
+def test_a_shard_index_must_name_delivered_shards(tmp_path, index, problem):
+    (tmp_path / "model-00001-of-00002.safetensors").write_bytes(_safetensors())
+    (tmp_path / "model.safetensors.index.json").write_text(index)
+    paths = ["model-00001-of-00002.safetensors", "model.safetensors.index.json"]
+    with pytest.raises(EvalpinError, match=rf"^models/x/model.safetensors.index.json: {re.escape(problem)}"):
+        check_weights(tmp_path, paths, "models/x", "fix")
+
+
+def test_a_safetensors_file_that_does_not_parse_is_refused_by_pin(pinned_repo):
+    """A 0-byte model.safetensors pinned and verified, then crashed evaluate."""
+    commit = _fake_upstream(pinned_repo, {"config.json": b"{}", "model.safetensors": b""})
+    proc = _pin_odd(pinned_repo, commit)
+    assert proc.returncode == 2 and "model.safetensors: not a valid safetensors file (0 bytes" in proc.stderr
+    assert "fetch the commit again" in proc.stderr
+    assert not (pinned_repo / "models/odd").exists()
+
+
+def test_verify_refuses_a_locked_safetensors_file_that_does_not_parse(pinned_repo):
+    """A delivery pinned broken (before pin checked headers) matches its lock, and must still fail."""
+    import json
+
+    weights = pinned_repo / "models/demo-tiny/model.safetensors"
+    weights.unlink()
+    weights.write_bytes(b"")
+    lock_path = pinned_repo / "models/demo-tiny.lock.json"
+    lock = json.loads(lock_path.read_text())
+    entry = next(f for f in lock["files"] if f["path"] == "model.safetensors")
+    entry.update(size=0, sha256=hashlib.sha256(b"").hexdigest())
+    lock_path.write_text(json.dumps(lock))
+    proc = evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--files-only", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "models/demo-tiny/model.safetensors: not a valid safetensors file (0 bytes" in proc.stderr
+    assert "re-pin it from a complete download (`evalpin pin evalpin/demo-tiny --revision" in proc.stderr
 
 
 def _fake_upstream(repo, files: dict[str, bytes]) -> str:

@@ -75,14 +75,6 @@ def suite_tasks(suite: dict) -> list[str]:
     return [*(suite.get("tasks") or []), *catalog.task_data(suite)]
 
 
-def check_suite(suite: dict) -> None:
-    plain, chat = suite_tasks(suite), list(suite.get("chat_tasks") or [])
-    if not plain and not chat:
-        raise EvalpinError("conf/suite/: the suite lists no tasks; add task names under `tasks:`.")
-    if both := sorted(set(plain) & set(chat)):
-        raise EvalpinError(f"conf/suite/: {both} listed under both `tasks` and `chat_tasks`; keep one.")
-
-
 def check_base(lock: Lock, model: dict) -> None:
     """conf/model's `base` must be the base the lock certifies (a full model is its own base)."""
     certified = base_name(lock)

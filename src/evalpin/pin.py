@@ -21,17 +21,18 @@ import yaml
 
 from evalpin import adapter, ggufinfo, project
 from evalpin.atomic import kill_point, replace_dir, temp_prefix, write_atomic
+from evalpin.documents import read_yaml, switch
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
 from evalpin.inventory import build_lock
 from evalpin.leftovers import clean_and_say
 from evalpin.lock import BaseBinding, Lock, Source, save_lock
 from evalpin.locking import exclusive
+from evalpin.names import check_name, check_repo_id
 from evalpin.roles import DATASET, check_data_safety, check_safety, role_of
+from evalpin.safetensorsinfo import check_weights
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
-
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
     """Pin a model under its name's lock (a concurrent pin of the same name waits for this one), after
     removing what interrupted runs left."""
     check_name(request.name)
+    check_repo_id(request.repo_id)
     with exclusive(root, request.name, f"pin {request.name}"):
         clean_and_say(root)
         return pin_locked(root, request)
@@ -125,6 +127,8 @@ def check_staged_model(
     """A model's checks on the staged bytes, before anything lands: safety, quantization, the publisher's
     signature (recorded in the lock), and the adapter's binding or the first golden rendering."""
     check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
+    fetch = "The download is incomplete or corrupt: fetch the commit again, then pin it again."
+    check_weights(staged, [f.path for f in lock.files], where, fetch)
     ggufinfo.check_quant(lock.gguf or {}, request.quant, where)
     if request.signature is not None:  # the publisher's signature, on exactly the staged bytes
         from evalpin.signing import check_publisher
@@ -187,7 +191,8 @@ class DataPinRequest(Fetch):
 def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
     """Pin a Hub dataset repo's commit into eval/data/NAME: the model's path, with a dataset's roles,
     under the name's lock."""
-    check_name(request.name)
+    check_name(request.name, "dataset")
+    check_repo_id(request.repo_id)
     with exclusive(root, request.name, f"pin-data {request.name}"):
         clean_and_say(root)
         return pin_dataset_locked(root, request)
@@ -266,16 +271,9 @@ def write_data_conf(root: Path, lock: Lock, trust_loading_script: bool, accept: 
 
 def accept_dataset(root: Path, lock: Lock) -> None:
     """Make conf/data/NAME.yaml accept the dataset as now pinned (after a re-pin was reviewed)."""
-    trusted = bool(project.load_data_conf(root, lock.name).get("trust_loading_script"))
+    where = str(project.data_conf_path(root, lock.name))
+    trusted = switch(project.load_data_conf(root, lock.name), "trust_loading_script", where)
     write_data_conf(root, lock, trusted, accept=True)
-
-
-def check_name(name: str) -> None:
-    if not name or not set(name) <= NAME_CHARS or name[0] in "-._":
-        raise EvalpinError(
-            f"model name {name!r}: use lower-case letters, digits, '-', '_' or '.', starting with a letter "
-            "or digit (it becomes models/NAME, conf/model/NAME.yaml and the registry name)."
-        )
 
 
 def resolve_revision(upstream: Upstream | LocalDirectory, revision: str, resolve: bool) -> str:
@@ -316,7 +314,7 @@ def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: st
     """conf/model/NAME.yaml: the pinned identity plus the safety switches; other keys a user added stay.
     `gguf_file`: the GGUF file the backends load from models/NAME (a quantized delivery)."""
     path = project.model_conf_path(root, request.name)
-    conf = yaml.safe_load(path.read_text()) if path.exists() else {}
+    conf = read_yaml(path, f"fix or delete {path.relative_to(root)}, then pin again", missing_ok=True)
     identity = {"name": request.name, "repo_id": request.repo_id, "revision": commit}
     conf.update(identity, upstream=request.upstream)
     conf.update(trust_remote_code=request.trust_remote_code, allow_pickle=request.allow_pickle)
@@ -331,7 +329,8 @@ def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: st
     )
     if request.base:  # loaded as the base plus this adapter; the base decides BOS handling
         base_conf_file = project.model_conf_path(root, request.base)
-        base_conf = yaml.safe_load(base_conf_file.read_text()) if base_conf_file.is_file() else {}
+        restore = f"restore it: `git checkout conf/model/{request.base}.yaml`"
+        base_conf = read_yaml(base_conf_file, restore, missing_ok=True)
         conf.update(base=request.base, add_bos_token=bool(base_conf.get("add_bos_token", False)))
         header += f"# A peft adapter on the pinned base {request.base} (models/{request.base}.lock.json).\n"
     write_atomic(path, header + yaml.safe_dump(conf, sort_keys=False))

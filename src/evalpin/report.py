@@ -7,7 +7,9 @@ from pathlib import Path
 
 from evalpin.compose import load_params
 from evalpin.demo import demo_warnings
+from evalpin.documents import read_json
 from evalpin.errors import EvalpinError
+from evalpin.evaluate import section
 from evalpin.gate import WORKSPACE, read_at
 from evalpin.output_set import check_set
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
@@ -26,15 +28,29 @@ def committed_metrics(root: Path, rev: str = "HEAD") -> dict | None:
     return json.loads(blob)
 
 
-def render(root: Path) -> tuple[str, bool]:
-    """The report text, and whether the workspace scores equal the committed baseline."""
-    model = load_params(root)["model"]
-    lock = require_verified(root, model["name"])
+def workspace_metrics(root: Path) -> dict:
+    """eval/metrics.json as the pipeline wrote it: readable, of its shape, and bound to its outputs."""
     path = root / METRICS_FILE
     if not path.is_file():
         raise EvalpinError(f"{path}: no metrics yet. Run the pipeline: `dvc repro`.")
+    metrics = read_json(
+        path, "rerun the pipeline, `dvc repro -f evaluate`, or `git checkout " + METRICS_FILE + "`"
+    )
+    if not isinstance(metrics.get("tasks"), dict) or not isinstance(metrics.get("suite"), dict):
+        raise EvalpinError(
+            f"{path}: fields 'tasks' and 'suite' are not both objects; not what `evalpin evaluate` writes. "
+            f"Rerun it: `dvc repro -f evaluate`."
+        )
     check_set(root, None, path.read_bytes(), read_at(root, WORKSPACE, FINGERPRINT_FILE))
-    metrics = json.loads(path.read_text())
+    return metrics
+
+
+def render(root: Path) -> tuple[str, bool]:
+    """The report text, and whether the workspace scores equal the committed baseline."""
+    model = section(load_params(root), "model")
+    lock = require_verified(root, model["name"])
+    path = root / METRICS_FILE
+    metrics = workspace_metrics(root)
     baseline = committed_metrics(root)
     lines = [
         f"model     {model['name']}  ({lock.source.repo_id})",

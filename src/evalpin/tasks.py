@@ -32,7 +32,6 @@ from evalpin.evaluate import (
     check_base,
     check_gguf,
     check_gguf_server_tasks,
-    check_suite,
     group_fingerprints,
     load_model,
     run_lm_eval,
@@ -44,6 +43,7 @@ from evalpin.evaluate import (
 )
 from evalpin.lock import Lock, load_lock
 from evalpin.output_set import write_set
+from evalpin.params_check import check_settings
 from evalpin.paths import RESULTS_DIR
 from evalpin.progress import Progress
 from evalpin.taskkey import Leaf
@@ -52,7 +52,6 @@ from evalpin.taskkey import Leaf
 def leaves(root: Path, params: dict) -> dict[str, Leaf]:
     """Every task evaluated on its own, in the order reported: local tasks, catalog leaves, chat tasks."""
     suite, chat = section(params, "suite"), bool(section(params, "inference")["apply_chat_template"])
-    check_suite(suite)
     found = {t: Leaf(t, chat) for t in suite.get("tasks") or []}
     found.update({t: Leaf(t, chat, spec) for t, spec in catalog.leaf_specs(root, suite).items()})
     found.update({t: Leaf(t, True) for t in suite.get("chat_tasks") or []})
@@ -270,6 +269,7 @@ def run_pending(root: Path, params: dict, names: list[str]) -> None:
 def evaluate(root: Path, params: dict) -> dict:
     """Verify, say what is reused and why each other task runs, evaluate only those, merge."""
     set_wait_policy(root)
+    check_settings(root, params)  # fail closed even when called outside the pipeline (verify checks it too)
     why = status(root, params)
     todo = [name for name, reason in why.items() if reason]
     for name, reason in why.items():

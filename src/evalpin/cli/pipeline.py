@@ -17,10 +17,13 @@ COMMANDS = Commands()
 )
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     """write params.yaml from conf/ (Hydra)"""
-    from evalpin.compose import check_params, compose, in_dvc_experiment, write_params
+    from evalpin.compose import check_params, compose, in_dvc_experiment, load_params, write_params
 
     if args.check:
         if in_dvc_experiment():
+            from evalpin.params_check import check_settings
+
+            check_settings(root, load_params(root))  # the -S overrides, checked before evaluate runs
             print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
             return ExitCode.OK
         if diffs := check_params(root):
@@ -29,7 +32,7 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
                 + "\n  ".join(diffs)
                 + "\nRun `evalpin compose` (or `make repro`) to rewrite params.yaml, then `dvc repro`."
             )
-        print("params.yaml equals the composition of conf/")
+        print("params.yaml equals the composition of conf/, and its suite, inference and backend can run")
         return ExitCode.OK
     if args.overrides:  # kept in conf/, so that `compose --check` (and `dvc repro`) then agree
         from evalpin.persist import override_choices, persist
