@@ -2,21 +2,30 @@
 
 import json
 
+from evalpin.output_set import write_set
 from evalpin.report import truncation_lines
 from support import evalpin_in_process, git
 
 
 def test_a_baseline_of_another_model_is_no_baseline_yet(reproduced_repo):
     """After switching models, HEAD's scores are the previous model's: not a drift of this one."""
-    path = reproduced_repo / "eval/fingerprint.json"
-    ours = path.read_text()
-    theirs = json.loads(ours)
+    eval_dir = reproduced_repo / "eval"
+    ours = {
+        name: (eval_dir / name).read_bytes() for name in ("metrics.json", "fingerprint.json", "scores.json")
+    }
+    theirs = json.loads(ours["fingerprint.json"])
     theirs["delivery"]["name"] = "smollm2"
-    path.write_text(json.dumps(theirs))
+    metrics = json.loads(ours["metrics.json"])
+    first = next(iter(metrics["tasks"]))
+    metrics["tasks"][first]["score"] = 1 - metrics["tasks"][first]["score"]  # other scores
+    records = {
+        f.stem: [json.loads(line) for line in f.read_text().splitlines()]
+        for f in sorted((eval_dir / "samples").glob("*.jsonl"))
+    }
+    write_set(reproduced_repo, records, theirs, json.loads(ours["scores.json"]), metrics)  # the real writer
     git(reproduced_repo, "commit", "-qam", "smollm2's baseline")
-    path.write_text(ours)
-    metrics = reproduced_repo / "eval/metrics.json"
-    metrics.write_text(metrics.read_text().replace('"score": 0.625', '"score": 0.5', 1))  # other scores
+    for name, blob in ours.items():
+        (eval_dir / name).write_bytes(blob)
     proc = evalpin_in_process(reproduced_repo, "report", "--html", "report.html")
     assert (
         "no baseline yet for demo-tiny: the committed scores (git HEAD:eval/metrics.json) are smollm2's"
