@@ -121,6 +121,13 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+.PHONY: slurm-up slurm-down
+slurm-up: ## Start a one-node Slurm cluster here (root; Debian's slurm-wlm + munge; idempotent; the Slurm tests use it)
+	scripts/slurm_up.sh
+
+slurm-down: ## Stop the cluster `make slurm-up` started
+	scripts/slurm_down.sh
+
 .PHONY: bench
 bench: setup fixtures ## Measure verify, DVC, evaluation, start-up; write docs/performance.md (BENCH_SCALE=small: quick)
 	$(BIN)/python -m bench --scale $(or $(BENCH_SCALE),full)

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from bench import dvc_bench, eval_bench, machine, real_bench, report, suite_bench, task_bench
+from bench import dvc_bench, eval_bench, machine, real_bench, report, slurm_bench, suite_bench, task_bench
 from bench.config import GIB, SCALES, Scale
 from bench.report import Section
 from bench.verify_bench import VerifyBench
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "repro", "eval", "catalog", "suites", "tasks", "real", "verify", "dvc")
+SECTIONS = ("startup", "repro", "eval", "catalog", "suites", "tasks", "slurm", "real", "verify", "dvc")
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,6 +75,7 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
                 ROOT, scratch, {"catalog": []} if scale.name == "small" else None, scale.eval_repeats
             )
         ],
+        "slurm": lambda: [slurm_bench.slurm_vs_local(ROOT, scratch, scale.eval_repeats)],
         "real": lambda: [real_bench.real_model(scratch, scale.eval_repeats)],
         "verify": verify_sections,
         "dvc": dvc_sections,

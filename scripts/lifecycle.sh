@@ -34,8 +34,7 @@ repin_and_evaluate() {
   dvc repro
 }
 select_model() {  # select_model NAME: make NAME the model conf/ evaluates
-  sed -i "s/^  - model: [^ ]*/  - model: $1/" conf/config.yaml
-  evalpin compose
+  evalpin use "$1"
 }
 evaluate_model() {  # evaluate_model NAME: select it, then run the pipeline
   select_model "$1"

@@ -61,9 +61,11 @@ def pinned_repo(pinned_repo_origin: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def reproduced_repo_origin(pinned_repo_origin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Pinned and evaluated once per session (lm-eval takes seconds); tests get their own copy."""
+    """Pinned and evaluated once per session (lm-eval takes seconds); tests get their own copy. What
+    `dvc repro` printed is kept beside it (repro.log), for the tests of what a normal run says."""
     repo = copy_repo(pinned_repo_origin, tmp_path_factory.mktemp("origin") / "repo")
-    dvc(repo, "repro")
+    proc = dvc(repo, "repro")
+    (repo.parent / "repro.log").write_text(proc.stdout + proc.stderr)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
     return repo

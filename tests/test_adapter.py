@@ -129,8 +129,9 @@ def test_the_pipeline_evaluates_base_plus_adapter(reproduced_repo):
     delivery = read_json(reproduced_repo / "eval/fingerprint.json")["delivery"]
     assert delivery["name"] == "demo-tiny-lora" and delivery["base"]["name"] == "demo-tiny"
     assert read_json(reproduced_repo / "eval/verified.json")["base"]["model"] == "demo-tiny"
-    report = evalpin(reproduced_repo, "report", check=False).stdout
+    report = evalpin(reproduced_repo, "report").stdout  # exit 0: HEAD's scores are demo-tiny's, not a drift
     assert "model     demo-tiny-lora" in report and "base      demo-tiny (evalpin/demo-tiny@" in report
+    assert "no baseline yet for demo-tiny-lora: the committed scores (git HEAD:eval/metrics.json)" in report
     git(reproduced_repo, "add", "-A")
     git(reproduced_repo, "commit", "-qm", "adapter baseline")
     assert "up to date" in dvc(reproduced_repo, "status").stdout

@@ -1,8 +1,12 @@
 import ast
+import contextlib
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+import pytest
 
 from evalpin.cli import build_parser
 from evalpin.errors import ExitCode
@@ -11,8 +15,18 @@ from support import TEMPLATE
 CLI_DIR = Path(__file__).resolve().parents[1] / "src" / "evalpin" / "cli"
 # One spelling, a different meaning per command (each declared where it is used); every other option
 # that several commands take is declared once, in evalpin/cli/options.py. --url: a bucket for `remote s3`,
-# a server root for check-server.
-HOMONYMS = {"name", "repo_id", "--name", "--upstream", "--public-key", "--accept", "--dataset", "--url"}
+# a server root for check-server. --baseline: compare's required side, the HTML report's optional one.
+HOMONYMS = {
+    "--baseline",
+    "name",
+    "repo_id",
+    "--name",
+    "--upstream",
+    "--public-key",
+    "--accept",
+    "--dataset",
+    "--url",
+}
 
 
 def test_help_does_not_import_heavy_libraries():
@@ -71,6 +85,8 @@ def test_report_prints_model_commit_and_scores(reproduced_repo):
     out = evalpin(reproduced_repo, "report").stdout
     assert "demo-tiny" in out and "verified  6 files" in out and "demo_color_mc" in out
     assert "equal to the committed baseline" in out
+    assert "DEMO MODEL: demo-tiny is the demo's tiny model (from demo/hub)" in out
+    assert "DEMO DATA" not in out  # the demo suite's local tasks read no pinned dataset
 
 
 def test_a_file_system_error_is_a_message_not_a_traceback(template_repo):
@@ -98,3 +114,69 @@ def test_invalid_yaml_is_a_message_not_a_traceback(template_repo):
     (template_repo / "params.yaml").write_text("model: [unclosed\n")
     proc = evalpin(template_repo, "verify", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "not valid" in proc.stderr
+
+
+class ClosedPipe:
+    """stdout whose reader is gone (`| head -1` exited): every write fails as a closed pipe does."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.fixture
+def conf_only(tmp_path: Path) -> Path:
+    """A folder evalpin takes for a repository, holding only the template's conf/."""
+    shutil.copytree(TEMPLATE / "conf", tmp_path / "conf")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    return tmp_path
+
+
+def test_a_closed_pipe_ends_a_command_quietly_with_141(conf_only, capsys):
+    """`evalpin verify | head -1` exited 2 with "Broken pipe. Fix the file system"."""
+    from evalpin.cli import main
+
+    with contextlib.chdir(conf_only), contextlib.redirect_stdout(ClosedPipe()):
+        assert main(["compose"]) == ExitCode.BROKEN_PIPE == 141
+    assert capsys.readouterr().err == ""  # no "Fix the file system", no traceback
+    assert (conf_only / "params.yaml").is_file()  # the command's work was done; only its output was cut
+
+
+def test_a_reader_that_closes_the_pipe_gets_no_traceback(conf_only):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evalpin", "compose"],
+        cwd=conf_only,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # long before the command prints: its output meets a closed pipe
+    assert proc.wait() == 141 and proc.stderr.read() == b""
+
+
+def test_report_without_a_model_section_and_an_invalid_params_yaml_name_the_file(pinned_repo):
+    from support import evalpin_in_process
+
+    params = pinned_repo / "params.yaml"
+    params.write_text("inference: {}\n")
+    proc = evalpin_in_process(pinned_repo, "report", check=False)
+    assert proc.returncode == 2 and "params.yaml: section 'model' is missing" in proc.stderr
+    params.write_text("model: [unclosed\n")
+    proc = evalpin_in_process(pinned_repo, "report", check=False)
+    assert proc.returncode == 2 and f"{params}:2: not valid YAML" in proc.stderr
+    assert "<unicode string>" not in proc.stderr and "`evalpin compose`" in proc.stderr
+
+
+def test_report_on_metrics_that_are_not_evaluates_names_the_file(reproduced_repo):
+    from support import evalpin_in_process
+
+    metrics = reproduced_repo / "eval/metrics.json"
+    for content, message in (
+        ("", "not valid JSON"),
+        ("[]", "holds a list"),
+        ('{"tasks": []}', "fields 'tasks'"),
+    ):
+        metrics.write_text(content)
+        proc = evalpin_in_process(reproduced_repo, "report", check=False)
+        assert proc.returncode == 2 and f"{metrics}: {message}" in proc.stderr, proc.stderr

@@ -13,7 +13,7 @@ def test_committed_params_yaml_equals_the_composition_of_conf():
 
 def test_defaults_compose_every_group():
     params = compose(TEMPLATE)
-    assert set(params) == {"model", "inference", "suite", "backend", "gate", "signing"}
+    assert set(params) == {"model", "inference", "suite", "backend", "gate", "signing", "launcher"}
     assert params["model"]["name"] == "demo-tiny"
     assert params["inference"]["dtype"] == "float32" and params["inference"]["device"] == "cpu"
 

@@ -7,10 +7,19 @@ import pytest
 
 from evalpin.diff import diff_locks, load_lock_at, name_from_spec
 from evalpin.inventory import build_lock
-from evalpin.lock import LockedFile, load_lock
+from evalpin.lock import LockedFile, Source, load_lock
 from evalpin.pin import DataPinRequest, pin_dataset
 from evalpin.roles import DATASET, role_of
-from support import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, git, pin_demo, write_dataset_cache
+from support import (
+    ARC_COMMIT,
+    ARC_FIX,
+    evalpin,
+    evalpin_in_process,
+    git,
+    pin_demo,
+    read_json,
+    write_dataset_cache,
+)
 
 
 @pytest.fixture
@@ -144,3 +153,77 @@ def test_check_upstream_and_diff_on_a_dataset_lock_name_the_fixed_answer_keys(te
     new = build_lock(fixed, "arc", old.source, kind=DATASET)
     diff = diff_locks(old, replace(new, files=tuple(f for f in new.files if f.path in old.by_path())))
     assert diff.categories == ["data"] and not diff.weights_identical and diff.bump == "major"
+    # re-pinned whole: train and validation join ARC-Easy, which no task of this suite (demo) reads
+    git(template_repo, "add", "-A")
+    git(template_repo, "commit", "-qm", "arc, test split")
+    pin_dataset(template_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    out = evalpin_in_process(
+        template_repo, "diff", "--dataset", "arc", "HEAD", "eval/data/arc.lock.json"
+    ).stdout
+    assert "ARC-Easy/train-00000-of-00001.parquet" in out and "added" in out
+    assert "changed: data no suite task reads" in out and "suggested bump: patch" in out
+
+
+# A dataset's card decides what loads: its header's configs/data_files/features are data, its prose is not.
+CARD = (
+    "---\nlicense: cc-by-sa-4.0\nconfigs:\n- config_name: ARC-Easy\n  data_files:\n"
+    "  - split: test\n    path: ARC-Easy/test-*\n- config_name: ARC-Challenge\n  data_files:\n"
+    "  - split: test\n    path: ARC-Challenge/test-*\n---\n# ARC\nA card.\n"
+)
+SNAPSHOT = {"README.md": CARD, "ARC-Easy/test-00000-of-00001.parquet": "easy"}
+
+
+def _dataset_lock(tmp_path, name: str, files: dict[str, str], loading: bool = True):
+    snapshot = tmp_path / name
+    for path, text in files.items():
+        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
+        (snapshot / path).write_text(text)
+    source = Source("allenai/ai2_arc", ARC_COMMIT, None, None, "hub", repo_type=DATASET)
+    lock = build_lock(snapshot, "arc", source, kind=DATASET)
+    return lock if loading else replace(lock, loading=None)  # as pinned before locks recorded `loading`
+
+
+@pytest.mark.parametrize(
+    ("edit", "reads", "category", "bump"),
+    [
+        ({"README.md": CARD.replace("A card.", "A better card.")}, None, "dataset card", "patch"),
+        ({"README.md": CARD.replace("cc-by-sa-4.0", "mit")}, None, "dataset card", "patch"),
+        ({"README.md": CARD.replace("ARC-Easy/test-*", "ARC-Easy/*")}, None, "what the card loads", "major"),
+        (
+            {"README.md": CARD.replace("configs:", "dataset_info:\n  features: []\nconfigs:")},
+            None,
+            "what the card loads",
+            "major",
+        ),
+        ({"dataset_infos.json": "{}"}, None, "what the card loads", "major"),
+        (
+            {"ARC-Challenge/test-00000-of-00001.parquet": "new"},
+            {"ARC-Easy"},
+            "data no suite task reads",
+            "patch",
+        ),
+        ({"ARC-Challenge/test-00000-of-00001.parquet": "new"}, set(), "data no suite task reads", "patch"),
+        ({"ARC-Challenge/test-00000-of-00001.parquet": "new"}, None, "data", "major"),  # the suite unknown
+        ({"ARC-Easy/test-00001-of-00002.parquet": "more"}, {"ARC-Easy"}, "data", "major"),
+        ({"extra/notes.parquet": "x"}, None, "data no suite task reads", "patch"),  # no config matches it
+        ({"ARC-Easy/test-00000-of-00001.parquet": "fixed"}, set(), "data", "major"),  # changed: still data
+    ],
+)
+def test_a_dataset_change_is_classified_by_what_loads_and_what_the_suite_reads(
+    tmp_path, edit, reads, category, bump
+):
+    before = _dataset_lock(tmp_path, "a", SNAPSHOT)
+    after = _dataset_lock(tmp_path, "b", {**SNAPSHOT, **edit})
+    diff = diff_locks(before, after, reads=reads)
+    assert diff.categories[0].startswith(category) and diff.bump == bump, diff.categories
+
+
+def test_a_card_change_that_cannot_be_proven_prose_only_is_a_data_change(tmp_path):
+    """A lock made before locks recorded what the card loads cannot tell a prose edit from new configs."""
+    before = _dataset_lock(tmp_path, "a", SNAPSHOT, loading=False)
+    after = _dataset_lock(tmp_path, "b", {**SNAPSHOT, "README.md": CARD + "more prose\n"})
+    assert diff_locks(before, after).bump == "major"
+    assert diff_locks(before, before).bump == "none"
+    (tmp_path / "arc.lock.json").write_text(after.to_json())
+    assert read_json(tmp_path / "arc.lock.json")["loading"]["configs"]["ARC-Easy"] == ["ARC-Easy/test-*"]
+    assert load_lock_at(tmp_path, "arc.lock.json", "arc", dataset=True) == after

@@ -19,6 +19,7 @@ from evalpin.evaluate import evaluate
 from evalpin.gate import Side, comparable
 from evalpin.lock import load_lock
 from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
+from evalpin.samples import task_samples
 from support import (
     ARC_COMMIT,
     ARC_FIX,
@@ -74,7 +75,8 @@ def test_samples_are_stable_per_task_files(reproduced_repo):
     samples = reproduced_repo / "eval/samples"
     assert sorted(p.name for p in samples.iterdir()) == sorted(f"{t}.jsonl" for t in TASKS)
     first = json.loads((samples / "demo_home_gen.jsonl").read_text().splitlines()[0])
-    assert set(first) == {"doc_id", "doc_hash", "prompt_hash", "target_hash", "response", "score"}
+    hashes = {"doc_id", "doc_hash", "prompt_hash", "target_hash", "response", "score"}
+    assert set(first) == hashes | {"question", "gold", "prompt_tokens"}  # in words: readable.py
     assert isinstance(first["response"], str)
 
 
@@ -218,9 +220,17 @@ def test_fingerprint_records_suite_identity_generation_and_outputs(reproduced_re
     assert len(fingerprint["output_fingerprint"]) == 64
 
 
-def test_plots_render(reproduced_repo):
-    proc = dvc(reproduced_repo, "plots", "show", "--json")
-    assert "eval/scores.json" in proc.stdout
+def test_plots_put_scores_on_the_x_axis_and_the_page_says_why_it_is_blank_offline(reproduced_repo):
+    spec = json.loads(dvc(reproduced_repo, "plots", "show", "--json").stdout)["data"]["eval/scores.json"][0]
+    encoding = spec["content"]["encoding"]
+    assert (encoding["x"]["field"], encoding["x"]["type"]) == ("score", "quantitative")
+    assert (encoding["y"]["field"], encoding["y"]["type"]) == ("task", "nominal")
+    shutil.copy2(TEMPLATE / ".dvc/plots_page.html", reproduced_repo / ".dvc")  # as the template's clone has
+    dvc(reproduced_repo, "config", "plots.html_template", "plots_page.html")
+    dvc(reproduced_repo, "plots", "show")
+    page = (reproduced_repo / "dvc_plots/index.html").read_text()
+    assert "evalpin report --html report.html" in page and "cdn.jsdelivr.net/npm/vega@" in page
+    assert "dvc_plots" not in git(reproduced_repo, "status", "--porcelain").stdout  # git-ignored
 
 
 def test_an_inference_change_reruns_evaluation_and_nothing_else_does(reproduced_repo):
@@ -342,6 +352,19 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
     assert (
         generation["max_gen_toks"] == 32 and generation["until"][0] == "Question:"
     )  # the entry's, the catalog's
+    # 5 shots do not fit the demo model (512 positions, 32 kept for generation): lm-eval's hf backend cuts
+    # each prompt's start, which the fingerprint counts and the sample records (readable.py)
+    assert tasks["gsm8k"]["truncated"] == {"prompts": 8, "kept_tokens": 480}
+    assert all(tasks[t]["truncated"] == {"prompts": 0} for t in ("arc_easy", "hellaswag", *subjects))
+    gsm8k = [json.loads(line) for line in (pinned_repo / "eval/samples/gsm8k.jsonl").open()]
+    assert all(r["truncated"]["kept"] == 480 < r["truncated"]["tokens"] for r in gsm8k)
+    assert gsm8k[0]["question"].startswith("Question: ") and "####" in gsm8k[0]["gold"]  # no shots in it
+    mmlu = json.loads((pinned_repo / "eval/samples/mmlu_nutrition.jsonl").open().readline())
+    assert mmlu["choices"] == ["A", "B", "C", "D"] and "\nA. " in mmlu["question"]  # the catalog's rendering
+    arc = [json.loads(line) for line in (pinned_repo / "eval/samples/arc_easy.jsonl").open()]
+    assert all((r["response"]["choice"] == r["gold"]) == (r["score"] == 1.0) for r in arc)
+    with pytest.raises(EvalpinError, match=r"mmlu_demo: a group at workspace; .* `evalpin samples mmlu_high"):
+        task_samples(pinned_repo, "mmlu_demo", "workspace")
     assert tasks["mmlu_demo"]["output_type"] == "group" and tasks["mmlu_demo"]["tasks"] == subjects
     accepted = yaml.safe_load((pinned_repo / "conf/data/mmlu.yaml").read_text())
     for task in ("mmlu_demo", *subjects):

@@ -1,5 +1,4 @@
 import copy
-import json
 
 import pytest
 
@@ -11,6 +10,7 @@ from evalpin.gate import (
     format_table,
     judge,
 )
+from evalpin.output_set import write_set
 from support import evalpin, git
 
 GATE = {"k_stderr": 2.0, "abs_floor": 0.02}
@@ -52,8 +52,8 @@ def repo(tmp_path):
 
 
 def write(repo, metrics, fingerprint):
-    (repo / "eval/metrics.json").write_text(json.dumps(metrics))
-    (repo / "eval/fingerprint.json").write_text(json.dumps(fingerprint))
+    """Hand-made outputs, written as evaluate writes them (bound by output_set's digests)."""
+    write_set(repo, {}, fingerprint, [], metrics)
 
 
 def candidate(repo, **scores):

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,9 @@ def _data(lock) -> dict:
 def test_unknown_field_is_an_error(demo_lock):
     data = _data(demo_lock[0])
     data["files"][0]["mode"] = "0644"
-    with pytest.raises(EvalpinError, match=r"files\[0\]: unknown field\(s\) \['mode'\]"):
+    with pytest.raises(
+        EvalpinError, match=r"files\[0\] \(chat_template.jinja\): unknown field\(s\) \[.mode.\]"
+    ):
         parse_lock(data, "x.lock.json")
 
 
@@ -134,3 +137,46 @@ def test_an_incomplete_base_binding_is_an_error(demo_lock):
         EvalpinError, match=r"x.lock.json: base: missing field\(s\) \['lock_digest', 'repo_id'\]"
     ):
         parse_lock(data, "x.lock.json")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d: d["files"][0].update(size="129"),
+            r"files\[0\] \(chat_template.jinja\): field 'size' is '129', expected an integer",
+        ),
+        (lambda d: d["files"][0].update(size=True), r"field 'size' is True, expected an integer"),
+        (lambda d: d["files"][0].update(size=-1), r"field 'size' is -1, expected a size in bytes"),
+        (
+            lambda d: d["files"][0].update(sha256="ABC"),
+            r"field 'sha256' is 'ABC', expected 64 lower-case hex",
+        ),
+        (lambda d: d["files"][0].update(path=3), r"files\[0\]: field 'path' is 3, expected a string"),
+        (lambda d: d.update(files={}), r"field 'files' is \{\}, expected a list"),
+        (lambda d: d.update(files=["x"]), r"files\[0\]: expected an object, found str"),
+        (lambda d: d.update(chat_templates=[]), r"field 'chat_templates' is \[\], expected an object"),
+        (lambda d: d.update(runtime={"torch": 2}), r"field 'runtime' is \{'torch': 2\}, expected an object"),
+        (lambda d: d.update(schema="1"), r"field 'schema' is '1', expected an integer"),
+        (lambda d: d["source"].update(revision=None), r"source: field 'revision' is None, expected a string"),
+        (lambda d: d["source"].update(requested=1), r"field 'requested' is 1, expected a string or null"),
+    ],
+)
+def test_a_field_of_the_wrong_type_names_the_lock_the_entry_and_the_field(demo_lock, tmp_path, edit, message):
+    """A size written as a string once verified as "resized"; a list for `files` was a traceback."""
+    data = _data(demo_lock[0])
+    edit(data)
+    path = tmp_path / "demo-tiny.lock.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(EvalpinError, match=rf"^{re.escape(str(path))}: .*{message}.*re-pin"):
+        load_lock(path)
+
+
+def test_a_lock_that_is_no_object_or_no_utf8_is_named(tmp_path):
+    path = tmp_path / "x.lock.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(EvalpinError, match=r"x.lock.json: expected an object, found list"):
+        load_lock(path)
+    path.write_bytes(b'{"schema": "\xff"}')
+    with pytest.raises(EvalpinError, match=r"x.lock.json: not valid JSON"):
+        load_lock(path)

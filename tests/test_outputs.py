@@ -1,7 +1,7 @@
 import json
 
-from evalpin.outputs import diff_samples, format_changes, read_samples
-from support import evalpin
+from evalpin.outputs import diff_samples, format_changes, one_sided, read_samples
+from support import evalpin, evalpin_in_process
 
 
 def test_identical_revisions_have_no_changes(reproduced_repo):
@@ -23,3 +23,16 @@ def test_changed_response_is_listed_with_scores(reproduced_repo):
 def test_missing_revision_data_says_how_to_get_it(reproduced_repo):
     proc = evalpin(reproduced_repo, "outputs-diff", "no-such-rev", check=False)
     assert proc.returncode == 2 and "no-such-rev" in proc.stderr
+
+
+def test_a_task_on_one_side_only_is_one_line_not_a_row_per_sample(reproduced_repo):
+    samples = reproduced_repo / "eval/samples"
+    (samples / "demo_behaviour.jsonl").rename(samples / "demo_new_task.jsonl")  # one removed, one added
+    out = evalpin_in_process(reproduced_repo, "outputs-diff", "HEAD").stdout
+    assert out.splitlines() == [
+        "task demo_behaviour: only in HEAD (8 samples, mean score 1.0000), not in workspace",
+        "task demo_new_task: only in workspace (8 samples, mean score 1.0000), not in HEAD",
+        "no sample changed its response or score in the tasks on both sides between HEAD and workspace",
+    ]  # the workspace is what is on disk, not what dvc.lock still lists
+    a, b = read_samples(reproduced_repo, "HEAD"), read_samples(reproduced_repo, "workspace")
+    assert not diff_samples(a, b) and len(one_sided(a, b, "HEAD", "workspace")) == 2

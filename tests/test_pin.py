@@ -1,6 +1,9 @@
 import hashlib
 import os
+import re
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -9,6 +12,7 @@ import yaml
 from evalpin.errors import EvalpinError
 from evalpin.lock import parse_lock
 from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.safetensorsinfo import check_weights, header_problem
 from evalpin.verify import verify_dataset
 from support import (
     ARC_COMMIT,
@@ -18,8 +22,10 @@ from support import (
     evalpin,
     evalpin_in_process,
     git,
+    killed_at,
     pin_demo,
     read_json,
+    subprocess_env,
     write_dataset_cache,
 )
 
@@ -86,7 +92,90 @@ def test_repin_replaces_the_delivery_and_the_old_one_stays_in_the_cache(pinned_r
 
 def test_bad_names_are_refused(template_repo):
     proc = pin_demo(template_repo, "r1", "--name", "../evil", check=False)
-    assert proc.returncode == 2 and "model name '../evil'" in proc.stderr
+    assert proc.returncode == 2 and "name '../evil'" in proc.stderr
+
+
+@pytest.mark.parametrize("repo_id", ["../../etc", "/etc", "org/../x", "org/a/b", "org--x/y", ""])
+@pytest.mark.parametrize("command", ["pin", "pin-data"])
+def test_a_repo_id_that_is_no_hub_id_is_refused_before_any_hub_call(tmp_path, command, repo_id):
+    """`pin ../../etc` was huggingface_hub's HFValidationError traceback."""
+    proc = evalpin_in_process(tmp_path, command, repo_id, "--revision", "0" * 40, check=False)
+    assert proc.returncode == 2 and f"repo id {repo_id!r}: expected ORG/NAME" in proc.stderr
+
+
+def _safetensors(tensors: int = 2) -> bytes:
+    """A valid safetensors file: `tensors` float32 vectors of 4 values."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    return save({f"w{i}": np.zeros(4, dtype=np.float32) for i in range(tensors)})
+
+
+@pytest.mark.parametrize(
+    ("weights", "problem"),
+    [
+        (b"", "0 bytes"),
+        (b"\x10\x00", "2 bytes, shorter than the 8-byte header length"),
+        (_safetensors()[:-5], "incomplete metadata"),  # truncated: the tensors outrun the file
+        (b"\xff" * 8 + b"{}", "header"),  # a header length beyond the file
+        (b"\x02\x00\x00\x00\x00\x00\x00\x00[]", "header"),  # JSON, but not an object
+        (_safetensors(), None),
+    ],
+)
+def test_a_safetensors_header_must_parse(tmp_path, weights, problem):
+    (tmp_path / "model.safetensors").write_bytes(weights)
+    if problem is None:
+        check_weights(tmp_path, ["model.safetensors"], "models/x", "fix")
+        return
+    with pytest.raises(EvalpinError, match=r"^models/x/model.safetensors: not a valid safetensors file"):
+        check_weights(tmp_path, ["model.safetensors", "config.json"], "models/x", "fix")
+    assert problem in header_problem(tmp_path / "model.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("index", "problem"),
+    [
+        (
+            '{"weight_map": {"w0": "model-00002-of-00002.safetensors"}}',
+            "field 'weight_map' names shard(s) ['model-00002",
+        ),
+        ('{"metadata": {}}', "field 'weight_map' is not an object"),
+        ("{", "not a valid shard index"),
+    ],
+)
+def test_a_shard_index_must_name_delivered_shards(tmp_path, index, problem):
+    (tmp_path / "model-00001-of-00002.safetensors").write_bytes(_safetensors())
+    (tmp_path / "model.safetensors.index.json").write_text(index)
+    paths = ["model-00001-of-00002.safetensors", "model.safetensors.index.json"]
+    with pytest.raises(EvalpinError, match=rf"^models/x/model.safetensors.index.json: {re.escape(problem)}"):
+        check_weights(tmp_path, paths, "models/x", "fix")
+
+
+def test_a_safetensors_file_that_does_not_parse_is_refused_by_pin(pinned_repo):
+    """A 0-byte model.safetensors pinned and verified, then crashed evaluate."""
+    commit = _fake_upstream(pinned_repo, {"config.json": b"{}", "model.safetensors": b""})
+    proc = _pin_odd(pinned_repo, commit)
+    assert proc.returncode == 2 and "model.safetensors: not a valid safetensors file (0 bytes" in proc.stderr
+    assert "fetch the commit again" in proc.stderr
+    assert not (pinned_repo / "models/odd").exists()
+
+
+def test_verify_refuses_a_locked_safetensors_file_that_does_not_parse(pinned_repo):
+    """A delivery pinned broken (before pin checked headers) matches its lock, and must still fail."""
+    import json
+
+    weights = pinned_repo / "models/demo-tiny/model.safetensors"
+    weights.unlink()
+    weights.write_bytes(b"")
+    lock_path = pinned_repo / "models/demo-tiny.lock.json"
+    lock = json.loads(lock_path.read_text())
+    entry = next(f for f in lock["files"] if f["path"] == "model.safetensors")
+    entry.update(size=0, sha256=hashlib.sha256(b"").hexdigest())
+    lock_path.write_text(json.dumps(lock))
+    proc = evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--files-only", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "models/demo-tiny/model.safetensors: not a valid safetensors file (0 bytes" in proc.stderr
+    assert "re-pin it from a complete download (`evalpin pin evalpin/demo-tiny --revision" in proc.stderr
 
 
 def _fake_upstream(repo, files: dict[str, bytes]) -> str:
@@ -156,8 +245,10 @@ def test_verify_refuses_a_lock_with_pickle_when_conf_forbids_it(pinned_repo):
     assert proc.returncode == 2 and "conf/model/demo-tiny.yaml: pickle weights ['extra.pt']" in proc.stderr
 
 
-def test_pin_declares_the_model_as_a_dvc_artifact_once(template_repo):
-    evalpin_in_process(
+def test_pin_declares_the_model_as_a_dvc_artifact_once_adding_only_its_lines(template_repo):
+    """pin's edit of the user's dvc.yaml is the entry's lines, nothing else: no re-indented stages,
+    comments kept, so `copier update` merges cleanly. Its "next:" line selects the model."""
+    pinned = evalpin_in_process(
         template_repo,
         "pin",
         "evalpin/demo-tiny",
@@ -168,9 +259,16 @@ def test_pin_declares_the_model_as_a_dvc_artifact_once(template_repo):
         "--name",
         "tiny-r3",
     )
+    assert "next: evalpin use tiny-r3 && git add" in pinned.stdout
+    diff = git(template_repo, "diff", "-U0", "dvc.yaml").stdout.splitlines()
+    changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == [
+        "+  tiny-r3:",
+        "+    path: models/tiny-r3",
+        "+    type: model",
+        "+    desc: evalpin/demo-tiny, pinned by commit and per-file sha256 (models/tiny-r3.lock.json)",
+    ]
     dvc_yaml = (template_repo / "dvc.yaml").read_text()
-    assert "tiny-r3:\n    path: models/tiny-r3\n    type: model" in dvc_yaml
-    assert "# The evaluation pipeline." in dvc_yaml  # comments survive
     pin_demo(template_repo, "r3", "--name", "tiny-r3")
     assert (template_repo / "dvc.yaml").read_text() == dvc_yaml
 
@@ -310,6 +408,50 @@ def test_pin_data_from_a_plain_directory_records_an_asserted_commit(template_rep
     request = DataPinRequest("tests/arc", ARC_COMMIT, "arc", None, local_dir="incoming")
     with pytest.raises(EvalpinError, match="no huggingface_hub download metadata"):
         pin_dataset(template_repo, request)
+    assert not (template_repo / "incoming/.cache").exists()  # the check took no lock files
+    locks = template_repo / "incoming/.cache/huggingface/download"
+    locks.mkdir(parents=True)
+    (locks / "README.md.lock").touch()  # what an interrupted `hf download` leaves
+    with pytest.raises(EvalpinError, match=r"download/ holds only 1 \.lock file\(s\), no \.metadata"):
+        pin_dataset(template_repo, request)
     lock = pin_dataset(template_repo, replace(request, unverified_origin=True))
     assert lock.source.provenance == "asserted" and lock.source.local_dir == "incoming"
     assert len(lock.files) == 4
+
+
+def test_a_first_pin_data_killed_after_its_lock_is_completed_by_the_rerun(template_repo):
+    """Issue #26 item 6: killed once the files and the lock landed but not conf/data, the rerun is still the
+    first pin (no `verify-data --accept` to ask for) and ends tracked by DVC. (Killed earlier, no lock
+    exists and the rerun is a first pin anyway; later, conf/data already accepts the digest.)"""
+    write_dataset_cache(template_repo / "hub")
+    args = ("pin-data", "tests/arc", "--revision", ARC_COMMIT, "--upstream", "hub", "--name", "arc")
+    killed_at(template_repo, "pin_data.locked", sys.executable, "-m", "evalpin", *args)
+    assert not (template_repo / "eval/data/arc.dvc").exists()
+    proc = evalpin_in_process(template_repo, *args)
+    assert "re-pinned" not in proc.stdout and (template_repo / "eval/data/arc.dvc").is_file()
+    assert evalpin_in_process(template_repo, "verify-data").returncode == 0
+
+
+def test_two_pins_of_one_name_are_serialized(pinned_repo):
+    """While one writer holds models/demo-tiny's lock, a second pin waits, writes nothing, then pins whole:
+    never r3 files under an r1 lock."""
+    from evalpin.locking import exclusive
+    from evalpin.verify import verify_pinned
+
+    args = ["pin", "evalpin/demo-tiny", "--revision", demo_commit("r3"), "--upstream", "demo/hub"]
+    before = (pinned_repo / "models/demo-tiny.lock.json").read_text()
+    with exclusive(pinned_repo, "demo-tiny", "test"):
+        second = subprocess.Popen(
+            [sys.executable, "-m", "evalpin", *args],
+            cwd=pinned_repo,
+            env=subprocess_env(pinned_repo),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert "waiting for another evalpin that writes 'demo-tiny'" in second.stderr.readline()
+        assert (pinned_repo / "models/demo-tiny.lock.json").read_text() == before
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    lock, report = verify_pinned(pinned_repo, "demo-tiny", full=True)
+    assert lock.source.revision == demo_commit("r3") and report.ok

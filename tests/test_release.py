@@ -1,4 +1,6 @@
 import json
+import os
+import time
 
 import pytest
 
@@ -22,8 +24,12 @@ def test_next_version():
 
 
 def test_release_tags_pushes_and_promotes(releasable, tmp_path):
+    ref_lock = releasable / ".git/refs/tags/demo-tiny@v1.0.0.lock"  # what a release killed at the tag left
+    ref_lock.write_text("")
+    os.utime(ref_lock, (time.time() - 60, time.time() - 60))
     proc = evalpin(releasable, "release", "demo-tiny", "-m", "baseline")
     assert "released demo-tiny@v1.0.0" in proc.stdout
+    assert f"removed {ref_lock}, left by an interrupted release" in proc.stderr
     assert git(releasable, "cat-file", "-t", "demo-tiny@v1.0.0").stdout.strip() == "tag"  # annotated
     message = git(releasable, "tag", "-l", "--format=%(contents)", "demo-tiny@v1.0.0").stdout
     assert "lock digest:" in message and "demo_color_mc=" in message
@@ -66,3 +72,28 @@ def test_the_tag_message_carries_each_pinned_datasets_commit_and_digest(reproduc
     fingerprint.write_text(json.dumps(data))
     message = tag_message(release_facts(reproduced_repo, "demo-tiny", "demo-tiny@v1.0.0"), "m")
     assert f"dataset: arc = {'a' * 40}, lock digest {'d' * 64}\n" in message
+
+
+def test_a_fresh_tag_ref_lock_stops_the_release_before_anything_is_pushed(releasable):
+    """A release killed while git wrote the tag leaves refs/tags/NAME@vX.Y.Z.lock (issue #26 item 6): an
+    old one is removed (test_release_tags_pushes_and_promotes); a fresh one may be a running git's."""
+    ref_lock = releasable / ".git/refs/tags/demo-tiny@v1.0.0.lock"
+    ref_lock.write_text("")
+    proc = evalpin(releasable, "release", "demo-tiny", "-m", "baseline", check=False)
+    assert proc.returncode == 2 and f"{ref_lock}: a git command is writing this tag ref now" in proc.stderr
+    assert f"`rm '{ref_lock}'`" in proc.stderr and ref_lock.exists()
+    assert not any((releasable.parent / "remote").rglob("*.dir"))  # nothing pushed
+
+
+def test_release_refuses_a_committed_dvc_config_holding_a_secret(releasable):
+    """Issue #26 item 8: `remote s3` refuses secrets, but one added with dvc itself reached the tag."""
+    secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+    dvc(releasable, "remote", "add", "team", "s3://bucket/p")
+    dvc(releasable, "remote", "modify", "team", "secret_access_key", secret)
+    dvc(releasable, "remote", "add", "web", "https://user:pa55word-x@host/store")
+    git(releasable, "commit", "-qam", "remotes")
+    proc = evalpin(releasable, "release", "demo-tiny", "-m", "x", check=False)
+    assert proc.returncode == 2 and "release refused" in proc.stderr
+    assert "remote.team.secret_access_key, remote.web.url" in proc.stderr and "rotate" in proc.stderr
+    assert secret not in proc.stderr and "pa55word-x" not in proc.stderr
+    assert "demo-tiny@" not in git(releasable, "tag").stdout

@@ -147,6 +147,27 @@ def test_a_secret_in_the_committed_config_is_refused(pinned_repo, s3):
     assert "team" not in (pinned_repo / ".dvc/config").read_text()  # refused before writing anything
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--url", "s3://bucket/p", "--endpoint", "http://minio:hunter22pass@127.0.0.1:9000"),
+        ("--url", "s3://AKIAKEY:hunter22pass@bucket/p"),
+    ],
+    ids=["endpoint", "url"],
+)
+def test_credentials_in_a_url_are_refused_never_written_nor_echoed(pinned_repo, flags):
+    before = (pinned_repo / ".dvc/config").read_text()
+    proc = evalpin_in_process(pinned_repo, "remote", "s3", *flags, check=False)
+    assert proc.returncode == 2 and "a password in the URL would be written to .dvc/config" in proc.stderr
+    assert "AWS_ACCESS_KEY_ID" in proc.stderr and "dvc remote modify --local" in proc.stderr
+    assert "hunter22pass" not in proc.stdout + proc.stderr and ":***@" in proc.stderr
+    assert (pinned_repo / ".dvc/config").read_text() == before
+    assert not (pinned_repo / ".dvc/config.local").exists()
+    dvc(pinned_repo, "remote", "add", "old", flags[-1])  # written by hand, around evalpin: found after all
+    proc = evalpin_in_process(pinned_repo, "remote", "s3", "--url", "s3://bucket/p", check=False)
+    assert proc.returncode == 2 and "remote.old." in proc.stderr and "hunter22pass" not in proc.stderr
+
+
 def test_a_tag_made_before_the_remote_existed_still_restores(pinned_repo, s3, tmp_path):
     git(pinned_repo, "tag", "v1")  # .dvc/config of v1 has no remote at all
     evalpin(pinned_repo, "remote", "s3", "--url", s3.url, "--endpoint", s3.endpoint)

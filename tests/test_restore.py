@@ -1,6 +1,7 @@
 import shutil
+import sys
 
-from support import dvc, evalpin_in_process
+from support import dvc, evalpin_in_process, killed_at
 
 HUB_BLOBS = "demo/hub/models--evalpin--demo-tiny/blobs"
 
@@ -19,6 +20,19 @@ def test_restore_without_remote_fetches_the_pinned_commit_and_caches_it(pinned_r
     shutil.rmtree(pinned_repo / "models/demo-tiny")
     dvc(pinned_repo, "checkout", "models/demo-tiny.dvc")  # the DVC cache holds it now
     assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+
+
+def test_a_remote_without_the_objects_yet_is_an_info_line_not_a_warning(pinned_repo, tmp_path):
+    """Every fresh clone's first run: the team remote exists but nobody pushed this delivery yet."""
+    (tmp_path / "remote").mkdir()
+    dvc(pinned_repo, "remote", "add", "-d", "team", str(tmp_path / "remote"))
+    _forget_local_copy(pinned_repo)
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny")
+    assert proc.stderr.splitlines() == [
+        "evalpin: info: models/demo-tiny.dvc: not in the DVC remote yet (normal on a first run, before a "
+        "`dvc push`); restoring from the upstream."
+    ]
+    assert "from the upstream, verified, cached" in proc.stdout
 
 
 def test_restore_is_a_no_op_when_in_place(pinned_repo):
@@ -49,3 +63,40 @@ def _pinned_commit(repo):
     import json
 
     return json.loads((repo / "models/demo-tiny.lock.json").read_text())["source"]["revision"]
+
+
+# Kills (issue #26 item 6): a real SIGKILL at a named point (atomic.kill_point), then the rerun.
+
+
+def test_a_restore_killed_while_staging_a_pull_leaves_nothing_in_models_and_the_rerun_restores(
+    pinned_repo, tmp_path
+):
+    evalpin_in_process(pinned_repo, "remote", "init-local", str(tmp_path / "remote"))
+    dvc(pinned_repo, "push")
+    _forget_local_copy(pinned_repo)
+    killed_at(pinned_repo, "restore.staging", sys.executable, "-m", "evalpin", "restore", "demo-tiny")
+    assert not (pinned_repo / "models/demo-tiny").exists()  # nothing unverified in models/, not even a .tmp
+    assert list((pinned_repo / ".evalpin/staging").iterdir())  # the killed run's partial copy
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny")
+    assert "pulled from the DVC remote and verified" in proc.stdout
+    assert "removed what an interrupted run left: .evalpin/staging/demo-tiny.evalpin-" in proc.stderr
+    assert not list((pinned_repo / ".evalpin/staging").iterdir())
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+
+
+def test_a_restore_killed_before_its_dvc_commit_commits_on_the_rerun(pinned_repo):
+    _forget_local_copy(pinned_repo)
+    killed_at(pinned_repo, "restore.before_commit", sys.executable, "-m", "evalpin", "restore", "demo-tiny")
+    assert not (pinned_repo / ".dvc/cache").exists()  # verified files in place, the cache still lacks them
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny")
+    assert "now committed to the DVC cache (an interrupted restore had not)" in proc.stdout
+    shutil.rmtree(pinned_repo / "models/demo-tiny")
+    dvc(pinned_repo, "checkout", "models/demo-tiny.dvc")  # the cache holds it now
+    assert evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--full").returncode == 0
+
+
+def test_a_delivery_that_dvc_does_not_track_is_named_with_the_fix(pinned_repo):
+    (pinned_repo / "models/demo-tiny.dvc").unlink()  # a pin killed before its `dvc add`
+    proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny", check=False)
+    assert proc.returncode == 2 and "models/demo-tiny.dvc: missing" in proc.stderr
+    assert "`dvc add models/demo-tiny`" in proc.stderr

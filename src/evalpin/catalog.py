@@ -202,6 +202,17 @@ def collect_groups(node: Node, found: dict[str, Group]) -> list[str]:
     return [node.name]
 
 
+def check_cards(root: Path, suite: dict) -> None:
+    """Every catalog leaf's config and split are in the card of the pinned dataset it reads, with a pinned
+    file per split: checked by the verify stage, before DVC deletes the evaluate stage's outputs. A
+    dataset not on disk is left to verify, which says how to restore it."""
+    cards: dict[str, Card] = {}
+    for entry, node in trees(suite):
+        for leaf, data in zip(node.leaves(), bind(entry, node).values(), strict=True):
+            if project.data_dir(root, data).is_dir():
+                cards.setdefault(data, Card.read(root, data)).check(leaf.name, leaf.config)
+
+
 @dataclass(frozen=True)
 class LeafSpec:
     """A catalog leaf as lm-eval is given it: a wrapper group (evalpin_NAME) listing the leaf with its

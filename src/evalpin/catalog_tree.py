@@ -52,16 +52,16 @@ def catalog_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "tasks"
 
 
-class _TagTolerantLoader(yaml.SafeLoader):
+class TagTolerantLoader(yaml.SafeLoader):
     """Reads catalog YAMLs for their plain fields; `!function utils.x` values are left as strings."""
 
 
-_TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix}")
+TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix}")
 
 
 def read_yaml(path: Path) -> dict:
     try:
-        found = yaml.load(path.read_text(encoding="utf-8"), Loader=_TagTolerantLoader)
+        found = yaml.load(path.read_text(encoding="utf-8"), Loader=TagTolerantLoader)
     except yaml.YAMLError:
         return {}
     return found if isinstance(found, dict) else {}

@@ -22,20 +22,41 @@ HEADER = "# Composed from conf/ by `evalpin compose` (or `dvc exp run`). Edit co
 
 
 def compose(root: Path, overrides: tuple[str, ...] = ()) -> dict:
+    return composed(root, overrides)[0]
+
+
+def composed(root: Path, overrides: tuple[str, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """The composition of conf/, and per group the file it was composed from (suite -> conf/suite/demo.yaml),
+    so that a bad value is named where it is fixed."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
     conf_dir = root / project.CONF_DIR
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
-            cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
-    except HydraException as exc:
+            cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
+            with open_dict(cfg):
+                choices = cfg.pop("hydra").runtime.choices
+            params = OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, yaml.YAMLError, UnicodeDecodeError) as exc:
+        unreadable_conf(root)  # a file Hydra could not read is named with its line and the fix
+        why = " ".join(str(exc).split("Config search path")[0].split())  # one line, no search path
         raise EvalpinError(
-            f"{conf_dir}/{CONFIG_NAME}.yaml: Hydra could not compose the config: {exc}"
+            f"{conf_dir}/{CONFIG_NAME}.yaml: Hydra could not compose the config: {why}"
         ) from exc
-    return OmegaConf.to_container(cfg, resolve=True)
+    files = {g: f"{project.CONF_DIR}/{g}/{o}.yaml" for g, o in choices.items() if o and "/" not in g}
+    return params, files
+
+
+def unreadable_conf(root: Path) -> None:
+    """EvalpinError naming the first file under conf/ that is not UTF-8 YAML holding a mapping."""
+    from evalpin.documents import read_yaml
+
+    for path in sorted((root / project.CONF_DIR).rglob("*.yaml")):
+        rel = path.relative_to(root)
+        read_yaml(path, f"restore it (`git checkout {rel}`)")
 
 
 def write_params(root: Path, params: dict) -> Path:
@@ -45,10 +66,9 @@ def write_params(root: Path, params: dict) -> Path:
 
 
 def load_params(root: Path) -> dict:
-    path = root / project.PARAMS_FILE
-    if not path.is_file():
-        raise EvalpinError(f"{path}: not found. Write it from conf/ with `evalpin compose`.")
-    return yaml.safe_load(path.read_text()) or {}
+    from evalpin.documents import read_yaml
+
+    return read_yaml(root / project.PARAMS_FILE, "write it from conf/ with `evalpin compose`")
 
 
 def differences(expected: dict, actual: dict, prefix: str = "") -> list[str]:
@@ -69,5 +89,12 @@ def in_dvc_experiment() -> bool:
 
 
 def check_params(root: Path) -> list[str]:
-    """Empty when params.yaml equals the composition of conf/; else one line per differing key."""
-    return differences(compose(root), load_params(root))
+    """Empty when params.yaml equals the composition of conf/ and every value can run; else one line per
+    differing key. A value that cannot run is EvalpinError naming its conf/ file (params_check.py)."""
+    from evalpin.params_check import check_settings
+
+    expected, files = composed(root)
+    if found := differences(expected, load_params(root)):
+        return found
+    check_settings(root, expected, files)
+    return []

@@ -6,16 +6,19 @@ Bump policy (semantic versioning of a delivery):
   minor  weights, tokenizer, quantization or remote code changed: the model computes something else
   patch  only chat template, generation defaults, model config details, other files or runtime changed
 A dataset's lock (kind: dataset): changed data or loading script is major (scores on it are not
-comparable), a changed card is patch.
+comparable), and so is a card whose header changed what loads (configs, data_files, features: card.py);
+a card edited elsewhere (prose, license, tags) is patch, and so are data files no suite task reads (a
+config the suite does not evaluate, a file no config's data_files match).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evalpin import project
+from evalpin.card import CARD, INFOS, Loading, loading_of
 from evalpin.errors import EvalpinError
 from evalpin.ggufinfo import InsideChange, InsideDiff, diff_inside, is_gguf
 from evalpin.lock import Lock, LockedFile, load_lock, parse_lock
@@ -24,6 +27,8 @@ from evalpin.table import columns
 from evalpin.verify import ROLE_WORDS, SAME_WEIGHTS
 
 MINOR_ROLES = {"weights", "tokenizer", "quantization", "remote_code"}
+LOADING = "what the card loads (configs, data_files, features)"
+UNREAD = "data no suite task reads"
 MAJOR_DATA_ROLES = {"data", "loading_script"}
 BUMPS = ("none", "patch", "minor", "major")
 
@@ -45,10 +50,13 @@ class LockDiff:
     numerics_changed: bool  # quantization_config or dtype in config.json
     runtime_changed: dict[str, tuple[str, str]]
     inside: tuple[InsideDiff, ...] = ()  # changed GGUF files: what changed in their header and tensors
+    loading_changed: bool = False  # a dataset's card changed what loads (configs, data_files, features)
+    unread: frozenset[str] = frozenset()  # a dataset's changed data files that no suite task reads
 
     def _by_role(self) -> list[FileChange]:
-        """File changes classified by their role: all but GGUF files whose inside says what changed."""
-        explained = {d.path for d in self.inside if d.changes}
+        """File changes classified by their role: all but GGUF files whose inside says what changed and
+        data files no suite task reads."""
+        explained = {d.path for d in self.inside if d.changes} | self.unread
         return [c for c in self.files if c.path not in explained]
 
     def _inside(self) -> list[InsideChange]:
@@ -71,6 +79,10 @@ class LockDiff:
         for change in self._inside():
             if change.category not in found and change.category != "metadata only":
                 found.append(change.category)
+        if self.unread:
+            found.append(UNREAD)
+        if self.loading_changed:
+            found.insert(0, LOADING)
         if self.base_model_changed:
             found.insert(0, "base model")
         if self.architecture_changed:
@@ -86,7 +98,7 @@ class LockDiff:
     @property
     def bump(self) -> str:
         inside = {c.bump for c in self._inside()}
-        data_changed = any(c.role in MAJOR_DATA_ROLES for c in self._by_role())
+        data_changed = self.loading_changed or any(c.role in MAJOR_DATA_ROLES for c in self._by_role())
         if self.base_model_changed or self.architecture_changed or "major" in inside or data_changed:
             return "major"
         if self.numerics_changed or "minor" in inside or any(c.role in MINOR_ROLES for c in self._by_role()):
@@ -117,10 +129,12 @@ def gguf_inside(changes: tuple[FileChange, ...], before: Lock, after: dict) -> t
     )
 
 
-def diff_locks(a: Lock, b: Lock) -> LockDiff:
+def diff_locks(a: Lock, b: Lock, reads: set[str] | None = None) -> LockDiff:
+    """`reads`: for datasets, the configs the suite's catalog tasks read (None: unknown, all count)."""
     arch = ("architectures", "model_type")
     numerics = ("quantization_config", "dtype")  # inside config.json: the model computes something else
     files = diff_files(a.by_path(), b.by_path())
+    dataset = a.kind == DATASET and b.kind == DATASET
     return LockDiff(
         files=files,
         base_model_changed=a.source.repo_id != b.source.repo_id or a.base != b.base,
@@ -132,6 +146,35 @@ def diff_locks(a: Lock, b: Lock) -> LockDiff:
             if a.runtime.get(k) != b.runtime.get(k)
         },
         inside=gguf_inside(files, a, b.gguf or {}),
+        loading_changed=dataset and loading_changed(files, a, b),
+        unread=unread_files(files, a, b, reads) if dataset else frozenset(),
+    )
+
+
+def loading_changed(files: tuple[FileChange, ...], a: Lock, b: Lock) -> bool:
+    """A card file changed, and what it loads is not proven the same (a lock pinned before locks
+    recorded it, `loading`, cannot prove it: counted as changed)."""
+    if not any(c.path in (CARD, INFOS) for c in files):
+        return False
+    return a.loading is None or b.loading is None or a.loading.header_sha256 != b.loading.header_sha256
+
+
+def unread_files(files: tuple[FileChange, ...], a: Lock, b: Lock, reads: set[str] | None) -> frozenset[str]:
+    """The changed data files that no suite task reads: no config of the card matches them on either
+    side (the datasets library never loads them), or they are added to configs only that the suite does
+    not evaluate (`reads` known). A changed or removed file of a config stays a data change: the lock's
+    version says what its configs hold, whichever the suite reads today."""
+
+    def unread(loading: Loading | None, path: str, added: bool) -> bool:
+        configs = loading.configs_of(path) if loading is not None else None
+        others = added and reads is not None and not set(configs or ()) & reads
+        return configs is not None and (not configs or others)
+
+    sides = {"added": (b,), "removed": (a,), "changed": (a, b)}
+    return frozenset(
+        c.path
+        for c in files
+        if c.role == "data" and all(unread(s.loading, c.path, c.status == "added") for s in sides[c.status])
     )
 
 
@@ -213,15 +256,21 @@ def hub_entries(
 
 
 def check_upstream(
-    root: Path, name: str, ref: str, upstream_dir: str | None = None, dataset: bool = False
+    root: Path,
+    name: str,
+    ref: str,
+    upstream_dir: str | None = None,
+    dataset: bool = False,
+    reads: set[str] | None = None,
 ) -> tuple[Lock, str, LockDiff]:
     """Compare the pinned delivery with what the upstream's `ref` serves today: the upstream it was
     pinned from, or another huggingface_hub cache (`upstream_dir`, e.g. copied from a connected machine).
-    `dataset`: NAME is a pinned dataset (eval/data/NAME); only the files it pinned are compared."""
+    `dataset`: NAME is a pinned dataset (eval/data/NAME); only the files it pinned are compared, and
+    `reads` (the configs the suite reads) tells which of them count."""
     from evalpin.sources import upstream_of
 
     if dataset:
-        return check_dataset_upstream(root, name, ref, upstream_dir)
+        return check_dataset_upstream(root, name, ref, upstream_dir, reads)
     lock = load_lock(project.lock_path(root, name))
     upstream = upstream_of(root, lock.source.repo_id, upstream_dir or lock.source.upstream)
     commit = upstream.resolve(ref)
@@ -237,7 +286,7 @@ def check_upstream(
 
 
 def check_dataset_upstream(
-    root: Path, name: str, ref: str, upstream_dir: str | None
+    root: Path, name: str, ref: str, upstream_dir: str | None, reads: set[str] | None = None
 ) -> tuple[Lock, str, LockDiff]:
     """A pinned dataset against a hub cache's `ref` (a Hub check would need each file's sha256: later)."""
     from evalpin.sources import upstream_of
@@ -250,10 +299,11 @@ def check_dataset_upstream(
             "--upstream DIR (on a connected machine, `hf download --repo-type dataset` into one first)."
         )
     commit = upstream.resolve(ref)
-    served = snapshot_entries(upstream.snapshot(commit), DATASET)
+    snapshot = upstream.snapshot(commit)
+    served = snapshot_entries(snapshot, DATASET)
     locked = lock.by_path()  # an --include pin took some files: the others are not what it evaluates
-    changes = diff_files(locked, {p: e for p, e in served.items() if p in locked})
-    return lock, commit, LockDiff(changes, False, False, False, {}, ())
+    kept = tuple(e for p, e in sorted(served.items()) if p in locked)
+    return lock, commit, diff_locks(lock, replace(lock, files=kept, loading=loading_of(snapshot)), reads)
 
 
 def pinned_only(entries: dict[str, LockedFile], lock: Lock) -> dict[str, LockedFile]:

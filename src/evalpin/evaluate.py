@@ -6,13 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from evalpin import catalog, project
+from evalpin import catalog, project, readable
 from evalpin.adapter import base_name
-from evalpin.atomic import replace_dir, write_atomic
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
@@ -77,14 +75,6 @@ def suite_tasks(suite: dict) -> list[str]:
     return [*(suite.get("tasks") or []), *catalog.task_data(suite)]
 
 
-def check_suite(suite: dict) -> None:
-    plain, chat = suite_tasks(suite), list(suite.get("chat_tasks") or [])
-    if not plain and not chat:
-        raise EvalpinError("conf/suite/: the suite lists no tasks; add task names under `tasks:`.")
-    if both := sorted(set(plain) & set(chat)):
-        raise EvalpinError(f"conf/suite/: {both} listed under both `tasks` and `chat_tasks`; keep one.")
-
-
 def check_base(lock: Lock, model: dict) -> None:
     """conf/model's `base` must be the base the lock certifies (a full model is its own base)."""
     certified = base_name(lock)
@@ -93,10 +83,6 @@ def check_base(lock: Lock, model: dict) -> None:
             f"conf/model/{lock.name}.yaml: base is {base_of(model)!r}, but models/{lock.name}.lock.json "
             f"is certified on {certified!r}. Set `base: {certified}` (or re-pin with --base)."
         )
-
-
-def write_json(path: Path, data: object) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def check_gguf_server_tasks(root: Path, suite: dict, runs: list[tuple[list, bool]]) -> None:
@@ -138,13 +124,12 @@ def run_lm_eval(
 ) -> dict:
     """`folders`: the catalog folders holding these catalog tasks (indexed, nothing else)."""
     import lm_eval
-    from lm_eval.tasks import TaskManager
 
-    task_manager = TaskManager(
+    task_manager = readable.keeping_task_manager(
         include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
     )
     seed = int(inference["seed"])
-    return lm_eval.simple_evaluate(
+    results = lm_eval.simple_evaluate(
         model=lm,
         tasks=tasks,
         task_manager=task_manager,
@@ -160,6 +145,7 @@ def run_lm_eval(
         torch_random_seed=seed,
         fewshot_random_seed=seed,
     )
+    return {**results, "readable": readable.describe(results, task_manager, lm)}
 
 
 def primary_metric(results: dict, task: str) -> str:
@@ -239,19 +225,10 @@ def sample_records(results: dict, task: str) -> list[dict]:
                 "target_hash": sample["target_hash"],
                 "response": response,
                 "score": float(sample[metric]),
+                **results.get("readable", {}).get(task, {}).get(sample["doc_id"], {}),
             }
         )
     return sorted(records, key=lambda r: r["doc_id"])
-
-
-def write_samples(directory: Path, records: dict[str, list[dict]]) -> None:
-    """Write every task's samples into a fresh directory, then swap it in whole."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    for task, rows in records.items():
-        (fresh / f"{task}.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-    os.chmod(fresh, 0o755)
-    replace_dir(fresh, directory)
 
 
 def greedy_outputs(rows: list[dict]) -> str:
@@ -371,6 +348,7 @@ def build_fingerprint(
             "output_type": results["configs"][task]["output_type"],
             "chat_template_applied": task in chat_tasks,
             "outputs_sha256": hashlib.sha256(greedy_outputs(rows).encode()).hexdigest(),
+            "truncated": readable.truncated_count(rows),
         }
         for task, rows in records.items()
     }

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from evalpin import project
 from evalpin.errors import EvalpinError, ExitCode
+from evalpin.experiments import WORKSPACE, resolve
+from evalpin.output_set import check_set
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.table import columns
 
-WORKSPACE = "workspace"
 # "identity" is lm-eval's task hash minus the prompt hash for chat-template tasks (see evaluate.py).
 IDENTITY_FIELDS = ("identity", "version", "num_fewshot", "output_type", "chat_template_applied")
 
@@ -67,22 +68,30 @@ class Comparison:
 
 
 def read_at(root: Path, rev: str, path: str) -> dict:
+    return json.loads(read_bytes_at(root, rev, path))
+
+
+def read_bytes_at(root: Path, rev: str, path: str) -> bytes:
+    """A pipeline output's bytes in the workspace or at a git revision."""
     if rev == WORKSPACE:
         file = root / path
         if not file.is_file():
             raise EvalpinError(f"{file}: not found in the workspace. Run the pipeline: `dvc repro`.")
-        return json.loads(file.read_text())
-    blob, reason = project.git_show(root, rev, path)
+        return file.read_bytes()
+    blob, reason = project.git_show(root, resolve(root, rev), path)  # a tag, commit or experiment name
     if blob is None:
         raise EvalpinError(
             f"{rev}: cannot read {path} from git ({reason}). Give a tag or commit where the "
             "pipeline's outputs were committed (`git tag`, `gto show`)."
         )
-    return json.loads(blob)
+    return blob
 
 
 def load_side(root: Path, rev: str) -> Side:
-    return Side(rev, read_at(root, rev, METRICS_FILE), read_at(root, rev, FINGERPRINT_FILE))
+    """A side's metrics and fingerprint, refused unless the metrics are the ones its evaluation wrote."""
+    metrics, fingerprint = read_bytes_at(root, rev, METRICS_FILE), read_at(root, rev, FINGERPRINT_FILE)
+    check_set(root, None if rev == WORKSPACE else resolve(root, rev), metrics, fingerprint)
+    return Side(rev, json.loads(metrics), fingerprint)
 
 
 def comparable(task: str, baseline: Side, candidate: Side) -> str:

@@ -10,6 +10,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from evalpin.card import loading_of
 from evalpin.errors import EvalpinError
 from evalpin.ggufinfo import summarize_delivery
 from evalpin.hashing import sha256_files
@@ -66,8 +67,9 @@ def build_lock(
     files = tuple(
         LockedFile(p, (directory / p).stat().st_size, digests[directory / p], role_of(p, kind)) for p in paths
     )
-    if kind == DATASET:  # no chat template, model config or GGUF in a dataset
-        return Lock(SCHEMA, name, source, files, {}, {}, current_runtime(), kind=kind)
+    if kind == DATASET:  # no chat template, model config or GGUF in a dataset; what its card loads
+        runtime = current_runtime()
+        return Lock(SCHEMA, name, source, files, {}, {}, runtime, kind=kind, loading=loading_of(directory))
     return Lock(
         schema=SCHEMA,
         name=name,

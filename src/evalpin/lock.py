@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path, PurePosixPath
 
 from evalpin.atomic import write_atomic
+from evalpin.card import Loading
 from evalpin.errors import EvalpinError
 from evalpin.ggufinfo import GgufInfo, GgufTokenizer
 from evalpin.project import DATA_DIR, MODELS_DIR
 from evalpin.roles import DATA_ROLES, DATASET, ROLES
 
 SCHEMA = 1
+RE_PIN = "A lock is written by `evalpin pin`; re-pin rather than editing it by hand."
 
 
 def check_relative(path: str, where: str) -> None:
@@ -98,6 +101,7 @@ class Lock:
     gguf: dict[str, GgufInfo] | None = None  # per .gguf file: what is inside it (ggufinfo.py)
     kind: str | None = None  # DATASET for a pinned dataset; unset for a model
     signed: Signed | None = None  # the publisher's signature, checked at pin time (pin --signature)
+    loading: Loading | None = None  # a dataset's: what its card tells the datasets library to load
 
     @property
     def what(self) -> str:
@@ -119,6 +123,8 @@ class Lock:
         data["files"] = [asdict(f) for f in self.files]
         if self.base is not None:
             data["base"] = asdict(self.base)
+        if self.loading is not None:
+            data["loading"] = asdict(self.loading)
         if self.signed is not None:
             data["signed"] = _without_unset(self.signed)
             data["signed"]["unsigned"] = list(self.signed.unsigned)
@@ -138,7 +144,10 @@ def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EvalpinError(f"{path}: not valid JSON ({exc}).") from exc
+        raise EvalpinError(
+            f"{path}: not valid JSON ({exc}). Restore it (`git checkout {path.name}` in its folder), or "
+            "re-pin."
+        ) from exc
 
 
 def save_lock(lock: Lock, path: Path) -> None:
@@ -146,6 +155,8 @@ def save_lock(lock: Lock, path: Path) -> None:
 
 
 def load_lock(path: Path) -> Lock:
+    if path.is_dir():
+        raise EvalpinError(f"{path}: a directory, where the lock file is expected. Remove it, then re-pin.")
     if not path.is_file():
         raise EvalpinError(
             f"{path}: lock file not found. Pin the model first: `evalpin pin REPO_ID --revision COMMIT`."
@@ -167,8 +178,11 @@ def parse_lock(data: dict, where: str) -> Lock:
     kind_word = " dataset" if kind == DATASET else " model"
     files = []
     for i, entry in enumerate(data["files"]):
-        _expect_fields(entry, LockedFile, f"{where}: files[{i}]")
+        path = entry.get("path") if isinstance(entry, dict) else None
+        named = f" ({path})" if isinstance(path, str) else ""
+        _expect_fields(entry, LockedFile, f"{where}: files[{i}]{named}")
         check_relative(entry["path"], f"{where}: files[{i}]")
+        _check_entry(entry, f"{where}: files[{i}]{named}")
         if entry["role"] not in roles:
             raise EvalpinError(
                 f"{where}: files[{i}] ({entry['path']}): role {entry['role']!r} is not a{kind_word} role "
@@ -188,6 +202,10 @@ def parse_lock(data: dict, where: str) -> Lock:
     signed = data.get("signed")
     if signed is not None:
         signed = _parse_signed(signed, {f.path for f in files}, where)
+    loading = data.get("loading")
+    if loading is not None:
+        _expect_fields(loading, Loading, f"{where}: loading")
+        loading = Loading(**loading)
     return Lock(
         schema=data["schema"],
         name=data["name"],
@@ -200,6 +218,7 @@ def parse_lock(data: dict, where: str) -> Lock:
         gguf=gguf,
         kind=kind,
         signed=signed,
+        loading=loading,
     )
 
 
@@ -240,9 +259,74 @@ def _parse_gguf(data: object, paths: set[str], where: str) -> dict[str, GgufInfo
     return parsed
 
 
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SCALARS: dict[str, type] = {"str": str, "int": int, "bool": bool, "float": float, "object": object}
+
+
+def _check_entry(entry: dict, where: str) -> None:
+    """A file entry's values: a size a verify compares, a sha256 it can equal (else every file "changed")."""
+    if entry["size"] < 0 or not SHA256.match(entry["sha256"]):
+        field = "size" if entry["size"] < 0 else "sha256"
+        expected = "a size in bytes (>= 0)" if field == "size" else "64 lower-case hex digits"
+        raise EvalpinError(f"{where}: field {field!r} is {entry[field]!r}, expected {expected}. {RE_PIN}")
+
+
+def _matches(value: object, annotation: str) -> bool:
+    """Whether `value`, as read from JSON, has the type a dataclass field declares (its annotation
+    string: `str | None`, `dict[str, int]`, `tuple[LockedFile, ...]`). A nested dataclass matches any
+    value here: its own _expect_fields checks it. bool is not an int (JSON true is no size)."""
+    options = _split_top(annotation, "|")
+    if len(options) > 1:
+        return any(_matches(value, option) for option in options)
+    head, _, rest = annotation.partition("[")
+    inner = _split_top(rest[:-1], ",") if rest else []
+    if head == "None":
+        return value is None
+    if head in ("tuple", "list"):
+        return isinstance(value, list) and all(_matches(v, inner[0]) for v in value if inner)
+    if head == "dict":
+        return isinstance(value, dict) and (
+            not inner or all(_matches(k, inner[0]) and _matches(v, inner[1]) for k, v in value.items())
+        )
+    if head in SCALARS:
+        kind = SCALARS[head]
+        return isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    return True
+
+
+def _split_top(text: str, separator: str) -> list[str]:
+    """`text` split at each `separator` outside brackets, stripped."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "[") - (char == "]")
+        if char == separator and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    return [*parts, text[start:].strip()]
+
+
+JSON_WORDS = {"str": "a string", "int": "an integer", "bool": "true or false", "float": "a number"}
+JSON_WORDS.update({"None": "null", "dict": "an object", "tuple": "a list", "list": "a list"})
+
+
+def _in_json(annotation: str) -> str:
+    """A field's type in JSON's words: `str | None` -> "a string or null"."""
+    heads = [option.partition("[")[0] for option in _split_top(annotation, "|")]
+    return " or ".join(JSON_WORDS.get(head, "an object") for head in heads)
+
+
+def _expect_types(data: dict, cls: type, where: str) -> None:
+    for f in fields(cls):
+        if f.name in data and not _matches(data[f.name], str(f.type)):
+            value = data[f.name]
+            shown = repr(value) if len(repr(value)) <= 60 else f"a {type(value).__name__}"
+            expected = _in_json(str(f.type))
+            raise EvalpinError(f"{where}: field {f.name!r} is {shown}, expected {expected}. {RE_PIN}")
+
+
 def _expect_fields(data: object, cls: type, where: str) -> None:
     if not isinstance(data, dict):
-        raise EvalpinError(f"{where}: expected an object, found {type(data).__name__}.")
+        raise EvalpinError(f"{where}: expected an object, found {type(data).__name__}. {RE_PIN}")
     expected = {f.name for f in fields(cls)}
     required = {f.name for f in fields(cls) if f.default is MISSING}
     missing, unknown = required - data.keys(), data.keys() - expected
@@ -255,6 +339,5 @@ def _expect_fields(data: object, cls: type, where: str) -> None:
             )
             if part
         )
-        raise EvalpinError(
-            f"{where}: {detail}. A lock is written by `evalpin pin`; re-pin rather than editing it by hand."
-        )
+        raise EvalpinError(f"{where}: {detail}. {RE_PIN}")
+    _expect_types(data, cls, where)

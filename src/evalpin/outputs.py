@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin.errors import EvalpinError
-from evalpin.gate import WORKSPACE
+from evalpin.experiments import WORKSPACE, resolve
 from evalpin.paths import SAMPLES_DIR
 from evalpin.table import columns
 
@@ -26,16 +26,17 @@ class SampleChange:
 
 def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
     """task -> doc_id -> sample record, at a git revision or in the workspace."""
+    if rev == WORKSPACE:  # the files on disk: DVC's view would add back what dvc.lock lists and is gone
+        return {
+            path.stem: rows_by_doc(path.read_text()) for path in sorted((root / SAMPLES_DIR).glob("*.jsonl"))
+        }
     from dvc.api import DVCFileSystem
     from dvc.scm import RevError
 
     try:
-        fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else rev)
+        fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else resolve(root, rev))
         names = [p for p in fs.ls(SAMPLES_DIR, detail=False) if p.endswith(".jsonl")]
-        samples = {}
-        for name in sorted(names):
-            rows = (json.loads(line) for line in fs.read_text(name).splitlines() if line)
-            samples[Path(name).stem] = {row["doc_id"]: row for row in rows}
+        samples = {Path(name).stem: rows_by_doc(fs.read_text(name)) for name in sorted(names)}
     except RevError as exc:
         raise EvalpinError(f"{rev}: not a git revision here ({exc}); see `git tag` and `git log`.") from exc
     except FileNotFoundError as exc:
@@ -46,10 +47,16 @@ def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
     return samples
 
 
+def rows_by_doc(text: str) -> dict[int, dict]:
+    rows = (json.loads(line) for line in text.splitlines() if line)
+    return {row["doc_id"]: row for row in rows}
+
+
 def diff_samples(a: dict[str, dict[int, dict]], b: dict[str, dict[int, dict]]) -> list[SampleChange]:
+    """Per task on both sides, the samples whose response or score changed (one_sided: the others)."""
     changes = []
-    for task in sorted(a.keys() | b.keys()):
-        left, right = a.get(task, {}), b.get(task, {})
+    for task in sorted(a.keys() & b.keys()):
+        left, right = a[task], b[task]
         for doc_id in sorted(left.keys() | right.keys()):
             old, new = left.get(doc_id, {}), right.get(doc_id, {})
             if shown(old) != shown(new) or old.get("score") != new.get("score"):
@@ -57,6 +64,20 @@ def diff_samples(a: dict[str, dict[int, dict]], b: dict[str, dict[int, dict]]) -
                     SampleChange(task, doc_id, (old.get("score"), new.get("score")), (shown(old), shown(new)))
                 )
     return changes
+
+
+def one_sided(
+    a: dict[str, dict[int, dict]], b: dict[str, dict[int, dict]], rev_a: str, rev_b: str
+) -> list[str]:
+    """A task added or removed between the sides: one line (its samples and mean score), not a row per
+    sample against nothing."""
+    lines = []
+    for task in sorted(a.keys() ^ b.keys()):
+        rows, where, other = (b[task], rev_b, rev_a) if task in b else (a[task], rev_a, rev_b)
+        scores = [float(r.get("score") or 0.0) for r in rows.values()]
+        mean = f", mean score {sum(scores) / len(scores):.4f}" if scores else ""
+        lines.append(f"task {task}: only in {where} ({len(rows)} samples{mean}), not in {other}")
+    return lines
 
 
 def shown(record: dict) -> object:
@@ -99,10 +120,24 @@ def group_lines(changes: list[SampleChange], groups: dict[str, list[str]]) -> li
 
 
 def format_changes(
-    changes: list[SampleChange], rev_a: str, rev_b: str, width: int = 40, groups: dict | None = None
+    changes: list[SampleChange],
+    rev_a: str,
+    rev_b: str,
+    width: int = 40,
+    groups: dict | None = None,
+    tasks_one_sided: list[str] | None = None,
+) -> str:
+    """The changed samples as a table; `tasks_one_sided` (one_sided's lines) come first."""
+    head = "\n".join(tasks_one_sided or [])
+    return "\n".join(filter(None, [head, sample_table(changes, rev_a, rev_b, width, groups, bool(head))]))
+
+
+def sample_table(
+    changes: list[SampleChange], rev_a: str, rev_b: str, width: int, groups: dict | None, some_one_sided: bool
 ) -> str:
     if not changes:
-        return f"no sample changed its response or score between {rev_a} and {rev_b}"
+        where = " in the tasks on both sides" if some_one_sided else ""
+        return f"no sample changed its response or score{where} between {rev_a} and {rev_b}"
     rows = [("task", "doc", "score", f"{rev_a} -> {rev_b}")]
     for c in changes:
         score = f"{_num(c.score[0])} -> {_num(c.score[1])}"

@@ -4,7 +4,8 @@ eval/verified.json       what the verify stage checked: the delivery and the dat
 eval/metrics.json        per task: metric, score, stderr, n; the suite mean (DVC metrics, in git)
 eval/scores.json         per-task scores as rows, for `dvc plots show`
 eval/fingerprint.json    what was measured: delivery, suite identity, effective generation
-                         parameters, chat templates, runtime, and a hash over all greedy outputs
+                         parameters, chat templates, runtime, a hash over all greedy outputs, and
+                         (`outputs`) the sha256 of the other files as written (output_set.py)
 eval/samples/TASK.jsonl  per sample: doc/prompt/target hashes, response, score (DVC-tracked)
 eval/results/TASK.json   per task: its key (every input), lm-eval's result and its samples; what a rerun
                          reuses (DVC-tracked, persisted: taskstore.py)

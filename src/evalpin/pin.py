@@ -9,6 +9,7 @@ adapter (--base) is pinned the same way and bound to the verified base it is cer
 from __future__ import annotations
 
 import fnmatch
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -19,16 +20,19 @@ from pathlib import Path
 import yaml
 
 from evalpin import adapter, ggufinfo, project
-from evalpin.atomic import replace_dir, write_atomic
+from evalpin.atomic import kill_point, replace_dir, temp_prefix, write_atomic
+from evalpin.documents import read_yaml, switch
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
 from evalpin.inventory import build_lock
+from evalpin.leftovers import clean_and_say
 from evalpin.lock import BaseBinding, Lock, Source, save_lock
+from evalpin.locking import exclusive
+from evalpin.names import check_name, check_repo_id
 from evalpin.roles import DATASET, check_data_safety, check_safety, role_of
+from evalpin.safetensorsinfo import check_weights
 from evalpin.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.verify import require_verified
-
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,16 @@ class PinRequest(Fetch):
 
 
 def pin(root: Path, request: PinRequest) -> Lock:
+    """Pin a model under its name's lock (a concurrent pin of the same name waits for this one), after
+    removing what interrupted runs left."""
     check_name(request.name)
+    check_repo_id(request.repo_id)
+    with exclusive(root, request.name, f"pin {request.name}"):
+        clean_and_say(root)
+        return pin_locked(root, request)
+
+
+def pin_locked(root: Path, request: PinRequest) -> Lock:
     if request.base == request.name:
         raise EvalpinError(f"--base {request.base}: an adapter cannot be its own base; pick another --name.")
     base = require_base(root, request.base) if request.base else None
@@ -76,6 +89,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
         # a release's models/NAME.sig signed the previous delivery; the next signed release writes it anew
         delivery_signature_path(root, request.name).unlink(missing_ok=True)
     save_lock(lock, project.lock_path(root, request.name))
+    kill_point("pin.locked")
     if first_golden:  # rendered from exactly the locked bytes: the next verify need not render again
         remember_rendering(root, request.name, lock.digest)
     commit = lock.source.revision
@@ -113,6 +127,8 @@ def check_staged_model(
     """A model's checks on the staged bytes, before anything lands: safety, quantization, the publisher's
     signature (recorded in the lock), and the adapter's binding or the first golden rendering."""
     check_safety(lock, request.allow_pickle, request.trust_remote_code, where=where)
+    fetch = "The download is incomplete or corrupt: fetch the commit again, then pin it again."
+    check_weights(staged, [f.path for f in lock.files], where, fetch)
     ggufinfo.check_quant(lock.gguf or {}, request.quant, where)
     if request.signature is not None:  # the publisher's signature, on exactly the staged bytes
         from evalpin.signing import check_publisher
@@ -162,6 +178,7 @@ def stage(
             lock = replace(lock, source=replace(source, provenance=proof))
         lock = check(staged, lock, where)
         replace_dir(staged, target)
+    kill_point("pin.staged")
     return lock
 
 
@@ -172,8 +189,19 @@ class DataPinRequest(Fetch):
 
 
 def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
-    """Pin a Hub dataset repo's commit into eval/data/NAME: the model's path, with a dataset's roles."""
-    check_name(request.name)
+    """Pin a Hub dataset repo's commit into eval/data/NAME: the model's path, with a dataset's roles,
+    under the name's lock."""
+    check_name(request.name, "dataset")
+    check_repo_id(request.repo_id)
+    with exclusive(root, request.name, f"pin-data {request.name}"):
+        clean_and_say(root)
+        return pin_dataset_locked(root, request)
+
+
+def pin_dataset_locked(root: Path, request: DataPinRequest) -> Lock:
+    """A re-pin is a pin over data conf/data/NAME.yaml already accepts (another digest): its new data
+    waits for review. Without an accepted digest it is a first pin, also when an interrupted first pin
+    left eval/data/NAME.lock.json behind: the rerun completes it."""
     if project.lock_path(root, request.name).exists():
         raise EvalpinError(
             f"--name {request.name}: a model is pinned under that name ({project.MODELS_DIR}/"
@@ -187,10 +215,11 @@ def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
         check=partial(check_staged_dataset, request),
         kind=DATASET,
     )
-    repinned = project.data_lock_path(root, request.name).exists()
+    accepted = accepted_digest(root, request.name)
     save_lock(lock, project.data_lock_path(root, request.name))
-    same = accepted_digest(root, request.name) == lock.digest
-    write_data_conf(root, lock, request.trust_loading_script, accept=not repinned or same)
+    kill_point("pin_data.locked")
+    write_data_conf(root, lock, request.trust_loading_script, accept=accepted in (None, lock.digest))
+    kill_point("pin_data.accepted")
     project.run_dvc(root, "add", f"{project.DATA_DIR}/{request.name}")
     return lock
 
@@ -242,16 +271,9 @@ def write_data_conf(root: Path, lock: Lock, trust_loading_script: bool, accept: 
 
 def accept_dataset(root: Path, lock: Lock) -> None:
     """Make conf/data/NAME.yaml accept the dataset as now pinned (after a re-pin was reviewed)."""
-    trusted = bool(project.load_data_conf(root, lock.name).get("trust_loading_script"))
+    where = str(project.data_conf_path(root, lock.name))
+    trusted = switch(project.load_data_conf(root, lock.name), "trust_loading_script", where)
     write_data_conf(root, lock, trusted, accept=True)
-
-
-def check_name(name: str) -> None:
-    if not name or not set(name) <= NAME_CHARS or name[0] in "-._":
-        raise EvalpinError(
-            f"model name {name!r}: use lower-case letters, digits, '-', '_' or '.', starting with a letter "
-            "or digit (it becomes models/NAME, conf/model/NAME.yaml and the registry name)."
-        )
 
 
 def resolve_revision(upstream: Upstream | LocalDirectory, revision: str, resolve: bool) -> str:
@@ -285,14 +307,14 @@ def staging_dir(root: Path, name: str) -> tempfile.TemporaryDirectory:
     base = root / project.STATE_DIR / "staging"
     base.mkdir(parents=True, exist_ok=True)
     # The staged tree is renamed into models/ on success, so cleanup must tolerate it being gone.
-    return tempfile.TemporaryDirectory(dir=base, prefix=f"{name}-", ignore_cleanup_errors=True)
+    return tempfile.TemporaryDirectory(dir=base, prefix=temp_prefix(name), ignore_cleanup_errors=True)
 
 
 def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: str | None = None) -> None:
     """conf/model/NAME.yaml: the pinned identity plus the safety switches; other keys a user added stay.
     `gguf_file`: the GGUF file the backends load from models/NAME (a quantized delivery)."""
     path = project.model_conf_path(root, request.name)
-    conf = yaml.safe_load(path.read_text()) if path.exists() else {}
+    conf = read_yaml(path, f"fix or delete {path.relative_to(root)}, then pin again", missing_ok=True)
     identity = {"name": request.name, "repo_id": request.repo_id, "revision": commit}
     conf.update(identity, upstream=request.upstream)
     conf.update(trust_remote_code=request.trust_remote_code, allow_pickle=request.allow_pickle)
@@ -307,7 +329,8 @@ def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: st
     )
     if request.base:  # loaded as the base plus this adapter; the base decides BOS handling
         base_conf_file = project.model_conf_path(root, request.base)
-        base_conf = yaml.safe_load(base_conf_file.read_text()) if base_conf_file.is_file() else {}
+        restore = f"restore it: `git checkout conf/model/{request.base}.yaml`"
+        base_conf = read_yaml(base_conf_file, restore, missing_ok=True)
         conf.update(base=request.base, add_bos_token=bool(base_conf.get("add_bos_token", False)))
         header += f"# A peft adapter on the pinned base {request.base} (models/{request.base}.lock.json).\n"
     write_atomic(path, header + yaml.safe_dump(conf, sort_keys=False))
@@ -315,25 +338,56 @@ def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: st
 
 def register_artifact(root: Path, name: str, repo_id: str, base: str | None = None) -> None:
     """Declare models/NAME under `artifacts:` in dvc.yaml (once), so gto tags version it and
-    `dvc artifacts get` can fetch it. ruamel keeps the file's comments and order."""
-    import io
-
-    from ruamel.yaml import YAML
-
+    `dvc artifacts get` can fetch it. The entry's lines are inserted as text at the end of the artifacts
+    block, in its indentation: every other line of the user's dvc.yaml stays as it was."""
     path = root / "dvc.yaml"
-    yaml_rt = YAML()
-    document = yaml_rt.load(path.read_text()) if path.is_file() else {}
-    artifacts = document.setdefault("artifacts", {})
-    if name in artifacts:
+    text = path.read_text() if path.is_file() else ""
+    if name in ((yaml.safe_load(text) or {}).get("artifacts") or {}):
         return
-    artifacts[name] = {
+    entry = {
         "path": f"{project.MODELS_DIR}/{name}",
         "type": "model",
         "desc": f"{repo_id}, pinned by commit and per-file sha256 (models/{name}.lock.json)"
         + (f"; a peft adapter certified on {base}" if base else ""),
+        **({"labels": ["adapter"]} if base else {}),
     }
-    if base:
-        artifacts[name]["labels"] = ["adapter"]
-    out = io.StringIO()
-    yaml_rt.dump(document, out)
-    write_atomic(path, out.getvalue())
+    updated = with_artifact(text, name, entry)
+    if (yaml.safe_load(updated).get("artifacts") or {}).get(name) != entry:
+        raise EvalpinError(
+            f"{path}: could not add artifacts.{name} by inserting lines (its `artifacts:` block has a layout "
+            f"evalpin does not edit). Add it by hand: {name}: {entry}"
+        )
+    write_atomic(path, updated)
+
+
+def with_artifact(text: str, name: str, entry: dict) -> str:
+    """dvc.yaml's text with NAME's entry appended to its `artifacts:` block (added at the end if none)."""
+    from evalpin.persist import flow
+
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    head = next((i for i, line in enumerate(lines) if line.startswith("artifacts:")), None)
+    if head is not None and not re.match(r"artifacts:\s*(#.*)?$", lines[head]):
+        raise EvalpinError(
+            f"dvc.yaml line {head + 1}: `artifacts:` with a value on its line; write it as a block "
+            f"(`artifacts:` alone, its entries indented below), then pin again."
+        )
+    if head is None:
+        lines.append("artifacts:\n")
+        head = len(lines) - 1
+    end = head + 1
+    while end < len(lines) and (lines[end][:1] in (" ", "\t") or not lines[end].strip()):
+        end += 1
+    while end > head + 1 and not lines[end - 1].strip():
+        end -= 1
+    children = [line for line in lines[head + 1 : end] if line.strip() and not line.lstrip().startswith("#")]
+    step = children[0][: len(children[0]) - len(children[0].lstrip())] if children else "  "
+    block = [f"{step}{name}:\n"]
+    for key, value in entry.items():
+        if isinstance(value, list):
+            block += [f"{step * 2}{key}:\n", *(f"{step * 3}- {flow(item)}\n" for item in value)]
+        else:
+            block.append(f"{step * 2}{key}: {flow(value)}\n")
+    lines[end:end] = block
+    return "".join(lines)

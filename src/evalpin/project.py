@@ -57,10 +57,11 @@ def data_lock_path(root: Path, name: str) -> Path:
 
 def load_data_conf(root: Path, name: str) -> dict:
     """conf/data/NAME.yaml as a dict; empty when the file is missing or empty."""
-    import yaml
+    from evalpin.documents import read_yaml
 
     path = data_conf_path(root, name)
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    fix = f"restore it (`git checkout {CONF_DIR}/data/{name}.yaml`) or `evalpin verify-data {name} --accept`"
+    return read_yaml(path, fix, missing_ok=True)
 
 
 def data_conf_path(root: Path, name: str) -> Path:

@@ -7,24 +7,37 @@ DVC remote holding the delivery and the pipeline outputs.
 
 from __future__ import annotations
 
+import glob
+import sys
+import time
 from pathlib import Path
 
-from evalpin import project
+from evalpin import credentials, project
+from evalpin.atomic import kill_point
 from evalpin.compose import check_params, load_params
 from evalpin.diff import diff_locks, load_lock_at
 from evalpin.errors import EvalpinError
+from evalpin.leftovers import clean_and_say
 from evalpin.lock import load_lock
+from evalpin.locking import exclusive
+from evalpin.output_set import check_set
+from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
+from evalpin.remote import MOVE_SECRETS
 from evalpin.verify import require_verified
 
 BUMP_ORDER = ("major", "minor", "patch")
 FIRST_VERSION = "v1.0.0"
+STALE_SECONDS = 10  # git holds a ref's lock for milliseconds
 
 
 def preflight(root: Path, name: str) -> list[str]:
-    """Every reason this commit cannot be released yet; empty when it can."""
+    """Every reason this commit cannot be released yet; empty when it can. What killed runs left (a
+    staged copy, a temporary file) is removed first: it is not a change of the user's."""
+    clean_and_say(root)
     problems = []
     if project.git(root, "status", "--porcelain"):
         problems.append("git is not clean: commit or stash your changes (`git status`)")
+    problems += committed_secrets(root)
     if diffs := check_params(root):
         problems.append("params.yaml disagrees with conf/: " + "; ".join(diffs) + " (run `evalpin compose`)")
     status = project.run_dvc(root, "status", "--json").stdout.strip()
@@ -32,8 +45,50 @@ def preflight(root: Path, name: str) -> list[str]:
         problems.append(
             f"`dvc status` is not clean ({status}): run `dvc repro` and commit dvc.lock and eval/"
         )
+    problems += outputs_problems(root)
     require_verified(root, name)  # raises DriftError with the table
     return problems
+
+
+def committed_secrets(root: Path) -> list[str]:
+    """A credential in the committed .dvc/config: a release would publish it with the tag."""
+    blob, _ = project.git_show(root, "HEAD", ".dvc/config")
+    found = credentials.in_config_text(blob.decode(errors="replace")) if blob else []
+    if not found:
+        return []
+    return [
+        f"the committed .dvc/config holds {', '.join(found)}: a secret in git, published with the tag. "
+        f"{MOVE_SECRETS} Commit that, and rotate the credential: git history keeps it"
+    ]
+
+
+def outputs_problems(root: Path) -> list[str]:
+    """eval/'s metrics must be the ones its evaluation wrote (output_set's digests)."""
+    from evalpin.gate import WORKSPACE, read_at, read_bytes_at
+
+    try:
+        metrics = read_bytes_at(root, WORKSPACE, METRICS_FILE)
+        check_set(root, None, metrics, read_at(root, WORKSPACE, FINGERPRINT_FILE))
+    except EvalpinError as exc:
+        return [str(exc)]
+    return []
+
+
+def clear_stale_tag_locks(root: Path, name: str) -> None:
+    """A release killed while git wrote the tag leaves refs/tags/NAME@vX.Y.Z.lock, and every later tag
+    of that name fails on it. This release holds NAME's release lock, so no evalpin writes those refs
+    now: a lock file older than STALE_SECONDS is a killed writer's and is removed; a fresh one is some
+    git command's, and the release stops with what to do."""
+    common = Path(project.git(root, "rev-parse", "--git-common-dir"))
+    tags = (common if common.is_absolute() else root / common) / "refs" / "tags"
+    for lock_file in sorted(tags.glob(f"{glob.escape(name)}@*.lock")):
+        if time.time() - lock_file.stat().st_mtime < STALE_SECONDS:
+            raise EvalpinError(
+                f"{lock_file}: a git command is writing this tag ref now. Wait for it and rerun; if no "
+                f"git runs here, a killed one left it: `rm '{lock_file}'`, then rerun."
+            )
+        lock_file.unlink()
+        print(f"evalpin: removed {lock_file}, left by an interrupted release", file=sys.stderr)
 
 
 def push_to_remote(root: Path, name: str) -> None:
@@ -129,6 +184,12 @@ def release(
             f"Switch conf/config.yaml to `- model: {name}`, `evalpin compose && dvc repro`, commit, "
             "then release."
         )
+    with exclusive(root, f".release-{name}", f"release {name}"):
+        return release_locked(root, name, bump, message, sign_key, sign)
+
+
+def release_locked(root: Path, name: str, bump: str, message: str, sign_key: Path | None, sign: bool) -> str:
+    clear_stale_tag_locks(root, name)  # first: a refusal must come before anything is pushed
     if problems := preflight(root, name):
         raise EvalpinError("release refused:\n  - " + "\n  - ".join(problems))
     key = None
@@ -149,10 +210,11 @@ def release(
         if key is not None
         else tag_message(release_facts(root, name, tag), message)
     )
+    kill_point("release.tagging")
     try:
         register(str(root), name, "HEAD", version=version, message=text)
-    except GTOException as exc:
-        raise EvalpinError(f"gto could not tag {name}@{version}: {exc}") from exc
+    except (GTOException, OSError) as exc:
+        raise EvalpinError(f"gto could not tag {name}@{version}: {exc}. Rerun the release.") from exc
     return f"{name}@{version}"
 
 

@@ -15,23 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from evalpin import credentials
 from evalpin.errors import EvalpinError
 
 LOCAL_NAME = "local"
 ENV_REMOTE = "EVALPIN_REMOTE"
-SECRET_OPTIONS = frozenset(
-    {
-        "access_key_id",
-        "secret_access_key",
-        "session_token",
-        "password",
-        "account_key",
-        "sas_token",
-        "connection_string",
-        "client_secret",
-        "gdrive_client_secret",
-    }
-)
 ENV_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "access_key_id",
     "AWS_SECRET_ACCESS_KEY": "secret_access_key",
@@ -81,6 +69,9 @@ def configure_s3(
     root: Path, url: str, endpoint: str | None, name: str, store_credentials: bool = False
 ) -> list[str]:
     """An S3 remote in .dvc/config (url, endpoint), mirrored into .dvc/config.local; never a secret in git."""
+    check_url("--url", url)
+    if endpoint:
+        check_url("--endpoint", endpoint)
     bucket = url.removeprefix("s3://").split("/", 1)[0]
     if not url.startswith("s3://") or not bucket:
         raise EvalpinError(f"--url {url!r}: expected s3://BUCKET[/PREFIX], e.g. s3://ml-artifacts/evalpin.")
@@ -127,23 +118,31 @@ def remember(root: Path) -> list[str]:
     return sorted(repo["remote"])
 
 
-def secrets_in(conf: dict) -> list[str]:
-    return [
-        f"remote.{name}.{option}"
-        for name, settings in conf.get("remote", {}).items()
-        for option in settings
-        if option in SECRET_OPTIONS
-    ]
-
-
 def check_no_secrets(root: Path) -> None:
-    """Fail when the committed .dvc/config holds a credential."""
-    found = secrets_in(_config(root).load_one("repo"))
+    """Fail when the committed .dvc/config holds a credential (an option, or a password in a URL)."""
+    path = root / ".dvc" / "config"
+    found = credentials.in_config_text(path.read_text()) if path.is_file() else []
     if found:
         raise EvalpinError(
-            f"{root / '.dvc/config'}: {', '.join(found)} is a secret in a file that git tracks. Move it: "
-            "`dvc remote modify --local NAME OPTION VALUE` (git-ignored .dvc/config.local) or export "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; then `dvc remote modify --unset NAME OPTION`."
+            f"{path}: {', '.join(found)} is a secret in a file that git tracks. {MOVE_SECRETS}"
+        )
+
+
+MOVE_SECRETS = (
+    "Move it: `dvc remote modify --local NAME OPTION VALUE` (git-ignored .dvc/config.local) or export "
+    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; then `dvc remote modify --unset NAME OPTION` (a URL: "
+    "`dvc remote modify NAME url URL-WITHOUT-USER:PASSWORD`)."
+)
+
+
+def check_url(flag: str, value: str) -> None:
+    """Refuse a command-line URL that carries a password, before anything is written (and never echo it)."""
+    if credentials.in_url(value):
+        raise EvalpinError(
+            f"{flag} {credentials.mask(value)}: a password in the URL would be written to .dvc/config, "
+            "which git tracks. Give the URL without user:password and the credentials as environment "
+            "variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; `--store-credentials` copies them into "
+            "the git-ignored .dvc/config.local) or `dvc remote modify --local NAME access_key_id ...`."
         )
 
 
@@ -162,7 +161,9 @@ def check(root: Path, name: str | None = None) -> str:
             raise EvalpinError(
                 f"DVC remote {name!r} is not defined here; `dvc remote list` shows those that are."
             )
-        where = settings["url"] + (f" at {settings['endpointurl']}" if settings.get("endpointurl") else "")
+        where = credentials.mask(
+            settings["url"] + (f" at {settings['endpointurl']}" if settings.get("endpointurl") else "")
+        )
         try:
             odb = repo.cloud.get_remote_odb(name)
             odb.fs.ls(odb.path) if odb.fs.exists(odb.path) else odb.fs.ls(odb.fs.parent(odb.path))
@@ -195,65 +196,10 @@ def explain(error: str) -> str:
     )
     hint = next((h for key, h in hints if key.lower() in error.lower()), "see the error above.")
     first = error.strip().splitlines()[0] if error.strip() else "no output"
-    return f"{hint} ({first})"
+    return f"{hint} ({credentials.mask(first)})"
 
 
 def pull_failure(stderr: str) -> str:
     """One line for a failed `dvc pull`, used by restore before it falls back to the upstream."""
     lines = [line for line in stderr.splitlines() if line.startswith("ERROR")]
     return explain(lines[0] if lines else stderr)
-
-
-def evict_corrupt_objects(root: Path, what: str) -> list[str]:
-    """Delete the DVC cache objects of `what` (models/NAME, eval/data/NAME) whose bytes do not hash to
-    their name (md5).
-
-    DVC does not re-hash what it downloads, so a corrupted remote object lands in the cache under the
-    right name and every later checkout would use it. Called only after a pulled delivery failed its lock.
-    """
-    import contextlib
-    import hashlib
-    import json
-
-    from dvc.repo import Repo
-
-    dir_md5 = _dir_md5(root, what)
-    with Repo(str(root)) as repo:
-        cache = Path(repo.cache.local.path)
-
-    def obj(md5: str) -> Path:
-        return cache / md5[:2] / md5[2:]
-
-    wanted = [dir_md5]
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # a corrupt manifest: evict it
-        wanted += [entry["md5"] for entry in json.loads(obj(dir_md5).read_text())]
-    evicted = []
-    for md5 in wanted:
-        path = obj(md5)
-        digest = hashlib.md5()
-        try:
-            with path.open("rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-        except FileNotFoundError:
-            continue
-        if digest.hexdigest() != md5.removesuffix(".dir"):
-            path.chmod(0o644)
-            path.unlink()
-            evicted.append(_object_path(md5))
-    return evicted
-
-
-def manifest_object(root: Path, what: str) -> str:
-    """Where the remote keeps the directory manifest of `what`, relative to the remote's url."""
-    return _object_path(_dir_md5(root, what))
-
-
-def _dir_md5(root: Path, what: str) -> str:
-    import yaml
-
-    return yaml.safe_load((root / f"{what}.dvc").read_text())["outs"][0]["md5"]
-
-
-def _object_path(md5: str) -> str:
-    return f"files/md5/{md5[:2]}/{md5[2:]}"

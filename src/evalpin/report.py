@@ -6,27 +6,51 @@ import json
 from pathlib import Path
 
 from evalpin.compose import load_params
+from evalpin.demo import demo_warnings
+from evalpin.documents import read_json
 from evalpin.errors import EvalpinError
-from evalpin.paths import METRICS_FILE
+from evalpin.evaluate import section
+from evalpin.gate import WORKSPACE, read_at
+from evalpin.output_set import check_set
+from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.project import git_show
 from evalpin.table import columns
 from evalpin.verify import require_verified
 
 
 def committed_metrics(root: Path, rev: str = "HEAD") -> dict | None:
-    """eval/metrics.json as committed at `rev`, or None when git has none."""
+    """eval/metrics.json as committed at `rev` (checked against its fingerprint), or None when git has
+    none."""
     blob, _ = git_show(root, rev, METRICS_FILE)
-    return None if blob is None else json.loads(blob)
+    if blob is None:
+        return None
+    check_set(root, rev, blob, read_at(root, rev, FINGERPRINT_FILE))
+    return json.loads(blob)
+
+
+def workspace_metrics(root: Path) -> dict:
+    """eval/metrics.json as the pipeline wrote it: readable, of its shape, and bound to its outputs."""
+    path = root / METRICS_FILE
+    if not path.is_file():
+        raise EvalpinError(f"{path}: no metrics yet. Run the pipeline: `dvc repro`.")
+    metrics = read_json(
+        path, "rerun the pipeline, `dvc repro -f evaluate`, or `git checkout " + METRICS_FILE + "`"
+    )
+    if not isinstance(metrics.get("tasks"), dict) or not isinstance(metrics.get("suite"), dict):
+        raise EvalpinError(
+            f"{path}: fields 'tasks' and 'suite' are not both objects; not what `evalpin evaluate` writes. "
+            f"Rerun it: `dvc repro -f evaluate`."
+        )
+    check_set(root, None, path.read_bytes(), read_at(root, WORKSPACE, FINGERPRINT_FILE))
+    return metrics
 
 
 def render(root: Path) -> tuple[str, bool]:
     """The report text, and whether the workspace scores equal the committed baseline."""
-    model = load_params(root)["model"]
+    model = section(load_params(root), "model")
     lock = require_verified(root, model["name"])
     path = root / METRICS_FILE
-    if not path.is_file():
-        raise EvalpinError(f"{path}: no metrics yet. Run the pipeline: `dvc repro`.")
-    metrics = json.loads(path.read_text())
+    metrics = workspace_metrics(root)
     baseline = committed_metrics(root)
     lines = [
         f"model     {model['name']}  ({lock.source.repo_id})",
@@ -45,10 +69,44 @@ def render(root: Path) -> tuple[str, bool]:
         rows.append((task, row["metric"], f"{row['score']:.4f}", stderr, str(row["n"])))
     rows.append(("suite (mean)", "", f"{metrics['suite']['score']:.4f}", "", ""))
     lines.append(columns(rows))
-    same = baseline == metrics
+    fingerprint = path.parent / Path(FINGERPRINT_FILE).name
+    cut = truncation_lines(json.loads(fingerprint.read_text()), metrics) if fingerprint.is_file() else []
+    lines += (
+        ["", "truncated prompts (the hf backend kept only their end):", *(f"  {c}" for c in cut)]
+        if cut
+        else []
+    )
+    lines += [f"\n{line}" for line in demo_warnings(root, lock)]
+    owner = baseline_owner(root)
     if baseline is None:
         lines.append(f"\nno committed baseline yet: commit {METRICS_FILE} to make this run the baseline")
+    elif owner not in (None, model["name"]):
+        lines.append(
+            f"\nno baseline yet for {model['name']}: the committed scores (git HEAD:{METRICS_FILE}) are "
+            f"{owner}'s. Commit eval/ after `dvc repro` to make this run {model['name']}'s baseline."
+        )
+        return "\n".join(lines), True
     else:
-        verdict = "equal to" if same else "DIFFERENT from"
+        verdict = "equal to" if baseline == metrics else "DIFFERENT from"
         lines.append(f"\nscores are {verdict} the committed baseline (git HEAD:{METRICS_FILE})")
-    return "\n".join(lines), same or baseline is None
+    return "\n".join(lines), baseline is None or baseline == metrics
+
+
+def baseline_owner(root: Path, rev: str = "HEAD") -> str | None:
+    """The model whose scores are committed at `rev` (its fingerprint's delivery), or None."""
+    blob, _ = git_show(root, rev, FINGERPRINT_FILE)
+    return (json.loads(blob).get("delivery") or {}).get("name") if blob else None
+
+
+def truncation_lines(fingerprint: dict, metrics: dict) -> list[str]:
+    """One line per task whose prompts were cut to fit the model (readable.py counts them)."""
+    lines = []
+    for task, row in sorted(fingerprint.get("suite", {}).get("tasks", {}).items()):
+        cut = row.get("truncated") or {}
+        if cut.get("prompts"):
+            n = metrics.get("tasks", {}).get(task, {}).get("n", "?")
+            lines.append(
+                f"{task}: {cut['prompts']} of {n} prompts cut to their last {cut['kept_tokens']} tokens; "
+                "its score measures the cut prompts (`evalpin samples " + task + "` shows which)"
+            )
+    return lines

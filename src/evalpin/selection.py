@@ -7,7 +7,7 @@ from pathlib import Path
 
 def default_model(root: Path, name: str | None) -> str:
     """The model named on the command line, else the one params.yaml evaluates; either way a safe name."""
-    from evalpin.pin import check_name
+    from evalpin.names import check_name
 
     if not name:
         from evalpin.compose import load_params
@@ -25,6 +25,28 @@ def suite_datasets(root: Path) -> list[str]:
     from evalpin.evaluate import section
 
     return datasets(section(load_params(root), "suite"))
+
+
+def configs_read(root: Path, name: str) -> set[str] | None:
+    """The configs of pinned dataset NAME that the suite in params.yaml evaluates (its catalog tasks'
+    dataset_name); None when params.yaml or its suite cannot say (then every file counts)."""
+    from evalpin.catalog import bind, datasets, trees
+    from evalpin.compose import load_params
+    from evalpin.errors import EvalpinError
+    from evalpin.evaluate import section
+
+    try:
+        suite = section(load_params(root), "suite")
+        if name not in datasets(suite):
+            return set()
+        return {
+            str(leaf.config.get("dataset_name") or "default")
+            for entry, node in trees(suite)
+            for leaf, data in zip(node.leaves(), bind(entry, node).values(), strict=True)
+            if data == name
+        }
+    except EvalpinError:
+        return None
 
 
 def verify_suite_datasets(root: Path) -> dict[str, dict]:

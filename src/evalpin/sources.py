@@ -158,12 +158,17 @@ class LocalDirectory:
         ASSERTED, with `allow_unproven`, for a directory without any such record."""
         from huggingface_hub._local_folder import read_download_metadata
 
-        found = {name: read_download_metadata(self.path, name) for name in locked}
+        folder = self.path / DOWNLOAD_METADATA / "download"
+        recorded = [name for name in locked if (folder / f"{name}.metadata").is_file()]
+        # reading a record takes a lock file beside it: look only where one exists, leave no .lock behind
+        found = {
+            name: read_download_metadata(self.path, name) if name in recorded else None for name in locked
+        }
         if not any(found.values()):
             if allow_unproven:
                 return ASSERTED
             raise EvalpinError(
-                f"{self.path}: no huggingface_hub download metadata ({DOWNLOAD_METADATA}/download/), so "
+                f"{self.path}: {missing_metadata(self.path)}, so "
                 f"nothing here proves these files are {self.repo_id}@{commit}. Download with `hf download "
                 f"{self.repo_id} --revision {commit} --local-dir DIR` (it records the commit and each file's "
                 "hash), or, if you know where the files came from, pass --unverified-origin: the lock will "
@@ -201,3 +206,20 @@ def upstream_of(
     if local_dir is not None:
         return LocalDirectory(repo_id, root / local_dir)
     return Upstream(repo_id, None if upstream is None else (root / upstream), repo_type)
+
+
+def missing_metadata(path: Path) -> str:
+    """Why a --local-dir has no download record: no bookkeeping folder, or one holding only the .lock files
+    huggingface_hub takes before it downloads or reads a record (an interrupted download, or an earlier
+    evalpin's check, left them) and no .metadata record."""
+    folder = path / DOWNLOAD_METADATA / "download"
+    files = [f for f in folder.rglob("*") if f.is_file()] if folder.is_dir() else []
+    if not files:
+        return f"no huggingface_hub download metadata ({DOWNLOAD_METADATA}/download/ is absent or empty)"
+    if all(f.suffix == ".lock" for f in files):
+        return (
+            f"no huggingface_hub download metadata: {DOWNLOAD_METADATA}/download/ holds only {len(files)} "
+            ".lock file(s), no .metadata (locks are taken before a download or a read; the record is written "
+            "after a finished download)"
+        )
+    return f"no .metadata file in {DOWNLOAD_METADATA}/download/ names a file of this delivery"

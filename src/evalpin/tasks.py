@@ -16,6 +16,7 @@ A kill at any moment loses at most the task that was running: the rerun evaluate
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Iterator
@@ -31,7 +32,6 @@ from evalpin.evaluate import (
     check_base,
     check_gguf,
     check_gguf_server_tasks,
-    check_suite,
     group_fingerprints,
     load_model,
     run_lm_eval,
@@ -40,11 +40,11 @@ from evalpin.evaluate import (
     set_wait_policy,
     suite_tasks,
     summarize_results,
-    write_json,
-    write_samples,
 )
 from evalpin.lock import Lock, load_lock
-from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, RESULTS_DIR, SAMPLES_DIR, SCORES_FILE
+from evalpin.output_set import write_set
+from evalpin.params_check import check_settings
+from evalpin.paths import RESULTS_DIR
 from evalpin.progress import Progress
 from evalpin.taskkey import Leaf
 
@@ -52,7 +52,6 @@ from evalpin.taskkey import Leaf
 def leaves(root: Path, params: dict) -> dict[str, Leaf]:
     """Every task evaluated on its own, in the order reported: local tasks, catalog leaves, chat tasks."""
     suite, chat = section(params, "suite"), bool(section(params, "inference")["apply_chat_template"])
-    check_suite(suite)
     found = {t: Leaf(t, chat) for t in suite.get("tasks") or []}
     found.update({t: Leaf(t, chat, spec) for t, spec in catalog.leaf_specs(root, suite).items()})
     found.update({t: Leaf(t, True) for t in suite.get("chat_tasks") or []})
@@ -236,7 +235,6 @@ def merge(root: Path, params: dict) -> dict:
     tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
     metrics = summarize_results(results, tasks, groups)
     records = {task: found[task].records for task in tasks}
-    write_samples(root / SAMPLES_DIR, records)
     lock, _ = delivery_locks(root, model)
     data = data_by_task(root, plan)
     fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
@@ -248,11 +246,8 @@ def merge(root: Path, params: dict) -> dict:
     fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, groups))
     if server_check := next((s.server_check for s in found.values() if s.server_check), None):
         fingerprint["server_check"] = server_check
-    write_json(root / FINGERPRINT_FILE, fingerprint)
-    write_json(
-        root / SCORES_FILE, [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
-    )
-    write_json(root / METRICS_FILE, metrics)
+    scores = [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
+    write_set(root, records, fingerprint, scores, metrics)  # one set, or a mark the rerun removes
     taskstore.prune(root, list(plan))
     return metrics
 
@@ -263,13 +258,18 @@ def data_by_task(root: Path, plan: dict[str, Leaf]) -> dict[str, Lock]:
 
 
 def run_pending(root: Path, params: dict, names: list[str]) -> None:
-    """Where the pending tasks run: in this process (the local launcher)."""
-    run_tasks(root, params, names)
+    """Where the pending tasks run, as conf/launcher/ says (launcher.py): in this process, or in shards
+    of a Slurm job array, each job running run_tasks (which verifies its inputs on its node)."""
+    from evalpin import launcher
+
+    cfg = section(params, "launcher")
+    launcher.run(root, cfg, launcher.shards(cfg, names), functools.partial(run_tasks, root, params))
 
 
 def evaluate(root: Path, params: dict) -> dict:
     """Verify, say what is reused and why each other task runs, evaluate only those, merge."""
     set_wait_policy(root)
+    check_settings(root, params)  # fail closed even when called outside the pipeline (verify checks it too)
     why = status(root, params)
     todo = [name for name, reason in why.items() if reason]
     for name, reason in why.items():

@@ -14,16 +14,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from evalpin import project
 from evalpin.adapter import check_binding
 from evalpin.atomic import write_atomic
+from evalpin.documents import read_yaml, switch
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
 from evalpin.inventory import current_runtime, list_delivery
 from evalpin.lock import Lock, load_lock
 from evalpin.roles import DATA_ROLES, DATASET, check_data_safety, check_safety, role_of
+from evalpin.safetensorsinfo import check_weights
 from evalpin.table import columns
 
 SAME_WEIGHTS = "; weights identical (same weights, another delivery)"
@@ -134,9 +134,18 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
             f"{lock_file}: field 'name' is {lock.name!r}, expected {name!r}; re-pin the model."
         )
     conf_file = project.model_conf_path(root, name)
-    conf = yaml.safe_load(conf_file.read_text()) if conf_file.is_file() else {}
-    check_safety(lock, bool(conf.get("allow_pickle")), bool(conf.get("trust_remote_code")), str(conf_file))
-    return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
+    conf = read_yaml(conf_file, f"restore it: `git checkout conf/model/{name}.yaml`", missing_ok=True)
+    switches = [switch(conf, key, str(conf_file)) for key in ("allow_pickle", "trust_remote_code")]
+    check_safety(lock, *switches, str(conf_file))
+    report = verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
+    if report.ok:  # the locked bytes, but are they loadable? A 0-byte file was pinned as it was.
+        source = lock.source
+        fix = (
+            "It was pinned broken: re-pin it from a complete download "
+            f"(`evalpin pin {source.repo_id} --revision {source.revision} --name {name} ...`)."
+        )
+        check_weights(project.model_dir(root, name), [f.path for f in lock.files], lock.what, fix)
+    return lock, report
 
 
 def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = False) -> tuple[Lock, Report]:
@@ -144,7 +153,8 @@ def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = 
     the lock must be the one conf/data/NAME.yaml accepts (`accepting`: about to accept it)."""
     lock = load_data_lock(root, name)
     conf = project.load_data_conf(root, name)
-    check_data_safety(lock, bool(conf.get("trust_loading_script")), str(project.data_conf_path(root, name)))
+    where = str(project.data_conf_path(root, name))
+    check_data_safety(lock, switch(conf, "trust_loading_script", where), where)
     if not accepting:
         check_accepted(lock, conf)
     return lock, verify_delivery(project.data_dir(root, name), lock, state_of(root, lock), full)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,20 @@ def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProces
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def killed_at(repo: Path, point: str, *cmd: str) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` with evalpin's kill hook armed at `point` (atomic.kill_point: SIGKILL, as hard as
+    kill -9, no cleanup); fails unless the process really died there."""
+    from evalpin.atomic import KILL_ENV
+
+    env = {**subprocess_env(repo), KILL_ENV: point}
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != -signal.SIGKILL:
+        raise AssertionError(
+            f"{' '.join(cmd)}: not killed at {point} (exit {proc.returncode})\n{proc.stderr}"
+        )
     return proc
 
 

@@ -12,6 +12,7 @@ import yaml
 from evalpin import __version__, project
 from evalpin.cli import changes, pin, pipeline, release, remote, serve, verify
 from evalpin.cli.options import DEBUG, add
+from evalpin.credentials import mask
 from evalpin.errors import EXIT_MEANINGS, EvalpinError, ExitCode
 
 GROUPS = (pin, verify, pipeline, changes, release, remote, serve)  # the order of `evalpin --help`
@@ -19,19 +20,45 @@ EXPECTED = (EvalpinError, json.JSONDecodeError, yaml.YAMLError, OSError, Keyboar
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A reader that closed stdout early (`| head -1`) ends it quietly with 141, as git
+    and coreutils end on SIGPIPE: what was printed was all that was wanted, and nothing is half-written."""
+    try:
+        code = run(argv)
+        sys.stdout.flush()  # inside the try: a pipe closed after the last print fails here
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+    return code
+
+
+def run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         root = project.find_root()
         project.use_offline_environment(root)
         return args.handler(root, args)
+    except BrokenPipeError:
+        raise
     except EXPECTED as exc:
         if args.debug:
             import traceback
 
             traceback.print_exc()
         message, code = explain(exc)
-        print(f"evalpin: {message}", file=sys.stderr)
+        print(f"evalpin: {mask(message)}", file=sys.stderr)  # no credential in any line, errors included
         return code
+
+
+def quiet_broken_pipe() -> int:
+    """Point stdout at /dev/null, so that the interpreter's own flush at exit cannot fail again (Python's
+    documented recipe, docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is no file (in-process): nothing to flush
+        pass
+    return ExitCode.BROKEN_PIPE
 
 
 def explain(exc: BaseException) -> tuple[str, ExitCode]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, Arg, Commands
+from evalpin.cli.options import DATASET_TYPE, MODEL_NAME, MODEL_TYPE, Arg, Commands
 from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
@@ -21,8 +21,11 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
     """gate: candidate scores against a baseline revision"""
     from evalpin.compose import load_params
     from evalpin.gate import compare, format_markdown, format_table
+    from evalpin.params_check import RULES, check_section
 
-    comparison = compare(root, args.baseline, args.candidate, load_params(root)["gate"])
+    gate = load_params(root).get("gate")
+    check_section(gate, "gate", RULES["gate"], "params.yaml")  # thresholds, before any is used
+    comparison = compare(root, args.baseline, args.candidate, gate)
     print(format_markdown(comparison) if args.format == "markdown" else format_table(comparison))
     return comparison.exit_code
 
@@ -34,10 +37,11 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
     """samples whose response or score changed between revs"""
-    from evalpin.outputs import diff_samples, format_changes, read_samples
+    from evalpin.outputs import diff_samples, format_changes, one_sided, read_samples
 
-    changes = diff_samples(read_samples(root, args.rev_a), read_samples(root, args.rev_b))
-    print(format_changes(changes, args.rev_a, args.rev_b))
+    a, b = read_samples(root, args.rev_a), read_samples(root, args.rev_b)
+    lines = one_sided(a, b, args.rev_a, args.rev_b)
+    print(format_changes(diff_samples(a, b), args.rev_a, args.rev_b, tasks_one_sided=lines))
     return ExitCode.OK
 
 
@@ -45,21 +49,34 @@ def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
     "diff",
     Arg("a", help="a .lock.json path or a git revision (tag NAME@vX.Y.Z, branch, commit)"),
     Arg("b", help="the same, for the other side (e.g. HEAD)"),
-    Arg("--name", help="model name at git revisions (default: from a NAME@v tag, else params)"),
-    Arg("--dataset", metavar="NAME", help="compare pinned dataset NAME's locks (eval/data/NAME)"),
+    Arg(
+        "--name",
+        type=MODEL_TYPE,
+        help="model name at git revisions (default: from a NAME@v tag, else params)",
+    ),
+    Arg(
+        "--dataset",
+        metavar="NAME",
+        type=DATASET_TYPE,
+        help="compare pinned dataset NAME's locks (eval/data/NAME)",
+    ),
 )
 def cmd_diff(root: Path, args: argparse.Namespace) -> int:
     """classify the change between two locks; suggest a version bump"""
     from evalpin.diff import diff_locks, format_diff, load_lock_at, name_from_spec
-    from evalpin.selection import default_model
+    from evalpin.names import check_name
+    from evalpin.selection import configs_read, default_model
 
+    reads = None
     if args.dataset:
         name, dataset = args.dataset, True
+        reads = configs_read(root, name)  # data files no suite task reads do not make it major
     else:
         name = args.name or name_from_spec(args.a) or name_from_spec(args.b) or default_model(root, None)
+        check_name(name)  # from a NAME@v tag: checked like --name before it becomes a path
         dataset = False
     locks = (load_lock_at(root, spec, name, dataset=dataset) for spec in (args.a, args.b))
-    print(format_diff(diff_locks(*locks)))
+    print(format_diff(diff_locks(*locks, reads=reads)))
     return ExitCode.OK
 
 
@@ -77,12 +94,13 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
 def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
     """is what the upstream serves today still the pin?"""
     from evalpin.diff import check_upstream, format_diff
-    from evalpin.selection import default_model
+    from evalpin.selection import configs_read, default_model
 
     name = args.name if args.dataset else default_model(root, args.name)
     if not name:
         raise EvalpinError("check-upstream --dataset: name the pinned dataset (eval/data/NAME).")
-    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream, args.dataset)
+    reads = configs_read(root, name) if args.dataset else None
+    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream, args.dataset, reads)
     where = f"{lock.source.repo_id} {args.ref} -> {commit}"
     if not diff.files:
         same = "the pinned commit" if commit == lock.source.revision else "a new commit with identical files"

@@ -66,10 +66,40 @@ def request(cls: type[Request], args: argparse.Namespace, **given: Any) -> Reque
     return cls(**{name: value for name, value in vars(args).items() if name in names}, **given)
 
 
+def name_type(what: str) -> Callable[[str], str]:
+    """argparse's `type=` for a local name (models/NAME, eval/data/NAME): checked before it is a path."""
+
+    def checked(value: str) -> str:
+        from evalpin.errors import EvalpinError
+        from evalpin.names import check_name
+
+        try:
+            return check_name(value, what)
+        except EvalpinError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    checked.__name__ = f"{what} name"  # argparse names the type in "invalid ... value"
+    return checked
+
+
+def repo_id_type(value: str) -> str:
+    """argparse's `type=` for a Hub repo id (ORG/NAME)."""
+    from evalpin.errors import EvalpinError
+    from evalpin.names import check_repo_id
+
+    try:
+        return check_repo_id(value)
+    except EvalpinError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+MODEL_TYPE, DATASET_TYPE = name_type("model"), name_type("dataset")
 DEBUG = Arg("--debug", action="store_true", help="on an error, also print the traceback its message hides")
-MODEL = Arg("name", help="model name (conf/model/NAME.yaml)")
-MODEL_NAME = Arg("name", nargs="?", help="model name (default: the model in params.yaml)")
+MODEL = Arg("name", type=MODEL_TYPE, help="model name (conf/model/NAME.yaml)")
+MODEL_NAME = Arg("name", nargs="?", type=MODEL_TYPE, help="model name (default: the model in params.yaml)")
+DATASETS = Arg("names", nargs="*", type=DATASET_TYPE, help="dataset names (default: every pinned dataset)")
 OVERRIDES = Arg("overrides", nargs="*", help="Hydra overrides, e.g. inference.batch_size=4")
+JSON = Arg("--json", action="store_true", help="print JSON (a machine's form) instead of text")
 FULL = Arg("--full", action="store_true", help="re-hash every file, ignoring the stat record")
 RELEASE_KEYS = Arg(
     "--public-key",
@@ -82,7 +112,7 @@ RELEASE_KEYS = Arg(
 
 # Where pin and pin-data read a delivery from, and under which name they store it.
 REVISION = Arg("--revision", required=True, help="full 40-hex commit (or a ref, with --resolve)")
-LOCAL_NAME = Arg("--name", help="local name (default: the repo id's last part)")
+LOCAL_NAME = Arg("--name", type=name_type("local"), help="local name (default: the repo id's last part)")
 UPSTREAM = Arg(
     "--upstream", help="a huggingface_hub cache directory, relative to the repo (default: the Hub)"
 )

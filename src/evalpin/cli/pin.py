@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import RESOLVE, SOURCE, Arg, Commands, request
+from evalpin.cli.options import MODEL_TYPE, RESOLVE, SOURCE, Arg, Commands, repo_id_type, request
 from evalpin.errors import EvalpinError, ExitCode
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
@@ -19,9 +19,9 @@ COMMANDS = Commands()
 
 @COMMANDS.command(
     "pin",
-    Arg("repo_id", help="hub repo id, e.g. evalpin/demo-tiny"),
+    Arg("repo_id", type=repo_id_type, help="hub repo id, e.g. evalpin/demo-tiny"),
     *SOURCE,
-    Arg("--base", help="pin a peft (LoRA) adapter, certified on this pinned model"),
+    Arg("--base", type=MODEL_TYPE, help="pin a peft (LoRA) adapter, certified on this pinned model"),
     Arg("--gguf-file", help="of several GGUF files in the delivery, pin this one (file name)"),
     Arg("--quant", help="of several GGUF files, pin the one whose name carries this type (Q4_1)"),
     RESOLVE,
@@ -72,7 +72,9 @@ def pinned_model(lock: Lock) -> list[str]:
         proof = how.get(lock.source.provenance, "asserted (--unverified-origin), not proven")
         lines.append(f"  from {lock.source.local_dir}: commit {proof}")
     lines.append(f"  models/{name}/ (DVC), models/{name}.lock.json, conf/model/{name}.yaml")
-    lines.append(f"  next: git add -A 'models/{name}.*' conf/model/{name}.yaml && evalpin compose")
+    lines.append(
+        f"  next: evalpin use {name} && git add -A 'models/{name}.*' conf params.yaml dvc.yaml && dvc repro"
+    )
     return lines
 
 
@@ -102,7 +104,7 @@ def publisher_signature(args: argparse.Namespace) -> dict:
 
 @COMMANDS.command(
     "pin-data",
-    Arg("repo_id", help="hub dataset repo id, e.g. allenai/ai2_arc"),
+    Arg("repo_id", type=repo_id_type, help="hub dataset repo id, e.g. allenai/ai2_arc"),
     *SOURCE,
     Arg(
         "--include", action="append", default=[], help="glob on data paths to keep (repeatable): 'ARC-Easy/*'"

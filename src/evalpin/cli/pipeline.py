@@ -1,11 +1,12 @@
-"""evalpin compose, evaluate, report, restore, reproduce: the DVC pipeline's commands and around them."""
+"""evalpin compose, evaluate, report, samples, restore, reproduce: the DVC pipeline's commands and
+around them."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from evalpin.cli.options import MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
+from evalpin.cli.options import JSON, MODEL, MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
 from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
@@ -16,10 +17,13 @@ COMMANDS = Commands()
 )
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     """write params.yaml from conf/ (Hydra)"""
-    from evalpin.compose import check_params, compose, in_dvc_experiment, write_params
+    from evalpin.compose import check_params, compose, in_dvc_experiment, load_params, write_params
 
     if args.check:
         if in_dvc_experiment():
+            from evalpin.params_check import check_settings
+
+            check_settings(root, load_params(root))  # the -S overrides, checked before evaluate runs
             print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
             return ExitCode.OK
         if diffs := check_params(root):
@@ -28,34 +32,115 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
                 + "\n  ".join(diffs)
                 + "\nRun `evalpin compose` (or `make repro`) to rewrite params.yaml, then `dvc repro`."
             )
-        print("params.yaml equals the composition of conf/")
+        print("params.yaml equals the composition of conf/, and its suite, inference and backend can run")
         return ExitCode.OK
-    path = write_params(root, compose(root, tuple(args.overrides)))
-    with_overrides = f" with {' '.join(args.overrides)}" if args.overrides else ""
-    print(f"wrote {path.relative_to(root)} from conf/{with_overrides}")
+    if args.overrides:  # kept in conf/, so that `compose --check` (and `dvc repro`) then agree
+        from evalpin.persist import override_choices, persist
+
+        choices = override_choices(root, tuple(args.overrides))
+        for line in persist(root, compose(root, tuple(args.overrides)), choices):
+            print(f"kept in {line}")
+    path = write_params(root, compose(root))
+    print(f"wrote {path.relative_to(root)} from conf/")
     return ExitCode.OK
 
 
-@COMMANDS.command("evaluate")
+@COMMANDS.command("use", MODEL)
+def cmd_use(root: Path, args: argparse.Namespace) -> int:
+    """evaluate pinned model NAME: select it in conf/config.yaml and compose params.yaml"""
+    from evalpin.compose import compose, write_params
+    from evalpin.persist import use_model
+
+    edits = use_model(root, args.name)
+    write_params(root, compose(root))
+    print("\n".join(edits) if edits else f"conf/config.yaml: already selects model {args.name}")
+    print(f"params.yaml: composed with model {args.name}\nnext: dvc repro && evalpin report")
+    return ExitCode.OK
+
+
+@COMMANDS.command(
+    "keep",
+    Arg("experiment", nargs="?", help="a DVC experiment's name (`dvc exp show`); default: the workspace"),
+)
+def cmd_keep(root: Path, args: argparse.Namespace) -> int:
+    """keep an experiment: `dvc exp apply` it, then write its parameters into conf/"""
+    from evalpin.compose import compose, load_params, write_params
+    from evalpin.experiments import apply
+    from evalpin.persist import choices_of, persist
+
+    if args.experiment:
+        apply(root, args.experiment)
+    params = load_params(root)
+    edits = persist(root, params, choices_of(root, params))
+    write_params(root, compose(root))
+    print("\n".join(edits) if edits else "conf/ already composes to params.yaml: nothing to keep")
+    what = f"Keep {args.experiment or 'the experiment'}"
+    print(f"next: dvc repro && git add -A conf params.yaml dvc.lock eval && git commit -m '{what}'")
+    return ExitCode.OK
+
+
+@COMMANDS.command(
+    "evaluate",
+    Arg(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="keep lm-eval's chatter (also: EVALPIN_VERBOSE=1 dvc repro)",
+    ),
+)
 def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     """run the suite on the pinned model (the pipeline's stage)"""
+    from evalpin import quiet
     from evalpin.compose import load_params
     from evalpin.evaluate import evaluate
 
+    quiet.install(args.verbose)
     metrics = evaluate(root, load_params(root))
     for task, row in metrics["tasks"].items():
         print(f"{task}: {row['metric']} {row['score']:.4f}")
     return ExitCode.OK
 
 
-@COMMANDS.command("report")
+@COMMANDS.command(
+    "report",
+    Arg("--html", type=Path, metavar="PATH", help="also write a self-contained HTML page (charts, offline)"),
+    Arg("--baseline", default="HEAD", help="the HTML page's baseline: a git revision (default HEAD)"),
+)
 def cmd_report(root: Path, args: argparse.Namespace) -> int:
     """print the model, its verification and the scores"""
     from evalpin.report import render
 
     text, matches = render(root)
+    if args.html:  # before printing: a wrong --baseline fails the command, not after its text
+        from evalpin.report_html import write
+
+        text += (
+            f"\nwrote {write(root, args.html, args.baseline)} (self-contained: opens offline in any browser)"
+        )
     print(text)
     return ExitCode.OK if matches else ExitCode.DRIFT
+
+
+@COMMANDS.command(
+    "samples",
+    Arg("task", help="a task of the suite (eval/samples/TASK.jsonl)"),
+    Arg("--rev", default="workspace", help="git revision (tag, branch, commit) or 'workspace' (default)"),
+    Arg("--failed", action="store_true", help="only the samples the model missed (score below 1)"),
+    Arg("--limit", type=int, metavar="N", help="show the first N"),
+    JSON,
+)
+def cmd_samples(root: Path, args: argparse.Namespace) -> int:
+    """each sample of a task: question, choices or gold, the model's answer, score"""
+    from evalpin.samples import render_json, render_text, select, task_samples, view
+
+    records = task_samples(root, args.task, args.rev)
+    views = [view(r) for r in select(records, args.failed, args.limit)]
+    print(
+        render_json(args.task, args.rev, views)
+        if args.json
+        else render_text(args.task, args.rev, records, views)
+    )
+    return ExitCode.OK
 
 
 @COMMANDS.command("restore", MODEL_NAME)

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from evalpin.cli.options import MODEL, OVERRIDES, Arg, Commands
+from evalpin.cli.options import JSON, MODEL, OVERRIDES, Arg, Commands
 from evalpin.errors import ExitCode
 
 COMMANDS = Commands()
@@ -16,7 +16,7 @@ COMMANDS = Commands()
 @COMMANDS.command(
     "serve-args",
     Arg("--hub", action="store_true", help="serve ORG/NAME --revision COMMIT, not models/NAME"),
-    Arg("--json", action="store_true", help="print the argv as a JSON list"),
+    JSON,
     MODEL,
     OVERRIDES,
 )

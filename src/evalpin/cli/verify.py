@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from evalpin.cli.options import FULL, MODEL_NAME, RELEASE_KEYS, Arg, Commands, request
+from evalpin.cli.options import DATASETS, FULL, MODEL_NAME, RELEASE_KEYS, Arg, Commands, request
 from evalpin.errors import EvalpinError, ExitCode
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
@@ -52,7 +52,7 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
 
 @COMMANDS.command(
     "verify-data",
-    Arg("names", nargs="*", help="dataset names (default: every pinned dataset)"),
+    DATASETS,
     FULL,
     Arg(
         "--accept",

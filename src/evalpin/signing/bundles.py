@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalpin.atomic import temp_prefix
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
 from evalpin.signing.keys import read_public_key
@@ -148,7 +149,7 @@ def sign_directory(directory: Path, private_key: Path, signature: Path) -> None:
     sha256, git files ignored), whole or not at all."""
     import model_signing
 
-    fd, tmp = tempfile.mkstemp(dir=signature.parent, prefix=f".{signature.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=signature.parent, prefix=temp_prefix(f".{signature.name}"), suffix=".tmp")
     os.close(fd)
     try:
         hashing = model_signing.hashing.Config().set_ignored_paths(paths=[], ignore_git_paths=True)

@@ -1,0 +1,59 @@
+import pytest
+
+from evalpin.documents import read_json, read_yaml, switch
+from evalpin.errors import EvalpinError
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"model: [unclosed\n", r"x.yaml:2: not valid YAML \(expected ',' or '\]', but got '<stream end>'\)"),
+        (b"name: caf\xe9\n", r"x.yaml: not UTF-8 \(byte 9: invalid continuation byte\). Save it as UTF-8"),
+        (b"- a\n- b\n", r"x.yaml: holds a list, where a mapping \(key: value lines\) is expected"),
+        (b"just text\n", r"x.yaml: holds a str"),
+    ],
+)
+def test_a_bad_yaml_file_is_one_line_naming_it_never_unicode_string(tmp_path, content, message):
+    """params.yaml's parse error was named "<unicode string>"; a non-UTF-8 conf file was a traceback."""
+    path = tmp_path / "x.yaml"
+    path.write_bytes(content)
+    with pytest.raises(EvalpinError, match=rf"^{tmp_path}/{message}.*Fix: run this") as raised:
+        read_yaml(path, "run this")
+    assert "<unicode string>" not in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_an_empty_missing_or_directory_yaml(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    assert read_yaml(tmp_path / "empty.yaml", "x") == {}
+    assert read_yaml(tmp_path / "absent.yaml", "x", missing_ok=True) == {}
+    with pytest.raises(EvalpinError, match=r"absent.yaml: not found, where a YAML file is expected"):
+        read_yaml(tmp_path / "absent.yaml", "x")
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(EvalpinError, match=r"dir.yaml: a directory, where a YAML file is expected"):
+        read_yaml(tmp_path / "dir.yaml", "x", missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "not valid JSON"), (b"[1]", "holds a list"), (b'{"a": "\xff"}', "not valid JSON")],
+)
+def test_a_bad_json_file_names_itself_and_the_fix(tmp_path, content, message):
+    path = tmp_path / "metrics.json"
+    path.write_bytes(content)
+    with pytest.raises(EvalpinError, match=rf"metrics.json: {message}.*Fix: rerun"):
+        read_json(path, "rerun")
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(EvalpinError, match=r"metrics.json: not valid JSON"):
+        read_json(path, "rerun")
+
+
+@pytest.mark.parametrize("value", ["no", "false", 0, 1, "yes"])
+def test_a_switch_is_true_or_false_never_a_truthy_string(value):
+    with pytest.raises(EvalpinError, match=rf"conf/x.yaml: field 'allow_pickle' is {value!r}; expected true"):
+        switch({"allow_pickle": value}, "allow_pickle", "conf/x.yaml")
+
+
+def test_a_switch_absent_or_null_is_false():
+    assert switch({}, "allow_pickle", "x") is False and switch({"k": None}, "k", "x") is False
+    assert switch({"k": True}, "k", "x") is True

@@ -1,0 +1,49 @@
+"""What killed runs leave behind is removed by the next run, and only that (issue #26 item 6)."""
+
+import subprocess
+import sys
+
+from evalpin.leftovers import clean
+from evalpin.release import preflight
+from support import git, killed_at
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_dead_writers_temporaries_are_removed_and_everything_else_kept(pinned_repo):
+    dead = dead_pid()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        gone = [
+            f"models/.demo-tiny.lock.json.evalpin-{dead}-k2j4_x9a.tmp",  # write_atomic's
+            f"eval/.samples.evalpin-{dead}-a1b2c3d4/demo_color_mc.jsonl",  # write_samples' fresh directory
+            f"eval/.samples.evalpin-{dead}-e5f6g7h8.replaced/demo_color_mc.jsonl",  # ... and the old one
+            f".evalpin/staging/demo-tiny.evalpin-{dead}-q8w7e6r5/model.safetensors",  # a staged copy
+        ]
+        kept = [
+            f"models/.demo-tiny.lock.json.evalpin-{live.pid}-k2j4_x9a.tmp",  # still being written
+            "eval/.notes.tmp",  # the user's
+            f"notes-{dead}.tmp",
+        ]
+        for rel in gone + kept:
+            (pinned_repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            (pinned_repo / rel).write_text("x")
+        removed = clean(pinned_repo)
+        assert sorted(removed) == sorted(
+            rel if rel.startswith("models/") else rel.rsplit("/", 1)[0] for rel in gone
+        )
+        assert [rel for rel in gone + kept if (pinned_repo / rel).exists()] == kept
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_temporary_left_by_a_killed_write_does_not_block_a_release(reproduced_repo):
+    killed_at(reproduced_repo, "write_atomic.written", sys.executable, "-m", "evalpin", "compose")
+    assert ".params.yaml.evalpin-" in git(reproduced_repo, "status", "--porcelain").stdout  # what blocked it
+    assert preflight(reproduced_repo, "demo-tiny") == []
+    assert git(reproduced_repo, "status", "--porcelain").stdout == ""

@@ -1,0 +1,51 @@
+import pytest
+
+from evalpin.errors import EvalpinError
+from evalpin.names import check_name, check_repo_id
+from support import evalpin_in_process
+
+BAD = ["../../../x", "../evil", "/etc", "Demo", "a/b", "-x", ""]
+# Every command that takes a model or dataset name, with the name in its place.
+COMMANDS = [
+    ("verify", "{}"),
+    ("verify-data", "{}", "--accept"),
+    ("golden", "{}"),
+    ("restore", "{}"),
+    ("check-upstream", "{}", "--dataset"),
+    ("diff", "HEAD", "HEAD", "--dataset", "{}"),
+    ("diff", "HEAD", "HEAD", "--name", "{}"),
+    ("serve-args", "{}"),
+    ("release", "{}", "-m", "x"),
+    ("promote", "{}", "v1.0.0", "--stage", "prod"),
+    ("pin", "org/x", "--revision", "0" * 40, "--name", "{}"),
+    ("pin", "org/x", "--revision", "0" * 40, "--base", "{}"),
+    ("pin-data", "org/x", "--revision", "0" * 40, "--name", "{}"),
+]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda argv: " ".join(a for a in argv if a != "{}"))
+def test_every_command_checks_a_name_before_it_becomes_a_path(tmp_path, argv):
+    """`verify-data ../../../x --accept` wrote a file outside the repository."""
+    repo = tmp_path / "a/b/c/repo"
+    repo.mkdir(parents=True)
+    (repo / "dvc.yaml").write_text("stages: {}\n")
+    for bad in ("../../../x", "/etc"):
+        proc = evalpin_in_process(repo, *(a.format(bad) for a in argv), check=False)
+        assert proc.returncode == 2 and f"name {bad!r}: use lower-case letters" in proc.stderr, proc.stderr
+    assert sorted(tmp_path.rglob("*")) == [*repo.parents[:4][::-1][1:], repo, repo / "dvc.yaml"]
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_unsafe_local_names_are_refused(name):
+    with pytest.raises(EvalpinError, match="use lower-case letters, digits"):
+        check_name(name)
+
+
+@pytest.mark.parametrize("name", ["demo-tiny", "qwen2.5-0.5b", "a_b", "0"])
+def test_safe_local_names_pass(name):
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("repo_id", ["evalpin/demo-tiny", "allenai/ai2_arc", "Rowan/hellaswag", "gpt2"])
+def test_hub_repo_ids_pass(repo_id):
+    assert check_repo_id(repo_id) == repo_id
