@@ -10,7 +10,6 @@ same fields, with each leaf listed with its pinned dataset_path.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import re
@@ -23,9 +22,9 @@ import yaml
 
 from evalpin import project
 from evalpin.catalog_tree import GROUP, TASK, Node, kind_word, resolve
+from evalpin.dataset_card import Card
 from evalpin.environment import offline_environment
 from evalpin.errors import EvalpinError
-from evalpin.inventory import list_delivery
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task or tag: evalpin_NAME
 SCRATCH_PREFIX = "evalpin-groups-"  # the temporary folder the catalog groups are written into
@@ -291,65 +290,3 @@ def cache_dir(root: Path, data: str) -> str:
     digest = load_data_lock(root, data).digest
     hf_home = Path(os.environ.get("HF_HOME") or offline_environment(root)["HF_HOME"])
     return str(hf_home / "datasets" / "evalpin" / f"{data}-{digest[:16]}")
-
-
-@dataclass(frozen=True)
-class Card:
-    """A pinned dataset's README `configs:` (config -> split -> data_files patterns) and its files."""
-
-    path: Path
-    configs: dict[str, dict[str, list[str]]]
-    pinned: tuple[str, ...]
-
-    @classmethod
-    def read(cls, root: Path, data: str) -> Card:
-        path = project.data_dir(root, data) / "README.md"
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-        header = yaml.safe_load(text.split("---")[1]) if text.startswith("---") else {}
-        configs = {}
-        for config in (header or {}).get("configs") or []:
-            files = config.get("data_files") or []
-            listed = isinstance(files, list)
-            pairs = [(f.get("split"), f.get("path")) for f in files] if listed else files.items()
-            configs[config.get("config_name")] = {str(s): as_list(p) for s, p in pairs}
-        return cls(path, configs, tuple(list_delivery(path.parent)) if path.parent.is_dir() else ())
-
-    def missing(self, config: str) -> list[str]:
-        """The config's splits that no pinned file matches."""
-        return [s for s, patterns in self.configs[config].items() if not pinned_any(self.pinned, patterns)]
-
-    def check(self, task: str, fields: dict) -> None:
-        """The card declares the config and the split the task reads, and every split of that config has
-        a pinned file (the datasets library loads a config whole)."""
-        config = fields.get("dataset_name") or "default"
-        split = fields.get("test_split") or fields.get("validation_split")
-        fix = (
-            f"re-pin it with `evalpin pin-data` including that {{}} (--include), or bind {task!r} elsewhere."
-        )
-        if config not in self.configs:
-            raise EvalpinError(
-                f"{self.path}: field 'configs' has no config_name {config!r} (has {sorted(self.configs)}), "
-                f"which catalog task {task!r} reads (dataset_name); " + fix.format("config")
-            )
-        missing = self.missing(config)
-        if split in missing:
-            raise EvalpinError(
-                f"{self.path}: config {config!r} has no pinned file for split {split!r} (splits "
-                f"{sorted(self.configs[config])}), which catalog task {task!r} evaluates on; "
-                + fix.format("split")
-            )
-        if missing:
-            raise EvalpinError(
-                f"{self.path}: config {config!r} lists split(s) {missing} with no pinned file; the datasets "
-                f"library loads every split of a config, so catalog task {task!r} cannot load it. Re-pin "
-                "with `evalpin pin-data` including those splits too: "
-                + " ".join(f"--include '{p}'" for s in missing for p in self.configs[config][s])
-            )
-
-
-def as_list(patterns: str | list[str] | None) -> list[str]:
-    return [patterns] if isinstance(patterns, str) else list(patterns or [])
-
-
-def pinned_any(pinned: tuple[str, ...] | list[str], patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(p, pattern) for p in pinned for pattern in patterns)

@@ -19,6 +19,7 @@ import yaml
 from evalpin import project
 from evalpin.adapter import check_binding
 from evalpin.atomic import write_atomic
+from evalpin.dataset_card import Card
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
 from evalpin.inventory import current_runtime, list_delivery
@@ -147,7 +148,11 @@ def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = 
     check_data_safety(lock, bool(conf.get("trust_loading_script")), str(project.data_conf_path(root, name)))
     if not accepting:
         check_accepted(lock, conf)
-    return lock, verify_delivery(project.data_dir(root, name), lock, state_of(root, lock), full)
+    directory = project.data_dir(root, name)
+    report = verify_delivery(directory, lock, state_of(root, lock), full)
+    if report.ok:  # the card is the locked one: what it makes the datasets library read must be too
+        Card.of(directory).check_read_path(directory, frozenset(lock.by_path()))
+    return lock, report
 
 
 def load_data_lock(root: Path, name: str) -> Lock:
