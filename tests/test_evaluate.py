@@ -3,6 +3,7 @@
 import json
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,6 +22,8 @@ from support import (
     committed_scores,
     dvc,
     evalpin,
+    git,
+    pipeline_changes,
     read_json,
     write_dataset_cache,
 )
@@ -61,18 +64,78 @@ def test_samples_are_stable_per_task_files(reproduced_repo):
 def test_second_repro_is_up_to_date(reproduced_repo):
     proc = dvc(reproduced_repo, "repro")
     assert "Stage 'evaluate' didn't change" in proc.stdout
-    assert "up to date" in dvc(reproduced_repo, "status").stdout
+    assert "verified 6 files" in proc.stdout  # verify runs on every repro: bytes are always checked
+    assert json.loads(dvc(reproduced_repo, "status", "--json").stdout) == {"verify": ["always changed"]}
 
 
-def test_one_changed_byte_stops_the_pipeline_naming_the_file(reproduced_repo):
-    target = reproduced_repo / "models/demo-tiny/tokenizer_config.json"
+def cache_objects(repo: Path) -> set[str]:
+    return {p.relative_to(repo).as_posix() for p in (repo / ".dvc/cache").rglob("*") if p.is_file()}
+
+
+def test_one_changed_byte_stops_the_pipeline_commits_nothing_and_the_rollback_restores_it(reproduced_repo):
+    """The README's rollback recipe, proven: a drift fails `dvc repro` at verify naming the file, DVC's
+    pointer and cache keep the pinned bytes, and `git checkout TAG && dvc checkout --force` (restore's
+    advice) brings them back."""
+    repo = reproduced_repo
+    git(repo, "tag", "baseline")
+    pointer, objects = (repo / "models/demo-tiny.dvc").read_text(), cache_objects(repo)
+    target = repo / "models/demo-tiny/tokenizer_config.json"
+    pinned = target.read_bytes()
     target.write_text(target.read_text().replace('"<s>"', '"<S>"', 1))
-    before = (reproduced_repo / "eval/metrics.json").read_text()
-    proc = dvc(reproduced_repo, "repro", check=False)
+    before = (repo / "eval/metrics.json").read_text()
+    proc = dvc(repo, "repro", check=False)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert "tokenizer_config.json" in output and "tokenizer" in output and "DRIFT" in output
-    assert (reproduced_repo / "eval/metrics.json").read_text() == before
+    assert "Verifying data sources" not in output  # DVC never looked at models/demo-tiny
+    assert (repo / "eval/metrics.json").read_text() == before
+    assert (repo / "models/demo-tiny.dvc").read_text() == pointer and cache_objects(repo) == objects
+    assert git(repo, "status", "--porcelain").stdout == " D eval/verified.json\n"  # the failed stage's out
+    advice = "`dvc checkout --force models/demo-tiny.dvc`"
+    assert advice in evalpin(repo, "restore", check=False).stderr
+    git(repo, "checkout", "-q", "baseline")
+    dvc(repo, "checkout", "--force")
+    assert target.read_bytes() == pinned
+    assert "Stage 'evaluate' didn't change" in dvc(repo, "repro").stdout
+    assert git(repo, "status", "--porcelain").stdout == "" and cache_objects(repo) == objects
+
+
+def test_a_drifted_dataset_fails_verify_and_is_never_committed(pinned_repo):
+    """The verify stage depends on no .dvc-tracked directory: a drifted eval/data/NAME stays out of DVC."""
+    write_dataset_cache(pinned_repo / "hub")
+    pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    suite = pinned_repo / "conf/suite/demo.yaml"
+    suite.write_text(suite.read_text() + "catalog:\n  - {task: arc_easy, data: arc}\n")
+    evalpin(pinned_repo, "compose")
+    dvc(pinned_repo, "repro", "verify")
+    assert "arc" in read_json(pinned_repo / "eval/verified.json")["datasets"]
+    git(pinned_repo, "add", "-A")
+    git(pinned_repo, "commit", "-qm", "arc in the suite")
+    pointer, objects = (pinned_repo / "eval/data/arc.dvc").read_text(), cache_objects(pinned_repo)
+    data = pinned_repo / "eval/data/arc/ARC-Easy/test-00000-of-00001.parquet"
+    pinned = data.read_bytes()
+    data.write_bytes(pinned[:-1] + b"X")
+    proc = dvc(pinned_repo, "repro", "verify", check=False)
+    assert proc.returncode != 0 and "ARC-Easy/test-00000-of-00001.parquet" in proc.stdout + proc.stderr
+    assert (pinned_repo / "eval/data/arc.dvc").read_text() == pointer and cache_objects(
+        pinned_repo
+    ) == objects
+    assert "`dvc checkout --force eval/data/arc.dvc`" in proc.stdout + proc.stderr
+    dvc(pinned_repo, "checkout", "--force", "eval/data/arc.dvc")
+    assert data.read_bytes() == pinned
+
+
+def test_a_hand_edited_params_yaml_stops_the_pipeline_and_evaluate(reproduced_repo):
+    """Any key, not only the verify stage's params: verify runs on every `dvc repro`."""
+    params = reproduced_repo / "params.yaml"
+    params.write_text(params.read_text().replace("batch_size: 1", "batch_size: 4"))
+    before = (reproduced_repo / "dvc.lock").read_text()
+    proc = dvc(reproduced_repo, "repro", check=False)
+    assert proc.returncode != 0
+    assert "inference.batch_size: conf/ gives 1, params.yaml has 4" in proc.stdout + proc.stderr
+    assert (reproduced_repo / "dvc.lock").read_text() == before
+    proc = evalpin(reproduced_repo, "evaluate", check=False)  # `dvc repro -s evaluate` runs it alone
+    assert proc.returncode == 2 and "inference.batch_size: conf/ gives 1, params.yaml has 4" in proc.stderr
 
 
 def test_stale_params_stop_the_pipeline(reproduced_repo):
@@ -128,7 +191,7 @@ def test_plots_render(reproduced_repo):
 
 
 def test_an_inference_change_reruns_evaluation_and_nothing_else_does(reproduced_repo):
-    assert "up to date" in dvc(reproduced_repo, "status").stdout
+    assert pipeline_changes(reproduced_repo) == {}
     conf = reproduced_repo / "conf/inference/cpu-fp32.yaml"
     conf.write_text(conf.read_text().replace("batch_size: 1", "batch_size: 2"))
     evalpin(reproduced_repo, "compose")

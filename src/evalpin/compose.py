@@ -71,3 +71,17 @@ def in_dvc_experiment() -> bool:
 def check_params(root: Path) -> list[str]:
     """Empty when params.yaml equals the composition of conf/; else one line per differing key."""
     return differences(compose(root), load_params(root))
+
+
+def require_composed(root: Path) -> bool:
+    """EvalpinError naming each key where params.yaml disagrees with conf/; True when compared, False inside
+    `dvc exp run` (DVC itself has just composed params.yaml, with its -S overrides)."""
+    if in_dvc_experiment():
+        return False
+    if diffs := check_params(root):
+        raise EvalpinError(
+            "params.yaml disagrees with conf/ (conf/ is the source of truth):\n  "
+            + "\n  ".join(diffs)
+            + "\nRun `evalpin compose` (or `make repro`) to rewrite params.yaml, then `dvc repro`."
+        )
+    return True

@@ -19,7 +19,7 @@ from evalpin.errors import EvalpinError
 from evalpin.inventory import current_runtime
 from evalpin.lock import Lock
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR, SCORES_FILE
-from evalpin.verify import require_verified, require_verified_dataset
+from evalpin.verify import check_identity, require_verified, require_verified_dataset
 
 LOGLIK_DECIMALS = 6  # per-sample loglikelihoods are rounded: below this, CPU kernels may differ
 CHOICE_TYPES = ("multiple_choice", "loglikelihood")
@@ -34,6 +34,7 @@ def evaluate(root: Path, params: dict) -> dict:
     lock = require_verified(root, model["name"])  # fail closed even when called outside the pipeline
     check_base(lock, model)
     check_gguf(lock, model)
+    check_identity(lock, model, "params.yaml (section model)")  # `dvc exp run -S` skips compose --check
     verified = {name: require_verified_dataset(root, name) for name in set(catalog.task_data(suite).values())}
     data = {task: verified[name] for task, name in catalog.task_data(suite).items()}
     server_check = check_before_evaluation(root, model["name"], backend)  # serves the pin, or no score

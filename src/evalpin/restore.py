@@ -20,7 +20,7 @@ from evalpin.pin import copy_delivery, staging_dir
 from evalpin.remote import evict_corrupt_objects, manifest_object, pull_failure
 from evalpin.roles import DATASET
 from evalpin.sources import upstream_of
-from evalpin.verify import describe_drift, load_data_lock, state_of, verify_delivery
+from evalpin.verify import describe_drift, load_data_lock, restore_advice, state_of, verify_delivery
 
 
 def restore(root: Path, name: str, datasets: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
@@ -63,9 +63,7 @@ def restore_files(root: Path, lock: Lock, pulled: bool) -> str:
         raise DriftError(
             f"{destination} exists but does not match {lock.what}.lock.json:\n"
             f"{describe_drift(report)}\n"
-            "Refusing to overwrite local changes. Move it aside "
-            f"(or discard them: `dvc checkout --force {lock.what}.dvc`) "
-            "and run restore again."
+            f"Refusing to overwrite local changes. {restore_advice(lock)}."
         )
     if pulled:
         report = verify_delivery(destination, lock, state, full=True)

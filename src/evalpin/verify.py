@@ -137,7 +137,21 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     conf_file = project.model_conf_path(root, name)
     conf = yaml.safe_load(conf_file.read_text()) if conf_file.is_file() else {}
     check_safety(lock, bool(conf.get("allow_pickle")), bool(conf.get("trust_remote_code")), str(conf_file))
+    check_identity(lock, conf, f"conf/model/{name}.yaml")
     return lock, verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
+
+
+def check_identity(lock: Lock, conf: dict, conf_file: str) -> None:
+    """The repo_id and revision a model's conf (or params.yaml's model section) names must be the lock's:
+    otherwise a release would record a revision that was never evaluated."""
+    for key, locked in (("repo_id", lock.source.repo_id), ("revision", lock.source.revision)):
+        if key in conf and conf[key] != locked:
+            raise EvalpinError(
+                f"{conf_file}: field {key!r} is {conf[key]!r}, but models/{lock.name}.lock.json pins "
+                f"{locked!r}. Set `{key}: {locked}` in conf/model/{lock.name}.yaml and run `evalpin "
+                f"compose`, or pin what it names: `evalpin pin {conf.get('repo_id', lock.source.repo_id)} "
+                f"--revision {conf.get('revision', lock.source.revision)} --name {lock.name}`."
+            )
 
 
 def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = False) -> tuple[Lock, Report]:
@@ -202,9 +216,19 @@ def require_verified_dataset(root: Path, name: str) -> Lock:
     if not report.ok:
         raise DriftError(
             f"{lock.what} does not match {lock.what}.lock.json:\n{describe_drift(report)}\n"
-            f"Restore the pinned bytes (`dvc checkout {lock.what}`), or re-pin with `evalpin pin-data`."
+            f"{restore_advice(lock)}, or re-pin with `evalpin pin-data`."
         )
     return lock
+
+
+def restore_advice(lock: Lock) -> str:
+    """How to bring back the pinned bytes of a drifted delivery: DVC's cache still holds them (`dvc repro`
+    never commits a drifted copy: dvc.yaml's verify stage depends on the locks, not on the directories)."""
+    restore = "evalpin restore" + ("" if lock.kind == DATASET else f" {lock.name}")
+    return (
+        f"Bring back the pinned bytes: `dvc checkout --force {lock.what}.dvc` (from the DVC cache), or "
+        f"move {lock.what} aside and run `{restore}` (from the DVC remote or the upstream)"
+    )
 
 
 def require_verified(root: Path, name: str) -> Lock:
@@ -212,7 +236,10 @@ def require_verified(root: Path, name: str) -> Lock:
     base to be the one it was certified on, and verified itself."""
     lock, report = verify_pinned(root, name)
     if not report.ok:
-        raise DriftError(f"models/{name} does not match models/{name}.lock.json:\n{describe_drift(report)}")
+        raise DriftError(
+            f"models/{name} does not match models/{name}.lock.json:\n{describe_drift(report)}\n"
+            f"{restore_advice(lock)}."
+        )
     if lock.base:
         check_binding(root, lock)
         require_verified(root, lock.base.name)

@@ -5,7 +5,7 @@ layout. pytest finds it through `pythonpath` (pyproject.toml); bench/ and script
 
 from __future__ import annotations
 
-from support.commands import dvc, evalpin, evalpin_in_process, git, run, subprocess_env
+from support.commands import dvc, evalpin, evalpin_in_process, git, pipeline_changes, run, subprocess_env
 from support.hubcache import ARC_COMMIT, ARC_FIX, write_dataset_cache
 from support.real_upstream import REPO_ID as REAL_REPO_ID
 from support.repos import (
@@ -35,6 +35,7 @@ __all__ = [
     "git",
     "make_template_repo",
     "pin_demo",
+    "pipeline_changes",
     "read_json",
     "run",
     "select_model",

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from evalpin.cli.options import MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
-from evalpin.errors import EvalpinError, ExitCode
+from evalpin.errors import ExitCode
 
 COMMANDS = Commands()
 
@@ -16,19 +16,13 @@ COMMANDS = Commands()
 )
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     """write params.yaml from conf/ (Hydra)"""
-    from evalpin.compose import check_params, compose, in_dvc_experiment, write_params
+    from evalpin.compose import compose, require_composed, write_params
 
     if args.check:
-        if in_dvc_experiment():
+        if require_composed(root):
+            print("params.yaml equals the composition of conf/")
+        else:
             print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
-            return ExitCode.OK
-        if diffs := check_params(root):
-            raise EvalpinError(
-                "params.yaml disagrees with conf/ (conf/ is the source of truth):\n  "
-                + "\n  ".join(diffs)
-                + "\nRun `evalpin compose` (or `make repro`) to rewrite params.yaml, then `dvc repro`."
-            )
-        print("params.yaml equals the composition of conf/")
         return ExitCode.OK
     path = write_params(root, compose(root, tuple(args.overrides)))
     with_overrides = f" with {' '.join(args.overrides)}" if args.overrides else ""
@@ -39,9 +33,10 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("evaluate")
 def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     """run the suite on the pinned model (the pipeline's stage)"""
-    from evalpin.compose import load_params
+    from evalpin.compose import load_params, require_composed
     from evalpin.evaluate import evaluate
 
+    require_composed(root)  # the stage may run without verify before it (`dvc repro -s evaluate`)
     metrics = evaluate(root, load_params(root))
     for task, row in metrics["tasks"].items():
         print(f"{task}: {row['metric']} {row['score']:.4f}")
