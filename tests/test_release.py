@@ -66,3 +66,17 @@ def test_the_tag_message_carries_each_pinned_datasets_commit_and_digest(reproduc
     fingerprint.write_text(json.dumps(data))
     message = tag_message(release_facts(reproduced_repo, "demo-tiny", "demo-tiny@v1.0.0"), "m")
     assert f"dataset: arc = {'a' * 40}, lock digest {'d' * 64}\n" in message
+
+
+def test_release_refuses_a_model_conf_naming_another_revision_than_its_lock(releasable):
+    conf = releasable / "conf/model/demo-tiny.yaml"
+    locked = json.loads((releasable / "models/demo-tiny.lock.json").read_text())["source"]["revision"]
+    conf.write_text(conf.read_text().replace(locked, "f" * 40))
+    evalpin(releasable, "compose")
+    git(releasable, "commit", "-qam", "another revision, never evaluated")
+    proc = evalpin(releasable, "release", "demo-tiny", "-m", "x", check=False)
+    assert proc.returncode == 2
+    assert f"conf/model/demo-tiny.yaml: field 'revision' is '{'f' * 40}', but models/demo-tiny.lock.json" in (
+        proc.stderr
+    )
+    assert "demo-tiny@" not in git(releasable, "tag").stdout
