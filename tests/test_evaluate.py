@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalpin import catalog
+from evalpin import catalog, data_cache
 from evalpin.catalog_tree import locate
 from evalpin.compose import compose
 from evalpin.errors import EvalpinError
@@ -227,6 +227,14 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     data = read_json(pinned_repo / "eval/fingerprint.json")["suite"]["tasks"]["arc_easy"]["data"]
     assert data["name"] == "arc" and data["revision"] == ARC_COMMIT
     assert data["lock_digest"] == load_lock(pinned_repo / "eval/data/arc.lock.json").digest
+    # the arrow cache the library built is recorded; edited behind the verified files, it is rebuilt
+    cache = Path(catalog.cache_dir(pinned_repo, "arc"))
+    assert data_cache.problem(cache) is None and data_cache.manifest_path(cache).is_file()
+    arrow = sorted(cache.rglob("*test.arrow"))[0]
+    arrow.write_bytes(arrow.read_bytes().replace(b"Paris", b"Pariz"))
+    assert "changed since evalpin built the cache" in str(data_cache.problem(cache))
+    assert evaluate(pinned_repo, params) == metrics and data_cache.problem(cache) is None
+    assert b"Paris" in arrow.read_bytes()  # rebuilt from eval/data/arc
     # the upstream fixes doc 1's answer key; re-pinned and accepted, the new key is scored (the datasets
     # library's own cache, keyed by folder and config name, would serve the old one)
     fixed = write_dataset_cache(tmp_path / "fix", answers=("A", "A"))

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from evalpin import catalog, project
+from evalpin import catalog, data_cache, project
 from evalpin.adapter import base_name
 from evalpin.atomic import replace_dir, write_atomic
 from evalpin.attest import check_before_evaluation
@@ -130,7 +130,10 @@ def run_suite(root: Path, model: dict, inference: dict, suite: dict, backend: di
     import torch  # heavy: imported only when evaluating
 
     torch.set_num_threads(int(inference["torch_threads"]))
-    with tempfile.TemporaryDirectory(prefix=catalog.SCRATCH_PREFIX) as scratch:
+    caches = {
+        name: Path(catalog.cache_dir(root, name)) for name in sorted(set(catalog.task_data(suite).values()))
+    }
+    with tempfile.TemporaryDirectory(prefix=catalog.SCRATCH_PREFIX) as scratch, data_cache.proven(caches):
         catalog_configs, folders = catalog.task_configs(root, suite, Path(scratch))
         runs = [([*(suite.get("tasks") or []), *catalog_configs], bool(inference["apply_chat_template"]))]
         if suite.get("chat_tasks"):
