@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalpin.dataset_card import Card
+from evalpin.dataset_card import Card, check_task_kwargs
 from evalpin.errors import EvalpinError
 from evalpin.inventory import build_lock
 from evalpin.lock import save_lock
@@ -158,3 +158,20 @@ def test_verify_data_and_verify_refuse_an_accepted_lock_whose_card_reads_outside
         require_verified_dataset(pinned_repo, "arc")  # what evaluate calls first
     proc = evalpin(pinned_repo, "verify-data", "arc", check=False)
     assert proc.returncode == 2 and "'../../outside.parquet', outside the snapshot" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"data_files": {"test": "/etc/outside.parquet"}}, "dataset_kwargs.data_files (split 'test')"),
+        ({"data_files": "../outside.parquet"}, "dataset_kwargs.data_files (split 'train')"),
+        ({"data_dir": "../elsewhere"}, "dataset_kwargs.data_dir"),
+    ],
+)
+def test_a_catalog_tasks_own_data_files_must_stay_in_its_pinned_snapshot(tmp_path, kwargs, field):
+    snapshot = card(tmp_path, GOOD)
+    check_task_kwargs("lm_eval/tasks/x/x.yaml", "x", {"data_files": "ARC-Easy/*"}, snapshot, locked(snapshot))
+    with pytest.raises(EvalpinError) as caught:
+        check_task_kwargs("lm_eval/tasks/x/x.yaml", "x", kwargs, snapshot, locked(snapshot))
+    assert str(caught.value).startswith(f"lm_eval/tasks/x/x.yaml: catalog task 'x' field {field} lists")
+    assert "outside the snapshot" in str(caught.value)

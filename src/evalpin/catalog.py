@@ -22,7 +22,7 @@ import yaml
 
 from evalpin import project
 from evalpin.catalog_tree import GROUP, TASK, Node, kind_word, resolve
-from evalpin.dataset_card import Card
+from evalpin.dataset_card import Card, check_task_kwargs
 from evalpin.environment import offline_environment
 from evalpin.errors import EvalpinError
 
@@ -205,6 +205,7 @@ def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | st
             if data not in cards:
                 cards[data] = Card.read(root, data), cache_dir(root, data)
             cards[data][0].check(leaf.name, leaf.config)
+            check_leaf_kwargs(root, leaf, data)
             specs[leaf.name] = leaf_spec(root, leaf, data, cards[data][1])
             if leaf.path and str(Path(leaf.path).parent) not in folders:
                 folders.append(str(Path(leaf.path).parent))
@@ -216,6 +217,19 @@ def task_configs(root: Path, suite: dict, scratch: Path) -> tuple[list[dict | st
     if any(node.kind == GROUP for _, node in trees(suite)):
         folders.append(str(scratch))
     return configs, folders
+
+
+def check_leaf_kwargs(root: Path, leaf: Node, data: str) -> None:
+    """A catalog task that sets its own data_files or data_dir reads them under the pinned snapshot: only
+    locked files (dataset_card.py)."""
+    kwargs = leaf.config.get("dataset_kwargs") or {}
+    if "data_files" in kwargs or "data_dir" in kwargs:
+        from evalpin.verify import load_data_lock
+
+        locked = frozenset(load_data_lock(root, data).by_path())
+        check_task_kwargs(
+            str(leaf.path or leaf.name), leaf.name, kwargs, project.data_dir(root, data), locked
+        )
 
 
 def leaf_spec(root: Path, leaf: Node, data: str, cache: str) -> dict:

@@ -95,37 +95,61 @@ class Card:
         """Every file the datasets library could read in `snapshot` for any config is a file of `locked`
         (the lock's paths): EvalpinError naming README.md, the config, the field and the pattern."""
         for config, splits in self.configs.items():
-            base = (self.data_dirs or {}).get(config)
-            if base is not None:
-                self.check_pattern(config, "data_dir", base, locked, snapshot, whole=True)
-            for split, patterns in splits.items():
-                for pattern in patterns:
-                    joined = pattern if base is None else f"{base.rstrip('/')}/{pattern}"
-                    self.check_pattern(config, f"data_files (split {split!r})", joined, locked, snapshot)
+            where = f"{self.path}: config {config!r} field"
+            read_path(where, (self.data_dirs or {}).get(config), splits, snapshot, locked, FIX)
 
-    def check_pattern(
-        self,
-        config: str,
-        field: str,
-        pattern: str,
-        locked: set[str] | frozenset[str],
-        snapshot: Path,
-        whole: bool = False,
-    ) -> None:
-        """One pattern (a data_dir with `whole`: every file below it): inside the snapshot, and matching
-        only locked files there."""
-        where = f"{self.path}: config {config!r} field {field}"
-        if escapes(pattern):
-            raise EvalpinError(
-                f"{where} lists {pattern!r}, outside the snapshot: the datasets library would read it and "
-                f"no lock covers it.{FIX}"
-            )
-        matched = matches(snapshot, f"{pattern.rstrip('/')}/**" if whole else pattern)
-        if stray := sorted(matched - set(locked)):
-            raise EvalpinError(
-                f"{where} lists {pattern!r}, which matches {stray[0]!r} in {snapshot}, a file its lock does "
-                f"not hold{' (and ' + str(len(stray) - 1) + ' more)' if len(stray) > 1 else ''}.{FIX}"
-            )
+
+def check_task_kwargs(
+    task_file: str, task: str, kwargs: dict, snapshot: Path, locked: frozenset[str]
+) -> None:
+    """A catalog task's own dataset_kwargs (data_files, data_dir) are read under its pinned snapshot too:
+    the same rule as a card's."""
+    where = f"{task_file}: catalog task {task!r} field dataset_kwargs."
+    files = splits_of(Path(task_file), task, kwargs.get("data_files"))
+    base = kwargs.get("data_dir")
+    fix = (
+        " A catalog task may read only locked files of the dataset it is bound to: evaluate it as a task of "
+        "your own in eval/tasks, on data pinned with `evalpin pin-data`."
+    )
+    read_path(where.rstrip("."), None if base is None else str(base), files, snapshot, locked, fix, ".")
+
+
+def read_path(
+    where: str,
+    base: str | None,
+    splits: dict[str, list[str]],
+    snapshot: Path,
+    locked: set[str] | frozenset[str],
+    fix: str,
+    dot: str = " ",
+) -> None:
+    """The data_dir `base` and every split's patterns (below `base`) stay inside `snapshot` and match
+    only `locked` files there."""
+    if base is not None:
+        check_pattern(f"{where}{dot}data_dir", base, locked, snapshot, fix, whole=True)
+    for split, patterns in splits.items():
+        for pattern in patterns:
+            joined = pattern if base is None else f"{base.rstrip('/')}/{pattern}"
+            check_pattern(f"{where}{dot}data_files (split {split!r})", joined, locked, snapshot, fix)
+
+
+def check_pattern(
+    where: str, pattern: str, locked: set[str] | frozenset[str], snapshot: Path, fix: str, whole: bool = False
+) -> None:
+    """One pattern (a data_dir with `whole`: every file below it): inside the snapshot, and matching only
+    locked files there."""
+    if escapes(pattern):
+        raise EvalpinError(
+            f"{where} lists {pattern!r}, outside the snapshot: the datasets library would read it and no "
+            f"lock covers it.{fix}"
+        )
+    matched = matches(snapshot, f"{pattern.rstrip('/')}/**" if whole else pattern)
+    if stray := sorted(matched - set(locked)):
+        more = f" (and {len(stray) - 1} more)" if len(stray) > 1 else ""
+        raise EvalpinError(
+            f"{where} lists {pattern!r}, which matches {stray[0]!r} in {snapshot}, a file its lock does not "
+            f"hold{more}.{fix}"
+        )
 
 
 REPIN = "; fix the card at its source and pin the dataset again with `evalpin pin-data`."
