@@ -5,7 +5,17 @@ import shutil
 import pytest
 import yaml
 
-from support import TEMPLATE, dvc, evalpin, evalpin_in_process, git, pin_demo, read_json, select_model
+from support import (
+    TEMPLATE,
+    dvc,
+    evalpin,
+    evalpin_in_process,
+    git,
+    pin_demo,
+    pipeline_changes,
+    read_json,
+    select_model,
+)
 
 LORA_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny-lora"
 
@@ -134,7 +144,7 @@ def test_the_pipeline_evaluates_base_plus_adapter(reproduced_repo):
     assert "no baseline yet for demo-tiny-lora: the committed scores (git HEAD:eval/metrics.json)" in report
     git(reproduced_repo, "add", "-A")
     git(reproduced_repo, "commit", "-qm", "adapter baseline")
-    assert "up to date" in dvc(reproduced_repo, "status").stdout
+    assert pipeline_changes(reproduced_repo) == {}
 
 
 def test_server_and_golden_commands_refuse_an_adapter_with_the_way_out(pinned_repo):

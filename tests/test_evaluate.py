@@ -7,11 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 
-from evalpin import catalog, tasks
+from evalpin import catalog, data_cache, tasks
 from evalpin.catalog_tree import locate
 from evalpin.compose import compose, load_params
 from evalpin.errors import EvalpinError
@@ -29,6 +30,7 @@ from support import (
     evalpin,
     evalpin_in_process,
     git,
+    pipeline_changes,
     read_json,
     subprocess_env,
     write_dataset_cache,
@@ -155,7 +157,8 @@ def test_removing_a_task_evaluates_nothing_and_adding_it_back_evaluates_only_it(
 def test_second_repro_is_up_to_date_and_dvc_checkout_of_a_tag_restores_its_stored_results(reproduced_repo):
     proc = dvc(reproduced_repo, "repro")
     assert "Stage 'evaluate' didn't change" in proc.stdout
-    assert "up to date" in dvc(reproduced_repo, "status").stdout
+    assert "verified 6 files" in proc.stdout  # verify runs on every repro: bytes are always checked
+    assert json.loads(dvc(reproduced_repo, "status", "--json").stdout) == {"verify": ["always changed"]}
     git(reproduced_repo, "tag", "baseline")
     stored = output_bytes(reproduced_repo)
     shutil.rmtree(reproduced_repo / "eval/results")
@@ -166,15 +169,76 @@ def test_second_repro_is_up_to_date_and_dvc_checkout_of_a_tag_restores_its_store
     assert "5 of 5 tasks reused, 0 to run" in evalpin_in_process(reproduced_repo, "evaluate").stdout
 
 
-def test_one_changed_byte_stops_the_pipeline_naming_the_file(reproduced_repo):
-    target = reproduced_repo / "models/demo-tiny/tokenizer_config.json"
+def cache_objects(repo: Path) -> set[str]:
+    return {p.relative_to(repo).as_posix() for p in (repo / ".dvc/cache").rglob("*") if p.is_file()}
+
+
+def test_one_changed_byte_stops_the_pipeline_commits_nothing_and_the_rollback_restores_it(reproduced_repo):
+    """The README's rollback recipe, proven: a drift fails `dvc repro` at verify naming the file, DVC's
+    pointer and cache keep the pinned bytes, and `git checkout TAG && dvc checkout --force` (restore's
+    advice) brings them back."""
+    repo = reproduced_repo
+    git(repo, "tag", "baseline")
+    pointer, objects = (repo / "models/demo-tiny.dvc").read_text(), cache_objects(repo)
+    target = repo / "models/demo-tiny/tokenizer_config.json"
+    pinned = target.read_bytes()
     target.write_text(target.read_text().replace('"<s>"', '"<S>"', 1))
-    before = (reproduced_repo / "eval/metrics.json").read_text()
-    proc = dvc(reproduced_repo, "repro", check=False)
+    before = (repo / "eval/metrics.json").read_text()
+    proc = dvc(repo, "repro", check=False)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert "tokenizer_config.json" in output and "tokenizer" in output and "DRIFT" in output
-    assert (reproduced_repo / "eval/metrics.json").read_text() == before
+    assert "Verifying data sources" not in output  # DVC never looked at models/demo-tiny
+    assert (repo / "eval/metrics.json").read_text() == before
+    assert (repo / "models/demo-tiny.dvc").read_text() == pointer and cache_objects(repo) == objects
+    assert git(repo, "status", "--porcelain").stdout == " D eval/verified.json\n"  # the failed stage's out
+    advice = "`dvc checkout --force models/demo-tiny.dvc`"
+    assert advice in evalpin(repo, "restore", check=False).stderr
+    git(repo, "checkout", "-q", "baseline")
+    dvc(repo, "checkout", "--force")
+    assert target.read_bytes() == pinned
+    assert "Stage 'evaluate' didn't change" in dvc(repo, "repro").stdout
+    assert git(repo, "status", "--porcelain").stdout == "" and cache_objects(repo) == objects
+
+
+def test_a_drifted_dataset_fails_verify_and_is_never_committed(pinned_repo):
+    """The verify stage depends on no .dvc-tracked directory: a drifted eval/data/NAME stays out of DVC."""
+    write_dataset_cache(pinned_repo / "hub")
+    pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_COMMIT, "arc", "hub"))
+    suite = pinned_repo / "conf/suite/demo.yaml"
+    suite.write_text(suite.read_text() + "catalog:\n  - {task: arc_easy, data: arc}\n")
+    evalpin(pinned_repo, "compose")
+    dvc(pinned_repo, "repro", "verify")
+    assert "arc" in read_json(pinned_repo / "eval/verified.json")["datasets"]
+    git(pinned_repo, "add", "-A")
+    git(pinned_repo, "commit", "-qm", "arc in the suite")
+    pointer, objects = (pinned_repo / "eval/data/arc.dvc").read_text(), cache_objects(pinned_repo)
+    data = pinned_repo / "eval/data/arc/ARC-Easy/test-00000-of-00001.parquet"
+    pinned = data.read_bytes()
+    data.write_bytes(pinned[:-1] + b"X")
+    proc = dvc(pinned_repo, "repro", "verify", check=False)
+    assert proc.returncode != 0 and "ARC-Easy/test-00000-of-00001.parquet" in proc.stdout + proc.stderr
+    assert (pinned_repo / "eval/data/arc.dvc").read_text() == pointer and cache_objects(
+        pinned_repo
+    ) == objects
+    assert "`dvc checkout --force eval/data/arc.dvc`" in proc.stdout + proc.stderr
+    dvc(pinned_repo, "checkout", "--force", "eval/data/arc.dvc")
+    assert data.read_bytes() == pinned
+
+
+def test_a_hand_edited_params_yaml_stops_the_pipeline_and_evaluate(reproduced_repo):
+    """Any key, not only the verify stage's params: verify runs on every `dvc repro`."""
+    params = reproduced_repo / "params.yaml"
+    params.write_text(params.read_text().replace("batch_size: 1", "batch_size: 4"))
+    before = (reproduced_repo / "dvc.lock").read_text()
+    proc = dvc(reproduced_repo, "repro", check=False)
+    assert proc.returncode != 0
+    assert "inference.batch_size: conf/ gives 1, params.yaml has 4" in proc.stdout + proc.stderr
+    assert (reproduced_repo / "dvc.lock").read_text() == before
+    git(reproduced_repo, "checkout", "--", "eval/verified.json")  # removed by DVC as the failed stage's out
+    proc = dvc(reproduced_repo, "repro", "--single-item", "evaluate", check=False)  # without verify
+    assert proc.returncode != 0 and "inference.batch_size: conf/ gives 1" in proc.stdout + proc.stderr
+    assert (reproduced_repo / "dvc.lock").read_text() == before
 
 
 def test_stale_params_stop_the_pipeline(reproduced_repo):
@@ -238,7 +302,7 @@ def test_plots_put_scores_on_the_x_axis_and_the_page_says_why_it_is_blank_offlin
 
 
 def test_an_inference_change_reruns_evaluation_and_nothing_else_does(reproduced_repo):
-    assert "up to date" in dvc(reproduced_repo, "status").stdout
+    assert pipeline_changes(reproduced_repo) == {}
     conf = reproduced_repo / "conf/inference/cpu-fp32.yaml"
     conf.write_text(conf.read_text().replace("batch_size: 1", "batch_size: 2"))
     evalpin(reproduced_repo, "compose")
@@ -276,6 +340,15 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     data = first["suite"]["tasks"]["arc_easy"]["data"]
     assert data["name"] == "arc" and data["revision"] == ARC_COMMIT
     assert data["lock_digest"] == load_lock(pinned_repo / "eval/data/arc.lock.json").digest
+    # the arrow cache the library built is recorded; edited behind the verified files, it is rebuilt
+    cache = Path(catalog.cache_dir(pinned_repo, "arc"))
+    assert data_cache.problem(cache) is None and data_cache.manifest_path(cache).is_file()
+    arrow = sorted(cache.rglob("*test.arrow"))[0]
+    (pinned_repo / "eval/results/arc_easy.json").unlink()  # so that arc_easy runs and reads the cache
+    arrow.write_bytes(arrow.read_bytes().replace(b"Paris", b"Pariz"))
+    assert "changed since evalpin built the cache" in str(data_cache.problem(cache))
+    assert evaluate(pinned_repo, params) == metrics and data_cache.problem(cache) is None
+    assert b"Paris" in arrow.read_bytes()  # rebuilt from eval/data/arc
     # a re-pin that adds ARC-Challenge changes arc's lock, not the files arc_easy reads: it is reused,
     # and the gate still compares it
     hub = pinned_repo / "hub/datasets--tests--arc/snapshots"

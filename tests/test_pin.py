@@ -87,6 +87,11 @@ def test_repin_replaces_the_delivery_and_the_old_one_stays_in_the_cache(pinned_r
     git(pinned_repo, "checkout", "-q", "--", "models/demo-tiny.dvc")
     dvc(pinned_repo, "checkout", "--force", "models/demo-tiny.dvc")
     git(pinned_repo, "checkout", "-q", "--", "models/demo-tiny.lock.json")
+    assert (
+        "conf/model/demo-tiny.yaml: field 'revision'"
+        in evalpin_in_process(pinned_repo, "verify", "demo-tiny", check=False).stderr
+    )  # the conf still names r2: the rollback takes it back too
+    git(pinned_repo, "checkout", "-q", "--", "conf/model/demo-tiny.yaml")
     assert evalpin_in_process(pinned_repo, "verify", "demo-tiny").returncode == 0
 
 

@@ -24,6 +24,7 @@ from support import (
     evalpin_in_process,
     git,
     make_template_repo,
+    pipeline_changes,
     read_json,
     run,
     select_model,
@@ -93,7 +94,7 @@ def test_repro_evaluates_and_compare_names_both_models(real_repo):
     revision = read_json(real_repo / "eval/verified.json")["revision"]
     assert f"candidate workspace: {NAME} at commit {revision[:12]}" in proc.stdout
     assert "baseline  demo-baseline: demo-tiny at commit e0df55c47369" in proc.stdout
-    assert "up to date" in dvc(real_repo, "status").stdout
+    assert pipeline_changes(real_repo) == {}
 
 
 def test_serve_args_serve_exactly_the_pinned_files(real_repo):

@@ -96,4 +96,17 @@ def test_release_refuses_a_committed_dvc_config_holding_a_secret(releasable):
     assert proc.returncode == 2 and "release refused" in proc.stderr
     assert "remote.team.secret_access_key, remote.web.url" in proc.stderr and "rotate" in proc.stderr
     assert secret not in proc.stderr and "pa55word-x" not in proc.stderr
+
+
+def test_release_refuses_a_model_conf_naming_another_revision_than_its_lock(releasable):
+    conf = releasable / "conf/model/demo-tiny.yaml"
+    locked = json.loads((releasable / "models/demo-tiny.lock.json").read_text())["source"]["revision"]
+    conf.write_text(conf.read_text().replace(locked, "f" * 40))
+    evalpin(releasable, "compose")
+    git(releasable, "commit", "-qam", "another revision, never evaluated")
+    proc = evalpin(releasable, "release", "demo-tiny", "-m", "x", check=False)
+    assert proc.returncode == 2
+    assert f"conf/model/demo-tiny.yaml: field 'revision' is '{'f' * 40}', but models/demo-tiny.lock.json" in (
+        proc.stderr
+    )
     assert "demo-tiny@" not in git(releasable, "tag").stdout

@@ -1,10 +1,8 @@
 """`evalpin report`: the scores against the committed baseline, in words (the HTML page: test_report_html)."""
 
-import json
-
-from evalpin.output_set import write_set
 from evalpin.report import truncation_lines
 from support import evalpin_in_process, git
+from support.outputs import rewrite_outputs
 
 
 def test_a_baseline_of_another_model_is_no_baseline_yet(reproduced_repo):
@@ -13,16 +11,7 @@ def test_a_baseline_of_another_model_is_no_baseline_yet(reproduced_repo):
     ours = {
         name: (eval_dir / name).read_bytes() for name in ("metrics.json", "fingerprint.json", "scores.json")
     }
-    theirs = json.loads(ours["fingerprint.json"])
-    theirs["delivery"]["name"] = "smollm2"
-    metrics = json.loads(ours["metrics.json"])
-    first = next(iter(metrics["tasks"]))
-    metrics["tasks"][first]["score"] = 1 - metrics["tasks"][first]["score"]  # other scores
-    records = {
-        f.stem: [json.loads(line) for line in f.read_text().splitlines()]
-        for f in sorted((eval_dir / "samples").glob("*.jsonl"))
-    }
-    write_set(reproduced_repo, records, theirs, json.loads(ours["scores.json"]), metrics)  # the real writer
+    rewrite_outputs(reproduced_repo, {"demo_color_mc": 0.2}, model="smollm2")  # other scores, another model's
     git(reproduced_repo, "commit", "-qam", "smollm2's baseline")
     for name, blob in ours.items():
         (eval_dir / name).write_bytes(blob)

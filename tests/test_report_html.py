@@ -1,6 +1,5 @@
 """`evalpin report --html`: one self-contained page; a real browser (Debian's chromium) draws its chart."""
 
-import json
 import shutil
 import subprocess
 
@@ -8,6 +7,7 @@ import pytest
 
 from evalpin.report_html import CANDIDATE_COLOUR, GATE_COLOUR, releases
 from support import evalpin_in_process, git
+from support.outputs import rewrite_outputs
 from support.png import coloured_pixels, read_rgb
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -19,10 +19,7 @@ def two_releases(reproduced_repo):
     """demo-tiny@v1.0.0 (the evaluated baseline), then v1.1.0 whose demo_color_mc dropped to 0.2 (a
     regression the gate catches), checked out: the page for the workspace against v1.0.0."""
     git(reproduced_repo, "tag", "demo-tiny@v1.0.0")
-    path = reproduced_repo / "eval/metrics.json"
-    metrics = json.loads(path.read_text())
-    metrics["tasks"]["demo_color_mc"]["score"] = 0.2
-    path.write_text(json.dumps(metrics, indent=2))
+    rewrite_outputs(reproduced_repo, {"demo_color_mc": 0.2})  # as a worse delivery's evaluation writes it
     git(reproduced_repo, "commit", "-qam", "a worse delivery")
     git(reproduced_repo, "tag", "demo-tiny@v1.1.0")
     evalpin_in_process(reproduced_repo, "report", "--html", "report.html", "--baseline", "demo-tiny@v1.0.0")

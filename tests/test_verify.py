@@ -179,3 +179,31 @@ def test_a_re_pinned_dataset_is_refused_until_accepted(template_repo):
     conf_file.write_text("")
     with pytest.raises(DriftError, match=r"conf/data/arc.yaml is missing or empty"):
         require_verified_dataset(template_repo, "arc")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("revision", "f" * 40), ("repo_id", "someone/else"), ("revision", "main")]
+)
+def test_a_model_conf_naming_another_revision_or_repo_than_its_lock_is_refused(pinned_repo, field, value):
+    """Else the pipeline, verify and release would record a revision that was never evaluated."""
+    conf = pinned_repo / "conf/model/demo-tiny.yaml"
+    text = yaml.safe_load(conf.read_text())
+    conf.write_text(yaml.safe_dump({**text, field: value}))
+    proc = evalpin_in_process(pinned_repo, "verify", "demo-tiny", "--files-only", check=False)
+    assert proc.returncode == 2
+    assert (
+        f"conf/model/demo-tiny.yaml: field {field!r} is {value!r}, but models/demo-tiny.lock.json pins"
+        in (proc.stderr)
+    )
+    assert f"Set `{field}: {text[field]}` in conf/model/demo-tiny.yaml" in proc.stderr
+
+
+def test_params_naming_another_revision_than_the_lock_are_refused_before_evaluating(pinned_repo):
+    """`dvc exp run -S model.revision=...` composes params.yaml itself: evaluate checks it with the lock."""
+    from evalpin.compose import load_params
+    from evalpin.evaluate import evaluate
+
+    params = load_params(pinned_repo)
+    params["model"]["revision"] = "f" * 40
+    with pytest.raises(EvalpinError, match=r"params.yaml \(section model\): field 'revision' is 'fff"):
+        evaluate(pinned_repo, params)

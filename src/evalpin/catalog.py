@@ -10,19 +10,16 @@ from its leaves' stored results (evalpin.tasks), as lm-eval aggregates it.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from evalpin import project
 from evalpin.catalog_tree import GROUP, TASK, Node, kind_word, resolve
+from evalpin.dataset_card import Card, check_task_kwargs
 from evalpin.environment import offline_environment
 from evalpin.errors import EvalpinError
-from evalpin.inventory import list_delivery
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task or tag: evalpin_NAME
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -254,10 +251,24 @@ def leaf_specs(root: Path, suite: dict) -> dict[str, LeafSpec]:
                 cards[data] = Card.read(root, data), cache_dir(root, data)
             card = cards[data][0]
             card.check(leaf.name, leaf.config)
+            check_leaf_kwargs(root, leaf, data)
             config = leaf_spec(root, leaf, data, cards[data][1], entry["gen_kwargs"])
             splits = card.configs[str(leaf.config.get("dataset_name") or "default")]
             specs[leaf.name] = LeafSpec(leaf.name, data, config, leaf.path, leaf.config, splits)
     return specs
+
+
+def check_leaf_kwargs(root: Path, leaf: Node, data: str) -> None:
+    """A catalog task that sets its own data_files or data_dir reads them under the pinned snapshot: only
+    locked files (dataset_card.py)."""
+    kwargs = leaf.config.get("dataset_kwargs") or {}
+    if "data_files" in kwargs or "data_dir" in kwargs:
+        from evalpin.verify import load_data_lock
+
+        locked = frozenset(load_data_lock(root, data).by_path())
+        check_task_kwargs(
+            str(leaf.path or leaf.name), leaf.name, kwargs, project.data_dir(root, data), locked
+        )
 
 
 def leaf_spec(root: Path, leaf: Node, data: str, cache: str, gen_kwargs: dict) -> dict:
@@ -317,65 +328,3 @@ def cache_dir(root: Path, data: str) -> str:
     digest = load_data_lock(root, data).digest
     hf_home = Path(os.environ.get("HF_HOME") or offline_environment(root)["HF_HOME"])
     return str(hf_home / "datasets" / "evalpin" / f"{data}-{digest[:16]}")
-
-
-@dataclass(frozen=True)
-class Card:
-    """A pinned dataset's README `configs:` (config -> split -> data_files patterns) and its files."""
-
-    path: Path
-    configs: dict[str, dict[str, list[str]]]
-    pinned: tuple[str, ...]
-
-    @classmethod
-    def read(cls, root: Path, data: str) -> Card:
-        path = project.data_dir(root, data) / "README.md"
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-        header = yaml.safe_load(text.split("---")[1]) if text.startswith("---") else {}
-        configs = {}
-        for config in (header or {}).get("configs") or []:
-            files = config.get("data_files") or []
-            listed = isinstance(files, list)
-            pairs = [(f.get("split"), f.get("path")) for f in files] if listed else files.items()
-            configs[config.get("config_name")] = {str(s): as_list(p) for s, p in pairs}
-        return cls(path, configs, tuple(list_delivery(path.parent)) if path.parent.is_dir() else ())
-
-    def missing(self, config: str) -> list[str]:
-        """The config's splits that no pinned file matches."""
-        return [s for s, patterns in self.configs[config].items() if not pinned_any(self.pinned, patterns)]
-
-    def check(self, task: str, fields: dict) -> None:
-        """The card declares the config and the split the task reads, and every split of that config has
-        a pinned file (the datasets library loads a config whole)."""
-        config = fields.get("dataset_name") or "default"
-        split = fields.get("test_split") or fields.get("validation_split")
-        fix = (
-            f"re-pin it with `evalpin pin-data` including that {{}} (--include), or bind {task!r} elsewhere."
-        )
-        if config not in self.configs:
-            raise EvalpinError(
-                f"{self.path}: field 'configs' has no config_name {config!r} (has {sorted(self.configs)}), "
-                f"which catalog task {task!r} reads (dataset_name); " + fix.format("config")
-            )
-        missing = self.missing(config)
-        if split in missing:
-            raise EvalpinError(
-                f"{self.path}: config {config!r} has no pinned file for split {split!r} (splits "
-                f"{sorted(self.configs[config])}), which catalog task {task!r} evaluates on; "
-                + fix.format("split")
-            )
-        if missing:
-            raise EvalpinError(
-                f"{self.path}: config {config!r} lists split(s) {missing} with no pinned file; the datasets "
-                f"library loads every split of a config, so catalog task {task!r} cannot load it. Re-pin "
-                "with `evalpin pin-data` including those splits too: "
-                + " ".join(f"--include '{p}'" for s in missing for p in self.configs[config][s])
-            )
-
-
-def as_list(patterns: str | list[str] | None) -> list[str]:
-    return [patterns] if isinstance(patterns, str) else list(patterns or [])
-
-
-def pinned_any(pinned: tuple[str, ...] | list[str], patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(p, pattern) for p in pinned for pattern in patterns)

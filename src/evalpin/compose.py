@@ -98,3 +98,21 @@ def check_params(root: Path) -> list[str]:
         return found
     check_settings(root, expected, files)
     return []
+
+
+def require_composed(root: Path) -> bool:
+    """EvalpinError naming each key where params.yaml disagrees with conf/, or a value that cannot run;
+    True when compared, False inside `dvc exp run` (DVC itself has just composed params.yaml, with its -S
+    overrides: only its values are checked)."""
+    if in_dvc_experiment():
+        from evalpin.params_check import check_settings
+
+        check_settings(root, load_params(root))  # the -S overrides, checked before evaluate runs
+        return False
+    if diffs := check_params(root):
+        raise EvalpinError(
+            "params.yaml disagrees with conf/ (conf/ is the source of truth):\n  "
+            + "\n  ".join(diffs)
+            + "\nRun `evalpin compose` (or `make repro`) to rewrite params.yaml, then `dvc repro`."
+        )
+    return True

@@ -21,6 +21,7 @@ import yaml
 
 from evalpin import adapter, ggufinfo, project
 from evalpin.atomic import kill_point, replace_dir, temp_prefix, write_atomic
+from evalpin.dataset_card import CARD, Card
 from evalpin.documents import read_yaml, switch
 from evalpin.errors import EvalpinError
 from evalpin.golden import golden_path, remember_rendering, write_golden
@@ -225,8 +226,11 @@ def pin_dataset_locked(root: Path, request: DataPinRequest) -> Lock:
 
 
 def check_staged_dataset(request: DataPinRequest, staged: Path, lock: Lock, where: str) -> Lock:
-    """A dataset's one check on the staged bytes: a loading script only when trusted."""
+    """A dataset's checks on the staged bytes: a loading script only when trusted, and a card that makes
+    the datasets library read only files of the lock."""
     check_data_safety(lock, request.trust_loading_script, where)
+    card = Card.of(staged, Path(project.DATA_DIR) / request.name / CARD)
+    card.check_read_path(staged, frozenset(lock.by_path()))
     return lock
 
 

@@ -8,6 +8,7 @@ DVC remote holding the delivery and the pipeline outputs.
 from __future__ import annotations
 
 import glob
+import json
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from evalpin.locking import exclusive
 from evalpin.output_set import check_set
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.remote import MOVE_SECRETS
+from evalpin.selection import verify_suite_datasets
 from evalpin.verify import require_verified
 
 BUMP_ORDER = ("major", "minor", "patch")
@@ -40,13 +42,13 @@ def preflight(root: Path, name: str) -> list[str]:
     problems += committed_secrets(root)
     if diffs := check_params(root):
         problems.append("params.yaml disagrees with conf/: " + "; ".join(diffs) + " (run `evalpin compose`)")
-    status = project.run_dvc(root, "status", "--json").stdout.strip()
-    if status not in ("", "{}"):
+    if status := pipeline_changes(root):
         problems.append(
-            f"`dvc status` is not clean ({status}): run `dvc repro` and commit dvc.lock and eval/"
+            f"`dvc status` is not clean ({json.dumps(status)}): run `dvc repro` and commit dvc.lock and eval/"
         )
     problems += outputs_problems(root)
     require_verified(root, name)  # raises DriftError with the table
+    verify_suite_datasets(root)  # what the always-changed verify stage checks on every run
     return problems
 
 
@@ -89,6 +91,18 @@ def clear_stale_tag_locks(root: Path, name: str) -> None:
             )
         lock_file.unlink()
         print(f"evalpin: removed {lock_file}, left by an interrupted release", file=sys.stderr)
+
+
+def pipeline_changes(root: Path) -> dict:
+    """`dvc status --json` without the verify stage's "always changed" (it runs on every `dvc repro`, and
+    preflight verifies what it checks): empty when the outputs are current."""
+    status = json.loads(project.run_dvc(root, "status", "--json").stdout.strip() or "{}")
+    found = {}
+    for stage, changes in status.items():
+        kept = [change for change in changes if change != "always changed"]
+        if kept:
+            found[stage] = kept
+    return found
 
 
 def push_to_remote(root: Path, name: str) -> None:

@@ -26,7 +26,7 @@ from evalpin.pin import copy_delivery, staging_dir
 from evalpin.remote import pull_failure
 from evalpin.roles import DATASET
 from evalpin.sources import upstream_of
-from evalpin.verify import describe_drift, load_data_lock, state_of, verify_delivery
+from evalpin.verify import describe_drift, load_data_lock, restore_advice, state_of, verify_delivery
 
 
 def restore(root: Path, name: str, datasets: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
@@ -89,8 +89,7 @@ def in_place(root: Path, lock: Lock, destination: Path) -> str:
         raise DriftError(
             f"{destination} exists but does not match {lock.what}.lock.json:\n"
             f"{describe_drift(report)}\n"
-            "Refusing to overwrite local changes. Move it aside "
-            f"(`mv {lock.what} {lock.what}.mine`) and run restore again."
+            f"Refusing to overwrite local changes. {restore_advice(lock)}."
         )
     if not (root / f"{lock.what}.dvc").is_file():
         raise EvalpinError(

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from evalpin import catalog, project, taskkey, taskstore
+from evalpin import catalog, data_cache, project, taskkey, taskstore
 from evalpin.attest import check_before_evaluation
 from evalpin.backends import base_of
 from evalpin.errors import EvalpinError
@@ -95,10 +95,11 @@ def verify_inputs(root: Path, params: dict, plan: dict[str, Leaf], server: bool 
     """Fail closed before anything loads: the delivery (and its base) match their locks, conf/model agrees
     with the lock, each dataset these tasks read matches its lock, and (`server`) a server backend serves
     the pin: what the fingerprint records of that check."""
-    from evalpin.verify import require_verified, require_verified_dataset
+    from evalpin.verify import check_identity, require_verified, require_verified_dataset
 
     model, backend = section(params, "model"), section(params, "backend")
     lock = require_verified(root, model["name"])
+    check_identity(lock, model, "params.yaml (section model)")  # `dvc exp run -S` skips compose --check
     check_base(lock, model)
     check_gguf(lock, model)
     for name in sorted({leaf.spec.data for leaf in plan.values() if leaf.spec}):
@@ -130,7 +131,9 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     torch.set_num_threads(int(inference["torch_threads"]))
     lm = load_model(root, model, inference, backend)
     progress = Progress(len(plan))
-    with without_env_info():
+    read = sorted({leaf.spec.data for leaf in plan.values() if leaf.spec})
+    caches = {data: Path(catalog.cache_dir(root, data)) for data in read}
+    with without_env_info(), data_cache.proven(caches):  # derived from verified files, proven before use
         for name, leaf in plan.items():
             progress.start(name)
             started = time.monotonic()

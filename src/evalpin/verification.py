@@ -16,7 +16,15 @@ from pathlib import Path
 from evalpin import project
 from evalpin.errors import EvalpinError, ExitCode
 from evalpin.lock import Lock
-from evalpin.verify import Report, describe_drift, require_verified, summarize, verify_dataset, verify_pinned
+from evalpin.verify import (
+    Report,
+    describe_drift,
+    require_verified,
+    restore_advice,
+    summarize,
+    verify_dataset,
+    verify_pinned,
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,11 @@ def judge(root: Path, name: str, lock: Lock, report: Report, request: VerifyRequ
         for package, (locked, now) in report.runtime_changes.items()
     )
     if not report.ok:
-        drift = (f"models/{name}: DRIFT against models/{name}.lock.json", describe_drift(report))
+        drift = (
+            f"models/{name}: DRIFT against models/{name}.lock.json",
+            describe_drift(report),
+            f"{restore_advice(lock)}.",
+        )
         return Check(err=(*warnings, *drift), code=ExitCode.DRIFT)
     if request.strict and report.runtime_changes:
         strict = "evalpin: --strict: runtime differs from the lock (see warnings above); re-pin or match it."
@@ -187,7 +199,10 @@ def verify_datasets(root: Path, names: list[str], full: bool, accept: bool) -> I
     for name in chosen:
         lock, report = verify_dataset(root, name, full=full or accept, accepting=accept)
         if not report.ok:
-            drift = f"{lock.what}: DRIFT against {lock.what}.lock.json\n{describe_drift(report)}"
+            drift = (
+                f"{lock.what}: DRIFT against {lock.what}.lock.json\n{describe_drift(report)}\n"
+                f"{restore_advice(lock)}."
+            )
             yield Check(out=(drift,), code=ExitCode.DRIFT)
             continue
         yield Check(

@@ -17,6 +17,7 @@ from pathlib import Path
 from evalpin import project
 from evalpin.adapter import check_binding
 from evalpin.atomic import write_atomic
+from evalpin.dataset_card import Card
 from evalpin.documents import read_yaml, switch
 from evalpin.errors import DriftError, EvalpinError
 from evalpin.hashing import sha256_files
@@ -137,6 +138,7 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     conf = read_yaml(conf_file, f"restore it: `git checkout conf/model/{name}.yaml`", missing_ok=True)
     switches = [switch(conf, key, str(conf_file)) for key in ("allow_pickle", "trust_remote_code")]
     check_safety(lock, *switches, str(conf_file))
+    check_identity(lock, conf, f"conf/model/{name}.yaml")
     report = verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
     if report.ok:  # the locked bytes, but are they loadable? A 0-byte file was pinned as it was.
         source = lock.source
@@ -148,6 +150,19 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     return lock, report
 
 
+def check_identity(lock: Lock, conf: dict, conf_file: str) -> None:
+    """The repo_id and revision a model's conf (or params.yaml's model section) names must be the lock's:
+    otherwise a release would record a revision that was never evaluated."""
+    for key, locked in (("repo_id", lock.source.repo_id), ("revision", lock.source.revision)):
+        if key in conf and conf[key] != locked:
+            raise EvalpinError(
+                f"{conf_file}: field {key!r} is {conf[key]!r}, but models/{lock.name}.lock.json pins "
+                f"{locked!r}. Set `{key}: {locked}` in conf/model/{lock.name}.yaml and run `evalpin "
+                f"compose`, or pin what it names: `evalpin pin {conf.get('repo_id', lock.source.repo_id)} "
+                f"--revision {conf.get('revision', lock.source.revision)} --name {lock.name}`."
+            )
+
+
 def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = False) -> tuple[Lock, Report]:
     """Verify eval/data/NAME against eval/data/NAME.lock.json, under conf/data/NAME.yaml's trust switch;
     the lock must be the one conf/data/NAME.yaml accepts (`accepting`: about to accept it)."""
@@ -157,7 +172,11 @@ def verify_dataset(root: Path, name: str, full: bool = False, accepting: bool = 
     check_data_safety(lock, switch(conf, "trust_loading_script", where), where)
     if not accepting:
         check_accepted(lock, conf)
-    return lock, verify_delivery(project.data_dir(root, name), lock, state_of(root, lock), full)
+    directory = project.data_dir(root, name)
+    report = verify_delivery(directory, lock, state_of(root, lock), full)
+    if report.ok:  # the card is the locked one: what it makes the datasets library read must be too
+        Card.of(directory).check_read_path(directory, frozenset(lock.by_path()))
+    return lock, report
 
 
 def load_data_lock(root: Path, name: str) -> Lock:
@@ -207,9 +226,19 @@ def require_verified_dataset(root: Path, name: str) -> Lock:
     if not report.ok:
         raise DriftError(
             f"{lock.what} does not match {lock.what}.lock.json:\n{describe_drift(report)}\n"
-            f"Restore the pinned bytes (`dvc checkout {lock.what}`), or re-pin with `evalpin pin-data`."
+            f"{restore_advice(lock)}, or re-pin with `evalpin pin-data`."
         )
     return lock
+
+
+def restore_advice(lock: Lock) -> str:
+    """How to bring back the pinned bytes of a drifted delivery: DVC's cache still holds them (`dvc repro`
+    never commits a drifted copy: dvc.yaml's verify stage depends on the locks, not on the directories)."""
+    restore = "evalpin restore" + ("" if lock.kind == DATASET else f" {lock.name}")
+    return (
+        f"Bring back the pinned bytes: `dvc checkout --force {lock.what}.dvc` (from the DVC cache), or "
+        f"move {lock.what} aside and run `{restore}` (from the DVC remote or the upstream)"
+    )
 
 
 def require_verified(root: Path, name: str) -> Lock:
@@ -217,7 +246,10 @@ def require_verified(root: Path, name: str) -> Lock:
     base to be the one it was certified on, and verified itself."""
     lock, report = verify_pinned(root, name)
     if not report.ok:
-        raise DriftError(f"models/{name} does not match models/{name}.lock.json:\n{describe_drift(report)}")
+        raise DriftError(
+            f"models/{name} does not match models/{name}.lock.json:\n{describe_drift(report)}\n"
+            f"{restore_advice(lock)}."
+        )
     if lock.base:
         check_binding(root, lock)
         require_verified(root, lock.base.name)

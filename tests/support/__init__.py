@@ -5,7 +5,16 @@ layout. pytest finds it through `pythonpath` (pyproject.toml); bench/ and script
 
 from __future__ import annotations
 
-from support.commands import dvc, evalpin, evalpin_in_process, git, killed_at, run, subprocess_env
+from support.commands import (
+    dvc,
+    evalpin,
+    evalpin_in_process,
+    git,
+    killed_at,
+    pipeline_changes,
+    run,
+    subprocess_env,
+)
 from support.hubcache import ARC_COMMIT, ARC_FIX, write_dataset_cache
 from support.real_upstream import REPO_ID as REAL_REPO_ID
 from support.repos import (
@@ -36,6 +45,7 @@ __all__ = [
     "killed_at",
     "make_template_repo",
     "pin_demo",
+    "pipeline_changes",
     "read_json",
     "run",
     "select_model",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -79,3 +80,10 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run(repo, "git", *args, check=check)
+
+
+def pipeline_changes(repo: Path) -> dict:
+    """`dvc status --json` less the verify stage's "always changed" (dvc.yaml: it runs on every `dvc repro`):
+    empty when nothing would rerun for a changed dependency, parameter or output."""
+    status = json.loads(dvc(repo, "status", "--json").stdout or "{}")
+    return {stage: changes for stage, changes in status.items() if changes != ["always changed"]}

@@ -17,7 +17,7 @@ HUB_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny"
 TEMPLATE_PATHS = (
     "conf",
     "eval/tasks",
-    "eval/data/README.md",  # the verify stage depends on eval/data; the tests pin their own datasets
+    "eval/data/README.md",  # the folder pinned datasets go to; the tests pin their own datasets
     "demo",
     "dvc.yaml",
     "params.yaml",

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from evalpin.cli.options import JSON, MODEL, MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
-from evalpin.errors import EvalpinError, ExitCode
+from evalpin.errors import ExitCode
 
 COMMANDS = Commands()
 
@@ -17,22 +17,13 @@ COMMANDS = Commands()
 )
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     """write params.yaml from conf/ (Hydra)"""
-    from evalpin.compose import check_params, compose, in_dvc_experiment, load_params, write_params
+    from evalpin.compose import compose, require_composed, write_params
 
     if args.check:
-        if in_dvc_experiment():
-            from evalpin.params_check import check_settings
-
-            check_settings(root, load_params(root))  # the -S overrides, checked before evaluate runs
+        if require_composed(root):
+            print("params.yaml equals the composition of conf/, and its suite, inference and backend can run")
+        else:
             print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
-            return ExitCode.OK
-        if diffs := check_params(root):
-            raise EvalpinError(
-                "params.yaml disagrees with conf/ (conf/ is the source of truth):\n  "
-                + "\n  ".join(diffs)
-                + "\nRun `evalpin compose` (or `make repro`) to rewrite params.yaml, then `dvc repro`."
-            )
-        print("params.yaml equals the composition of conf/, and its suite, inference and backend can run")
         return ExitCode.OK
     if args.overrides:  # kept in conf/, so that `compose --check` (and `dvc repro`) then agree
         from evalpin.persist import override_choices, persist
