@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support import committed_scores, dvc, evalpin, git, pin_demo
+from support import committed_scores, dvc, evalpin, git, pin_demo, pipeline_changes
 
 pytestmark = pytest.mark.slow
 # The scores-only table of docs/experiments.md: --drop and --keep take regexes matched against the whole
@@ -101,7 +101,7 @@ def compared_and_kept_by_name(repo, r1: str, r3: str) -> None:
     rerun = dvc(repo, "repro").stdout  # conf/ changed: verify reruns (seconds); the scores are kept
     assert "Running stage 'verify'" in rerun and "Running stage 'evaluate'" not in rerun, rerun
     assert (repo / "eval/metrics.json").read_text() == metrics
-    assert "up to date" in dvc(repo, "status").stdout
+    assert pipeline_changes(repo) == {}
     git(repo, "tag", r1, "HEAD")  # a git revision of the same name wins: HEAD has no committed metrics
     shadowed = evalpin(repo, "compare", "--baseline", r1, "--candidate", r3, check=False)
     assert shadowed.returncode == 2 and f"{r1}: cannot read eval/metrics.json from git" in shadowed.stderr

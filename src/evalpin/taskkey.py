@@ -23,6 +23,7 @@ import yaml
 
 from evalpin import catalog
 from evalpin.catalog_tree import read_yaml
+from evalpin.dataset_card import pinned_any
 from evalpin.errors import EvalpinError
 from evalpin.inventory import package_version
 from evalpin.lock import Lock
@@ -150,7 +151,7 @@ def catalog_task(spec: catalog.LeafSpec, data: Lock) -> tuple[dict, dict]:
         "given": portable(given, base),  # what the suite's entry sets on it (gen_kwargs) and its groups
     }
     patterns = [p for split in spec.splits.values() for p in split]
-    files = {f.path: f.sha256 for f in data.files if catalog.pinned_any([f.path], patterns)}
+    files = {f.path: f.sha256 for f in data.files if pinned_any([f.path], patterns)}
     reads = {"dataset": spec.data, "config": spec.dataset_config, "splits": spec.splits, "files": files}
     return definition, reads
 
@@ -273,7 +274,7 @@ def describe(part: str, old: dict, new: dict) -> str:
         return f"task definition: {', '.join(changed) or 'its fields'} changed"
     if "dataset" not in new:
         return f"data: {', '.join(changed) or 'its files'} changed"
-    splits = sorted({s for f in changed for s, p in new["splits"].items() if catalog.pinned_any([f], p)})
+    splits = sorted({s for f in changed for s, p in new["splits"].items() if pinned_any([f], p)})
     where = ", ".join(f"{new['config']}/{s}" for s in splits) or f"{new['config']} files"
     return f"dataset {new['dataset']}: {where} changed"
 
