@@ -5,7 +5,7 @@ import pytest
 
 from evalpin.compose import composed
 from evalpin.errors import EvalpinError
-from evalpin.local_tasks import declared_names
+from evalpin.local_tasks import declared_kinds, declared_names
 from evalpin.params_check import check_settings
 from evalpin.pin import DataPinRequest, pin_dataset
 from support import ARC_COMMIT, TEMPLATE, dvc, evalpin_in_process, git, read_json, write_dataset_cache
@@ -62,6 +62,10 @@ def test_a_value_that_cannot_run_names_its_conf_file_field_and_valid_values(grou
             r"suite.tasks names 'demo_colour_mc', which no",
         ),
         (lambda p: p["suite"].update(chat_tasks=["nope"]), r"suite.chat_tasks names 'nope'"),
+        (
+            lambda p: p["suite"].update(tasks=["demo_suite"]),  # the demo YAMLs' tag: each task runs alone
+            r"suite.tasks names 'demo_suite', a tag in eval/tasks/; .* list its tasks one by one",
+        ),
         (lambda p: p["suite"].update(tasks=[], chat_tasks=None), r"the suite lists no tasks"),
         (lambda p: p["suite"].update(chat_tasks=["demo_color_mc"]), r"under both `tasks` and `chat_tasks`"),
         (
@@ -101,6 +105,7 @@ def test_task_tag_and_group_names_are_declared_including_subfolders(tmp_path):
     (tmp_path / "sub/a.yaml").write_text("task: a\ntag: [t1, t2]\ncustom_dataset: !function utils.load\n")
     (tmp_path / "g.yaml").write_text("group: g\ntask: [a]\n")
     assert declared_names(tmp_path, tmp_path) == {"a", "t1", "t2", "g"}
+    assert declared_kinds(tmp_path, tmp_path) == {"a": "task", "t1": "tag", "t2": "tag", "g": "group"}
 
 
 def test_a_bad_suite_fails_the_verify_stage_before_dvc_deletes_the_outputs(reproduced_repo):

@@ -42,6 +42,14 @@ def test_the_page_holds_scores_gate_history_and_drift_and_needs_no_network(two_r
     )
     assert proc.returncode == 2 and "--baseline v1.0: not a git revision here" in proc.stderr
     assert not proc.stdout and not (two_releases / "other.html").exists()
+    metrics = two_releases / "eval/metrics.json"  # a baseline whose scores were edited after the run
+    metrics.write_text(metrics.read_text().replace('"score": 0.2', '"score": 0.9', 1))
+    git(two_releases, "commit", "-qam", "edited scores")
+    git(two_releases, "tag", "edited")
+    proc = evalpin_in_process(
+        two_releases, "report", "--html", "other.html", "--baseline", "edited", check=False
+    )
+    assert proc.returncode == 2 and "does not match field 'outputs'" in proc.stderr  # not "no baseline"
 
 
 @pytest.mark.skipif(not BROWSER, reason="no browser: `apt-get install chromium` (Debian) runs this test")

@@ -1,5 +1,9 @@
 """Why a stored result is not reused, in words naming the key field that changed."""
 
+import os
+
+from evalpin import taskstore
+from evalpin.paths import RESULTS_DIR
 from evalpin.taskkey import changes, files_digest
 
 
@@ -44,3 +48,15 @@ def test_the_files_digest_ignores_the_datasets_name_not_what_was_read():
     renamed = key(data={"dataset": "ai2_arc"})
     assert files_digest(key()) == files_digest(renamed)
     assert files_digest(key()) != files_digest(key(data={"config": "ARC-Challenge"}))
+
+
+def test_prune_keeps_a_live_writers_temporary_and_removes_a_dead_ones(tmp_path):
+    """A Slurm job may still be writing its result while another process merges (taskstore.prune)."""
+    folder = tmp_path / RESULTS_DIR
+    folder.mkdir(parents=True)
+    live = folder / f".a.json.evalpin-{os.getpid()}-x1.tmp"
+    dead = folder / ".b.json.evalpin-999999999-x2.tmp"
+    for path in (live, dead, folder / "a.json", folder / "gone.json"):
+        path.write_text("{}")
+    assert taskstore.prune(tmp_path, ["a"]) == [dead.name, "gone.json"]
+    assert live.exists() and (folder / "a.json").exists()

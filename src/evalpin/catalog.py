@@ -320,11 +320,15 @@ def primary_score(fields: dict) -> tuple[str, str]:
 
 
 def cache_dir(root: Path, data: str) -> str:
-    """The datasets library's cache for one pinned lock of `data`. Its own cache is keyed by the folder's
-    name and the README's configs, not by content (measured: a re-pinned eval/data/arc with other answer
-    keys was served from the old arrow cache), so each lock digest gets a cache of its own."""
+    """The datasets library's cache for one pinned lock of `data` (one per Slurm array job). Its own cache
+    is keyed by the folder's name and the README's configs, not by content (measured: a re-pinned
+    eval/data/arc with other answer keys was served from the old arrow cache), so each lock digest gets
+    a cache of its own."""
     from evalpin.verify import load_data_lock
 
     digest = load_data_lock(root, data).digest
     hf_home = Path(os.environ.get("HF_HOME") or offline_environment(root)["HF_HOME"])
-    return str(hf_home / "datasets" / "evalpin" / f"{data}-{digest[:16]}")
+    # Slurm array jobs on one shared clone build and prove caches at the same time: each job its own
+    # (data_cache.py would otherwise see another job's half-built cache as tampered and remove it)
+    job = os.environ.get("SLURM_ARRAY_TASK_ID")
+    return str(hf_home / "datasets" / "evalpin" / f"{data}-{digest[:16]}{f'-job{job}' if job else ''}")

@@ -82,7 +82,11 @@ def slurm_cfg(cfg: dict) -> dict:
 
 
 def on_node(worker: Worker, shard: list[str]) -> None:
-    """What an array job runs: the worker, its errors (of the same type) naming the node they happened on."""
+    """What an array job runs: the worker, its errors (of the same type) naming the node they happened on;
+    lm-eval's chatter filtered as in a local run (EVALPIN_VERBOSE=1 keeps it)."""
+    from evalpin import quiet
+
+    quiet.install(False)
     try:
         worker(shard)
     except EvalpinError as exc:

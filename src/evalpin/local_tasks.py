@@ -11,19 +11,26 @@ from evalpin.errors import EvalpinError
 
 def declared_names(folder: Path, root: Path) -> set[str]:
     """Every task, group and tag name the YAMLs under `folder` declare (lm-eval indexes it recursively)."""
+    return set(declared_kinds(folder, root))
+
+
+def declared_kinds(folder: Path, root: Path) -> dict[str, str]:
+    """Each name the YAMLs under `folder` declare -> "task", "group" or "tag"."""
     rel = folder.relative_to(root) if folder.is_relative_to(root) else folder
     if not folder.is_dir():
         raise EvalpinError(
             f"{rel}: suite.include_path is not a folder of task YAMLs. Point it at one (conf/suite/, "
             "`include_path: eval/tasks`), then `evalpin compose`."
         )
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for path in sorted(folder.rglob("*.yaml")):
         fields = read_task_yaml(path, path.relative_to(root) if path.is_relative_to(root) else path)
         tags = fields.get("tag") or []
-        for name in [fields.get("task"), fields.get("group"), *([tags] if isinstance(tags, str) else tags)]:
+        for name in [*([tags] if isinstance(tags, str) else tags), fields.get("group")]:
             if isinstance(name, str):
-                found.add(name)
+                found.setdefault(name, "group" if name == fields.get("group") else "tag")
+        if isinstance(fields.get("task"), str):
+            found[fields["task"]] = "task"
     return found
 
 

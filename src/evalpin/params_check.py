@@ -136,7 +136,7 @@ def check_backend_name(name: str, where: str) -> None:
 def check_suite_tasks(root: Path, suite: dict, where: str) -> None:
     """The suite runs something, each task once, every local task is declared under include_path, and
     every catalog entry resolves, binds its pinned data and finds the config and split it reads there."""
-    from evalpin.local_tasks import declared_names
+    from evalpin.local_tasks import declared_kinds
 
     plain, chat = [*(suite.get("tasks") or [])], list(suite.get("chat_tasks") or [])
     if not plain and not chat and not suite.get("catalog"):
@@ -144,8 +144,14 @@ def check_suite_tasks(root: Path, suite: dict, where: str) -> None:
     if both := sorted(set(plain) & set(chat)):
         raise EvalpinError(f"{where}: {both} listed under both `tasks` and `chat_tasks`; keep one.")
     include = root / suite["include_path"]
-    declared = declared_names(include, root)
+    declared = declared_kinds(include, root)
     for field, listed in (("tasks", plain), ("chat_tasks", chat)):
+        if grouped := [t for t in listed if declared.get(t) in ("group", "tag")]:
+            raise EvalpinError(
+                f"{where}: suite.{field} names {grouped[0]!r}, a {declared[grouped[0]]} in "
+                f"{suite['include_path']}/; each task is evaluated (and stored) on its own, so list its "
+                "tasks one by one under `tasks:`."
+            )
         if unknown := [t for t in listed if t not in declared]:
             raise EvalpinError(
                 f"{where}: suite.{field} names {unknown[0]!r}, which no YAML under {suite['include_path']}/ "

@@ -24,7 +24,7 @@ from evalpin.compose import CONFIG_NAME, compose, differences
 from evalpin.errors import EvalpinError
 
 CONFIG_FILE = f"{project.CONF_DIR}/{CONFIG_NAME}.yaml"
-NAMED_GROUPS = ("model", "suite", "backend")  # their options carry `name:`, so params show the choice
+NAMED_GROUPS = ("model", "suite", "backend", "launcher")  # options carry `name:`: params show the choice
 
 
 def selected(root: Path) -> dict[str, str]:

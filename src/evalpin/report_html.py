@@ -48,10 +48,8 @@ def releases(root: Path, name: str) -> list[Release]:
     tags = [t for t in project.git(root, "tag", "--list", f"{name}@v*").splitlines() if t]
     found = []
     for tag in sorted(tags, key=version_key):
-        try:
-            found.append(Release(tag, read_at(root, tag, METRICS_FILE)))
-        except EvalpinError:
-            continue  # a tag without committed metrics has no point in the history
+        if project.git_show(root, tag, METRICS_FILE)[0] is not None:  # without metrics: no point on it
+            found.append(Release(tag, load_side(root, tag).metrics))  # checked against its outputs
     return found
 
 
@@ -70,10 +68,9 @@ def comparison_or_none(root: Path, baseline: str, gate: dict, name: str) -> tupl
             f"--baseline {baseline}: not a git revision here. Name a tag, branch or commit "
             "(`git tag --list`, `gto show`)."
         ) from exc
-    try:
-        side = load_side(root, baseline)
-    except EvalpinError:
+    if project.git_show(root, baseline, METRICS_FILE)[0] is None:
         return None, f"no baseline yet for {name}: {baseline} has no committed {METRICS_FILE}"
+    side = load_side(root, baseline)  # committed metrics not bound to their outputs: refused, not hidden
     measured = (side.fingerprint.get("delivery") or {}).get("name")
     if measured != name:
         return None, f"no baseline yet for {name}: the scores at {baseline} are {measured}'s"

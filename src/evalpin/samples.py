@@ -14,7 +14,10 @@ from pathlib import Path
 from evalpin.errors import EvalpinError
 from evalpin.outputs import groups_at, read_samples
 
-NOT_RECORDED = "(not recorded: samples written before evalpin recorded questions; rerun `dvc repro -f`)"
+NOT_RECORDED = (
+    "(not recorded: samples written before evalpin recorded questions; rerun them: "
+    "`rm -rf eval/results && dvc repro`)"
+)
 
 
 def task_samples(root: Path, task: str, rev: str) -> list[dict]:

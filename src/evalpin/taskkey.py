@@ -29,7 +29,7 @@ from evalpin.inventory import package_version
 from evalpin.lock import Lock
 
 # Bump when what a stored result holds, or how its records are derived (evaluate.sample_records), changes.
-FORMAT = 1
+FORMAT = 2
 # What computes a score: a change of any of these versions recomputes every task.
 RESULT_PACKAGES = ("torch", "transformers", "tokenizers", "lm_eval", "datasets", "numpy", "peft", "gguf")
 MODEL_FIELDS_IGNORED = ("upstream",)  # where a pin was fetched from: the lock digest names the bytes
@@ -150,10 +150,26 @@ def catalog_task(spec: catalog.LeafSpec, data: Lock) -> tuple[dict, dict]:
         "fields": portable(spec.fields, base),
         "given": portable(given, base),  # what the suite's entry sets on it (gen_kwargs) and its groups
     }
-    patterns = [p for split in spec.splits.values() for p in split]
-    files = {f.path: f.sha256 for f in data.files if pinned_any([f.path], patterns)}
-    reads = {"dataset": spec.data, "config": spec.dataset_config, "splits": spec.splits, "files": files}
+    reads = {
+        "dataset": spec.data,
+        "config": spec.dataset_config,
+        "splits": spec.splits,
+        "files": files_read(spec, data),
+        "loading": data.loading.header_sha256 if data.loading else None,  # features, builder args...
+    }
     return definition, reads
+
+
+def files_read(spec: catalog.LeafSpec, data: Lock) -> dict[str, str]:
+    """The locked data files the leaf's config and splits match; every data file of the lock where the
+    card's patterns are not the whole story (no patterns, a data_dir, the task's own data_files): a key
+    may hold more than the task reads, never less."""
+    patterns = [p for split in spec.splits.values() for p in split]
+    kwargs = spec.fields.get("dataset_kwargs") or {}
+    files = {f.path: f.sha256 for f in data.files if pinned_any([f.path], patterns)}
+    if files and "data_files" not in kwargs and "data_dir" not in kwargs:
+        return files
+    return {f.path: f.sha256 for f in data.files if f.role == "data"}
 
 
 def local_yaml(root: Path, suite: dict, task: str) -> Path:

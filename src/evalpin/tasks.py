@@ -282,8 +282,8 @@ def evaluate(root: Path, params: dict) -> dict:
         file=sys.stdout,
         flush=True,
     )
+    # the delivery and every dataset the suite reads, whatever runs: the merge reports them all (fail closed)
+    verify_inputs(root, params, leaves(root, params), server=False)
     if todo:
-        run_pending(root, params, todo)
-    else:  # nothing is scored; the delivery and data must still be what the locks say (fail closed)
-        verify_inputs(root, params, leaves(root, params), server=False)
+        run_pending(root, params, todo)  # each run verifies its own inputs again, on its node
     return merge(root, params)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin.atomic import write_atomic
+from evalpin.leftovers import LEFTOVER, stale
 from evalpin.paths import RESULTS_DIR
 from evalpin.taskkey import canonical, changes, digest
 
@@ -105,12 +106,14 @@ def lookup(root: Path, task: str, key: dict) -> tuple[Stored | None, str]:
 
 def prune(root: Path, tasks: list[str]) -> list[str]:
     """Remove what is not a stored result of one of `tasks` (a task left the suite, a temporary file a
-    kill left behind): eval/results then holds what an uninterrupted run of this suite leaves."""
+    kill left behind; a live writer's temporary stays): eval/results then holds what an uninterrupted run
+    of this suite leaves."""
     folder = root / RESULTS_DIR
     keep = {f"{t}.json" for t in tasks}
     removed = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.name not in keep and path.is_file():
+        live = LEFTOVER.search(path.name) and not stale(path.name)  # a running writer's (a Slurm job's)
+        if path.name not in keep and path.is_file() and not live:
             path.unlink()
             removed.append(path.name)
     return removed
