@@ -47,7 +47,7 @@ TORCH_SPEC ?= torch==$(TORCH_VERSION)+$(TORCH_VARIANT)
 endif
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help setup check-python check-pins fixtures server-env gguf-server-env demo repro test lint format clean
+.PHONY: help setup check-python check-pins fixtures server-env gguf-server-env demo repro test walkthrough lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -109,9 +109,12 @@ repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
 	$(BIN)/dvc repro
 
 TEST_WORKERS ?= auto  # pytest-xdist workers: one per core; TEST_WORKERS=0 runs in one process
-test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, a real model; offline; about 10 min on 2 cores: 614 s, 286 tests)
-	@start=$$(date +%s); $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10; \
-	  echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
+test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, Slurm, a real model; offline; TEST_TIME)
+	@start=$$(date +%s); $(BIN)/python -m pytest -m "not walkthrough" -n $(TEST_WORKERS) --dist loadfile \
+	  --no-loadscope-reorder --durations=10; echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
+
+walkthrough: setup fixtures ## The README's story end to end (scripts/lifecycle.sh as a test; about 4 min); CI runs it too
+	$(BIN)/python -m pytest -m walkthrough -p no:xdist --durations=1
 
 lint: setup ## ruff check + format check
 	$(BIN)/ruff check .

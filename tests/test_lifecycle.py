@@ -1,4 +1,5 @@
-"""The README's story, executed: scripts/lifecycle.sh in a scratch clone (several minutes)."""
+"""The README's story, executed: scripts/lifecycle.sh in a scratch clone (about four minutes on 2 cores).
+`make walkthrough` runs it; `make test` leaves it out (its budget is 8 minutes), and CI runs both."""
 
 import re
 import subprocess
@@ -7,7 +8,7 @@ import pytest
 
 from support import TEMPLATE, subprocess_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.walkthrough]  # `make walkthrough`; CI runs it after `make test`
 
 
 def test_lifecycle_walkthrough(tmp_path):

@@ -154,8 +154,7 @@ def catalog_task(spec: catalog.LeafSpec, data: Lock) -> tuple[dict, dict]:
         "dataset": spec.data,
         "config": spec.dataset_config,
         "splits": spec.splits,
-        "files": files_read(spec, data),
-        "loading": data.loading.header_sha256 if data.loading else None,  # features, builder args...
+        "files": files_read(spec, data),  # not the card's whole header: another config's entry is no change
     }
     return definition, reads
 
