@@ -109,7 +109,7 @@ repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
 	$(BIN)/dvc repro
 
 TEST_WORKERS ?= auto  # pytest-xdist workers: one per core; TEST_WORKERS=0 runs in one process
-test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, Slurm, a real model; offline; TEST_TIME)
+test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, Slurm, a real model; offline; about 7.5 min on 2 cores: 455 s, 517 tests)
 	@start=$$(date +%s); $(BIN)/python -m pytest -m "not walkthrough" -n $(TEST_WORKERS) --dist loadfile \
 	  --no-loadscope-reorder --durations=10; echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
 
