@@ -21,19 +21,10 @@ from bench import report
 from bench.eval_bench import offline_env, scratch_repo
 from bench.measure import Run, interleaved, median_wall, run
 from bench.report import Section, Verdict
+from support.outputs import output_bytes
 from support.slurm import cluster_up, missing, slurm_launcher
 
 TITLE = "Slurm launcher vs local"
-OUTPUTS = ("eval/metrics.json", "eval/fingerprint.json", "eval/scores.json", "eval/samples", "eval/results")
-
-
-def outputs(repo: Path) -> dict[str, bytes]:
-    found = {}
-    for rel in OUTPUTS:
-        target = repo / rel
-        for path in [target] if target.is_file() else sorted(target.rglob("*")):
-            found[str(path.relative_to(repo))] = path.read_bytes()
-    return found
 
 
 def with_launcher(repo: Path, params: dict, launcher: dict) -> None:
@@ -72,11 +63,11 @@ def measure(root: Path, scratch: Path, repeats: int) -> dict:
         f"slurm, {len(tasks)} jobs": slurm_launcher(".evalpin/slurm", 1),
     }
     evaluate(repo, params, configs["local"])  # warm-up: page cache, datasets' arrow cache
-    expected, same = outputs(repo), {}
+    expected, same = output_bytes(repo), {}
 
     def timed(label: str) -> Run:
         result = evaluate(repo, params, configs[label])
-        same[label] = same.get(label, True) and outputs(repo) == expected
+        same[label] = same.get(label, True) and output_bytes(repo) == expected
         return result
 
     runs = interleaved({label: (lambda label=label: timed(label)) for label in configs}, repeats)

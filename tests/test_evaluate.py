@@ -35,21 +35,11 @@ from support import (
     subprocess_env,
     write_dataset_cache,
 )
+from support.outputs import output_bytes
 
 pytestmark = pytest.mark.slow
 ARC_CHALLENGE = "c" * 40  # the test dataset's commit that adds an ARC-Challenge config
 TASKS = ("demo_color_mc", "demo_home_gen", "demo_food_fewshot", "demo_behaviour", "demo_chat_home")
-OUTPUTS = ("eval/metrics.json", "eval/scores.json", "eval/fingerprint.json", "eval/samples", "eval/results")
-
-
-def output_bytes(repo) -> dict[str, bytes]:
-    """Every file of the evaluate stage's outputs, by path."""
-    found = {}
-    for rel in OUTPUTS:
-        path = repo / rel
-        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
-            found[file.relative_to(repo).as_posix()] = file.read_bytes()
-    return found
 
 
 def test_repro_reproduces_the_committed_baseline_exactly(reproduced_repo):

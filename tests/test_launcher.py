@@ -20,6 +20,7 @@ from evalpin import launcher, tasks
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
 from support import TEMPLATE, dvc, evalpin
+from support.outputs import output_bytes
 from support.slurm import FileWorker, cluster_up, missing, slurm_launcher, when_running
 
 TASKS = ["t1", "t2", "t3", "t4", "t5"]
@@ -108,7 +109,6 @@ def test_the_delivery_is_verified_on_the_node_naming_it(slurm_cluster, reproduce
     assert f"log: {reproduced_repo}/.evalpin/slurm/" in message
 
 
-OUTPUTS = ("eval/metrics.json", "eval/fingerprint.json", "eval/scores.json", "eval/samples", "eval/results")
 SLURM_HERE = """# @package _global_
 defaults:
   - override /launcher: slurm
@@ -134,22 +134,12 @@ def test_dvc_repro_on_slurm_equals_the_local_run_byte_for_byte(
     proc = dvc(repo, "repro")
     assert "slurm: 2 jobs: 0 pending, 0 running, 2 done\n" in proc.stderr
     assert len(list((repo / ".evalpin/slurm").glob("*_log.err"))) == 2
-    local = outputs(reproduced_repo_origin)
-    assert len(local) > 10 and outputs(repo) == local
+    local = output_bytes(reproduced_repo_origin)
+    assert len(local) > 10 and output_bytes(repo) == local
 
     shutil.rmtree(repo / "conf/local")
     evalpin(repo, "compose")
     assert "Stage 'evaluate' didn't change, skipping" in dvc(repo, "repro").stdout
-
-
-def outputs(repo: Path) -> dict[str, bytes]:
-    """Every file of the evaluate stage's outputs, by path."""
-    found = {}
-    for rel in OUTPUTS:
-        target = repo / rel
-        for path in [target] if target.is_file() else sorted(target.rglob("*")):
-            found[str(path.relative_to(repo))] = path.read_bytes()
-    return found
 
 
 @needs_slurm

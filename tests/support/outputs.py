@@ -1,5 +1,6 @@
-"""eval/'s outputs rewritten as another evaluation would have written them: other scores (or another
-model's name), through the real writer (output_set.write_set), so the set stays bound by its digests."""
+"""eval/'s outputs: read whole (to compare two runs byte for byte), or rewritten as another evaluation
+would have written them (other scores, another model's name) through the real writer (output_set.write_set),
+so the set stays bound by its digests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,24 @@ import json
 from pathlib import Path
 
 from evalpin.output_set import DIGESTS, write_set
+
+STAGE_OUTPUTS = (
+    "eval/metrics.json",
+    "eval/scores.json",
+    "eval/fingerprint.json",
+    "eval/samples",
+    "eval/results",
+)
+
+
+def output_bytes(repo: Path) -> dict[str, bytes]:
+    """Every file of the evaluate stage's outputs, by path."""
+    found = {}
+    for rel in STAGE_OUTPUTS:
+        path = repo / rel
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            found[file.relative_to(repo).as_posix()] = file.read_bytes()
+    return found
 
 
 def rewrite_outputs(repo: Path, scores: dict[str, float], model: str | None = None) -> None:
