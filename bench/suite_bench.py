@@ -45,11 +45,14 @@ def evalpin_cmd(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("evalpin")), *args]
 
 
-def pinned_repo(root: Path, scratch: Path) -> tuple[Path, dict]:
-    """A scratch repository (DVC, no git) with the full-size dataset pinned as eval/data/mmlu-full."""
+def pinned_repo(
+    root: Path, scratch: Path, suite: dict | None = None, name: str = "suite-repo"
+) -> tuple[Path, dict]:
+    """A scratch repository (DVC, no git) with the full-size dataset pinned as eval/data/mmlu-full,
+    evaluating `suite` (default: the mmlu group alone)."""
     source = mmlu_full.write(root / ".cache" / "mmlu-full")
-    suite = {"tasks": [], "chat_tasks": [], "catalog": [ENTRY], "limit": None}
-    repo, params = scratch_repo(root, scratch / "suite-repo", suite)
+    suite = suite or {"tasks": [], "chat_tasks": [], "catalog": [ENTRY], "limit": None}
+    repo, params = scratch_repo(root, scratch / name, suite)
     env = offline_env(root)
     run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=repo, env=env)
     pin = ["pin-data", "cais/mmlu", "--revision", mmlu_full.COMMIT, "--name", DATA]

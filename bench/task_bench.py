@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import report
+from bench import report, suite_bench
 from bench.eval_bench import offline_env, scratch_repo
 from bench.measure import Run, median_wall, run
 from bench.report import Section, Verdict
@@ -94,12 +94,23 @@ def measure(repo: Path, params: dict, env: dict[str, str], repeats: int) -> dict
     return found
 
 
-def task_unit(root: Path, scratch: Path, suite: dict | None = None, repeats: int = 3) -> Section:
-    """`suite`: overrides of params.yaml's suite (the small scale evaluates the local tasks only)."""
-    repo, params = scratch_repo(root, scratch / "tasks-repo", suite or {})
-    names = ", ".join(params["suite"].get("tasks") or []) + (
-        " + catalog" if params["suite"].get("catalog") else ""
-    )
+def full_size_suite(root: Path) -> dict:
+    """The standard suite at the size users run it: its mmlu subjects replaced by lm-eval's whole `mmlu`
+    group on the full-size MMLU-shaped dataset (57 leaves, 14,042 questions)."""
+    suite = yaml.safe_load((root / "params.yaml").read_text())["suite"]
+    kept = [e for e in suite.get("catalog") or [] if e.get("data") != "mmlu"]
+    return {"catalog": [*kept, suite_bench.ENTRY], "limit": None}
+
+
+def task_unit(root: Path, scratch: Path, small: bool = False, repeats: int = 3) -> Section:
+    """The standard suite at full size (mmlu-full added), or `small`: the demo's local tasks only."""
+    if small:
+        repo, params = scratch_repo(root, scratch / "tasks-repo", {"catalog": []})
+    else:
+        repo, params = suite_bench.pinned_repo(root, scratch, full_size_suite(root), "tasks-repo")
+    catalog = [e.get("task") or e.get("group") for e in params["suite"].get("catalog") or []]
+    names = ", ".join([*(params["suite"].get("tasks") or []), *catalog])
+    questions = "full-size mmlu: 14,042 questions" if not small else "the demo's local tasks"
     found = measure(repo, params, offline_env(root), repeats)
     full, rerun, reuse, added, alone = (
         median_wall(found[k])  # type: ignore[arg-type]
@@ -132,10 +143,10 @@ def task_unit(root: Path, scratch: Path, suite: dict | None = None, repeats: int
     ]
     return Section(
         "The task is the unit: resume, incremental suites, reuse",
-        f"`evalpin evaluate` on the suite ({names}), each task evaluated on its own and stored in "
-        "eval/results; the rerun after its process group was SIGKILLed at half the full run's wall time; "
-        "adding a task to a suite whose other results are stored, against that task alone on an empty store "
-        "(both start a process and load the model), interleaved.",
+        f"`evalpin evaluate` on the suite ({names}; {questions}), each task evaluated on its own and "
+        "stored in eval/results; the rerun after its process group was SIGKILLed at half the full run's "
+        "wall time; adding a task to a suite whose other results are stored, against that task alone on "
+        "an empty store (both start a process and load the model), interleaved.",
         ["run", "wall", "vs full"],
         rows,
         [
@@ -167,9 +178,8 @@ def main() -> None:  # `python -m bench.task_bench [--small]`: this section alon
     import tempfile
 
     root = Path(__file__).resolve().parent.parent
-    suite = {"catalog": []} if "--small" in sys.argv else None
     with tempfile.TemporaryDirectory(prefix="evalpin-bench-") as scratch:
-        print(report.render_section(task_unit(root, Path(scratch), suite)))
+        print(report.render_section(task_unit(root, Path(scratch), "--small" in sys.argv, repeats=1)))
 
 
 if __name__ == "__main__":

@@ -119,15 +119,18 @@ def load_model(root: Path, model: dict, inference: dict, backend: dict):
     return get_model(name).create_from_arg_obj(model_args, settings)
 
 
-def run_lm_eval(
-    root: Path, lm, inference: dict, suite: dict, tasks: list, chat: bool, folders: list[str]
-) -> dict:
-    """`folders`: the catalog folders holding these catalog tasks (indexed, nothing else)."""
-    import lm_eval
-
-    task_manager = readable.keeping_task_manager(
+def task_manager(root: Path, suite: dict, folders: tuple[str, ...]):
+    """lm-eval's TaskManager indexing the suite's local tasks and `folders` (the catalog folders holding
+    the catalog tasks to run), nothing else."""
+    return readable.keeping_task_manager(
         include_path=[str(root / suite["include_path"]), *folders], include_defaults=False
     )
+
+
+def run_lm_eval(lm, inference: dict, suite: dict, tasks: list, chat: bool, task_manager) -> dict:
+    """`task_manager`: from task_manager() (a run reuses one per set of folders)."""
+    import lm_eval
+
     seed = int(inference["seed"])
     results = lm_eval.simple_evaluate(
         model=lm,

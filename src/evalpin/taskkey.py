@@ -12,6 +12,8 @@ through the chat template.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 import os
@@ -71,7 +73,7 @@ def delivery(lock: Lock, base: Lock | None) -> dict:
     return found
 
 
-class _FunctionLoader(yaml.SafeLoader):
+class _FunctionLoader(yaml.CSafeLoader):
     """A task YAML's fields with `!function MODULE.NAME` kept as that text (the module is hashed)."""
 
 
@@ -84,11 +86,18 @@ _FunctionLoader.add_multi_constructor(
 
 
 def task_fields(path: Path) -> dict:
+    """A task YAML's fields, read from the file each time (a copy: keys hold them)."""
     try:
-        found = yaml.load(path.read_text(encoding="utf-8"), Loader=_FunctionLoader)
+        found = parsed_task(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise EvalpinError(f"{path}: not valid YAML ({exc}); fix the task's YAML.") from exc
-    return found if isinstance(found, dict) else {}
+    return copy.deepcopy(found) if isinstance(found, dict) else {}
+
+
+@functools.lru_cache(maxsize=1024)
+def parsed_task(text: str) -> object:
+    """Parsed once per text: each of a group's leaves includes the same templates, for each key."""
+    return yaml.load(text, Loader=_FunctionLoader)
 
 
 def relative(path: Path, base: Path) -> str:

@@ -40,6 +40,7 @@ from evalpin.evaluate import (
     set_wait_policy,
     suite_tasks,
     summarize_results,
+    task_manager,
 )
 from evalpin.lock import Lock, load_lock
 from evalpin.output_set import write_set
@@ -133,11 +134,16 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     progress = Progress(len(plan))
     read = sorted({leaf.spec.data for leaf in plan.values() if leaf.spec})
     caches = {data: Path(catalog.cache_dir(root, data)) for data in read}
-    with without_env_info(), data_cache.proven(caches):  # derived from verified files, proven before use
+    managers: dict[tuple[str, ...], object] = {}  # one TaskManager per catalog folder (57 mmlu leaves: one)
+    with without_env_info(), templates_compiled_once(), data_cache.proven(caches):  # proven before use
         for name, leaf in plan.items():
             progress.start(name)
             started = time.monotonic()
-            taskstore.write(root, evaluate_one(root, lm, params, leaf, task_keys[name], server_check))
+            folders = (leaf.spec.folder,) if leaf.spec else ()
+            if folders not in managers:
+                managers[folders] = task_manager(root, suite, folders)
+            stored = evaluate_one(lm, params, leaf, task_keys[name], server_check, managers[folders])
+            taskstore.write(root, stored)
             progress.finish(name, time.monotonic() - started)
 
 
@@ -156,13 +162,29 @@ def without_env_info() -> Iterator[None]:
         evaluator.add_env_info = original
 
 
+@contextmanager
+def templates_compiled_once() -> Iterator[None]:
+    """lm-eval renders every doc_to_text, doc_to_target and doc_to_choice through jinja's
+    `env.from_string`, which compiles the template again on each call: per document, and again when the
+    samples are described (readable.py). A compiled template renders the same text, so each one is
+    compiled once per run."""
+    from lm_eval import utils
+
+    original = utils.env.from_string
+    utils.env.from_string = functools.lru_cache(maxsize=4096)(original)
+    try:
+        yield
+    finally:
+        utils.env.from_string = original
+
+
 def evaluate_one(
-    root: Path, lm, params: dict, leaf: Leaf, key: dict, server_check: dict | None
+    lm, params: dict, leaf: Leaf, key: dict, server_check: dict | None, manager
 ) -> taskstore.Stored:
     """One task on its own requests: a local task by name, a catalog leaf in its wrapper group."""
-    tasks, folders = ([leaf.spec.wrapped], [leaf.spec.folder]) if leaf.spec else ([leaf.name], [])
+    tasks = [leaf.spec.wrapped] if leaf.spec else [leaf.name]
     inference, suite = section(params, "inference"), section(params, "suite")
-    results = run_lm_eval(root, lm, inference, suite, tasks, leaf.chat, folders)
+    results = run_lm_eval(lm, inference, suite, tasks, leaf.chat, manager)
     records = sample_records(results, leaf.name)
     return taskstore.Stored(leaf.name, key, taskstore.result_slice(results, leaf.name), records, server_check)
 
