@@ -18,6 +18,7 @@ from support.commands import (
 from support.hubcache import ARC_COMMIT, ARC_FIX, write_dataset_cache
 from support.real_upstream import REPO_ID as REAL_REPO_ID
 from support.repos import (
+    DEMO_DATA,
     HUB_REPO,
     TEMPLATE,
     committed_scores,
@@ -25,6 +26,7 @@ from support.repos import (
     demo_commit,
     make_template_repo,
     pin_demo,
+    pin_demo_data,
     read_json,
     select_model,
 )
@@ -32,6 +34,7 @@ from support.repos import (
 __all__ = [
     "ARC_COMMIT",
     "ARC_FIX",
+    "DEMO_DATA",
     "HUB_REPO",
     "REAL_REPO_ID",
     "TEMPLATE",
@@ -45,6 +48,7 @@ __all__ = [
     "killed_at",
     "make_template_repo",
     "pin_demo",
+    "pin_demo_data",
     "pipeline_changes",
     "read_json",
     "run",

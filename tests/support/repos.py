@@ -96,6 +96,33 @@ def pin_demo(
     )
 
 
+# The demo's datasets as the template pins them (eval/data/NAME): name -> (demo/hub repo id, ref, includes).
+DEMO_DATA = {
+    "arc": ("evalpin-demo/ai2_arc", "d1", ("ARC-Easy/*",)),
+    "gsm8k": ("evalpin-demo/gsm8k", "d1", ("main/*",)),
+    "hellaswag": ("evalpin-demo/hellaswag", "d1", ()),
+    "mmlu": (
+        "evalpin-demo/mmlu",
+        "d1",
+        ("high_school_biology/*", "nutrition/*", "high_school_geography/*"),
+    ),
+}
+
+
+def demo_data_commit(repo_id: str, ref: str) -> str:
+    return (TEMPLATE / "demo" / "hub" / f"datasets--{repo_id.replace('/', '--')}" / "refs" / ref).read_text()
+
+
+def pin_demo_data(repo: Path, *names: str) -> None:
+    """Pin the demo's datasets NAMES (default: all four) from demo/hub into `repo`, as the template does."""
+    from evalpin.pin import DataPinRequest, pin_dataset
+
+    for name in names or DEMO_DATA:
+        repo_id, ref, include = DEMO_DATA[name]
+        commit = demo_data_commit(repo_id, ref).strip()
+        pin_dataset(repo, DataPinRequest(repo_id, commit, name, "demo/hub", include=include))
+
+
 def copy_repo(origin: Path, copy: Path) -> Path:
     shutil.copytree(origin, copy, symlinks=True)
     shutil.rmtree(copy / ".evalpin" / "state", ignore_errors=True)  # stat records name the origin's inodes
