@@ -3,10 +3,15 @@ dataset's Hub id, and its tiny model."""
 
 import json
 
+import pytest
+import yaml
+
 from evalpin.demo import DEMO_UPSTREAM, demo_data_tasks, demo_warnings
 from evalpin.lock import load_lock
+from evalpin.paths import METRICS_FILE, VERIFIED_FILE
 from evalpin.suite_data import describe
-from support import DEMO_DATA, TEMPLATE, pin_demo_data
+from support import DEMO_DATA, TEMPLATE, pin_demo_data, read_json
+from support.repos import DEMO_METRICS
 
 DEMO_NAMESPACES = ("evalpin", "evalpin-demo")  # the demo model's and the demo datasets'
 
@@ -51,6 +56,32 @@ def test_the_report_names_each_task_on_demo_data_as_a_stand_in(template_repo):
     assert "arc_easy on evalpin-demo/ai2_arc" in line and "real Hub ids" not in line
 
 
+def the_templates_run_is_the_demos() -> bool:
+    """Whether the template's committed run (eval/verified.json) evaluated the demo model: not once a
+    project is clean-started, or evaluates its own model."""
+    verified, lock = TEMPLATE / VERIFIED_FILE, TEMPLATE / "models/demo-tiny.lock.json"
+    return verified.is_file() and lock.is_file() and read_json(verified)["model"] == "demo-tiny"
+
+
+DEMO_RUN = pytest.mark.skipif(
+    not the_templates_run_is_the_demos(), reason="the committed run is not the demo's"
+)
+
+
+@DEMO_RUN
+def test_demo_metrics_json_holds_the_committed_runs_rows_of_the_demo_suite():
+    """demo/metrics.json (what the tests reproduce in any project) is the committed baseline's, and covers
+    every task of conf/suite/demo.yaml."""
+    committed = read_json(TEMPLATE / METRICS_FILE)["tasks"]
+    kept = read_json(DEMO_METRICS)["tasks"]
+    suite = yaml.safe_load((TEMPLATE / "conf/suite/demo.yaml").read_text())
+    assert set(kept) == {*suite["tasks"], *suite["chat_tasks"]}
+    assert kept == {task: committed[task] for task in kept}, (
+        "demo/metrics.json differs from eval/metrics.json: copy the demo suite's rows after `make demo`"
+    )
+
+
+@DEMO_RUN
 def test_the_templates_run_names_every_task_on_demo_data():
     """The committed run (eval/fingerprint.json) read the four datasets pinned from demo/hub."""
     assert demo_data_tasks(TEMPLATE) == {

@@ -51,6 +51,6 @@ def demo_warnings(root: Path, model: Lock) -> list[str]:
         lines.append(
             f"DEMO DATA: synthetic questions from {DEMO_UPSTREAM} standing in for the real benchmarks, so "
             f"these scores mean nothing: {named}. Pin the real datasets (`evalpin suite-data`, "
-            "docs/datasets.md) or select a suite without them."
+            "docs/datasets.md) or select a suite without them (`evalpin clean-start` removes the demo)."
         )
     return lines
