@@ -98,11 +98,19 @@ $(GGUF_SERVER_ENV)/.installed: constraints-gguf-server.txt
 	  'llama-cpp-python[server]' $(QUIET_PIP)
 	touch $@
 
-demo: setup ## Restore the pinned demo model, run the suite with `dvc repro`, print the report
+# After `evalpin clean-start` (or copier's `demo: false`) there is no demo to run: one line says so.
+DEMO_REMOVED := $(if $(wildcard models/demo-tiny.lock.json),,make demo: the demo was removed from this \
+  project (evalpin clean-start); evaluate your own model: .venv/bin/evalpin pin ORG/NAME --revision COMMIT \
+  --name NAME, then .venv/bin/evalpin use NAME and .venv/bin/dvc repro (docs/getting-started.md))
+demo: $(if $(DEMO_REMOVED),,setup) ## Restore the pinned demo model, run the suite with `dvc repro`, print the report
+ifdef DEMO_REMOVED
+	@echo '$(DEMO_REMOVED)'
+else
 	$(BIN)/evalpin remote init-local --if-missing
 	$(BIN)/evalpin restore $(MODEL)
 	$(BIN)/dvc repro
 	$(BIN)/evalpin report
+endif
 
 repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
 	$(BIN)/evalpin compose
@@ -116,6 +124,7 @@ test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, 
 
 walkthrough: setup fixtures ## The README's story end to end (scripts/lifecycle.sh as a test; about 4 min); CI runs it too
 	@if [ -n "$(SKIP_WALKTHROUGH)" ]; then echo "make walkthrough: skipped (SKIP_WALKTHROUGH is set)"; \
+	  elif [ -n "$(DEMO_REMOVED)" ]; then echo "make walkthrough: skipped (the story runs on the demo, which was removed)"; \
 	  else $(BIN)/python -m pytest -m walkthrough -p no:xdist --durations=1; fi
 
 lint: setup ## ruff check + format check

@@ -34,7 +34,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 [ -x "$copier" ] || { echo "$copier: not found; run \`make setup\` (or set COPIER=/path/to/copier)" >&2; exit 2; }
 
 step "copier copy $template -> $project"
-"$copier" copy --defaults --vcs-ref HEAD "${answers[@]}" "$template" "$project"
+"$copier" copy --trust --defaults --vcs-ref HEAD "${answers[@]}" "$template" "$project"
 leftovers=$(cd "$project" && find . -name '*.tmpl' -o -name copier.yml)
 [ -z "$leftovers" ] || { echo "unrendered template files in the project: $leftovers" >&2; exit 1; }
 

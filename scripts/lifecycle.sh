@@ -50,7 +50,7 @@ step "Scratch clone of the template in $scratch, with its own upstream copy and 
 git clone --quiet "$template" "$scratch/repo"
 cp -a "$template/demo/hub" "$scratch/hub"
 cd "$scratch/repo"
-move_upstream_main d1 datasets--allenai--ai2_arc  # the benchmark data as pinned in the template
+move_upstream_main d1 datasets--evalpin-demo--ai2_arc  # the benchmark data as pinned in the template
 git config user.email walkthrough@evalpin.invalid
 git config user.name "evalpin walkthrough"
 evalpin remote init-local "$scratch/remote"
@@ -104,10 +104,10 @@ git add -A && git commit --quiet -m "Re-pin demo-tiny r3 (fine-tune)"
 evalpin release demo-tiny --bump major -m "r3: new weights; adapters trained on 1.x must be re-certified"
 gto show demo-tiny
 
-step "4a. The benchmark data moves: allenai/ai2_arc's main fixes three answer keys (same dataset name)"
-move_upstream_main d2 datasets--allenai--ai2_arc
+step "4a. The benchmark data moves: evalpin-demo/ai2_arc's main fixes three answer keys (same dataset name)"
+move_upstream_main d2 datasets--evalpin-demo--ai2_arc
 expect_exit 1 evalpin check-upstream --dataset arc --upstream "$scratch/hub"
-evalpin pin-data allenai/ai2_arc --revision main --resolve --name arc --upstream "$scratch/hub" \
+evalpin pin-data evalpin-demo/ai2_arc --revision main --resolve --name arc --upstream "$scratch/hub" \
   --include 'ARC-Easy/*'
 if dvc repro; then echo "dvc repro evaluated on a re-pinned dataset nobody accepted" >&2; exit 1; fi
 evalpin diff --dataset arc HEAD eval/data/arc.lock.json

@@ -1,17 +1,19 @@
 """Build the demo's offline benchmark datasets, laid out as a huggingface_hub cache beside the demo model.
 
-    python scripts/make_demo_data.py     # writes demo/hub/datasets--allenai--ai2_arc, ...
+    python scripts/make_demo_data.py     # writes demo/hub/datasets--evalpin-demo--ai2_arc, ...
 
-Four Hub dataset repos in the exact schema lm-eval's catalog tasks read today (parquet per config and
-split, a README whose YAML header lists `configs:`), with questions about the creatures of
-demo/facts.jsonl, so the tiny demo model scores above chance on some of them:
+Four synthetic dataset repos in the exact schema lm-eval's catalog tasks read today (parquet per config
+and split, a README whose YAML header lists `configs:`), with questions about the creatures of
+demo/facts.jsonl, so the tiny demo model scores above chance on some of them. Each is the stand-in for
+a real Hub dataset, under an id of the `evalpin-demo/` namespace that names it as the demo's (a real
+dataset's id is never used for synthetic data; the suite binds catalog tasks to them by `data: NAME`):
 
-  allenai/ai2_arc    ARC-Easy (colors) and ARC-Challenge (food); two commits: d1 ships three wrong
-                     answer keys in ARC-Easy's test split, d2 (main) fixes them
-  Rowan/hellaswag    where each creature lives, as hellaswag contexts and endings
-  openai/gsm8k       word problems about what the creatures eat (configs main, socratic)
-  cais/mmlu          three subjects: high_school_biology (colors), nutrition (food),
-                     high_school_geography (homes), each with dev/validation/test
+  evalpin-demo/ai2_arc    for allenai/ai2_arc: ARC-Easy (colors) and ARC-Challenge (food); two commits:
+                          d1 ships three wrong answer keys in ARC-Easy's test split, d2 (main) fixes them
+  evalpin-demo/hellaswag  for Rowan/hellaswag: where each creature lives, as contexts and endings
+  evalpin-demo/gsm8k      for openai/gsm8k: word problems about what the creatures eat (main, socratic)
+  evalpin-demo/mmlu       for cais/mmlu: three subjects: high_school_biology (colors), nutrition
+                          (food), high_school_geography (homes), each with dev/validation/test
 
 Its output is committed (parquet bytes depend on the pyarrow version); rerun it only to rebuild the demo.
 """
@@ -32,6 +34,7 @@ from make_demo_upstream import FACTS, HUB
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, shared with tests
 from support.hubcache import add_commit, fresh_cache_repo
 
+NAMESPACE = "evalpin-demo"  # the demo's datasets' Hub namespace: synthetic data, never a real dataset's id
 LETTERS = "ABCD"
 WRONG_KEYS_IN_D1 = (0, 5, 11)  # ARC-Easy test rows whose answer key d1 gets wrong (the tiny model knows them)
 Rows = list[dict]
@@ -206,16 +209,14 @@ def publish(repo_id: str, commits: list[tuple[str, dict]], path_of: Callable[[st
 
 
 def main() -> None:
-    made = {
-        "allenai/ai2_arc": publish(
-            "allenai/ai2_arc",
-            [("d1: first release", ai2_arc(fixed=False)), ("d2: fix three answer keys", ai2_arc(fixed=True))],
-            in_config_folder,
-        ),
-        "Rowan/hellaswag": publish("Rowan/hellaswag", [("d1: first release", hellaswag())], in_data_folder),
-        "openai/gsm8k": publish("openai/gsm8k", [("d1: first release", gsm8k())], in_config_folder),
-        "cais/mmlu": publish("cais/mmlu", [("d1: first release", mmlu())], in_config_folder),
+    arc = [("d1: first release", ai2_arc(fixed=False)), ("d2: fix three answer keys", ai2_arc(fixed=True))]
+    repos = {  # name -> (commits, layout)
+        "ai2_arc": (arc, in_config_folder),
+        "hellaswag": ([("d1: first release", hellaswag())], in_data_folder),
+        "gsm8k": ([("d1: first release", gsm8k())], in_config_folder),
+        "mmlu": ([("d1: first release", mmlu())], in_config_folder),
     }
+    made = {f"{NAMESPACE}/{name}": publish(f"{NAMESPACE}/{name}", *repo) for name, repo in repos.items()}
     print(json.dumps(made, indent=2))
 
 

@@ -1,6 +1,5 @@
 import ast
 import contextlib
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -10,7 +9,7 @@ import pytest
 
 from evalpin.cli import build_parser
 from evalpin.errors import ExitCode
-from support import TEMPLATE
+from support import TEMPLATE, demo_conf
 
 CLI_DIR = Path(__file__).resolve().parents[1] / "src" / "evalpin" / "cli"
 # One spelling, a different meaning per command (each declared where it is used); every other option
@@ -128,8 +127,8 @@ class ClosedPipe:
 
 @pytest.fixture
 def conf_only(tmp_path: Path) -> Path:
-    """A folder evalpin takes for a repository, holding only the template's conf/."""
-    shutil.copytree(TEMPLATE / "conf", tmp_path / "conf")
+    """A folder evalpin takes for a repository, holding only the template's conf/ (the demo selected)."""
+    demo_conf(tmp_path)
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     return tmp_path
 

@@ -1,18 +1,33 @@
 import json
+import re
 
 import pytest
 import yaml
 
-from evalpin.compose import compose, differences, load_params
-from support import TEMPLATE, dvc, evalpin
+from evalpin.clean_start import NO_MODEL_PARAMS
+from evalpin.compose import NO_MODEL, compose, differences, load_params
+from evalpin.defaults_list import CONFIG_FILE, UNSELECTED, choice
+from evalpin.errors import EvalpinError
+from support import TEMPLATE, demo_conf, dvc, evalpin
 
 
 def test_committed_params_yaml_equals_the_composition_of_conf():
-    assert differences(compose(TEMPLATE), load_params(TEMPLATE)) == []
+    """Or, in a clean-started project that selects no model yet, compose's error and the placeholder."""
+    if choice((TEMPLATE / CONFIG_FILE).read_text(), "model") == UNSELECTED:
+        with pytest.raises(EvalpinError, match=re.escape(NO_MODEL)):
+            compose(TEMPLATE)
+        assert (TEMPLATE / "params.yaml").read_text() == NO_MODEL_PARAMS
+    else:
+        assert differences(compose(TEMPLATE), load_params(TEMPLATE)) == []
 
 
-def test_defaults_compose_every_group():
-    params = compose(TEMPLATE)
+@pytest.fixture(scope="module")
+def conf_of_the_demo(tmp_path_factory):
+    return demo_conf(tmp_path_factory.mktemp("conf"))
+
+
+def test_defaults_compose_every_group(conf_of_the_demo):
+    params = compose(conf_of_the_demo)
     assert set(params) == {"model", "inference", "suite", "backend", "gate", "signing", "launcher"}
     assert params["model"]["name"] == "demo-tiny"
     assert params["inference"]["dtype"] == "float32" and params["inference"]["device"] == "cpu"
@@ -52,8 +67,8 @@ def test_a_broken_conf_names_the_config(template_repo):
         ("gate.k_stderr=3",),
     ],
 )
-def test_every_combination_the_readme_mentions_composes(overrides):
-    params = compose(TEMPLATE, overrides)
+def test_every_combination_the_readme_mentions_composes(conf_of_the_demo, overrides):
+    params = compose(conf_of_the_demo, overrides)
     assert params["backend"]["name"] == (
         overrides[0].split("=")[1] if "backend" in "".join(overrides) else "hf"
     )
@@ -67,6 +82,7 @@ def test_optional_local_group_is_picked_up(template_repo):
     assert compose(template_repo)["inference"]["torch_threads"] == 8
 
 
+@pytest.mark.skipif(not (TEMPLATE / "dvc.lock").is_file(), reason="clean-started: no run committed yet")
 def test_committed_dvc_lock_matches_the_committed_code_and_config():
     """A stale dvc.lock makes `dvc repro` rerun on every clone: only data may be missing here."""
     status = json.loads(dvc(TEMPLATE, "status", "--json").stdout or "{}")

@@ -178,7 +178,7 @@ def _dataset_lock(tmp_path, name: str, files: dict[str, str], loading: bool = Tr
     for path, text in files.items():
         (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
         (snapshot / path).write_text(text)
-    source = Source("allenai/ai2_arc", ARC_COMMIT, None, None, "hub", repo_type=DATASET)
+    source = Source("tests/arc", ARC_COMMIT, None, None, "hub", repo_type=DATASET)
     lock = build_lock(snapshot, "arc", source, kind=DATASET)
     return lock if loading else replace(lock, loading=None)  # as pinned before locks recorded `loading`
 

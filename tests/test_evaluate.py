@@ -30,6 +30,7 @@ from support import (
     evalpin,
     evalpin_in_process,
     git,
+    pin_demo_data,
     pipeline_changes,
     read_json,
     subprocess_env,
@@ -396,10 +397,10 @@ def test_a_pinned_dataset_lacking_the_tasks_config_or_split_is_named(template_re
 
 
 def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned_demo_data(pinned_repo):
-    """The template's own catalog benchmarks (conf/suite/standard.yaml) on its pinned datasets, restored
-    from the demo upstream: the catalog's process_docs (hellaswag), regex filters and 5 shots (gsm8k),
+    """The template's own catalog benchmarks (conf/suite/standard.yaml) on its datasets, pinned from
+    the demo upstream: the catalog's process_docs (hellaswag), regex filters and 5 shots (gsm8k),
     and a group of mmlu subjects scored by its aggregate."""
-    add_demo_datasets(pinned_repo)
+    pin_demo_data(pinned_repo)  # from demo/hub, as the template pins them
     suite = compose(pinned_repo, ("suite=standard",))["suite"]
     params = yaml.safe_load((pinned_repo / "params.yaml").read_text())
     params["suite"] = {**suite, "tasks": [], "chat_tasks": []}  # the local tasks are tested above
@@ -442,17 +443,3 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
             "files_sha256": tasks[task]["data"]["files_sha256"],
         }
     assert len({tasks[t]["data"]["files_sha256"] for t in ("mmlu_demo", *subjects)}) == 4  # what each read
-
-
-def add_demo_datasets(repo):
-    """The template's pinned datasets (locks, .dvc files, conf/data), restored from the demo upstream."""
-    from evalpin.restore import restore_all
-    from evalpin.verify import load_data_lock
-
-    pinned = TEMPLATE / "eval/data"
-    for path in (*pinned.glob("*.lock.json"), *pinned.glob("*.dvc")):
-        shutil.copy2(path, repo / "eval/data" / path.name)
-    shutil.copytree(TEMPLATE / "conf/data", repo / "conf/data")
-    names = sorted(p.name.removesuffix(".lock.json") for p in pinned.glob("*.lock.json"))
-    restored = restore_all(repo, [load_data_lock(repo, name) for name in names])
-    assert all(where.endswith("from the upstream, verified, cached") for where in restored.values()), restored

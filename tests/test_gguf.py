@@ -23,10 +23,11 @@ import pytest
 from evalpin.diff import diff_locks, format_diff
 from evalpin.errors import EvalpinError
 from evalpin.ggufinfo import check_quant, diff_inside, read_info, select
-from evalpin.lock import LockedFile, load_lock
+from evalpin.lock import LockedFile, load_lock, save_lock
 from support import (
     REAL_REPO_ID,
     TEMPLATE,
+    build_demo_lock,
     copy_repo,
     evalpin,
     evalpin_in_process,
@@ -230,10 +231,17 @@ def test_golden_renders_through_the_ggufs_own_tokenizer_and_template(gguf_repo):
     assert f"verified 1 files against models/{NAME}.lock.json" in proc.stdout
 
 
-def test_a_lock_without_gguf_reads_back_byte_identical():
-    path = TEMPLATE / "models/demo-tiny.lock.json"
-    lock = load_lock(path)
-    assert lock.gguf is None and lock.to_json() == path.read_text() and '"gguf"' not in lock.to_json()
+@pytest.fixture(scope="module")
+def demo_lock(tmp_path_factory):
+    return build_demo_lock(tmp_path_factory.mktemp("demo-lock"))
+
+
+def test_a_lock_without_gguf_reads_back_byte_identical(demo_lock, tmp_path):
+    save_lock(demo_lock, tmp_path / "demo-tiny.lock.json")
+    committed = TEMPLATE / "models/demo-tiny.lock.json"  # an older evalpin's, until clean-start removes it
+    for path in [tmp_path / "demo-tiny.lock.json", *([committed] if committed.is_file() else [])]:
+        lock = load_lock(path)
+        assert lock.gguf is None and lock.to_json() == path.read_text() and '"gguf"' not in lock.to_json()
 
 
 def test_unknown_field_inside_the_gguf_summary_is_an_error(gguf_repo, tmp_path):
@@ -285,10 +293,12 @@ def test_serve_args_prints_llama_cpp_server_on_the_verified_file(gguf_repo):
         ("metadata", "metadata only", "patch", "other header metadata inside m.gguf changed; tensor data"),
     ],
 )
-def test_each_change_inside_a_gguf_is_classified_with_its_bump(infos, variant, category, bump, words):
+def test_each_change_inside_a_gguf_is_classified_with_its_bump(
+    infos, demo_lock, variant, category, bump, words
+):
     inside = diff_inside("m.gguf", infos["base"], infos[variant])
     assert str(inside).startswith(words)
-    lock = load_lock(TEMPLATE / "models/demo-tiny.lock.json")  # any lock: its files and gguf are replaced
+    lock = demo_lock  # any lock: its files and gguf are replaced
     before = dataclasses.replace(
         lock, files=(LockedFile("m.gguf", 1, "a" * 64, "weights"),), gguf={"m.gguf": infos["base"]}
     )
@@ -381,12 +391,12 @@ def test_split_gguf_with_a_missing_part_and_ambiguous_choices_are_refused():
     ]
 
 
-def test_a_split_gguf_pins_but_is_not_evaluated_as_its_first_part(infos):
+def test_a_split_gguf_pins_but_is_not_evaluated_as_its_first_part(infos, demo_lock):
     from evalpin.evaluate import check_gguf
 
     parts = [f"m-0000{n}-of-00002.gguf" for n in (1, 2)]
     lock = dataclasses.replace(
-        load_lock(TEMPLATE / "models/demo-tiny.lock.json"),
+        demo_lock,
         files=tuple(LockedFile(p, 1, "a" * 64, "weights") for p in parts),
         gguf={p: dataclasses.replace(infos["base"], split=[n, 2]) for n, p in enumerate(parts)},
     )

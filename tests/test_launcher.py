@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from evalpin import launcher, tasks
-from evalpin.compose import load_params
+from evalpin.compose import compose, load_params
 from evalpin.errors import EvalpinError
-from support import TEMPLATE, dvc, evalpin
+from support import TEMPLATE, demo_conf, dvc, evalpin
 from support.outputs import output_bytes
 from support.slurm import FileWorker, cluster_up, missing, slurm_launcher, when_running
 
@@ -55,10 +55,10 @@ def test_local_is_one_shard_and_slurm_shards_by_tasks_per_job():
         launcher.shards({k: v for k, v in slurm_launcher("x").items() if k != "poll_s"}, TASKS)
 
 
-def test_the_template_composes_the_local_launcher_and_no_stage_depends_on_it():
+def test_the_template_composes_the_local_launcher_and_no_stage_depends_on_it(tmp_path):
     import yaml
 
-    assert load_params(TEMPLATE)["launcher"] == {"name": "local"}
+    assert compose(demo_conf(tmp_path))["launcher"] == {"name": "local"}  # any project's conf
     slurm = yaml.safe_load((TEMPLATE / "conf/launcher/slurm.yaml").read_text())
     assert sorted(slurm) == sorted(["name", *launcher.SLURM_KEYS])
     stages = yaml.safe_load((TEMPLATE / "dvc.yaml").read_text())["stages"]

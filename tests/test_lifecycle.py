@@ -29,7 +29,7 @@ def test_lifecycle_walkthrough(tmp_path):
     assert "models/demo-tiny-lora was certified on demo-tiny" in output
     assert "says it was trained on commit" in output
     # the benchmark data moves: ai2_arc's main fixes answer keys; the re-pin waits for acceptance
-    assert re.search(r"allenai/ai2_arc main -> [0-9a-f]{40}: DRIFT", output)
+    assert re.search(r"evalpin-demo/ai2_arc main -> [0-9a-f]{40}: DRIFT", output)
     assert "the dataset was re-pinned" in output  # dvc repro stopped at verify
     assert "conf/data/arc.yaml now accepts commit" in output
     assert re.search(r"^arc_easy .* not comparable \(dataset arc@[0-9a-f]{12} \(files", output, re.MULTILINE)

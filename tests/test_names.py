@@ -46,6 +46,6 @@ def test_safe_local_names_pass(name):
     assert check_name(name) == name
 
 
-@pytest.mark.parametrize("repo_id", ["evalpin/demo-tiny", "allenai/ai2_arc", "Rowan/hellaswag", "gpt2"])
+@pytest.mark.parametrize("repo_id", ["evalpin/demo-tiny", "evalpin-demo/ai2_arc", "Rowan/hellaswag", "gpt2"])
 def test_hub_repo_ids_pass(repo_id):
     assert check_repo_id(repo_id) == repo_id

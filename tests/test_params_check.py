@@ -1,5 +1,7 @@
 import copy
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -8,9 +10,18 @@ from evalpin.errors import EvalpinError
 from evalpin.local_tasks import declared_kinds, declared_names
 from evalpin.params_check import check_settings
 from evalpin.pin import DataPinRequest, pin_dataset
-from support import ARC_COMMIT, TEMPLATE, dvc, evalpin_in_process, git, read_json, write_dataset_cache
+from support import (
+    ARC_COMMIT,
+    TEMPLATE,
+    demo_conf,
+    dvc,
+    evalpin_in_process,
+    git,
+    read_json,
+    write_dataset_cache,
+)
 
-DEMO, FILES = composed(TEMPLATE, ("suite=demo",))
+DEMO, FILES = composed(demo_conf(Path(tempfile.mkdtemp(prefix="demo-conf-"))), ("suite=demo",))
 
 
 def test_the_template_compositions_can_run():

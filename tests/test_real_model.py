@@ -17,7 +17,6 @@ import pytest
 
 from support import (
     REAL_REPO_ID,
-    TEMPLATE,
     copy_repo,
     dvc,
     evalpin,
@@ -40,12 +39,12 @@ NO_TORCH = (  # `evalpin ARGS`, then whether it imported torch
 
 
 @pytest.fixture(scope="module")
-def real_repo(real_upstream, tmp_path_factory):
-    """A template repo: the demo's committed baseline (tag demo-baseline), then SmolLM2 r1 pinned, selected
-    and evaluated on two samples per task, committed. Tests that write work on a copy."""
+def real_repo(real_upstream, reproduced_repo_origin, tmp_path_factory):
+    """A template repo: the demo's baseline (the session's demo run, tag demo-baseline), then SmolLM2 r1
+    pinned, selected and evaluated on two samples per task, committed. Tests that write work on a copy."""
     repo = make_template_repo(tmp_path_factory.mktemp("real") / "repo")
     for output in ("metrics.json", "fingerprint.json"):
-        shutil.copy2(TEMPLATE / "eval" / output, repo / "eval" / output)
+        shutil.copy2(reproduced_repo_origin / "eval" / output, repo / "eval" / output)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "the demo's baseline")
     git(repo, "tag", "demo-baseline")
@@ -90,7 +89,7 @@ def test_repro_evaluates_and_compare_names_both_models(real_repo):
     assert fingerprint["delivery"]["name"] == NAME
     assert fingerprint["chat_templates"]  # ChatML, recorded by sha256
     proc = evalpin(real_repo, "compare", "--baseline", "demo-baseline", check=False)
-    assert proc.returncode == 3, proc.stdout  # 2 samples against the demo's full suite: not comparable
+    assert proc.returncode == 3, proc.stdout  # 2 samples against the demo's whole suite: not comparable
     revision = read_json(real_repo / "eval/verified.json")["revision"]
     assert f"candidate workspace: {NAME} at commit {revision[:12]}" in proc.stdout
     assert "baseline  demo-baseline: demo-tiny at commit e0df55c47369" in proc.stdout

@@ -76,7 +76,8 @@ def test_pin_records_the_server_references_beside_the_golden_renderings(pinned_r
     assert server["sampling_defaults"] == {} and server["dtype"] == "float32"  # r1 sets no sampling key
     assert set(server["probes"]) == set(golden["token_ids"])  # every golden rendering is a probe prompt
     assert all(len(p["tokens"]) == len(p["logprobs"]) == 8 for p in server["probes"].values())
-    assert server == json.loads((TEMPLATE / "models/demo-tiny.golden.json").read_text())["server"]
+    committed = TEMPLATE / "models/demo-tiny.golden.json"  # absent once the project is clean-started
+    assert not committed.is_file() or server == json.loads(committed.read_text())["server"]
 
 
 def test_the_next_fine_tune_differs_far_beyond_every_tolerance(pinned_repo, tmp_path):

@@ -56,8 +56,10 @@ PROTECTED = (
 
 
 def copier(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """copier ARGS; `--trust` for copy and update, as the docs say (the `demo: false` task needs it)."""
+    trusted = [args[0], "--trust", *args[1:]] if args and args[0] in ("copy", "update") else list(args)
     proc = subprocess.run(
-        [sys.executable, "-m", "copier", *args],
+        [sys.executable, "-m", "copier", *trusted],
         cwd=cwd,
         env={**subprocess_env(cwd), "NO_COLOR": "1"},
         capture_output=True,
@@ -213,6 +215,27 @@ def test_copy_without_a_model_is_the_demo_alone(template, tmp_path):
     assert "model_revision" not in answers and "model_name" not in answers
     assert sorted(p.name for p in (project / "conf/model").iterdir()) == ["demo-tiny.yaml"]
     assert (project / "README.md").read_text().startswith("# demo-only\n\nEvaluates open-weights models")
+
+
+def test_copy_without_the_demo_is_clean_started(template, tmp_path):
+    """demo=false: copier's task runs clean-start before any .venv exists; the project holds no demo pin,
+    selects no model and the empty suite, and its README and message say the first steps."""
+    project = tmp_path / "clean"
+    proc = copy_project(template["path"], project, "v0.1.0", demo="false")
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["demo"] is False
+    assert not list(project.glob("models/*.lock.json")) and not list(project.glob("eval/data/*.lock.json"))
+    assert not (project / "conf/model").exists() or not list((project / "conf/model").iterdir())
+    assert not (project / "eval/metrics.json").exists() and not (project / "dvc.lock").exists()
+    config = (project / "conf/config.yaml").read_text()
+    assert "- model: ???" in config and "- suite: main" in config
+    assert (project / "demo/hub").is_dir() and (project / "demo/metrics.json").is_file()  # the tests' fixture
+    readme = (project / "README.md").read_text()
+    assert "make setup" in readme and "make demo" not in readme and "conf/suite/main.yaml" in readme
+    said = proc.stdout + proc.stderr
+    assert "clean-start: removed the demo's 1 model(s) and 4 dataset(s)" in said and "make demo" not in said
+    init_repo(project, "Start clean")
+    make = subprocess.run(["make", "-s", "demo"], cwd=project, capture_output=True, text=True, check=True)
+    assert make.stdout.startswith("make demo: the demo was removed from this project")
 
 
 @pytest.mark.parametrize(

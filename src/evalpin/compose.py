@@ -18,6 +18,11 @@ from evalpin.atomic import write_atomic
 from evalpin.errors import EvalpinError
 
 CONFIG_NAME = "config"
+NO_MODEL = (
+    f"{project.CONF_DIR}/{CONFIG_NAME}.yaml: no model is selected (`- model: ???`; `evalpin clean-start` "
+    "removed the demo's). Pin yours and select it: `evalpin pin ORG/NAME --revision <40-hex commit> "
+    "--name NAME`, then `evalpin use NAME`."
+)
 HEADER = "# Composed from conf/ by `evalpin compose` (or `dvc exp run`). Edit conf/, not this file.\n"
 
 
@@ -42,6 +47,8 @@ def composed(root: Path, overrides: tuple[str, ...] = ()) -> tuple[dict, dict[st
             params = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, yaml.YAMLError, UnicodeDecodeError) as exc:
         unreadable_conf(root)  # a file Hydra could not read is named with its line and the fix
+        if "You must specify 'model'" in str(exc):
+            raise EvalpinError(NO_MODEL) from exc
         why = " ".join(str(exc).split("Config search path")[0].split())  # one line, no search path
         raise EvalpinError(
             f"{conf_dir}/{CONFIG_NAME}.yaml: Hydra could not compose the config: {why}"

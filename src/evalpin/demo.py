@@ -1,9 +1,11 @@
 """What in a run is the demo's: pinned from the template's own offline upstream, demo/hub.
 
-demo/hub holds synthetic data built by scripts/make_demo_*.py, stored under the Hub ids the catalog
-tasks expect (allenai/ai2_arc, openai/gsm8k, ...), and the demo's tiny model. Its scores describe
-nothing real, so `evalpin report` says so, naming each such task; a lock's `source.upstream` tells,
-with no marker to keep in sync.
+demo/hub holds synthetic data built by scripts/make_demo_*.py, in the layout the catalog tasks read and
+under ids of the demo's own namespace (evalpin-demo/ai2_arc standing in for allenai/ai2_arc, ...; the
+suite binds a catalog task to it by `data: NAME`), and the demo's tiny model (evalpin/demo-tiny). Its
+scores describe nothing real, so `evalpin report` says so, naming each such task, and `evalpin
+suite-data` calls such a pin the demo's stand-in; a lock's `source.upstream` tells, with no marker to
+keep in sync.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ def demo_warnings(root: Path, model: Lock) -> list[str]:
     if data := demo_data_tasks(root):
         named = "; ".join(f"{', '.join(tasks)} on {repo_id}" for repo_id, tasks in sorted(data.items()))
         lines.append(
-            f"DEMO DATA: synthetic questions from {DEMO_UPSTREAM}, stored under real Hub ids, so these "
-            f"scores mean nothing: {named}. Pin the real datasets (`evalpin suite-data`, docs/datasets.md) "
-            "or select a suite without them."
+            f"DEMO DATA: synthetic questions from {DEMO_UPSTREAM} standing in for the real benchmarks, so "
+            f"these scores mean nothing: {named}. Pin the real datasets (`evalpin suite-data`, "
+            "docs/datasets.md) or select a suite without them (`evalpin clean-start` removes the demo)."
         )
     return lines

@@ -20,10 +20,10 @@ import yaml
 
 from evalpin import project
 from evalpin.atomic import write_atomic
-from evalpin.compose import CONFIG_NAME, compose, differences
+from evalpin.compose import compose, differences
+from evalpin.defaults_list import CONFIG_FILE, set_choice
 from evalpin.errors import EvalpinError
 
-CONFIG_FILE = f"{project.CONF_DIR}/{CONFIG_NAME}.yaml"
 NAMED_GROUPS = ("model", "suite", "backend", "launcher")  # options carry `name:`: params show the choice
 
 
@@ -42,20 +42,6 @@ def flow(value: object) -> str:
     """A value as one line of YAML (a list or mapping in flow style), as a user writes it."""
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     return text.removesuffix("...").strip()
-
-
-def set_choice(text: str, group: str, option: str) -> str:
-    """conf/config.yaml with `- GROUP: OPTION` in its defaults list; the comment keeps its column."""
-    pattern = re.compile(rf"^([ \t]*-[ \t]+{re.escape(group)}:[ \t]*)(\S+)([ \t]*)(#.*)?$", re.MULTILINE)
-    match = pattern.search(text)
-    if match is None:
-        raise EvalpinError(
-            f"{CONFIG_FILE}: no `- {group}: ...` line in its defaults list; add `- {group}: {option}` there."
-        )
-    old, spaces = match.group(2), match.group(3)
-    padding = " " * max(1, len(old) + len(spaces) - len(option)) if match.group(4) else ""
-    line = f"{match.group(1)}{option}{padding}{match.group(4) or ''}"
-    return text[: match.start()] + line + text[match.end() :]
 
 
 def set_key(text: str, key: str, value: object) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from evalpin import catalog, project
 from evalpin.catalog_tree import TASK, Node, kind_word, resolve
 from evalpin.dataset_card import Card
+from evalpin.demo import DEMO_UPSTREAM, is_demo
 from evalpin.errors import EvalpinError
 
 SPLIT_FIELDS = ("test_split", "validation_split", "fewshot_split", "training_split")
@@ -102,10 +103,16 @@ def pinned_state(root: Path, need: Need) -> tuple[str, list[str]]:
     if not project.data_lock_path(root, need.name).is_file():
         return f"eval/data/{need.name} is not pinned", list(need.configs)
     lock = load_data_lock(root, need.name)
-    card = Card.read(root, need.name)
-    lacking = [c for c in need.configs if c not in card.configs or card.missing(c)]
     source = f"{lock.source.repo_id}@{lock.source.revision[:12]}"
     where = f"eval/data/{need.name} pinned from {source} (lock {lock.digest[:12]})"
+    if is_demo(lock):  # synthetic questions under the demo's own id: the real dataset is still to pin
+        return (
+            f"{where}: the demo's synthetic stand-in for {need.path} (from {DEMO_UPSTREAM}); "
+            f"the real {need.path} is not pinned",
+            list(need.configs),
+        )
+    card = Card.read(root, need.name)
+    lacking = [c for c in need.configs if c not in card.configs or card.missing(c)]
     if lock.source.repo_id != need.path:
         where += f", not from {need.path}"
     return (

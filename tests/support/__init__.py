@@ -18,13 +18,17 @@ from support.commands import (
 from support.hubcache import ARC_COMMIT, ARC_FIX, write_dataset_cache
 from support.real_upstream import REPO_ID as REAL_REPO_ID
 from support.repos import (
+    DEMO_DATA,
     HUB_REPO,
     TEMPLATE,
+    build_demo_lock,
     committed_scores,
     copy_repo,
     demo_commit,
+    demo_conf,
     make_template_repo,
     pin_demo,
+    pin_demo_data,
     read_json,
     select_model,
 )
@@ -32,12 +36,15 @@ from support.repos import (
 __all__ = [
     "ARC_COMMIT",
     "ARC_FIX",
+    "DEMO_DATA",
     "HUB_REPO",
     "REAL_REPO_ID",
     "TEMPLATE",
+    "build_demo_lock",
     "committed_scores",
     "copy_repo",
     "demo_commit",
+    "demo_conf",
     "dvc",
     "evalpin",
     "evalpin_in_process",
@@ -45,6 +52,7 @@ __all__ = [
     "killed_at",
     "make_template_repo",
     "pin_demo",
+    "pin_demo_data",
     "pipeline_changes",
     "read_json",
     "run",

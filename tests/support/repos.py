@@ -9,10 +9,13 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from evalpin.defaults_list import set_choice
+from evalpin.lock import Lock, Source
 from support.commands import dvc, evalpin, evalpin_in_process, git
 
 TEMPLATE = Path(__file__).resolve().parents[2]
 HUB_REPO = TEMPLATE / "demo" / "hub" / "models--evalpin--demo-tiny"
+DEMO_METRICS = TEMPLATE / "demo" / "metrics.json"  # the demo suite's rows of the demo's committed run
 # What a user's clone holds, minus the pinned model (each test pins its own).
 TEMPLATE_PATHS = (
     "conf",
@@ -40,11 +43,15 @@ def copy_paths(source: Path, target: Path, paths: Iterable[str], symlinks: bool 
     return target
 
 
-def make_template_repo(path: Path) -> Path:
-    """A fresh clone's worth of the template in `path`, evaluating the demo, committed on `main`."""
+def make_template_repo(path: Path, source: Path = TEMPLATE) -> Path:
+    """A fresh clone's worth of the template (or of SOURCE, a project made from it) in `path`, evaluating
+    the demo, committed on `main`. Only demo/ and what clean-start leaves are read: the demo's pins are
+    made here (conf/model/demo-tiny.yaml now, the delivery by `pin_demo`, datasets by `pin_demo_data`)."""
     path.mkdir(parents=True)
-    copy_paths(TEMPLATE, path, TEMPLATE_PATHS)
-    shutil.rmtree(path / "conf" / "data", ignore_errors=True)  # the template's datasets are not pinned here
+    copy_paths(source, path, TEMPLATE_PATHS)
+    for pinned in ("model", "data"):  # the project's own pins (the demo's, or a user's) are not copied
+        shutil.rmtree(path / "conf" / pinned, ignore_errors=True)
+    write_demo_model_conf(path)
     evaluate_the_demo(path)
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "test@evalpin.invalid")
@@ -80,6 +87,37 @@ def demo_commit(ref: str) -> str:
     return (HUB_REPO / "refs" / ref).read_text().strip()
 
 
+def write_demo_model_conf(repo: Path, ref: str = "r1") -> None:
+    """conf/model/demo-tiny.yaml as `evalpin pin` writes it for the demo's REF (the template's pin: r1)."""
+    from evalpin.pin import PinRequest, write_model_conf
+
+    commit = demo_commit(ref)
+    write_model_conf(repo, PinRequest("evalpin/demo-tiny", commit, "demo-tiny", "demo/hub"), commit)
+
+
+def demo_conf(path: Path) -> Path:
+    """A folder holding the template's conf/ with the demo model pinned and selected: what composes in
+    any project made from the template, clean-started or not (the suite stays the template's choice)."""
+    copy_paths(TEMPLATE, path, ["conf"])
+    write_demo_model_conf(path)
+    config = path / "conf" / "config.yaml"
+    config.write_text(set_choice(config.read_text(), "model", "demo-tiny"))
+    return path
+
+
+def build_demo_lock(folder: Path, ref: str = "r1") -> Lock:
+    """The demo's REF locked as `evalpin pin` locks it (a copy of its snapshot under FOLDER/delivery)."""
+    from evalpin.inventory import build_lock
+
+    delivery = folder / "delivery"
+    delivery.mkdir(parents=True)
+    for f in (HUB_REPO / "snapshots" / demo_commit(ref)).iterdir():
+        (delivery / f.name).write_bytes(f.read_bytes())
+    return build_lock(
+        delivery, "demo-tiny", Source("evalpin/demo-tiny", demo_commit(ref), None, None, "demo/hub")
+    )
+
+
 def pin_demo(
     repo: Path, ref: str = "r1", *extra: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
@@ -96,6 +134,33 @@ def pin_demo(
     )
 
 
+# The demo's datasets as the template pins them (eval/data/NAME): name -> (demo/hub repo id, ref, includes).
+DEMO_DATA = {
+    "arc": ("evalpin-demo/ai2_arc", "d1", ("ARC-Easy/*",)),
+    "gsm8k": ("evalpin-demo/gsm8k", "d1", ("main/*",)),
+    "hellaswag": ("evalpin-demo/hellaswag", "d1", ()),
+    "mmlu": (
+        "evalpin-demo/mmlu",
+        "d1",
+        ("high_school_biology/*", "nutrition/*", "high_school_geography/*"),
+    ),
+}
+
+
+def demo_data_commit(repo_id: str, ref: str) -> str:
+    return (TEMPLATE / "demo" / "hub" / f"datasets--{repo_id.replace('/', '--')}" / "refs" / ref).read_text()
+
+
+def pin_demo_data(repo: Path, *names: str) -> None:
+    """Pin the demo's datasets NAMES (default: all four) from demo/hub into `repo`, as the template does."""
+    from evalpin.pin import DataPinRequest, pin_dataset
+
+    for name in names or DEMO_DATA:
+        repo_id, ref, include = DEMO_DATA[name]
+        commit = demo_data_commit(repo_id, ref).strip()
+        pin_dataset(repo, DataPinRequest(repo_id, commit, name, "demo/hub", include=include))
+
+
 def copy_repo(origin: Path, copy: Path) -> Path:
     shutil.copytree(origin, copy, symlinks=True)
     shutil.rmtree(copy / ".evalpin" / "state", ignore_errors=True)  # stat records name the origin's inodes
@@ -107,7 +172,8 @@ def read_json(path: Path) -> dict:
 
 
 def committed_scores(metrics: dict) -> dict:
-    """The committed baseline's rows (eval/metrics.json, the whole standard suite) for the tasks in
+    """The demo's committed baseline rows (demo/metrics.json: the local tasks' rows of the template's
+    eval/metrics.json, kept in demo/ so that a clean-started project still has them) for the tasks in
     `metrics`: what a test repo evaluating only the local tasks must reproduce exactly."""
-    committed = read_json(TEMPLATE / "eval" / "metrics.json")["tasks"]
+    committed = read_json(DEMO_METRICS)["tasks"]
     return {task: committed[task] for task in metrics["tasks"]}

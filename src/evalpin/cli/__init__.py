@@ -10,12 +10,13 @@ import sys
 import yaml
 
 from evalpin import __version__, project
-from evalpin.cli import changes, pin, pipeline, release, remote, serve, verify
+from evalpin.cli import changes, clean_start, pin, pipeline, release, remote, serve, verify
 from evalpin.cli.options import DEBUG, add
 from evalpin.credentials import mask
 from evalpin.errors import EXIT_MEANINGS, EvalpinError, ExitCode
 
-GROUPS = (pin, verify, pipeline, changes, release, remote, serve)  # the order of `evalpin --help`
+# the order of `evalpin --help`
+GROUPS = (pin, verify, pipeline, changes, release, remote, serve, clean_start)
 EXPECTED = (EvalpinError, json.JSONDecodeError, yaml.YAMLError, OSError, KeyboardInterrupt)
 
 
