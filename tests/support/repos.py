@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -69,7 +68,7 @@ def select_model(repo: Path, name: str, group: str = "model") -> None:
     (only if it changes)."""
     config = repo / "conf" / "config.yaml"
     text = config.read_text()
-    selected = re.sub(rf"^(\s*- {group}: )\S+", rf"\g<1>{name}", text, count=1, flags=re.MULTILINE)
+    selected = set_choice(text, group, name)
     if selected != text:
         config.write_text(selected)
         evalpin(repo, "compose")
@@ -83,8 +82,9 @@ def evaluate_the_demo(repo: Path) -> None:
     select_model(repo, "demo", group="suite")
 
 
-def demo_commit(ref: str) -> str:
-    return (HUB_REPO / "refs" / ref).read_text().strip()
+def demo_commit(ref: str, hub_repo: Path = HUB_REPO) -> str:
+    """The commit REF names in a demo/hub repository (default: the demo model's)."""
+    return (hub_repo / "refs" / ref).read_text().strip()
 
 
 def write_demo_model_conf(repo: Path, ref: str = "r1") -> None:
@@ -147,17 +147,13 @@ DEMO_DATA = {
 }
 
 
-def demo_data_commit(repo_id: str, ref: str) -> str:
-    return (TEMPLATE / "demo" / "hub" / f"datasets--{repo_id.replace('/', '--')}" / "refs" / ref).read_text()
-
-
 def pin_demo_data(repo: Path, *names: str) -> None:
     """Pin the demo's datasets NAMES (default: all four) from demo/hub into `repo`, as the template does."""
     from evalpin.pin import DataPinRequest, pin_dataset
 
     for name in names or DEMO_DATA:
         repo_id, ref, include = DEMO_DATA[name]
-        commit = demo_data_commit(repo_id, ref).strip()
+        commit = demo_commit(ref, TEMPLATE / "demo" / "hub" / f"datasets--{repo_id.replace('/', '--')}")
         pin_dataset(repo, DataPinRequest(repo_id, commit, name, "demo/hub", include=include))
 
 
