@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     REGRESSION = 1
     USAGE = 2  # also argparse's own usage errors
     NOT_COMPARABLE = 3  # compare: the two sides do not measure the same thing
+    EQUIVALENT = 4  # reproduce: every decision equal, log-likelihoods within the tolerance, bytes not
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
     BROKEN_PIPE = 141  # stdout closed early (`evalpin verify | head -1`): 128 + SIGPIPE, as git and cat
 
@@ -21,6 +22,7 @@ EXIT_MEANINGS = {
     ExitCode.DRIFT: "drift (compare: a regression; reproduce: not reproduced)",
     ExitCode.USAGE: "usage or configuration error (check-server: cannot tell)",
     ExitCode.NOT_COMPARABLE: "not comparable (compare: the sides measure different things)",
+    ExitCode.EQUIVALENT: "reproduce: equivalent (every decision equal, log-likelihoods within tolerance)",
     ExitCode.INTERRUPTED: "interrupted",
     ExitCode.BROKEN_PIPE: "its reader closed the output pipe (| head), quietly",
 }

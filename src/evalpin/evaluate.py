@@ -9,7 +9,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from evalpin import catalog, project, readable
+from evalpin import catalog, numerics, project, readable
 from evalpin.adapter import base_name
 from evalpin.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
 from evalpin.errors import EvalpinError
@@ -116,7 +116,10 @@ def load_model(root: Path, model: dict, inference: dict, backend: dict):
 
     name, model_args = lm_eval_model(root, model, inference, backend)
     settings = {"batch_size": inference["batch_size"], "max_batch_size": None, "device": inference["device"]}
-    return get_model(name).create_from_arg_obj(model_args, settings)
+    lm = get_model(name).create_from_arg_obj(model_args, settings)
+    if name == "hf":  # in-process weights: portable numerics routes their linear layers (numerics.py)
+        numerics.portable_model(lm.model, inference)
+    return lm
 
 
 def task_manager(root: Path, suite: dict, folders: tuple[str, ...]):

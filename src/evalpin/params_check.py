@@ -57,6 +57,11 @@ RULES: dict[str, dict[str, Rule]] = {
         "apply_chat_template": (lambda v: isinstance(v, bool), "true or false"),
         "system_instruction": (lambda v: v is None or isinstance(v, str), "null or a string"),
         "gen_kwargs": (mapping, "a mapping of generation arguments, e.g. {max_gen_toks: 32}, or {}"),
+        "numerics": (
+            lambda v: v in ("portable", "fast"),
+            "portable (the same bytes on any x86-64 CPU with AVX2) or fast (the machine's kernels; "
+            "equivalent within the tolerance): docs/reproduction.md",
+        ),
     },
     "suite": {
         "name": (text, "a non-empty name"),
@@ -82,7 +87,12 @@ RULES: dict[str, dict[str, Rule]] = {
         ),
     },
 }
-OPTIONAL = {("suite", "catalog"), ("suite", "chat_tasks"), ("backend", "server_tolerance")}
+OPTIONAL = {
+    ("suite", "catalog"),
+    ("suite", "chat_tasks"),
+    ("backend", "server_tolerance"),
+    ("inference", "numerics"),  # absent: fast, how evalpin before 0.2 computed (older tags reproduce so)
+}
 
 
 def check_settings(root: Path, params: dict, files: dict[str, str] | None = None) -> None:

@@ -21,9 +21,10 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from evalpin import catalog, data_cache, project, taskkey, taskstore
+from evalpin import catalog, data_cache, numerics, project, taskkey, taskstore
 from evalpin.attest import check_before_evaluation
 from evalpin.backends import base_of
 from evalpin.errors import EvalpinError
@@ -119,11 +120,12 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     plan = {n: everything[n] for n in names}
     if not plan:
         return
-    import torch  # heavy: imported only when evaluating
-
     model, inference, suite, backend = (
         section(params, k) for k in ("model", "inference", "suite", "backend")
     )
+    numerics.apply(inference)  # a Slurm job's own process: before torch loads
+    import torch  # heavy: imported only when evaluating
+
     server_check = verify_inputs(root, params, plan)
     if backend.get("name") == "gguf":
         runs = [([n for n, leaf in plan.items() if leaf.chat == chat], chat) for chat in (False, True)]
@@ -131,6 +133,7 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     task_keys = keys(root, params, plan)
     torch.set_num_threads(int(inference["torch_threads"]))
     lm = load_model(root, model, inference, backend)
+    computed_by = numerics.describe(inference) if backend["name"] == "hf" else numerics.server_record(backend)
     progress = Progress(len(plan))
     read = sorted({leaf.spec.data for leaf in plan.values() if leaf.spec})
     caches = {data: Path(catalog.cache_dir(root, data)) for data in read}
@@ -143,7 +146,7 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
             if folders not in managers:
                 managers[folders] = task_manager(root, suite, folders)
             stored = evaluate_one(lm, params, leaf, task_keys[name], server_check, managers[folders])
-            taskstore.write(root, stored)
+            taskstore.write(root, replace(stored, numerics=computed_by))
             progress.finish(name, time.monotonic() - started)
 
 
@@ -271,6 +274,7 @@ def merge(root: Path, params: dict) -> dict:
     fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, groups))
     if server_check := next((s.server_check for s in found.values() if s.server_check), None):
         fingerprint["server_check"] = server_check
+    fingerprint["numerics"] = numerics.summary({name: found[name].numerics for name in plan})
     scores = [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
     write_set(root, records, fingerprint, scores, metrics)  # one set, or a mark the rerun removes
     taskstore.prune(root, list(plan))
@@ -295,6 +299,7 @@ def evaluate(root: Path, params: dict) -> dict:
     """Verify, say what is reused and why each other task runs, evaluate only those, merge."""
     set_wait_policy(root)
     check_settings(root, params)  # fail closed even when called outside the pipeline (verify checks it too)
+    numerics.apply(section(params, "inference"))  # before anything imports torch
     why = status(root, params)
     todo = [name for name, reason in why.items() if reason]
     for name, reason in why.items():

@@ -32,6 +32,7 @@ class Stored:
     result: dict
     records: list[dict]
     server_check: dict | None = None
+    numerics: dict | None = None  # numerics.describe(): what computed it (not part of the key)
 
 
 def path_of(root: Path, task: str) -> Path:
@@ -67,6 +68,7 @@ def content(stored: Stored) -> dict:
         "result": stored.result,
         "records": stored.records,
         "server_check": stored.server_check,
+        **({"numerics": stored.numerics} if stored.numerics else {}),
     }
 
 
@@ -86,11 +88,14 @@ def read(root: Path, task: str) -> tuple[Stored | None, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         body = {k: data[k] for k in ("task", "key", "key_sha256", "result", "records", "server_check")}
+        body.update({"numerics": data["numerics"]} if "numerics" in data else {})  # older results: none
     except (ValueError, KeyError, TypeError):
         return None, f"{path.relative_to(root)} is not a stored result (unreadable); evaluating it again"
     if data.get("content_sha256") != digest(body) or body["key_sha256"] != digest(body["key"]):
         return None, f"{path.relative_to(root)} was changed after it was stored (digest mismatch)"
-    stored = Stored(task, body["key"], body["result"], body["records"], body["server_check"])
+    stored = Stored(
+        task, body["key"], body["result"], body["records"], body["server_check"], body.get("numerics")
+    )
     return (stored, "") if body["task"] == task else (None, f"{path.name} holds task {body['task']!r}")
 
 
