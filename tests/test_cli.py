@@ -84,6 +84,7 @@ def test_report_prints_model_commit_and_scores(reproduced_repo):
     out = evalpin(reproduced_repo, "report").stdout
     assert "demo-tiny" in out and "verified  6 files" in out and "demo_color_mc" in out
     assert "equal to the committed baseline" in out
+    assert "reproduction: exact (the same bytes; numerics class cpu-portable-" in out  # digests alone
     assert "DEMO MODEL: demo-tiny is the demo's tiny model (from demo/hub)" in out
     assert "DEMO DATA" not in out  # the demo suite's local tasks read no pinned dataset
 

@@ -5,6 +5,8 @@ both sides' standard errors; the floor keeps a task at 100% (stderr 0) from fail
 rounding. When the two sides do not measure the same thing (task hashes, task versions, few-shot
 settings, chat template use, harness version) the verdict is "not comparable", never a false regression.
 A chat template that changed with the delivery is not such a case: it is what the gate exists to catch.
+Nor is another numerics class (another CPU, another kernel mode): it is recorded and shown, never a reason
+to call a task not comparable (levels.py judges how close two runs of one delivery came).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from evalpin import project
 from evalpin.errors import EvalpinError, ExitCode
 from evalpin.experiments import WORKSPACE, resolve
+from evalpin.numerics import class_of
 from evalpin.output_set import check_set
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.table import columns
@@ -193,7 +196,7 @@ def summary(comparison: Comparison) -> str:
     outputs = "changed" if comparison.outputs_changed else "unchanged"
     sides = (comparison.candidate, comparison.baseline)
     evaluated = "\n".join(
-        f"  {role:<9} {side.rev}: {delivery_of(side)}"
+        f"  {role:<9} {side.rev}: {delivery_of(side)}; numerics {class_of(side.fingerprint) or 'unrecorded'}"
         for role, side in zip(("candidate", "baseline"), sides, strict=True)
     )
     return (

@@ -76,11 +76,11 @@ class Level:
             return f"reproduction: exact (the same bytes; {where})"
         if self.name == EQUIVALENT:
             ties = f"; {len(self.near_ties)} near ties: " + named(self.near_ties) if self.near_ties else ""
-            caveat = f"; {self.caveat}" if self.caveat else ""
-            return (
-                f"reproduction: equivalent (every decision equal; {where}; largest log-likelihood difference "
-                f"{self.largest:.1e} of {self.compared}, tolerance {self.tolerance.row}{ties}{caveat})"
+            checked = (
+                f"largest log-likelihood difference {self.largest:.1e} of {self.compared}, "
+                f"tolerance {self.tolerance.row}"
             )
+            return f"reproduction: equivalent (every decision equal; {where}; {self.caveat or checked}{ties})"
         return f"reproduction: DIFFERS ({len(self.differences)} samples: {named(self.differences)}; {where})"
 
 

@@ -7,11 +7,14 @@ dvc.api; the workspace is the revision "workspace".
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from evalpin.errors import EvalpinError
 from evalpin.experiments import WORKSPACE, resolve
+from evalpin.levels import DIFFERS, EQUIVALENT, EXACT, Finding, Level, compare_samples, tolerance_between
+from evalpin.numerics import class_of
 from evalpin.paths import SAMPLES_DIR
 from evalpin.table import columns
 
@@ -32,6 +35,7 @@ def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
         }
     from dvc.api import DVCFileSystem
     from dvc.scm import RevError
+    from dvc_data.index.index import DataIndexDirError
 
     try:
         fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else resolve(root, rev))
@@ -39,7 +43,7 @@ def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
         samples = {Path(name).stem: rows_by_doc(fs.read_text(name)) for name in sorted(names)}
     except RevError as exc:
         raise EvalpinError(f"{rev}: not a git revision here ({exc}); see `git tag` and `git log`.") from exc
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, DataIndexDirError) as exc:
         raise EvalpinError(
             f"{rev}: no {SAMPLES_DIR} there, or its data is neither in the DVC cache nor the remote "
             f"({exc}). Run `dvc pull` (or `dvc fetch -a`) or reproduce that revision first."
@@ -156,3 +160,83 @@ def _num(value: float | None) -> str:
 def _clip(value: object, width: int) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """One side of a reproduction: its fingerprint and metrics, and a way to its samples (which may be
+    out of reach: another revision's live in the DVC cache or remote)."""
+
+    label: str
+    fingerprint: dict
+    metrics: dict
+    samples: Callable[[], dict[str, dict[int, dict]]]
+
+
+def outputs_at(root: Path, rev: str) -> Outputs:
+    """The evaluate stage's outputs at a git revision, or in the workspace (rev "workspace")."""
+    from evalpin.gate import read_at
+    from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
+
+    return Outputs(
+        rev,
+        read_at(root, rev, FINGERPRINT_FILE),
+        read_at(root, rev, METRICS_FILE),
+        lambda: read_samples(root, rev),
+    )
+
+
+def outputs_in(directory: Path, label: str) -> Outputs:
+    """The outputs a pipeline wrote in `directory` (a scratch clone's workspace)."""
+    from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
+
+    return Outputs(
+        label,
+        json.loads((directory / FINGERPRINT_FILE).read_text()),
+        json.loads((directory / METRICS_FILE).read_text()),
+        lambda: read_samples(directory, WORKSPACE),
+    )
+
+
+def reproduction_level(reference: Outputs, rerun: Outputs) -> Level:
+    """The level (levels.py) `rerun` reached against `reference`: exact from the recorded digests alone;
+    else per sample, with the tolerance of their numerics classes; when the reference's samples are out
+    of reach, from what git holds (each task's decisions digest and metric), saying so."""
+    classes = (class_of(reference.fingerprint), class_of(rerun.fingerprint))
+    same = reference.fingerprint.get("outputs") == rerun.fingerprint.get("outputs")
+    if same and reference.metrics == rerun.metrics:
+        return Level(EXACT, classes, tolerance_between(*classes))
+    try:
+        ours = reference.samples()
+    except EvalpinError:
+        return decisions_level(reference, rerun, classes)
+    return compare_samples(ours, rerun.samples(), classes, (reference.metrics, rerun.metrics))
+
+
+def level_of_samples(root: Path, revs: tuple[str, str], samples: tuple[dict, dict]) -> Level:
+    """The level between two revisions whose samples are already read (outputs-diff): judged on the
+    samples themselves, not on the digests their fingerprints recorded."""
+    sides = [outputs_at(root, rev) for rev in revs]
+    classes = (class_of(sides[0].fingerprint), class_of(sides[1].fingerprint))
+    return compare_samples(*samples, classes, (sides[0].metrics, sides[1].metrics))
+
+
+def decisions_level(reference: Outputs, rerun: Outputs, classes: tuple) -> Level:
+    """Equivalent or differs from git alone: each task's greedy-outputs digest (its picks and generated
+    texts) and each metric; the log-likelihoods stay unchecked."""
+    tasks = (f.get("suite", {}).get("tasks", {}) for f in (reference.fingerprint, rerun.fingerprint))
+    ref, new = tasks
+    scores = ((m.get("tasks") or {}) for m in (reference.metrics, rerun.metrics))
+    ref_scores, new_scores = scores
+    differences = tuple(
+        Finding(task, "-", "decisions", "greedy outputs or metric differ")
+        for task in sorted(ref.keys() | new.keys())
+        if (ref.get(task) or {}).get("outputs_sha256") != (new.get(task) or {}).get("outputs_sha256")
+        or (ref_scores.get(task) or {}).get("score") != (new_scores.get(task) or {}).get("score")
+    )
+    caveat = (
+        f"log-likelihoods unchecked: {reference.label}'s {SAMPLES_DIR} is in neither the DVC cache nor a "
+        "remote (`dvc pull` to check them)"
+    )
+    name = DIFFERS if differences else EQUIVALENT
+    return Level(name, classes, tolerance_between(*classes), differences=differences, caveat=caveat)

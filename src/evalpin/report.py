@@ -11,7 +11,10 @@ from evalpin.documents import read_json
 from evalpin.errors import EvalpinError
 from evalpin.evaluate import section
 from evalpin.gate import WORKSPACE, read_at
+from evalpin.levels import DIFFERS, EQUIVALENT, Level
+from evalpin.numerics import kind_of
 from evalpin.output_set import check_set
+from evalpin.outputs import outputs_at, reproduction_level
 from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.project import git_show
 from evalpin.table import columns
@@ -77,19 +80,38 @@ def render(root: Path) -> tuple[str, bool]:
         else []
     )
     lines += [f"\n{line}" for line in demo_warnings(root, lock)]
+    verdict, matches = baseline_lines(root, model["name"], baseline, metrics)
+    return "\n".join(lines + verdict), matches
+
+
+def baseline_lines(root: Path, name: str, baseline: dict | None, metrics: dict) -> tuple[list[str], bool]:
+    """How the workspace's outputs stand against the committed baseline: its scores, and the level of
+    reproduction (levels.py) with why; False when they differ."""
     owner = baseline_owner(root)
     if baseline is None:
-        lines.append(f"\nno committed baseline yet: commit {METRICS_FILE} to make this run the baseline")
-    elif owner not in (None, model["name"]):
-        lines.append(
-            f"\nno baseline yet for {model['name']}: the committed scores (git HEAD:{METRICS_FILE}) are "
-            f"{owner}'s. Commit eval/ after `dvc repro` to make this run {model['name']}'s baseline."
-        )
-        return "\n".join(lines), True
-    else:
-        verdict = "equal to" if baseline == metrics else "DIFFERENT from"
-        lines.append(f"\nscores are {verdict} the committed baseline (git HEAD:{METRICS_FILE})")
-    return "\n".join(lines), baseline is None or baseline == metrics
+        return [f"\nno committed baseline yet: commit {METRICS_FILE} to make this run the baseline"], True
+    if owner not in (None, name):
+        return [
+            f"\nno baseline yet for {name}: the committed scores (git HEAD:{METRICS_FILE}) are "
+            f"{owner}'s. Commit eval/ after `dvc repro` to make this run {name}'s baseline."
+        ], True
+    verdict = "equal to" if baseline == metrics else "DIFFERENT from"
+    level = reproduction_level(outputs_at(root, "HEAD"), outputs_at(root, WORKSPACE))
+    lines = [f"\nscores are {verdict} the committed baseline (git HEAD:{METRICS_FILE})", level.line()]
+    return [*lines, *level_hint(level)], level.name != DIFFERS
+
+
+def level_hint(level: Level) -> list[str]:
+    """What to do with outputs that are equivalent to the committed baseline, not byte-identical."""
+    ours, theirs = level.classes
+    if level.name != EQUIVALENT or not ours or kind_of(ours) != kind_of(theirs or ""):
+        return []  # exact, differs, or numerics that changed on purpose (mode, device): a new baseline
+    return [
+        "  the committed baseline stays the reference: these bytes are this machine's numerics class, so "
+        "do not commit them as a new baseline (`git checkout -- dvc.lock eval/` keeps the tree clean); "
+        "`numerics: portable` in conf/inference/ gives the same bytes on any x86-64 CPU "
+        "(docs/reproduction.md)"
+    ]
 
 
 def baseline_owner(root: Path, rev: str = "HEAD") -> str | None:

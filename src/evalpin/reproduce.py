@@ -1,13 +1,13 @@
 """Reproduce a revision from scratch in a scratch clone, and say whether it gives the recorded results.
 
 The clone shares this repository's DVC cache (read-mostly, content-addressed), restores the delivery
-(cache, remote or upstream, always verified), reruns the whole pipeline with `dvc repro -f`, and compares
-eval/metrics.json and the output fingerprint with what the revision recorded in git.
+(cache, remote or upstream, always verified), reruns the whole pipeline with `dvc repro -f`, and says
+which level of reproduction (levels.py) the rerun reached against what the revision recorded: exact (exit
+0), equivalent (exit 4) or differs (exit 1).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,24 +18,34 @@ from pathlib import Path
 from evalpin import project
 from evalpin.compose import load_params
 from evalpin.errors import EvalpinError
-from evalpin.gate import read_at
-from evalpin.paths import FINGERPRINT_FILE, METRICS_FILE
+from evalpin.levels import Level
+from evalpin.outputs import outputs_at, outputs_in, reproduction_level
 
 
 @dataclass(frozen=True)
 class Reproduction:
     rev: str
     commit: str
-    differences: tuple[str, ...]
+    level: Level  # levels.py: exact, equivalent or differs, and why
     signatures: tuple[str, ...] = ()  # what was checked before the pipeline ran
 
-    @property
-    def identical(self) -> bool:
-        return not self.differences
+
+STEPS = 5
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+def step(number: int, text: str) -> None:
+    """Progress on stderr, one line a step: a reproduction runs as long as the suite does."""
+    print(f"reproduce [{number}/{STEPS}] {text}", file=sys.stderr, flush=True)
+
+
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, stream: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `cmd`; `stream`: echo its output as it comes (indented, on stderr), for the long steps."""
+    if not stream:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    else:
+        proc = streamed(cmd, cwd, env)
     if proc.returncode != 0:
         raise EvalpinError(
             f"`{' '.join(cmd)}` failed in {cwd}:\n{(proc.stdout + proc.stderr).strip()[-3000:]}"
@@ -43,18 +53,30 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subproc
     return proc
 
 
+def streamed(cmd: list[str], cwd: Path, env: dict[str, str] | None) -> subprocess.CompletedProcess[str]:
+    lines = []
+    with subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        for line in proc.stdout or ():
+            lines.append(line)
+            print(f"    {line.rstrip()}", file=sys.stderr, flush=True)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), "")
+
+
 def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] = ()) -> Reproduction:
     """A signed release (its tag's statement) is checked before anything runs: the statement and the
-    files it covers in the clone, then the restored delivery against models/NAME.sig."""
+    files it covers in the clone, then the restored delivery against models/NAME.sig. The rerun is
+    judged against the revision's record with levels.py (its samples from the DVC cache or remote)."""
     from evalpin import signing
 
     commit = run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], root).stdout.strip()
-    recorded_metrics = read_at(root, commit, METRICS_FILE)
-    recorded_fingerprint = read_at(root, commit, FINGERPRINT_FILE)
+    recorded = outputs_at(root, commit)
     scratch_base = root / project.STATE_DIR / "reproduce"
     scratch_base.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_base) as scratch:
         clone = Path(scratch) / "repo"
+        step(1, f"cloning {rev} ({commit[:12]}) into a scratch clone")
         run(["git", "clone", "--quiet", "--no-checkout", str(root), str(clone)], root)
         run(["git", "checkout", "--quiet", "--detach", commit], clone)
         share_dvc_setup(root, clone)
@@ -64,18 +86,17 @@ def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] =
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(clone / "src"), os.environ.get("PYTHONPATH", "")]),
         }
-        run([sys.executable, "-m", "evalpin", "restore", load_params(clone)["model"]["name"]], clone, env)
+        name = load_params(clone)["model"]["name"]
+        step(2, f"restoring {name} and the pinned datasets (verified file by file)")
+        run([sys.executable, "-m", "evalpin", "restore", name], clone, env)
         for statement in statements:  # the restored delivery is what the release key signed
             checked.append(signing.verify_release_delivery(clone, statement, keys_for(root, public_keys)))
-        run([sys.executable, "-m", "dvc", "repro", "--force"], clone, env)
-        metrics = json.loads((clone / METRICS_FILE).read_text())
-        fingerprint = json.loads((clone / FINGERPRINT_FILE).read_text())
-    return Reproduction(
-        rev,
-        commit,
-        tuple(differences(recorded_metrics, recorded_fingerprint, metrics, fingerprint)),
-        tuple(checked),
-    )
+        step(3, "running the pipeline from scratch: dvc repro --force (verify, then every task)")
+        run([sys.executable, "-m", "dvc", "repro", "--force"], clone, env, stream=True)
+        step(4, "comparing with the recorded outputs (levels: exact, equivalent, differs)")
+        level = reproduction_level(recorded, outputs_in(clone, "the rerun"))
+    step(5, "done")
+    return Reproduction(rev, commit, level, tuple(checked))
 
 
 def keys_for(root: Path, public_keys: list[Path] | tuple[Path, ...]) -> list[Path]:
@@ -116,19 +137,3 @@ def share_dvc_setup(root: Path, clone: Path) -> None:
     local_config = root / ".dvc" / "config.local"
     if local_config.is_file():
         (clone / ".dvc" / "config.local").write_text(local_config.read_text())
-
-
-def differences(metrics_a: dict, fingerprint_a: dict, metrics_b: dict, fingerprint_b: dict) -> list[str]:
-    found = []
-    for task in sorted(metrics_a["tasks"].keys() | metrics_b["tasks"].keys()):
-        a, b = metrics_a["tasks"].get(task), metrics_b["tasks"].get(task)
-        if a != b:
-            found.append(f"{task}: recorded {a}, reproduced {b}")
-    if fingerprint_a.get("output_fingerprint") != fingerprint_b.get("output_fingerprint"):
-        changed = [
-            t
-            for t, row in fingerprint_a["suite"]["tasks"].items()
-            if row.get("outputs_sha256") != fingerprint_b["suite"]["tasks"].get(t, {}).get("outputs_sha256")
-        ]
-        found.append(f"output fingerprint differs (greedy outputs changed in: {', '.join(changed) or '?'})")
-    return found

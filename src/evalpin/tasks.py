@@ -134,6 +134,8 @@ def run_tasks(root: Path, params: dict, names: list[str]) -> None:
     torch.set_num_threads(int(inference["torch_threads"]))
     lm = load_model(root, model, inference, backend)
     computed_by = numerics.describe(inference) if backend["name"] == "hf" else numerics.server_record(backend)
+    cpu = numerics.machine()
+    print(f"evaluate: numerics class {computed_by['class']} on {cpu.get('model', cpu['arch'])}", flush=True)
     progress = Progress(len(plan))
     read = sorted({leaf.spec.data for leaf in plan.values() if leaf.spec})
     caches = {data: Path(catalog.cache_dir(root, data)) for data in read}

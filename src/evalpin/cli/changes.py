@@ -36,12 +36,13 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
     Arg("rev_b", nargs="?", default="workspace", help="the other side (default: workspace)"),
 )
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
-    """samples whose response or score changed between revs"""
-    from evalpin.outputs import diff_samples, format_changes, one_sided, read_samples
+    """samples whose response or score changed between revs, and the level of reproduction"""
+    from evalpin.outputs import diff_samples, format_changes, level_of_samples, one_sided, read_samples
 
     a, b = read_samples(root, args.rev_a), read_samples(root, args.rev_b)
     lines = one_sided(a, b, args.rev_a, args.rev_b)
     print(format_changes(diff_samples(a, b), args.rev_a, args.rev_b, tasks_one_sided=lines))
+    print(level_of_samples(root, (args.rev_a, args.rev_b), (a, b)).line())
     return ExitCode.OK
 
 

@@ -92,6 +92,29 @@ def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+@COMMANDS.command("numerics", JSON)
+def cmd_numerics(root: Path, args: argparse.Namespace) -> int:
+    """the numerics class this machine computes in (conf/inference's mode), and its CPU"""
+    import json
+
+    from evalpin import numerics
+    from evalpin.compose import load_params
+    from evalpin.evaluate import section
+
+    inference = section(load_params(root), "inference")
+    numerics.apply(inference)
+    record = {**numerics.describe(inference), "machine": numerics.machine()}
+    if args.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+        return ExitCode.OK
+    print(f"numerics class {record['class']} (mode {record['mode']}: docs/reproduction.md)")
+    for key in ("torch", "aten_capability", "blas", "onednn", "cpu", "gpu", "threads"):
+        if key in record:
+            print(f"  {key:<16} {json.dumps(record[key], sort_keys=True)}")
+    print(f"  {'this machine':<16} {json.dumps(record['machine'], sort_keys=True)}")
+    return ExitCode.OK
+
+
 @COMMANDS.command(
     "report",
     Arg("--html", type=Path, metavar="PATH", help="also write a self-contained HTML page (charts, offline)"),
@@ -147,14 +170,11 @@ def cmd_restore(root: Path, args: argparse.Namespace) -> int:
 
 @COMMANDS.command("reproduce", Arg("rev", help="git revision, e.g. demo-tiny@v1.0.0"), RELEASE_KEYS)
 def cmd_reproduce(root: Path, args: argparse.Namespace) -> int:
-    """rerun a revision from scratch; exit 0 if identical"""
+    """rerun a revision from scratch; exit 0 exact, 4 equivalent, 1 differs"""
     from evalpin.reproduce import reproduce
 
     result = reproduce(root, args.rev, args.public_key)
     for line in result.signatures:
         print(line)
-    if result.identical:
-        print(f"{args.rev} ({result.commit[:12]}): reproduced exactly (metrics and output fingerprint)")
-        return ExitCode.OK
-    print(f"{args.rev} ({result.commit[:12]}): NOT reproduced:\n  " + "\n  ".join(result.differences))
-    return ExitCode.DRIFT
+    print(f"{args.rev} ({result.commit[:12]}): {result.level.line()}")
+    return result.level.exit_code
