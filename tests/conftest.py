@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalpin.environment import offline_environment
+from evalpin.numerics import PORTABLE_ENV
 from support import copy_repo, dvc, git, make_template_repo, pin_demo
 from support.real_upstream import built_once
 
@@ -16,6 +17,9 @@ from support.real_upstream import built_once
 os.environ.update(offline_environment(Path(__file__).resolve().parents[1]))
 # Test workers share the cores: idle OpenMP threads (torch, vLLM) must sleep, not spin (as in evaluate.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The tests compute in portable numerics (docs/reproduction.md), in-process evaluations included: set before
+# anything imports torch, which reads these once. A test of another class sets its own in a subprocess.
+os.environ.update(PORTABLE_ENV)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
