@@ -176,6 +176,7 @@ def tag_message(statement: dict, message: str) -> str:
         f"{base}{datasets}"
         f"suite mean: {facts['suite_score']:.4f}\n"
         f"scores: {scores}\n"
+        f"numerics: {facts.get('numerics_class') or 'unrecorded'}\n"
     )
 
 

@@ -12,6 +12,7 @@ from evalpin import paths, project
 from evalpin.errors import EvalpinError
 from evalpin.hashing import sha256_files
 from evalpin.lock import Lock
+from evalpin.numerics import class_of
 from evalpin.signing.keys import key_fingerprint, public_pem_of, read_public_key
 
 RELEASE_PREDICATE = "https://evalpin.dev/release/v1"
@@ -92,6 +93,7 @@ def release_statement(root: Path, lock: Lock, tag: str) -> dict:
             "metrics": {task: row["score"] for task, row in metrics["tasks"].items()},
             "suite_score": metrics["suite"]["score"],
             "output_fingerprint": fingerprint.get("output_fingerprint"),
+            "numerics_class": class_of(fingerprint),  # what computed the scores (docs/reproduction.md)
             "files": {p: digests[root / p] for p in files},
         },
     }
