@@ -56,7 +56,7 @@ def test_a_task_on_one_side_only_is_one_line_not_a_row_per_sample(reproduced_rep
         "task demo_behaviour: only in HEAD (8 samples, mean score 1.0000), not in workspace",
         "task demo_new_task: only in workspace (8 samples, mean score 1.0000), not in HEAD",
         "no sample changed its response or score in the tasks on both sides between HEAD and workspace",
-        "reproduction: DIFFERS (2 samples: demo_behaviour doc -: missing (task not in the rerun); "
+        "reproduction: DIFFERS (2 tasks: demo_behaviour doc -: missing (task not in the rerun); "
         "demo_new_task doc -: missing (task not in the reference); numerics class "
         f"{numerics_class(reproduced_repo)})",
     ]  # the workspace is what is on disk, not what dvc.lock still lists

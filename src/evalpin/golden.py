@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalpin import project
+from evalpin import numerics, project
 from evalpin.atomic import write_atomic
 from evalpin.errors import EvalpinError
 from evalpin.inventory import package_version
@@ -89,9 +90,11 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
 def write_golden(root: Path, name: str, model_dir: Path | None = None) -> Path:
     """The golden renderings and, from the same delivery, the references `check-server` compares a live
     server with (probes.py): recorded, and re-recorded, together."""
-    from evalpin.probes import record_probes
+    from evalpin.probes import record_probes, reference_inference
 
     model_dir = model_dir or project.model_dir(root, name)
+    if "torch" not in sys.modules:  # the references' numerics, before the tokenizer imports torch
+        numerics.apply(reference_inference(model_dir, "portable"))
     rendered, tokenizer = render_all(model_dir)
     path = golden_path(root, name)
     body = {"conversations": CONVERSATIONS, "plain_prompt": PLAIN_PROMPT, "token_ids": rendered}

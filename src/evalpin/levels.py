@@ -23,6 +23,7 @@ TOLERANCES_FILE = Path(__file__).with_name("tolerances.yaml")
 EXACT, EQUIVALENT, DIFFERS = "exact", "equivalent", "differs"
 EXIT_CODES = {EXACT: ExitCode.OK, EQUIVALENT: ExitCode.EQUIVALENT, DIFFERS: ExitCode.DRIFT}
 SHOWN = 5  # samples named in a one-line verdict
+INPUT_FIELDS = ("doc_hash", "prompt_hash", "target_hash")  # what a sample asked: equal in any reproduction
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ class Level:
     def exit_code(self) -> ExitCode:
         return EXIT_CODES[self.name]
 
+    def counted(self) -> str:
+        """How many samples differ, and how many tasks as a whole (a missing task, a metric)."""
+        samples = len({(f.task, f.doc_id) for f in self.differences if f.doc_id != "-"})
+        tasks = len({f.task for f in self.differences if f.doc_id == "-"})
+        return ", ".join(f"{n} {what}" for n, what in ((samples, "samples"), (tasks, "tasks")) if n)
+
     def line(self) -> str:
         """One line: the level and why."""
         a, b = (c or "unrecorded" for c in self.classes)
@@ -81,7 +88,7 @@ class Level:
                 f"tolerance {self.tolerance.row}"
             )
             return f"reproduction: equivalent (every decision equal; {where}; {self.caveat or checked}{ties})"
-        return f"reproduction: DIFFERS ({len(self.differences)} samples: {named(self.differences)}; {where})"
+        return f"reproduction: DIFFERS ({self.counted()}: {named(self.differences)}; {where})"
 
 
 def named(findings: tuple[Finding, ...]) -> str:
@@ -170,6 +177,9 @@ def judge_sample(task: str, doc: object, ref: dict | None, new: dict | None, tal
     if ref is None or new is None:
         tally.differences.append(Finding(task, doc, "missing", "in one side only"))
         return
+    if changed := [f for f in INPUT_FIELDS if ref.get(f) != new.get(f)]:  # another question, not a rerun
+        tally.differences.append(Finding(task, doc, "input", f"{', '.join(changed)} changed"))
+        return
     a, b = ref.get("response"), new.get("response")
     if isinstance(a, dict) and isinstance(b, dict):
         ties = len(tally.near_ties)
@@ -221,6 +231,10 @@ def compare_probes(
         a, b = reference.get(key), rerun.get(key)
         if a is None or b is None:
             tally.differences.append(Finding("probes", key, "missing", "in one side only"))
+            continue
+        if len(b["tokens"]) != len(a["tokens"]) or len(b["logprobs"]) != len(a["logprobs"]):
+            detail = f"{len(a['tokens'])} vs {len(b['tokens'])} tokens"
+            tally.differences.append(Finding("probes", key, "length", detail))
             continue
         steps = zip(a["tokens"], a["logprobs"], a["margins"], strict=True)
         for step, (token, logprob, margin) in enumerate(steps):

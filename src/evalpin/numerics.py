@@ -63,14 +63,22 @@ def apply(inference: dict) -> None:
                 "(docs/reproduction.md)."
             )
     wanted = environment(inference) if device_of(inference) == "cpu" else {}
-    started = "torch" in sys.modules
-    if started and mode == "portable" and any(os.environ.get(k) != v for k, v in PORTABLE_ENV.items()):
+    if mode == "portable" and "torch" in sys.modules and not portable_running():
         raise EvalpinError(
             "inference.numerics: portable, but torch was imported in this process before evalpin set "
             f"{' '.join(f'{k}={v}' for k, v in PORTABLE_ENV.items())}. Run the evaluation through "
             "`evalpin evaluate` (or `dvc repro`), or export those variables before Python starts."
         )
     os.environ.update(wanted)
+
+
+def portable_running() -> bool:
+    """torch, already started in this process, runs portable kernels: the variables were set before it
+    started (ATen's capability shows it) and still are."""
+    import torch
+
+    same = all(os.environ.get(k) == v for k, v in PORTABLE_ENV.items())
+    return same and torch.backends.cpu.get_cpu_capability() == "AVX2"
 
 
 def device_of(inference: dict) -> str:

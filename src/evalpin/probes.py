@@ -6,12 +6,23 @@ parameter, no generation_config.json) for PROBE_TOKENS tokens, recording each ch
 log-probability. The served name, context length and the sampling defaults the delivery's
 generation_config.json gives a vLLM server are recorded too, so a release tag alone (`git show
 TAG:models/NAME.golden.json`) holds everything a check of a production endpoint needs.
+
+They are computed in portable numerics (numerics.py), so the same bytes come out on any x86-64 CPU with AVX2,
+and their numerics class is recorded beside them (levels.compare_probes judges two recordings). The kernel
+environment is read once, when torch starts: a process where torch already runs with other kernels (the
+golden renderings import it first) records in a child process of its own.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+from evalpin import numerics
+from evalpin.errors import EvalpinError
 
 PROBE_TOKENS = 8
 REFERENCE_DTYPE = "float32"
@@ -29,17 +40,26 @@ VLLM_SAMPLING_KEYS = (
 
 
 def record_probes(
-    model_dir: Path, name: str, prompts: dict[str, list[int]], texts: dict[str, str] | None = None
+    model_dir: Path,
+    name: str,
+    prompts: dict[str, list[int]],
+    texts: dict[str, str] | None = None,
+    mode: str = "portable",
 ) -> dict:
     """The `server` section of models/NAME.golden.json, for the delivery in model_dir. `texts`: the
-    prompts decoded, special tokens included, for servers that take text prompts only (llama.cpp)."""
+    prompts decoded, special tokens included, for servers that take text prompts only (llama.cpp).
+    `mode`: the numerics mode (portable: the references; fast: what this machine picks, for tests)."""
+    inference = reference_inference(model_dir, mode)
+    if too_late(inference):
+        return record_in_child(model_dir, name, prompts, texts, mode)
+    numerics.apply(inference)
     import torch
 
     from evalpin.ggufinfo import evaluated_file
     from evalpin.inventory import list_delivery, package_version
 
     gguf_file = evaluated_file(list_delivery(model_dir))
-    model = load_reference_model(model_dir, gguf_file)
+    model = numerics.portable_model(load_reference_model(model_dir, gguf_file), inference)
     with torch.inference_mode():
         probes = {key: greedy_continuation(model, ids) for key, ids in sorted(prompts.items())}
     return {
@@ -51,7 +71,48 @@ def record_probes(
         "probes": probes,
         "prompt_texts": texts or {},
         "recorded_with": {package: package_version(package) for package in ("torch", "transformers")},
+        "numerics_class": numerics.describe(inference)["class"],
     }
+
+
+def reference_inference(model_dir: Path, mode: str) -> dict:
+    """conf/inference for the references: float32 on CPU in `mode`, with the project's thread count (from
+    the params.yaml above model_dir, the project's or its staging area; else 2). Portable where this CPU
+    runs it (x86-64 with AVX2 and FMA), else fast."""
+    from evalpin.compose import load_params
+    from evalpin.project import find_root
+
+    try:
+        threads = int((load_params(find_root(model_dir)).get("inference") or {}).get("torch_threads", 2))
+    except (EvalpinError, AttributeError, TypeError, ValueError):
+        threads = 2
+    if mode == "portable":
+        try:
+            numerics.check_portable_cpu()
+        except EvalpinError:  # an ARM or pre-AVX2 CPU: recorded in fast numerics, as the class then says
+            mode = "fast"
+    return {"numerics": mode, "device": "cpu", "dtype": REFERENCE_DTYPE, "torch_threads": threads}
+
+
+def too_late(inference: dict) -> bool:
+    """True when torch already runs in this process with kernel variables other than the mode's."""
+    wanted = numerics.PORTABLE_ENV if numerics.mode_of(inference) == "portable" else {}
+    return "torch" in sys.modules and any(os.environ.get(k) != v for k, v in wanted.items())
+
+
+def record_in_child(model_dir: Path, name: str, prompts: dict, texts: dict | None, mode: str) -> dict:
+    """record_probes in a fresh Python process, which sets the mode's environment before torch starts."""
+    request = {"model_dir": str(model_dir), "name": name, "prompts": prompts, "texts": texts, "mode": mode}
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalpin.probes"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise EvalpinError(f"recording the server references of {model_dir} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
 
 
 def load_reference_model(model_dir: Path, gguf_file: str | None):
@@ -103,3 +164,11 @@ def sampling_defaults(model_dir: Path) -> dict:
     path = model_dir / "generation_config.json"
     config = json.loads(path.read_text()) if path.is_file() else {}
     return {key: config[key] for key in VLLM_SAMPLING_KEYS if config.get(key) is not None}
+
+
+if __name__ == "__main__":  # record_in_child: a request on stdin, the section on stdout
+    args = json.loads(sys.stdin.read())
+    section = record_probes(
+        Path(args["model_dir"]), args["name"], args["prompts"], args["texts"], args["mode"]
+    )
+    print(json.dumps(section))
