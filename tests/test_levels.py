@@ -97,7 +97,8 @@ def test_a_changed_pick_with_a_clear_reference_margin_differs():
     assert {f.what for f in level.differences} == {"log-likelihood", "choice", "score", "metric"}
     choice = next(f for f in level.differences if f.what == "choice")
     assert "pick 0 -> 1, reference margin 3.3e+00 >" in choice.detail
-    assert level.line().startswith("reproduction: DIFFERS (1 samples, 1 tasks: color_mc doc 0: log-likelihood")
+    line = level.line()
+    assert line.startswith("reproduction: DIFFERS (1 samples, 1 tasks: color_mc doc 0: log-likelihood")
 
 
 @pytest.mark.parametrize(

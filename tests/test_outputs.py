@@ -19,7 +19,8 @@ def test_changed_response_is_listed_with_scores(reproduced_repo):
     table = format_changes(changes, "HEAD", "workspace")
     assert '" nowhere"' in table and "-> 0" in table and "1 samples changed in 1 tasks" in table
     level = evalpin_in_process(reproduced_repo, "outputs-diff", "HEAD").stdout.splitlines()[-1]
-    assert level.startswith(f"reproduction: DIFFERS (1 samples: demo_home_gen doc {rows[3]['doc_id']}: text (")
+    doc = rows[3]["doc_id"]
+    assert level.startswith(f"reproduction: DIFFERS (1 samples: demo_home_gen doc {doc}: text (")
 
 
 def test_log_likelihoods_moved_within_the_tolerance_are_equivalent(reproduced_repo):
