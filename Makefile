@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # No hub traffic at run time, caches inside the repository (git-ignored): the offline environment that
 # evalpin itself, the tests and the benchmarks use, defined once. HF_HOME in it is relative to this root.
-OFFLINE_ENV := src/evalpin/offline.env
+OFFLINE_ENV := src/evalpin/base/offline.env
 include $(OFFLINE_ENV)
 HF_HOME := $(CURDIR)/$(HF_HOME)
 export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' $(OFFLINE_ENV))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from bench.config import MIB
 from bench.measure import Run, run
-from evalpin.inventory import current_runtime, list_delivery
-from evalpin.lock import SCHEMA, Lock, LockedFile, Source, save_lock
-from evalpin.roles import role_of
+from evalpin.delivery.inventory import current_runtime, list_delivery
+from evalpin.delivery.lock import SCHEMA, Lock, LockedFile, Source, save_lock
+from evalpin.delivery.roles import role_of
 
 BLOCK = 64 * MIB
 SMALL_FILES = {  # name -> size: what a sharded safetensors snapshot carries beside its shards

@@ -16,9 +16,9 @@ import yaml
 from bench import report
 from bench.measure import Run, interleaved, median_wall, run
 from bench.report import Section, Verdict
-from evalpin import catalog
-from evalpin.catalog_tree import locate, resolve
-from evalpin.environment import offline_environment
+from evalpin.base.environment import offline_environment
+from evalpin.suite import catalog
+from evalpin.suite.catalog_tree import locate, resolve
 from support.repos import copy_paths
 
 EVAL_LIMIT = 1.05
@@ -37,7 +37,8 @@ HEAVY = ("torch", "lm_eval", "transformers", "dvc", "datasets")
 
 
 def offline_env(root: Path) -> dict[str, str]:
-    """This process's environment made offline, with `root`'s Hugging Face cache (src/evalpin/offline.env)."""
+    """This process's environment made offline, with `root`'s Hugging Face cache
+    (src/evalpin/base/offline.env)."""
     return {**os.environ, **offline_environment(root)}
 
 

@@ -126,7 +126,7 @@ def real_model(scratch: Path, repeats: int) -> Section:
         [
             "`verify` skips the golden rendering (and the transformers/torch import behind it) while its "
             "inputs are provably unchanged: the delivery verified against the same lock digest, the same "
-            "golden file, conversations and tokenizer libraries (src/evalpin/golden.py). Any difference "
-            "renders again."
+            "golden file, conversations and tokenizer libraries (src/evalpin/delivery/golden.py). Any "
+            "difference renders again."
         ],
     )

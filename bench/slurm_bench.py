@@ -47,7 +47,7 @@ def empty_job_seconds() -> float:
 
 def noop_job_seconds(scratch: Path) -> float:
     """One submitit job whose worker does nothing, through launcher.run (its polls included)."""
-    from evalpin import launcher
+    from evalpin.evaluation import launcher
 
     start = time.perf_counter()
     launcher.run(scratch, slurm_launcher("noop-jobs"), [["noop"]], print)

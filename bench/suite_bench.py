@@ -63,7 +63,7 @@ def pinned_repo(
 def reference_folder(repo: Path, scratch: Path) -> Path:
     """lm-eval's own mmlu/default folder, its dataset_path pointed at the pinned snapshot: how a user
     runs the catalog's mmlu on local files with the bare CLI (a later --include_path redefines names)."""
-    from evalpin.catalog_tree import locate
+    from evalpin.suite.catalog_tree import locate
 
     folder = scratch / "mmlu-ref"
     shutil.copytree(locate("mmlu").parent, folder, ignore=shutil.ignore_patterns("__pycache__"))

@@ -320,5 +320,5 @@ def _reverify_why(value: float, parts: dict[str, float]) -> str:
         f"plus a fixed {1000 * parts['runtime check']:.0f} ms reading package metadata for the runtime "
         "check. Against a full verify of 1 MiB files these weigh far more than against GB shards. One "
         "`os.scandir` walk that hands its stat results to verify would remove most of the per-file part "
-        "(inventory.py, outside this change)"
+        "(delivery/inventory.py, outside this change)"
     )

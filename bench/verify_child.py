@@ -12,9 +12,9 @@ import os
 import time
 from pathlib import Path
 
-from evalpin.inventory import current_runtime, list_delivery
-from evalpin.lock import load_lock
-from evalpin.verify import verify_delivery
+from evalpin.delivery.inventory import current_runtime, list_delivery
+from evalpin.delivery.lock import load_lock
+from evalpin.delivery.verify import verify_delivery
 
 
 def main() -> None:

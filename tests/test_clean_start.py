@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalpin.clean_start import NO_MODEL_PARAMS
-from evalpin.compose import NO_MODEL, compose
-from evalpin.demo import DEMO_UPSTREAM
-from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.config.compose import NO_MODEL, compose
+from evalpin.delivery.demo import DEMO_UPSTREAM
+from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.template.clean_start import NO_MODEL_PARAMS
 from support import (
     ARC_COMMIT,
     TEMPLATE,
@@ -147,9 +147,9 @@ def test_the_test_support_reads_nothing_clean_start_removes(cleaned):
 
 
 def test_clean_start_runs_on_the_standard_library_alone():
-    """copier's task runs it before the project's .venv exists: `python -m evalpin.clean_start`."""
+    """copier's task runs it before the project's .venv exists: `python -m evalpin.template.clean_start`."""
     code = (
-        "import sys; import evalpin.clean_start; own = {'evalpin', '__main__'}; "
+        "import sys; import evalpin.template.clean_start; own = {'evalpin', '__main__'}; "
         "print(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) - own))"
     )
     proc = subprocess.run(

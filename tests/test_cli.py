@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from evalpin.base.errors import ExitCode
 from evalpin.cli import build_parser
-from evalpin.errors import ExitCode
 from support import TEMPLATE, demo_conf
 
 CLI_DIR = Path(__file__).resolve().parents[1] / "src" / "evalpin" / "cli"

@@ -4,10 +4,10 @@ import re
 import pytest
 import yaml
 
-from evalpin.clean_start import NO_MODEL_PARAMS
-from evalpin.compose import NO_MODEL, compose, differences, load_params
-from evalpin.defaults_list import CONFIG_FILE, UNSELECTED, choice
-from evalpin.errors import EvalpinError
+from evalpin.base.errors import EvalpinError
+from evalpin.config.compose import NO_MODEL, compose, differences, load_params
+from evalpin.config.defaults_list import CONFIG_FILE, UNSELECTED, choice
+from evalpin.template.clean_start import NO_MODEL_PARAMS
 from support import TEMPLATE, demo_conf, dvc, evalpin
 
 

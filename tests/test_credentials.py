@@ -1,6 +1,6 @@
 """Credentials never in git, never in an output line (issue #26 item 8)."""
 
-from evalpin.credentials import in_config_text, in_url, mask
+from evalpin.base.credentials import in_config_text, in_url, mask
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from evalpin import data_cache
+from evalpin.suite import data_cache
 
 
 @pytest.fixture

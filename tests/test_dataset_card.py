@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from evalpin.dataset_card import Card, check_task_kwargs
-from evalpin.errors import EvalpinError
-from evalpin.inventory import build_lock
-from evalpin.lock import save_lock
-from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
-from evalpin.roles import DATASET
-from evalpin.verify import require_verified_dataset, verify_dataset
+from evalpin.base.errors import EvalpinError
+from evalpin.delivery.card_files import Card, check_task_kwargs
+from evalpin.delivery.inventory import build_lock
+from evalpin.delivery.lock import save_lock
+from evalpin.delivery.roles import DATASET
+from evalpin.delivery.verify import require_verified_dataset, verify_dataset
+from evalpin.pinning.pin import DataPinRequest, accept_dataset, pin_dataset
 from support import ARC_COMMIT, evalpin, write_dataset_cache
 
 GOOD = "  - split: test\n    path: ARC-Easy/test-*\n"

@@ -6,10 +6,10 @@ import json
 import pytest
 import yaml
 
-from evalpin.demo import DEMO_UPSTREAM, demo_data_tasks, demo_warnings
-from evalpin.lock import load_lock
-from evalpin.paths import METRICS_FILE, VERIFIED_FILE
-from evalpin.suite_data import describe
+from evalpin.base.outs import METRICS_FILE, VERIFIED_FILE
+from evalpin.delivery.demo import DEMO_UPSTREAM, demo_data_tasks, demo_warnings
+from evalpin.delivery.lock import load_lock
+from evalpin.suite.data import describe
 from support import DEMO_DATA, TEMPLATE, pin_demo_data, read_json
 from support.repos import DEMO_METRICS
 

@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-from evalpin.diff import diff_locks, load_lock_at, name_from_spec
-from evalpin.inventory import build_lock
-from evalpin.lock import LockedFile, Source, load_lock
-from evalpin.pin import DataPinRequest, pin_dataset
-from evalpin.roles import DATASET, role_of
+from evalpin.delivery.diff import diff_locks, load_lock_at, name_from_spec
+from evalpin.delivery.inventory import build_lock
+from evalpin.delivery.lock import LockedFile, Source, load_lock
+from evalpin.delivery.roles import DATASET, role_of
+from evalpin.pinning.pin import DataPinRequest, pin_dataset
 from support import (
     ARC_COMMIT,
     ARC_FIX,

@@ -86,5 +86,5 @@ def test_the_module_table_lists_every_module_with_its_docstring():
     rendered = hook.render_modules(package)
     for path in package.rglob("*.py"):
         assert f"| `{path.relative_to(package).as_posix()}` |" in rendered, path
-    assert "| `verify.py` | Verify a delivery against its lock" in rendered
+    assert "| `delivery/verify.py` | Verify a delivery against its lock" in rendered
     assert hook.MARKER in (ROOT / "docs/development.md").read_text()

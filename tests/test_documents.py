@@ -1,7 +1,7 @@
 import pytest
 
-from evalpin.documents import read_json, read_yaml, switch
-from evalpin.errors import EvalpinError
+from evalpin.base.documents import read_json, read_yaml, switch
+from evalpin.base.errors import EvalpinError
 
 
 @pytest.mark.parametrize(

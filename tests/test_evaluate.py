@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalpin import catalog, data_cache, tasks
-from evalpin.catalog_tree import locate
-from evalpin.compose import compose, load_params
-from evalpin.errors import EvalpinError
-from evalpin.evaluate import evaluate
-from evalpin.gate import Side, comparable
-from evalpin.lock import load_lock
-from evalpin.pin import DataPinRequest, accept_dataset, pin_dataset
-from evalpin.samples import task_samples
+from evalpin.base.errors import EvalpinError
+from evalpin.config.compose import compose, load_params
+from evalpin.delivery.lock import load_lock
+from evalpin.evaluation import evaluate_stage as tasks
+from evalpin.evaluation.evaluate_stage import evaluate
+from evalpin.pinning.pin import DataPinRequest, accept_dataset, pin_dataset
+from evalpin.results.gate import Side, comparable
+from evalpin.results.samples import task_samples
+from evalpin.suite import catalog, data_cache
+from evalpin.suite.catalog_tree import locate
 from support import (
     ARC_COMMIT,
     ARC_FIX,
@@ -69,7 +70,7 @@ def test_samples_are_stable_per_task_files(reproduced_repo):
     assert sorted(p.name for p in samples.iterdir()) == sorted(f"{t}.jsonl" for t in TASKS)
     first = json.loads((samples / "demo_home_gen.jsonl").read_text().splitlines()[0])
     hashes = {"doc_id", "doc_hash", "prompt_hash", "target_hash", "response", "score"}
-    assert set(first) == hashes | {"question", "gold", "prompt_tokens"}  # in words: readable.py
+    assert set(first) == hashes | {"question", "gold", "prompt_tokens"}  # in words: evaluation/readable.py
     assert isinstance(first["response"], str)
 
 
@@ -304,8 +305,8 @@ def test_an_inference_change_reruns_evaluation_and_nothing_else_does(reproduced_
 
 
 def test_hf_model_args_cannot_override_the_pins(tmp_path):
-    from evalpin.backends import lm_eval_model
-    from evalpin.errors import EvalpinError
+    from evalpin.base.errors import EvalpinError
+    from evalpin.evaluation.backends import lm_eval_model
 
     model = {"name": "demo-tiny", "trust_remote_code": False, "add_bos_token": False}
     backend = {"name": "hf", "model_args": {"trust_remote_code": True}}
@@ -421,7 +422,7 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
         generation["max_gen_toks"] == 32 and generation["until"][0] == "Question:"
     )  # the entry's, the catalog's
     # 5 shots do not fit the demo model (512 positions, 32 kept for generation): lm-eval's hf backend cuts
-    # each prompt's start, which the fingerprint counts and the sample records (readable.py)
+    # each prompt's start, which the fingerprint counts and the sample records (evaluation/readable.py)
     assert tasks["gsm8k"]["truncated"] == {"prompts": 8, "kept_tokens": 480}
     assert all(tasks[t]["truncated"] == {"prompts": 0} for t in ("arc_easy", "hellaswag", *subjects))
     gsm8k = [json.loads(line) for line in (pinned_repo / "eval/samples/gsm8k.jsonl").open()]

@@ -2,15 +2,15 @@ import copy
 
 import pytest
 
-from evalpin.errors import ExitCode
-from evalpin.gate import (
+from evalpin.base.errors import ExitCode
+from evalpin.evaluation.output_set import write_set
+from evalpin.results.gate import (
     Side,
     compare,
     format_markdown,
     format_table,
     judge,
 )
-from evalpin.output_set import write_set
 from support import evalpin, git
 
 GATE = {"k_stderr": 2.0, "abs_floor": 0.02}
@@ -159,7 +159,7 @@ def test_a_catalog_task_on_other_pinned_data_is_not_comparable_and_names_the_dat
 
 def test_a_task_stays_comparable_when_a_re_pin_left_the_files_it_reads_unchanged():
     """Per-task data identity: a re-pin of arc that adds ARC-Challenge's files changes the lock, not the
-    files arc_easy reads (`files_sha256`, evalpin.taskkey), so arc_easy stays comparable."""
+    files arc_easy reads (`files_sha256`, evalpin.evaluation.task_key), so arc_easy stays comparable."""
 
     def side(lock: str, files: str) -> Side:
         data = {"name": "arc", "revision": lock[0] * 40, "lock_digest": lock * 8, "files_sha256": files * 8}

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from evalpin.diff import diff_locks, format_diff
-from evalpin.errors import EvalpinError
-from evalpin.ggufinfo import check_quant, diff_inside, read_info, select
-from evalpin.lock import LockedFile, load_lock, save_lock
+from evalpin.base.errors import EvalpinError
+from evalpin.delivery.diff import diff_locks, format_diff
+from evalpin.delivery.gguf_file import check_quant, diff_inside, read_info, select
+from evalpin.delivery.lock import LockedFile, load_lock, save_lock
 from support import (
     REAL_REPO_ID,
     TEMPLATE,
@@ -392,7 +392,7 @@ def test_split_gguf_with_a_missing_part_and_ambiguous_choices_are_refused():
 
 
 def test_a_split_gguf_pins_but_is_not_evaluated_as_its_first_part(infos, demo_lock):
-    from evalpin.evaluate import check_gguf
+    from evalpin.evaluation.harness import check_gguf
 
     parts = [f"m-0000{n}-of-00002.gguf" for n in (1, 2)]
     lock = dataclasses.replace(

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from evalpin.golden import check_golden_of_verified, rendering_inputs
-from evalpin.lock import load_lock
+from evalpin.delivery.golden import check_golden_of_verified, rendering_inputs
+from evalpin.delivery.lock import load_lock
 from support import evalpin_in_process, pin_demo, run
 
 
@@ -31,8 +31,8 @@ def test_double_bos_is_caught(pinned_repo):
     config.write_text(json.dumps(data))
     lock = pinned_repo / "models/demo-tiny.lock.json"
     # someone re-locks the edited files by hand: the file check passes, the rendering does not
-    from evalpin.inventory import build_lock
-    from evalpin.lock import Source, load_lock, save_lock
+    from evalpin.delivery.inventory import build_lock
+    from evalpin.delivery.lock import Source, load_lock, save_lock
 
     old = load_lock(lock)
     save_lock(build_lock(pinned_repo / "models/demo-tiny", "demo-tiny", Source(**old.source.__dict__)), lock)

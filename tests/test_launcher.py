@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from evalpin import launcher, tasks
-from evalpin.compose import compose, load_params
-from evalpin.errors import EvalpinError
+from evalpin.base.errors import EvalpinError
+from evalpin.config.compose import compose, load_params
+from evalpin.evaluation import evaluate_stage, launcher
 from support import TEMPLATE, demo_conf, dvc, evalpin
 from support.outputs import output_bytes
 from support.slurm import FileWorker, cluster_up, missing, slurm_launcher, when_running
@@ -100,7 +100,7 @@ def test_the_delivery_is_verified_on_the_node_naming_it(slurm_cluster, reproduce
     params = load_params(reproduced_repo)
     weights = reproduced_repo / "models/demo-tiny/model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
-    worker = functools.partial(tasks.run_tasks, reproduced_repo, params)
+    worker = functools.partial(evaluate_stage.run_tasks, reproduced_repo, params)
     with pytest.raises(EvalpinError) as failed:
         launcher.run(reproduced_repo, slurm_launcher(".evalpin/slurm"), [["demo_color_mc"]], worker)
     message = str(failed.value)

@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from evalpin.leftovers import clean
-from evalpin.release import preflight
+from evalpin.base.leftovers import clean
+from evalpin.registry.release import preflight
 from support import git, killed_at
 
 

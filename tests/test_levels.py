@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from evalpin.errors import ExitCode
-from evalpin.levels import Tolerance, compare_probes, compare_samples, tolerance_between
+from evalpin.base.errors import ExitCode
+from evalpin.results.levels import Tolerance, compare_probes, compare_samples, tolerance_between
 
 PORTABLE, FAST, OTHER_FAST = "cpu-portable-0123456789", "cpu-fast-aaaaaaaaaa", "cpu-fast-bbbbbbbbbb"
 ACROSS = (PORTABLE, FAST)  # tolerance 1e-4 + 2e-5|x|

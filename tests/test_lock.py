@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from evalpin.errors import EvalpinError
-from evalpin.inventory import build_lock
-from evalpin.lock import BaseBinding, Source, load_lock, parse_lock, save_lock
-from evalpin.roles import role_of
+from evalpin.base.errors import EvalpinError
+from evalpin.delivery.inventory import build_lock
+from evalpin.delivery.lock import BaseBinding, Source, load_lock, parse_lock, save_lock
+from evalpin.delivery.roles import role_of
 from support import TEMPLATE, build_demo_lock
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from evalpin.errors import EvalpinError
-from evalpin.names import check_name, check_repo_id
+from evalpin.base.errors import EvalpinError
+from evalpin.base.names import check_name, check_repo_id
 from support import evalpin_in_process
 
 BAD = ["../../../x", "../evil", "/etc", "Demo", "a/b", "-x", ""]

@@ -14,11 +14,11 @@ from unittest import mock
 import pytest
 import torch
 
-from evalpin import numerics
-from evalpin.errors import EvalpinError
-from evalpin.levels import compare_probes
-from evalpin.onednn_linear import OneDnnLinear, route_linears
-from evalpin.probes import record_probes
+from evalpin.base import numerics
+from evalpin.base.errors import EvalpinError
+from evalpin.base.onednn_linear import OneDnnLinear, route_linears
+from evalpin.delivery.probes import record_probes
+from evalpin.results.levels import compare_probes
 from support import HUB_REPO, demo_commit, read_json
 
 QEMU = shutil.which("qemu-x86_64")  # Debian's qemu-user (CI installs it: .ci/run)
@@ -46,8 +46,8 @@ def machine_env(**variables: str) -> dict[str, str]:
 
 
 class ProbeRun:
-    """`python -m evalpin.probes` (probes.record_in_child's entry) in a process of its own, started now:
-    natively or, with `cpu`, under qemu-x86_64 as that CPU; `variables` added to its environment."""
+    """`python -m evalpin.delivery.probes` (probes.record_in_child's entry) in a process of its own, started
+    now: natively or, with `cpu`, under qemu-x86_64 as that CPU; `variables` added to its environment."""
 
     def __init__(self, folder, delivery, mode: str, cpu: str | None = None, **variables: str) -> None:
         model_dir, golden = delivery
@@ -56,7 +56,7 @@ class ProbeRun:
         request = folder / f"{name}.json"
         request.write_text(json.dumps({**asked, "texts": None, "mode": mode}))
         self.out, self.err = folder / f"{name}.out", folder / f"{name}.err"
-        command = [*([QEMU, "-cpu", cpu] if cpu else []), sys.executable, "-m", "evalpin.probes"]
+        command = [*([QEMU, "-cpu", cpu] if cpu else []), sys.executable, "-m", "evalpin.delivery.probes"]
         with request.open() as stdin, self.out.open("w") as out, self.err.open("w") as err:
             self.proc = subprocess.Popen(
                 command, stdin=stdin, stdout=out, stderr=err, env=machine_env(**variables)
@@ -163,8 +163,8 @@ def test_another_fine_tune_differs_far_beyond_every_tolerance(delivery, tmp_path
 
 APPLY = """
 import json, os
-from evalpin import numerics
-from evalpin.errors import EvalpinError
+from evalpin.base import numerics
+from evalpin.base.errors import EvalpinError
 # 1 thread: what the variables say shows in torch's pool (torch caps it at the cores)
 portable = {"numerics": "portable", "device": "cpu", "dtype": "float32", "torch_threads": 1}
 numerics.apply(portable)

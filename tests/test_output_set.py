@@ -13,7 +13,7 @@ from support import dvc, evalpin, evalpin_in_process, git, killed_at, run
 NEW_RUN = """
 import json
 from pathlib import Path
-from evalpin.output_set import write_set
+from evalpin.evaluation.output_set import write_set
 metrics = json.loads(Path("eval/metrics.json").read_text())
 fingerprint = json.loads(Path("eval/fingerprint.json").read_text())
 files = Path("eval/samples").glob("*.jsonl")

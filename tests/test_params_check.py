@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from evalpin.compose import composed
-from evalpin.errors import EvalpinError
-from evalpin.local_tasks import declared_kinds, declared_names
-from evalpin.params_check import check_settings
-from evalpin.pin import DataPinRequest, pin_dataset
+from evalpin.base.errors import EvalpinError
+from evalpin.config.compose import composed
+from evalpin.config.params_check import check_settings
+from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.suite.local_tasks import declared_kinds, declared_names
 from support import (
     ARC_COMMIT,
     TEMPLATE,

@@ -6,8 +6,8 @@ import shutil
 
 import yaml
 
-from evalpin.compose import compose, write_params
-from evalpin.persist import set_choice, set_key
+from evalpin.config.compose import compose, write_params
+from evalpin.config.persist import set_choice, set_key
 from support import evalpin, git
 
 DEMO_SUITE = """\

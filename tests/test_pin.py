@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from evalpin.errors import EvalpinError
-from evalpin.lock import parse_lock
-from evalpin.pin import DataPinRequest, pin_dataset
-from evalpin.safetensorsinfo import check_weights, header_problem
-from evalpin.verify import verify_dataset
+from evalpin.base.errors import EvalpinError
+from evalpin.delivery.lock import parse_lock
+from evalpin.delivery.safetensors_file import check_weights, header_problem
+from evalpin.delivery.verify import verify_dataset
+from evalpin.pinning.pin import DataPinRequest, pin_dataset
 from support import (
     ARC_COMMIT,
     TEMPLATE,
@@ -440,8 +440,8 @@ def test_a_first_pin_data_killed_after_its_lock_is_completed_by_the_rerun(templa
 def test_two_pins_of_one_name_are_serialized(pinned_repo):
     """While one writer holds models/demo-tiny's lock, a second pin waits, writes nothing, then pins whole:
     never r3 files under an r1 lock."""
-    from evalpin.locking import exclusive
-    from evalpin.verify import verify_pinned
+    from evalpin.base.exclusive import exclusive
+    from evalpin.delivery.verify import verify_pinned
 
     args = ["pin", "evalpin/demo-tiny", "--revision", demo_commit("r3"), "--upstream", "demo/hub"]
     before = (pinned_repo / "models/demo-tiny.lock.json").read_text()

@@ -2,7 +2,7 @@
 
 import io
 
-from evalpin.progress import Progress
+from evalpin.base.progress import Progress
 
 
 class Terminal(io.StringIO):

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from evalpin import quiet
+from evalpin.base import quiet
 
 CHATTER = (
     ("lm_eval.api.task", "demo_color_mc: Custom kwargs can be passed to `--metadata` in console"),

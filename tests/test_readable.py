@@ -2,7 +2,7 @@
 What the real tasks record (local, catalog, chat) is checked on real runs: test_samples.py and
 test_evaluate.py (gsm8k's 5-shot prompts cut to 256 tokens)."""
 
-from evalpin.readable import gold_index, truncated_count
+from evalpin.evaluation.readable import gold_index, truncated_count
 
 CHOICES = ["red", "green", "blue"]
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from evalpin.release import next_version, release_facts, tag_message
+from evalpin.registry.release import next_version, release_facts, tag_message
 from support import dvc, evalpin, git
 
 pytestmark = pytest.mark.slow

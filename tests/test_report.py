@@ -1,6 +1,6 @@
 """`evalpin report`: the scores against the committed baseline, in words (the HTML page: test_report_html)."""
 
-from evalpin.report import truncation_lines
+from evalpin.results.report import truncation_lines
 from support import evalpin_in_process, git
 from support.outputs import rewrite_outputs
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from evalpin.report_html import CANDIDATE_COLOUR, GATE_COLOUR, releases
+from evalpin.results.report_html import CANDIDATE_COLOUR, GATE_COLOUR, releases
 from support import evalpin_in_process, git
 from support.outputs import rewrite_outputs
 from support.png import coloured_pixels, read_rgb

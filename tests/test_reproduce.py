@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evalpin.numerics import PORTABLE_ENV
+from evalpin.base.numerics import PORTABLE_ENV
 from support import git
 from support.commands import subprocess_env
 

@@ -2,7 +2,7 @@
 
 import json
 
-from evalpin.samples import NOT_RECORDED
+from evalpin.results.samples import NOT_RECORDED
 from support import evalpin_in_process
 
 

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from evalpin.levels import compare_probes
+from evalpin.results.levels import compare_probes
 from support import HUB_REPO, TEMPLATE, demo_commit, evalpin, git
 from test_backends import VLLM_PYTHON, free_port, start_vllm, stop_vllm, wait_ready
 
@@ -94,8 +94,8 @@ def test_pin_records_the_server_references_beside_the_golden_renderings(pinned_r
 def test_the_next_fine_tune_differs_far_beyond_every_tolerance(pinned_repo, tmp_path):
     """The demo upstream's r3 (a further fine-tune: other weights), recorded in-process as the references
     are: every server kind's measured tolerance refuses it, on greedy tokens or log-probabilities."""
-    from evalpin.attest import TOLERANCES, References, Report, compare_steps
-    from evalpin.probes import record_probes
+    from evalpin.delivery.probes import record_probes
+    from evalpin.serving.check_server import TOLERANCES, References, Report, compare_steps
 
     other = tmp_path / "r3"
     shutil.copytree(HUB_REPO / "snapshots" / demo_commit("r3"), other)  # resolves the cache's symlinks

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from evalpin import signing
-from evalpin.inventory import build_lock
-from evalpin.lock import load_lock, save_lock
+from evalpin.delivery.inventory import build_lock
+from evalpin.delivery.lock import load_lock, save_lock
 from support import (
     HUB_REPO,
     TEMPLATE,

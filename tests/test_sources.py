@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from evalpin.errors import EvalpinError
-from evalpin.sources import Upstream, is_commit
+from evalpin.base.errors import EvalpinError
+from evalpin.delivery.sources import Upstream, is_commit
 from support import TEMPLATE, demo_commit
 
 UPSTREAM = Upstream("evalpin/demo-tiny", TEMPLATE / "demo" / "hub")

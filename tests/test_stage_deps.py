@@ -92,8 +92,8 @@ def covered(path: Path, deps: list[str]) -> bool:
 def test_the_closure_sees_the_lazy_imports_of_the_cli():
     """The computation itself: `evalpin evaluate` reaches the evaluation code through a handler's import."""
     code = stage_code({"cmd": "evalpin evaluate"})
-    assert {Path("src/evalpin/evaluate.py"), Path("src/evalpin/lock.py")} <= code
-    assert Path("src/evalpin/offline.env") in code
+    assert {Path("src/evalpin/evaluation/harness.py"), Path("src/evalpin/delivery/lock.py")} <= code
+    assert Path("src/evalpin/base/offline.env") in code
 
 
 @pytest.mark.parametrize("name", sorted(stages()))

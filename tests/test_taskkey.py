@@ -2,9 +2,9 @@
 
 import os
 
-from evalpin import taskstore
-from evalpin.paths import RESULTS_DIR
-from evalpin.taskkey import changes, files_digest
+from evalpin.base.outs import RESULTS_DIR
+from evalpin.evaluation import task_store
+from evalpin.evaluation.task_key import changes, files_digest
 
 
 def key(**changed) -> dict:
@@ -58,5 +58,5 @@ def test_prune_keeps_a_live_writers_temporary_and_removes_a_dead_ones(tmp_path):
     dead = folder / ".b.json.evalpin-999999999-x2.tmp"
     for path in (live, dead, folder / "a.json", folder / "gone.json"):
         path.write_text("{}")
-    assert taskstore.prune(tmp_path, ["a"]) == [dead.name, "gone.json"]
+    assert task_store.prune(tmp_path, ["a"]) == [dead.name, "gone.json"]
     assert live.exists() and (folder / "a.json").exists()

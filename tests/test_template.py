@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalpin.errors import EvalpinError
-from evalpin.names import check_name
+from evalpin.base.errors import EvalpinError
+from evalpin.base.names import check_name
 from support import TEMPLATE, evalpin, git, read_json, subprocess_env
 
 COMMIT = "7ae557604adf67be50417f59c2c2f167def9a775"
@@ -322,7 +322,7 @@ def test_a_model_without_its_commit_is_refused(template, tmp_path):
 
 
 def test_the_model_name_rule_is_evalpin_pins(template):
-    """copier.yml's model_name validator accepts exactly what evalpin.names.check_name accepts (but the
+    """copier.yml's model_name validator accepts exactly what evalpin.base.names.check_name accepts (but the
     demo's own name)."""
     from jinja2.sandbox import SandboxedEnvironment
 

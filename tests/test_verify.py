@@ -4,9 +4,9 @@ import shutil
 import pytest
 import yaml
 
-from evalpin.errors import DriftError, EvalpinError
-from evalpin.pin import DataPinRequest, pin_dataset
-from evalpin.verify import require_verified_dataset, summarize, verify_dataset, verify_pinned
+from evalpin.base.errors import DriftError, EvalpinError
+from evalpin.delivery.verify import require_verified_dataset, summarize, verify_dataset, verify_pinned
+from evalpin.pinning.pin import DataPinRequest, pin_dataset
 from support import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, read_json, write_dataset_cache
 
 
@@ -200,8 +200,8 @@ def test_a_model_conf_naming_another_revision_or_repo_than_its_lock_is_refused(p
 
 def test_params_naming_another_revision_than_the_lock_are_refused_before_evaluating(pinned_repo):
     """`dvc exp run -S model.revision=...` composes params.yaml itself: evaluate checks it with the lock."""
-    from evalpin.compose import load_params
-    from evalpin.evaluate import evaluate
+    from evalpin.config.compose import load_params
+    from evalpin.evaluation.evaluate_stage import evaluate
 
     params = load_params(pinned_repo)
     params["model"]["revision"] = "f" * 40

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from unittest import mock
 
-from evalpin.environment import offline_environment
+from evalpin.base.environment import offline_environment
 
 
 def subprocess_env(repo: Path) -> dict[str, str]:
-    """This process's environment, offline (src/evalpin/offline.env) with `repo`'s own Hugging Face cache,
-    this venv's executables first on PATH, and no DVC experiment of an enclosing run."""
+    """This process's environment, offline (src/evalpin/base/offline.env) with `repo`'s own Hugging Face
+    cache, this venv's executables first on PATH, and no DVC experiment of an enclosing run."""
     env = {**os.environ, **offline_environment(repo)}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env.pop("DVC_EXP_NAME", None)
@@ -36,7 +36,7 @@ def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProces
 def killed_at(repo: Path, point: str, *cmd: str) -> subprocess.CompletedProcess[str]:
     """Run `cmd` with evalpin's kill hook armed at `point` (atomic.kill_point: SIGKILL, as hard as
     kill -9, no cleanup); fails unless the process really died there."""
-    from evalpin.atomic import KILL_ENV
+    from evalpin.base.atomic import KILL_ENV
 
     env = {**subprocess_env(repo), KILL_ENV: point}
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)

@@ -7,7 +7,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from evalpin.sources import git_blob_sha1
+from evalpin.delivery.sources import git_blob_sha1
 
 LFS_SUFFIXES = (".safetensors", ".parquet")  # stored as LFS on the Hub: the blob is named by its sha256
 # A test dataset repo's two commits (the second fixes a key), and its questions.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evalpin.output_set import DIGESTS, write_set
+from evalpin.evaluation.output_set import DIGESTS, write_set
 
 STAGE_OUTPUTS = (
     "eval/metrics.json",

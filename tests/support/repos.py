@@ -8,8 +8,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from evalpin.defaults_list import set_choice
-from evalpin.lock import Lock, Source
+from evalpin.config.defaults_list import set_choice
+from evalpin.delivery.lock import Lock, Source
 from support.commands import dvc, evalpin, evalpin_in_process, git
 
 TEMPLATE = Path(__file__).resolve().parents[2]
@@ -89,7 +89,7 @@ def demo_commit(ref: str, hub_repo: Path = HUB_REPO) -> str:
 
 def write_demo_model_conf(repo: Path, ref: str = "r1") -> None:
     """conf/model/demo-tiny.yaml as `evalpin pin` writes it for the demo's REF (the template's pin: r1)."""
-    from evalpin.pin import PinRequest, write_model_conf
+    from evalpin.pinning.pin import PinRequest, write_model_conf
 
     commit = demo_commit(ref)
     write_model_conf(repo, PinRequest("evalpin/demo-tiny", commit, "demo-tiny", "demo/hub"), commit)
@@ -107,7 +107,7 @@ def demo_conf(path: Path) -> Path:
 
 def build_demo_lock(folder: Path, ref: str = "r1") -> Lock:
     """The demo's REF locked as `evalpin pin` locks it (a copy of its snapshot under FOLDER/delivery)."""
-    from evalpin.inventory import build_lock
+    from evalpin.delivery.inventory import build_lock
 
     delivery = folder / "delivery"
     delivery.mkdir(parents=True)
@@ -149,7 +149,7 @@ DEMO_DATA = {
 
 def pin_demo_data(repo: Path, *names: str) -> None:
     """Pin the demo's datasets NAMES (default: all four) from demo/hub into `repo`, as the template does."""
-    from evalpin.pin import DataPinRequest, pin_dataset
+    from evalpin.pinning.pin import DataPinRequest, pin_dataset
 
     for name in names or DEMO_DATA:
         repo_id, ref, include = DEMO_DATA[name]

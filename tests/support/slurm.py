@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalpin.errors import EvalpinError
+from evalpin.base.errors import EvalpinError
 from support.repos import TEMPLATE
 
 INSTALL = "apt-get install -y slurm-wlm munge, then make slurm-up (as root)"

@@ -9,11 +9,12 @@ import sys
 
 import yaml
 
-from evalpin import __version__, project
+from evalpin import __version__
+from evalpin.base import project
+from evalpin.base.credentials import mask
+from evalpin.base.errors import EXIT_MEANINGS, EvalpinError, ExitCode
 from evalpin.cli import changes, clean_start, pin, pipeline, release, remote, serve, verify
 from evalpin.cli.options import DEBUG, add
-from evalpin.credentials import mask
-from evalpin.errors import EXIT_MEANINGS, EvalpinError, ExitCode
 
 # the order of `evalpin --help`
 GROUPS = (pin, verify, pipeline, changes, release, remote, serve, clean_start)

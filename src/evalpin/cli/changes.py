@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evalpin.base.errors import EvalpinError, ExitCode
 from evalpin.cli.options import DATASET_TYPE, MODEL_NAME, MODEL_TYPE, Arg, Commands
-from evalpin.errors import EvalpinError, ExitCode
 
 COMMANDS = Commands()
 
@@ -19,9 +19,9 @@ COMMANDS = Commands()
 )
 def cmd_compare(root: Path, args: argparse.Namespace) -> int:
     """gate: candidate scores against a baseline revision"""
-    from evalpin.compose import load_params
-    from evalpin.gate import compare, format_markdown, format_table
-    from evalpin.params_check import RULES, check_section
+    from evalpin.config.compose import load_params
+    from evalpin.config.params_check import RULES, check_section
+    from evalpin.results.gate import compare, format_markdown, format_table
 
     gate = load_params(root).get("gate")
     check_section(gate, "gate", RULES["gate"], "params.yaml")  # thresholds, before any is used
@@ -37,7 +37,13 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
     """samples whose response or score changed between revs, and the level of reproduction"""
-    from evalpin.outputs import diff_samples, format_changes, level_of_samples, one_sided, read_samples
+    from evalpin.results.sample_changes import (
+        diff_samples,
+        format_changes,
+        level_of_samples,
+        one_sided,
+        read_samples,
+    )
 
     a, b = read_samples(root, args.rev_a), read_samples(root, args.rev_b)
     lines = one_sided(a, b, args.rev_a, args.rev_b)
@@ -64,9 +70,9 @@ def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_diff(root: Path, args: argparse.Namespace) -> int:
     """classify the change between two locks; suggest a version bump"""
-    from evalpin.diff import diff_locks, format_diff, load_lock_at, name_from_spec
-    from evalpin.names import check_name
-    from evalpin.selection import configs_read, default_model
+    from evalpin.base.names import check_name
+    from evalpin.config.selection import configs_read, default_model
+    from evalpin.delivery.diff import diff_locks, format_diff, load_lock_at, name_from_spec
 
     reads = None
     if args.dataset:
@@ -94,8 +100,8 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
     """is what the upstream serves today still the pin?"""
-    from evalpin.diff import check_upstream, format_diff
-    from evalpin.selection import configs_read, default_model
+    from evalpin.config.selection import configs_read, default_model
+    from evalpin.delivery.diff import check_upstream, format_diff
 
     name = args.name if args.dataset else default_model(root, args.name)
     if not name:

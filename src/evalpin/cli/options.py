@@ -70,8 +70,8 @@ def name_type(what: str) -> Callable[[str], str]:
     """argparse's `type=` for a local name (models/NAME, eval/data/NAME): checked before it is a path."""
 
     def checked(value: str) -> str:
-        from evalpin.errors import EvalpinError
-        from evalpin.names import check_name
+        from evalpin.base.errors import EvalpinError
+        from evalpin.base.names import check_name
 
         try:
             return check_name(value, what)
@@ -84,8 +84,8 @@ def name_type(what: str) -> Callable[[str], str]:
 
 def repo_id_type(value: str) -> str:
     """argparse's `type=` for a Hub repo id (ORG/NAME)."""
-    from evalpin.errors import EvalpinError
-    from evalpin.names import check_repo_id
+    from evalpin.base.errors import EvalpinError
+    from evalpin.base.names import check_repo_id
 
     try:
         return check_repo_id(value)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evalpin.base.errors import EvalpinError, ExitCode
 from evalpin.cli.options import MODEL_TYPE, RESOLVE, SOURCE, Arg, Commands, repo_id_type, request
-from evalpin.errors import EvalpinError, ExitCode
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
 if TYPE_CHECKING:
-    from evalpin.lock import Lock
+    from evalpin.delivery.lock import Lock
 
 
 COMMANDS = Commands()
@@ -41,7 +41,7 @@ COMMANDS = Commands()
 )
 def cmd_pin(root: Path, args: argparse.Namespace) -> int:
     """pin a model delivery at an immutable commit into models/NAME"""
-    from evalpin.pin import PinRequest, pin
+    from evalpin.pinning.pin import PinRequest, pin
 
     one_source(args, "pin")
     signature = {"signature": None, **publisher_signature(args)}
@@ -114,7 +114,7 @@ def publisher_signature(args: argparse.Namespace) -> dict:
 )
 def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
     """pin a Hub dataset repo at an immutable commit into eval/data/NAME"""
-    from evalpin.pin import DataPinRequest, accepted_digest, pin_dataset
+    from evalpin.pinning.pin import DataPinRequest, accepted_digest, pin_dataset
 
     one_source(args, "pin-data")
     name = local_name(args)
@@ -140,9 +140,9 @@ def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_suite_data(root: Path, args: argparse.Namespace) -> int:
     """the Hub datasets the suite's catalog entries read, which are pinned, how to pin the rest"""
-    from evalpin.compose import compose, load_params
-    from evalpin.evaluate import section
-    from evalpin.suite_data import describe
+    from evalpin.config.compose import compose, load_params
+    from evalpin.config.params import section
+    from evalpin.suite.data import describe
 
     params = compose(root, (f"suite={args.suite}",)) if args.suite else load_params(root)
     print(describe(root, section(params, "suite"), args.entry))

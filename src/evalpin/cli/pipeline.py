@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evalpin.base.errors import ExitCode
 from evalpin.cli.options import JSON, MODEL, MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
-from evalpin.errors import ExitCode
 
 COMMANDS = Commands()
 
@@ -17,7 +17,7 @@ COMMANDS = Commands()
 )
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     """write params.yaml from conf/ (Hydra)"""
-    from evalpin.compose import compose, require_composed, write_params
+    from evalpin.config.compose import compose, require_composed, write_params
 
     if args.check:
         if require_composed(root):
@@ -26,7 +26,7 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
             print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
         return ExitCode.OK
     if args.overrides:  # kept in conf/, so that `compose --check` (and `dvc repro`) then agree
-        from evalpin.persist import override_choices, persist
+        from evalpin.config.persist import override_choices, persist
 
         choices = override_choices(root, tuple(args.overrides))
         for line in persist(root, compose(root, tuple(args.overrides)), choices):
@@ -39,8 +39,8 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("use", MODEL)
 def cmd_use(root: Path, args: argparse.Namespace) -> int:
     """evaluate pinned model NAME: select it in conf/config.yaml and compose params.yaml"""
-    from evalpin.compose import compose, write_params
-    from evalpin.persist import use_model
+    from evalpin.config.compose import compose, write_params
+    from evalpin.config.persist import use_model
 
     edits = use_model(root, args.name)
     write_params(root, compose(root))
@@ -55,9 +55,9 @@ def cmd_use(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_keep(root: Path, args: argparse.Namespace) -> int:
     """keep an experiment: `dvc exp apply` it, then write its parameters into conf/"""
-    from evalpin.compose import compose, load_params, write_params
-    from evalpin.experiments import apply
-    from evalpin.persist import choices_of, persist
+    from evalpin.config.compose import compose, load_params, write_params
+    from evalpin.config.experiments import apply
+    from evalpin.config.persist import choices_of, persist
 
     if args.experiment:
         apply(root, args.experiment)
@@ -81,9 +81,9 @@ def cmd_keep(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     """run the suite on the pinned model (the pipeline's stage)"""
-    from evalpin import quiet
-    from evalpin.compose import load_params
-    from evalpin.evaluate import evaluate
+    from evalpin.base import quiet
+    from evalpin.config.compose import load_params
+    from evalpin.evaluation.evaluate_stage import evaluate
 
     quiet.install(args.verbose)
     metrics = evaluate(root, load_params(root))
@@ -97,9 +97,9 @@ def cmd_numerics(root: Path, args: argparse.Namespace) -> int:
     """the numerics class this machine computes in (conf/inference's mode), and its CPU"""
     import json
 
-    from evalpin import numerics
-    from evalpin.compose import load_params
-    from evalpin.evaluate import section
+    from evalpin.base import numerics
+    from evalpin.config.compose import load_params
+    from evalpin.evaluation.harness import section
 
     inference = section(load_params(root), "inference")
     numerics.apply(inference)
@@ -122,11 +122,11 @@ def cmd_numerics(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_report(root: Path, args: argparse.Namespace) -> int:
     """print the model, its verification and the scores"""
-    from evalpin.report import render
+    from evalpin.results.report import render
 
     text, matches = render(root)
     if args.html:  # before printing: a wrong --baseline fails the command, not after its text
-        from evalpin.report_html import write
+        from evalpin.results.report_html import write
 
         text += (
             f"\nwrote {write(root, args.html, args.baseline)} (self-contained: opens offline in any browser)"
@@ -145,7 +145,7 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_samples(root: Path, args: argparse.Namespace) -> int:
     """each sample of a task: question, choices or gold, the model's answer, score"""
-    from evalpin.samples import render_json, render_text, select, task_samples, view
+    from evalpin.results.samples import render_json, render_text, select, task_samples, view
 
     records = task_samples(root, args.task, args.rev)
     views = [view(r) for r in select(records, args.failed, args.limit)]
@@ -160,8 +160,8 @@ def cmd_samples(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("restore", MODEL_NAME)
 def cmd_restore(root: Path, args: argparse.Namespace) -> int:
     """restore models/NAME and the suite's pinned datasets from the DVC remote or the upstream"""
-    from evalpin.restore import restore
-    from evalpin.selection import default_model, suite_datasets
+    from evalpin.config.selection import default_model, suite_datasets
+    from evalpin.registry.restore import restore
 
     for what, where in restore(root, default_model(root, args.name), suite_datasets(root)).items():
         print(f"{what}: {where}")
@@ -171,7 +171,7 @@ def cmd_restore(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("reproduce", Arg("rev", help="git revision, e.g. demo-tiny@v1.0.0"), RELEASE_KEYS)
 def cmd_reproduce(root: Path, args: argparse.Namespace) -> int:
     """rerun a revision from scratch; exit 0 exact, 4 equivalent, 1 differs"""
-    from evalpin.reproduce import reproduce
+    from evalpin.registry.reproduce import reproduce
 
     result = reproduce(root, args.rev, args.public_key)
     for line in result.signatures:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evalpin.base.errors import ExitCode
 from evalpin.cli.options import MODEL, MODEL_NAME, Arg, Commands
-from evalpin.errors import ExitCode
 
 COMMANDS = Commands()
 
@@ -25,8 +25,8 @@ COMMANDS = Commands()
 )
 def cmd_release(root: Path, args: argparse.Namespace) -> int:
     """tag a verified, reproducible version (gto NAME@vX.Y.Z)"""
-    from evalpin.release import release
-    from evalpin.selection import default_model
+    from evalpin.config.selection import default_model
+    from evalpin.registry.release import release
 
     tag = release(root, default_model(root, args.name), args.bump, args.message, args.sign_key, args.sign)
     print(f"released {tag}; share it: git push origin {tag}")
@@ -41,7 +41,7 @@ def cmd_release(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_promote(root: Path, args: argparse.Namespace) -> int:
     """assign a released version to a stage (gto NAME#STAGE#N)"""
-    from evalpin.release import promote
+    from evalpin.registry.release import promote
 
     print(promote(root, args.name, args.version, args.stage))
     return ExitCode.OK

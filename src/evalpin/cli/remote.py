@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evalpin.base.errors import ExitCode
 from evalpin.cli.options import Arg, Commands
-from evalpin.errors import ExitCode
 
 COMMANDS = Commands(under=("remote", "set up DVC remotes: a local directory, or S3 for a team"))
 
@@ -23,7 +23,7 @@ COMMANDS = Commands(under=("remote", "set up DVC remotes: a local directory, or 
 )
 def cmd_init_local(root: Path, args: argparse.Namespace) -> int:
     """a directory outside the repo as this clone's default remote (.dvc/config.local)"""
-    from evalpin.remote import init_local
+    from evalpin.registry.remote import init_local
 
     print(init_local(root, args.path, if_missing=args.if_missing))
     return ExitCode.OK
@@ -43,7 +43,7 @@ def cmd_init_local(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_s3(root: Path, args: argparse.Namespace) -> int:
     """an S3 remote in .dvc/config (credentials never in git)"""
-    from evalpin.remote import configure_s3
+    from evalpin.registry.remote import configure_s3
 
     for line in configure_s3(root, args.url, args.endpoint, args.name, args.store_credentials):
         print(line)
@@ -53,7 +53,7 @@ def cmd_s3(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("remember")
 def cmd_remember(root: Path, args: argparse.Namespace) -> int:
     """copy .dvc/config's remotes into .dvc/config.local (so older tags restore)"""
-    from evalpin.remote import remember
+    from evalpin.registry.remote import remember
 
     print(f"remembered in .dvc/config.local: {', '.join(remember(root))}")
     return ExitCode.OK
@@ -62,7 +62,7 @@ def cmd_remember(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("check", Arg("name", nargs="?", help="remote name (default: the default remote)"))
 def cmd_check(root: Path, args: argparse.Namespace) -> int:
     """reach the remote; say clearly what is wrong if not"""
-    from evalpin.remote import check
+    from evalpin.registry.remote import check
 
     print(check(root, args.name))
     return ExitCode.OK

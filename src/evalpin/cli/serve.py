@@ -7,8 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from evalpin.base.errors import ExitCode
 from evalpin.cli.options import JSON, MODEL, OVERRIDES, Arg, Commands
-from evalpin.errors import ExitCode
 
 COMMANDS = Commands()
 
@@ -22,7 +22,7 @@ COMMANDS = Commands()
 )
 def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
     """print the server command for a pinned model (vLLM; llama-cpp-python for GGUF)"""
-    from evalpin.serve import render, serve_args
+    from evalpin.serving.serve_args import render, serve_args
 
     argv = serve_args(root, args.name, hub=args.hub, overrides=tuple(args.overrides))
     print(json.dumps(argv) if args.json else render(argv))
@@ -38,7 +38,7 @@ def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_check_server(root: Path, args: argparse.Namespace) -> int:
     """does a running server serve the pinned delivery? (exit 2: cannot tell)"""
-    from evalpin.attest import check_server, load_references
+    from evalpin.serving.check_server import check_server, load_references
 
     report = check_server(load_references(root, args.name), args.url, args.kind, args.tolerance)
     for note in report.notes:

@@ -7,12 +7,12 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from evalpin.base.errors import EvalpinError, ExitCode
 from evalpin.cli.options import DATASETS, FULL, MODEL_NAME, RELEASE_KEYS, Arg, Commands, request
-from evalpin.errors import EvalpinError, ExitCode
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
 if TYPE_CHECKING:
-    from evalpin.verification import Check
+    from evalpin.pinning.verify_stage import Check
 
 
 COMMANDS = Commands()
@@ -38,8 +38,8 @@ COMMANDS = Commands()
 )
 def cmd_verify(root: Path, args: argparse.Namespace) -> int:
     """re-hash models/NAME against its lock (exit 1 on drift)"""
-    from evalpin.selection import default_model
-    from evalpin.verification import VerifyRequest, check_signatures, verify_model
+    from evalpin.config.selection import default_model
+    from evalpin.pinning.verify_stage import VerifyRequest, check_signatures, verify_model
 
     name = default_model(root, args.name)
     if args.signatures:  # before anything else is read from the delivery
@@ -62,7 +62,7 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
     """re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)"""
-    from evalpin.verification import verify_datasets
+    from evalpin.pinning.verify_stage import verify_datasets
 
     return show(verify_datasets(root, args.names, full=args.full, accept=args.accept))
 
@@ -86,7 +86,7 @@ def show(checks: Iterable[Check]) -> ExitCode:
 )
 def cmd_golden(root: Path, args: argparse.Namespace) -> int:
     """check (or --accept) the prompt-rendering golden token IDs"""
-    from evalpin.selection import default_model
-    from evalpin.verification import golden
+    from evalpin.config.selection import default_model
+    from evalpin.pinning.verify_stage import golden
 
     return show([golden(root, default_model(root, args.name), accept=args.accept)])

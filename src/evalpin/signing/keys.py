@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from evalpin.errors import EvalpinError
+from evalpin.base.errors import EvalpinError
 
 SIGN_KEY_ENV = "EVALPIN_SIGN_KEY"  # the configured signing key path (outside the repository)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalpin import project
+from evalpin.base import project
 
 
 def delivery_signature_path(root: Path, name: str) -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalpin import project
-from evalpin.errors import EvalpinError
-from evalpin.lock import Lock, load_lock
+from evalpin.base import project
+from evalpin.base.errors import EvalpinError
+from evalpin.delivery.lock import Lock, load_lock
 from evalpin.signing.bundles import Trust
 from evalpin.signing.keys import key_fingerprint, read_public_key
 from evalpin.signing.paths import rel
@@ -29,7 +29,7 @@ class Policy:
 
 
 def load_policy(root: Path, params: dict | None = None) -> Policy:
-    from evalpin.compose import load_params
+    from evalpin.config.compose import load_params
 
     section = (params if params is not None else load_params(root)).get("signing") or {}
     where = "params.yaml: signing (conf/signing/)"

@@ -7,10 +7,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from evalpin import project
-from evalpin.atomic import write_atomic
-from evalpin.errors import DriftError, EvalpinError
-from evalpin.lock import Lock, Signed
+from evalpin.base import project
+from evalpin.base.atomic import write_atomic
+from evalpin.base.errors import DriftError, EvalpinError
+from evalpin.delivery.lock import Lock, Signed
 from evalpin.signing.bundles import Trust, bundle_resources, check_trust, verify_bundle
 from evalpin.signing.keys import key_fingerprint, read_public_key
 from evalpin.signing.paths import publisher_chain_path, publisher_key_path, publisher_signature_path, rel

@@ -6,9 +6,9 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from evalpin import project
-from evalpin.errors import DriftError, EvalpinError
-from evalpin.hashing import sha256_files
+from evalpin.base import project
+from evalpin.base.errors import DriftError, EvalpinError
+from evalpin.base.hashing import sha256_files
 from evalpin.signing.bundles import Trust, sign_directory, verify_bundle
 from evalpin.signing.keys import key_fingerprint, public_pem_of
 from evalpin.signing.paths import delivery_signature_path
@@ -89,7 +89,7 @@ def verify_release(root: Path, tag: str, keys: list[Path], workspace: bool) -> d
         if actual != expected:
             changed.append((path, expected, actual))
     if changed:
-        from evalpin.table import columns
+        from evalpin.base.table import columns
 
         rows = [("file", "signed", "actual")] + [(p, e[:12], (a or "missing")[:12]) for p, e, a in changed]
         raise DriftError(

@@ -8,11 +8,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from evalpin import paths, project
-from evalpin.errors import EvalpinError
-from evalpin.hashing import sha256_files
-from evalpin.lock import Lock
-from evalpin.numerics import class_of
+from evalpin.base import outs, project
+from evalpin.base.errors import EvalpinError
+from evalpin.base.hashing import sha256_files
+from evalpin.base.numerics import class_of
+from evalpin.delivery.lock import Lock
 from evalpin.signing.keys import key_fingerprint, public_pem_of, read_public_key
 
 RELEASE_PREDICATE = "https://evalpin.dev/release/v1"
@@ -43,9 +43,9 @@ def covered_files(root: Path, lock: Lock) -> list[str]:
         project.PARAMS_FILE,
         "dvc.yaml",
         "dvc.lock",
-        paths.VERIFIED_FILE,
-        paths.METRICS_FILE,
-        paths.FINGERPRINT_FILE,
+        outs.VERIFIED_FILE,
+        outs.METRICS_FILE,
+        outs.FINGERPRINT_FILE,
         *sorted(  # the pinned datasets: their locks, DVC pointers, and what conf/data/ accepts
             p.relative_to(root).as_posix()
             for pattern in ("*.lock.json", "*.dvc")
@@ -59,10 +59,10 @@ def covered_files(root: Path, lock: Lock) -> list[str]:
 def release_statement(root: Path, lock: Lock, tag: str) -> dict:
     """The facts of a release, as an in-toto statement, from the workspace (clean: release checked it) at
     HEAD: what the signature covers, and what the tag message is rendered from (release.tag_message)."""
-    from evalpin.compose import load_params
+    from evalpin.config.compose import load_params
 
-    metrics = json.loads((root / paths.METRICS_FILE).read_text())
-    fingerprint = json.loads((root / paths.FINGERPRINT_FILE).read_text())
+    metrics = json.loads((root / outs.METRICS_FILE).read_text())
+    fingerprint = json.loads((root / outs.FINGERPRINT_FILE).read_text())
     params = load_params(root)
     datasets = {
         d["name"]: {"revision": d["revision"], "lock_digest": d["lock_digest"]}

@@ -1,0 +1,69 @@
+"""Reading the YAML files a user edits (params.yaml, conf/**.yaml): a file that is not UTF-8, not YAML, not
+a mapping or not a file at all is one line naming it, its line and a fix, never a parser's traceback or
+its "<unicode string>"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evalpin.base.errors import EvalpinError
+
+
+def read_json(path: Path, fix: str) -> dict:
+    """The JSON object in `path`; EvalpinError naming it and `fix` when it is missing, not UTF-8 JSON
+    or not an object."""
+    import json
+
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise EvalpinError(f"{path}: not found. Fix: {fix}.") from None
+    except (ValueError, IsADirectoryError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise EvalpinError(f"{path}: not valid JSON ({exc}). Fix: {fix}.") from exc
+    if not isinstance(data, dict):
+        raise EvalpinError(
+            f"{path}: holds a {type(data).__name__}, where a JSON object is expected. Fix: {fix}."
+        )
+    return data
+
+
+def switch(data: dict, key: str, where: str) -> bool:
+    """A true/false setting (a safety switch): absent is false; a string such as "no" is refused, since
+    Python's bool("no") is True and would open the switch it meant to close."""
+    value = data.get(key, False)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise EvalpinError(f"{where}: field {key!r} is {value!r}; expected true or false (unquoted).")
+
+
+def read_yaml(path: Path, fix: str, missing_ok: bool = False, loader: type | None = None) -> dict:
+    """The mapping in `path` ({} for an empty file, or a missing one when `missing_ok`). `fix`: the
+    command that repairs it, e.g. "`evalpin compose`" or "`git checkout conf/model/NAME.yaml`";
+    `loader`: a yaml Loader (default: SafeLoader)."""
+    import yaml
+
+    if missing_ok and not path.exists():
+        return {}
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "not found"
+        raise EvalpinError(f"{path}: {what}, where a YAML file is expected. Fix: {fix}.")
+    try:
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=loader or yaml.SafeLoader)
+    except UnicodeDecodeError as exc:
+        raise EvalpinError(
+            f"{path}: not UTF-8 (byte {exc.start}: {exc.reason}). Save it as UTF-8 (`iconv -f latin1 -t "
+            f"utf-8`). Fix: {fix}."
+        ) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise EvalpinError(f"{where}: not valid YAML ({problem}). Fix: {fix}.") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EvalpinError(
+            f"{path}: holds a {type(data).__name__}, where a mapping (key: value lines) is expected. "
+            f"Fix: {fix}."
+        )
+    return data

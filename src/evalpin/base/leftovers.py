@@ -1,0 +1,92 @@
+"""What killed runs leave behind, removed by the next run: temporary files and directories whose writer
+(the process id in their name, evalpin.base.atomic.temp_prefix) is gone. A running writer's are kept.
+
+Looked for where evalpin writes them: untracked files git sees (write_atomic's `.NAME.evalpin-PID-*.tmp`
+beside any file, eval/'s `.samples.evalpin-PID-*` directories) and the git-ignored staging area.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from evalpin.base.project import STATE_DIR
+
+LEFTOVER = re.compile(r"\.evalpin-(\d+)-[A-Za-z0-9_]+(\.tmp|\.replaced)?$")
+
+
+def alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def stale(name: str) -> bool:
+    """Whether a file or directory name is an evalpin temporary of a process that no longer runs."""
+    found = LEFTOVER.search(name)
+    return found is not None and not alive(int(found.group(1)))
+
+
+def untracked(root: Path) -> list[str]:
+    """Untracked, not ignored paths (git's view: what `git status` would show)."""
+    proc = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard", "-z"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [p for p in proc.stdout.split("\0") if p] if proc.returncode == 0 else []
+
+
+def candidates(root: Path) -> set[Path]:
+    """Each stale temporary's outermost path: the directory itself, not the files inside it."""
+    found = set()
+    for rel in untracked(root):
+        parts = Path(rel).parts
+        for depth, part in enumerate(parts):
+            if stale(part):
+                found.add(root.joinpath(*parts[: depth + 1]))
+                break
+    staging = root / STATE_DIR / "staging"
+    if staging.is_dir():
+        found.update(entry for entry in staging.iterdir() if stale(entry.name))
+    return found
+
+
+def clean(root: Path) -> list[str]:
+    """Remove every stale temporary; the paths removed, relative to `root` (to say what was cleaned)."""
+    removed = []
+    for path in sorted(candidates(root)):
+        if path.is_dir() and not path.is_symlink():
+            _make_writable(path)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.relative_to(root).as_posix())
+    return removed
+
+
+def _make_writable(tree: Path) -> None:
+    """A staged copy of a read-only (hardlinked) delivery cannot be removed until its folders are writable."""
+    for folder, _, _ in os.walk(tree):
+        os.chmod(folder, 0o755)
+
+
+def clean_and_say(root: Path) -> None:
+    """`clean`, saying on stderr what it removed (nothing when there was nothing)."""
+    import sys
+
+    removed = clean(root)
+    if removed:
+        shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
+        print(f"evalpin: removed what an interrupted run left: {shown}", file=sys.stderr)

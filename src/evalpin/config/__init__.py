@@ -1,0 +1,1 @@
+"""conf/ and params.yaml: composition, checks, values written back, selection, experiments."""

@@ -1,0 +1,125 @@
+"""conf/ is the single source of truth; params.yaml is its Hydra composition, which DVC stages read.
+
+DVC composes conf/ into params.yaml only on `dvc exp run` (with hydra enabled in .dvc/config); plain
+`dvc repro` reads params.yaml as it is. So `evalpin compose` writes params.yaml, and the pipeline's first
+command, `evalpin compose --check`, stops `dvc repro` when params.yaml disagrees with conf/. Inside
+`dvc exp run` DVC itself has just composed params.yaml (with the -S overrides), so the check stands down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from evalpin.base import project
+from evalpin.base.atomic import write_atomic
+from evalpin.base.errors import EvalpinError
+
+CONFIG_NAME = "config"
+NO_MODEL = (
+    f"{project.CONF_DIR}/{CONFIG_NAME}.yaml: no model is selected (`- model: ???`; `evalpin clean-start` "
+    "removed the demo's). Pin yours and select it: `evalpin pin ORG/NAME --revision <40-hex commit> "
+    "--name NAME`, then `evalpin use NAME`."
+)
+HEADER = "# Composed from conf/ by `evalpin compose` (or `dvc exp run`). Edit conf/, not this file.\n"
+
+
+def compose(root: Path, overrides: tuple[str, ...] = ()) -> dict:
+    return composed(root, overrides)[0]
+
+
+def composed(root: Path, overrides: tuple[str, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """The composition of conf/, and per group the file it was composed from (suite -> conf/suite/demo.yaml),
+    so that a bad value is named where it is fixed."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf, open_dict
+
+    conf_dir = root / project.CONF_DIR
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+            cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
+            with open_dict(cfg):
+                choices = cfg.pop("hydra").runtime.choices
+            params = OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, yaml.YAMLError, UnicodeDecodeError) as exc:
+        unreadable_conf(root)  # a file Hydra could not read is named with its line and the fix
+        if "You must specify 'model'" in str(exc):
+            raise EvalpinError(NO_MODEL) from exc
+        why = " ".join(str(exc).split("Config search path")[0].split())  # one line, no search path
+        raise EvalpinError(
+            f"{conf_dir}/{CONFIG_NAME}.yaml: Hydra could not compose the config: {why}"
+        ) from exc
+    files = {g: f"{project.CONF_DIR}/{g}/{o}.yaml" for g, o in choices.items() if o and "/" not in g}
+    return params, files
+
+
+def unreadable_conf(root: Path) -> None:
+    """EvalpinError naming the first file under conf/ that is not UTF-8 YAML holding a mapping."""
+    from evalpin.base.documents import read_yaml
+
+    for path in sorted((root / project.CONF_DIR).rglob("*.yaml")):
+        rel = path.relative_to(root)
+        read_yaml(path, f"restore it (`git checkout {rel}`)")
+
+
+def write_params(root: Path, params: dict) -> Path:
+    path = root / project.PARAMS_FILE
+    write_atomic(path, HEADER + yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def load_params(root: Path) -> dict:
+    from evalpin.base.documents import read_yaml
+
+    return read_yaml(root / project.PARAMS_FILE, "write it from conf/ with `evalpin compose`")
+
+
+def differences(expected: dict, actual: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ, with both values, in a stable order."""
+    found = []
+    for key in sorted(set(expected) | set(actual), key=str):
+        dotted = f"{prefix}{key}"
+        left, right = expected.get(key, "<absent>"), actual.get(key, "<absent>")
+        if isinstance(left, dict) and isinstance(right, dict):
+            found += differences(left, right, f"{dotted}.")
+        elif left != right:
+            found.append(f"{dotted}: conf/ gives {left!r}, params.yaml has {right!r}")
+    return found
+
+
+def in_dvc_experiment() -> bool:
+    return bool(os.environ.get("DVC_EXP_NAME"))
+
+
+def check_params(root: Path) -> list[str]:
+    """Empty when params.yaml equals the composition of conf/ and every value can run; else one line per
+    differing key. A value that cannot run is EvalpinError naming its conf/ file (params_check.py)."""
+    from evalpin.config.params_check import check_settings
+
+    expected, files = composed(root)
+    if found := differences(expected, load_params(root)):
+        return found
+    check_settings(root, expected, files)
+    return []
+
+
+def require_composed(root: Path) -> bool:
+    """EvalpinError naming each key where params.yaml disagrees with conf/, or a value that cannot run;
+    True when compared, False inside `dvc exp run` (DVC itself has just composed params.yaml, with its -S
+    overrides: only its values are checked)."""
+    if in_dvc_experiment():
+        from evalpin.config.params_check import check_settings
+
+        check_settings(root, load_params(root))  # the -S overrides, checked before evaluate runs
+        return False
+    if diffs := check_params(root):
+        raise EvalpinError(
+            "params.yaml disagrees with conf/ (conf/ is the source of truth):\n  "
+            + "\n  ".join(diffs)
+            + "\nRun `evalpin compose` (or `make repro`) to rewrite params.yaml, then `dvc repro`."
+        )
+    return True

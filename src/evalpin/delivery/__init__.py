@@ -1,0 +1,1 @@
+"""A pinned delivery (model or dataset): its lock, files, roles, card, readers, golden checks."""

@@ -1,0 +1,124 @@
+"""Stored task results (eval/results/TASK.json): one file per task, holding the task's key, lm-eval's result
+slice for it, its sample records and a digest of all of that. A result is reused only when its key
+equals the task's current key and its digest matches its content: a hand-edited or truncated file is
+evaluated again, never reused. Files are written whole (temporary file, then rename), so a kill at any
+moment leaves each file complete or absent.
+
+eval/results is the evaluate stage's persisted output (dvc.yaml: `persist: true`): DVC neither deletes it
+before the stage runs nor forgets it (it is cached, so `dvc checkout` of a tag restores its results).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalpin.base.atomic import write_atomic
+from evalpin.base.leftovers import LEFTOVER, stale
+from evalpin.base.outs import RESULTS_DIR
+from evalpin.evaluation.task_key import canonical, changes, digest
+
+CONFIG_FIELDS = ("output_type", "metric_list", "filter_list", "generation_kwargs")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One task's stored result: `result` is lm-eval's slice for the task (results, config, version,
+    n-shot, n-samples); `records`, its samples as eval/samples/TASK.jsonl holds them."""
+
+    task: str
+    key: dict
+    result: dict
+    records: list[dict]
+    server_check: dict | None = None
+    numerics: dict | None = None  # numerics.describe(): what computed it (not part of the key)
+
+
+def path_of(root: Path, task: str) -> Path:
+    return root / RESULTS_DIR / f"{task}.json"
+
+
+def result_slice(results: dict, task: str) -> dict:
+    """What of simple_evaluate's return value the task's score, fingerprint and group aggregates need
+    (the config's functions and dataset paths are not kept: they are in the key, as file digests)."""
+    config = results["configs"][task]
+    kept = {f: config.get(f) for f in CONFIG_FIELDS if config.get(f) is not None}
+    kept["metric_list"] = [{"metric": m.get("metric")} for m in config.get("metric_list") or []]
+    if config.get("filter_list"):
+        kept["filter_list"] = [{"name": f.get("name")} for f in config["filter_list"]]
+    return json.loads(
+        canonical(
+            {
+                "results": results["results"][task],
+                "config": kept,
+                "version": results["versions"][task],
+                "n-shot": results["n-shot"][task],
+                "n-samples": results["n-samples"][task],
+            }
+        )
+    )
+
+
+def content(stored: Stored) -> dict:
+    return {
+        "task": stored.task,
+        "key": stored.key,
+        "key_sha256": digest(stored.key),
+        "result": stored.result,
+        "records": stored.records,
+        "server_check": stored.server_check,
+        **({"numerics": stored.numerics} if stored.numerics else {}),
+    }
+
+
+def write(root: Path, stored: Stored) -> Path:
+    body = content(stored)
+    text = json.dumps({**body, "content_sha256": digest(body)}, indent=1, sort_keys=True) + "\n"
+    path = path_of(root, stored.task)
+    write_atomic(path, text)
+    return path
+
+
+def read(root: Path, task: str) -> tuple[Stored | None, str]:
+    """The stored result of `task`, or None and why it cannot be used."""
+    path = path_of(root, task)
+    if not path.is_file():
+        return None, "no stored result"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        body = {k: data[k] for k in ("task", "key", "key_sha256", "result", "records", "server_check")}
+        body.update({"numerics": data["numerics"]} if "numerics" in data else {})  # older results: none
+    except (ValueError, KeyError, TypeError):
+        return None, f"{path.relative_to(root)} is not a stored result (unreadable); evaluating it again"
+    if data.get("content_sha256") != digest(body) or body["key_sha256"] != digest(body["key"]):
+        return None, f"{path.relative_to(root)} was changed after it was stored (digest mismatch)"
+    stored = Stored(
+        task, body["key"], body["result"], body["records"], body["server_check"], body.get("numerics")
+    )
+    return (stored, "") if body["task"] == task else (None, f"{path.name} holds task {body['task']!r}")
+
+
+def lookup(root: Path, task: str, key: dict) -> tuple[Stored | None, str]:
+    """The stored result for exactly this key, or None and why the task must run."""
+    stored, why = read(root, task)
+    if stored is None:
+        return None, why
+    if stored.key != key:
+        return None, changes(stored.key, key)
+    return stored, ""
+
+
+def prune(root: Path, tasks: list[str]) -> list[str]:
+    """Remove what is not a stored result of one of `tasks` (a task left the suite, a temporary file a
+    kill left behind; a live writer's temporary stays): eval/results then holds what an uninterrupted run
+    of this suite leaves."""
+    folder = root / RESULTS_DIR
+    keep = {f"{t}.json" for t in tasks}
+    removed = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        live = LEFTOVER.search(path.name) and not stale(path.name)  # a running writer's (a Slurm job's)
+        if path.name not in keep and path.is_file() and not live:
+            path.unlink()
+            removed.append(path.name)
+    return removed

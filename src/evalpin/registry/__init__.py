@@ -1,0 +1,1 @@
+"""Keeping and sharing: DVC remotes, restore, release tags, reproducing a revision."""

@@ -1,0 +1,1 @@
+"""What a run gave: per-sample outputs, reports, the regression gate, levels of reproduction."""

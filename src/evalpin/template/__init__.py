@@ -1,0 +1,1 @@
+"""The copier template's own step: clean-start removes the demo from a new project."""
