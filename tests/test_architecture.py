@@ -42,9 +42,6 @@ def modules() -> dict[str, ast.Module]:
 def imported(name: str, tree: ast.Module, known: set[str]) -> set[str]:
     """The evalpin modules `name` imports, wherever the import statement stands."""
     found = set()
-    package = (
-        name if (PACKAGE / Path(*name.split(".")[1:]) / "__init__.py").is_file() else name.rsplit(".", 1)[0]
-    )
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name in known}
