@@ -122,7 +122,7 @@ test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, 
 	@start=$$(date +%s); $(BIN)/python -m pytest -m "$(TEST_MARKERS)" -n $(TEST_WORKERS) --dist loadfile \
 	  --no-loadscope-reorder --durations=10; echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
 
-walkthrough: setup fixtures ## The README's story end to end (scripts/lifecycle.sh as a test; about 4 min); CI runs it too
+walkthrough: setup fixtures ## The README's story end to end (scripts/lifecycle.sh as a test; minutes, it prints its duration); CI runs it too
 	@if [ -n "$(SKIP_WALKTHROUGH)" ]; then echo "make walkthrough: skipped (SKIP_WALKTHROUGH is set)"; \
 	  elif [ -n "$(DEMO_REMOVED)" ]; then echo "make walkthrough: skipped (the story runs on the demo, which was removed)"; \
 	  else $(BIN)/python -m pytest -m walkthrough -p no:xdist --durations=1; fi

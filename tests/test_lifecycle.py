@@ -1,4 +1,4 @@
-"""The README's story, executed: scripts/lifecycle.sh in a scratch clone (about four minutes on 2 cores).
+"""The README's story, executed: scripts/lifecycle.sh in a scratch clone.
 `make walkthrough` runs it; `make test` leaves it out (its budget is 8 minutes), and CI runs both."""
 
 import re
