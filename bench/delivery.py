@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bench.config import MIB
 from bench.measure import Run, run
-from evalpin.delivery.inventory import current_runtime, list_delivery
+from evalpin.base.runtime import current_runtime
+from evalpin.delivery.inventory import list_delivery
 from evalpin.delivery.lock import SCHEMA, Lock, LockedFile, Source, save_lock
 from evalpin.delivery.roles import role_of
 

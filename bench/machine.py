@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from importlib import metadata
 from pathlib import Path
+
+from evalpin.base.runtime import package_version
 
 PACKAGES = ("dvc", "lm_eval", "torch", "transformers", "huggingface_hub")
 
@@ -43,13 +44,6 @@ def _command_version(cmd: list[str]) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0]
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -69,5 +63,5 @@ def describe(root: Path, scratch: Path) -> list[list[str]]:
         ["hashlib sha256", f"{hashlib.sha256.__name__} on {ssl.OPENSSL_VERSION}"],
         ["openssl CLI", _command_version(["openssl", "version"])],
         ["git", _command_version(["git", "--version"])],
-        ["packages", ", ".join(f"{p} {_version(p)}" for p in PACKAGES)],
+        ["packages", ", ".join(f"{p} {package_version(p)}" for p in PACKAGES)],
     ]

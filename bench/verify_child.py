@@ -12,7 +12,8 @@ import os
 import time
 from pathlib import Path
 
-from evalpin.delivery.inventory import current_runtime, list_delivery
+from evalpin.base.runtime import current_runtime
+from evalpin.delivery.inventory import list_delivery
 from evalpin.delivery.lock import load_lock
 from evalpin.delivery.verify import verify_delivery
 

@@ -105,6 +105,19 @@ def test_no_import_circle_between_modules():
     assert circles == []
 
 
+def test_the_cli_calls_only_the_api():
+    """A handler parses, calls evalpin.api and prints: the logic is behind the api (tests/test_api.py)."""
+    allowed = {"evalpin", "evalpin.api", "evalpin.base.errors"}  # evalpin: its __version__
+    beside = {
+        f"{a} -> {b}"
+        for a, targets in graph().items()
+        if a == "evalpin.cli" or a.startswith("evalpin.cli.")
+        for b in targets
+        if b not in allowed and not b.startswith("evalpin.cli.")
+    }
+    assert beside == set(), "evalpin.cli imports only evalpin.api (and its errors, its own modules)"
+
+
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_modules_and_functions_stay_short(path: Path):
     text = path.read_text()

@@ -158,6 +158,7 @@ def mmlu_evaluated(pinned_repo_origin, tmp_path_factory):
     pinned, evaluated once with LIMIT samples per subject; tests read its outputs."""
     from filelock import FileLock
 
+    from evalpin.config.params import Params
     from evalpin.evaluation.evaluate_stage import evaluate
 
     with FileLock(str(FIXTURES) + "-mmlu-full.lock"):
@@ -170,7 +171,7 @@ def mmlu_evaluated(pinned_repo_origin, tmp_path_factory):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     entry = {"task": "mmlu", "data": "mmlu"}
     params["suite"].update(tasks=[], chat_tasks=[], catalog=[entry], limit=LIMIT)
-    return repo, evaluate(repo, params), params
+    return repo, evaluate(repo, Params.from_dict(params)), params
 
 
 def test_the_mmlu_group_reports_leaf_subgroup_and_group_rows(mmlu_evaluated):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalpin.base.errors import EvalpinError
+from evalpin.delivery.card import ANY_FILE, loading_of
 from evalpin.delivery.card_files import Card, check_task_kwargs
 from evalpin.delivery.inventory import build_lock
 from evalpin.delivery.lock import save_lock
@@ -175,3 +176,19 @@ def test_a_catalog_tasks_own_data_files_must_stay_in_its_pinned_snapshot(tmp_pat
         check_task_kwargs("lm_eval/tasks/x/x.yaml", "x", kwargs, snapshot, locked(snapshot))
     assert str(caught.value).startswith(f"lm_eval/tasks/x/x.yaml: catalog task 'x' field {field} lists")
     assert "outside the snapshot" in str(caught.value)
+
+
+def test_the_lock_and_the_check_read_one_header_and_one_data_files_rule(tmp_path):
+    """card.py's front_matter and splits_of serve both: the patterns a lock records are the check's, and a
+    config listing no data_files may read any file; a header that is not YAML is still hashed, not refused."""
+    snapshot = card(tmp_path, "    ARC-Easy/test-*\n")
+    (snapshot / "README.md").write_text(
+        "---\nconfigs:\n- config_name: ARC-Easy\n  data_files: ARC-Easy/test-*\n- config_name: bare\n---\n"
+    )
+    splits = Card.of(snapshot).configs
+    assert splits == {"ARC-Easy": {"train": ["ARC-Easy/test-*"]}, "bare": {}}
+    assert loading_of(snapshot).configs == {"ARC-Easy": ["ARC-Easy/test-*"], "bare": ANY_FILE}
+    (snapshot / "README.md").write_text("---\nconfigs: [unclosed\n---\n")
+    with pytest.raises(EvalpinError, match=r"README.md: its YAML header is not valid YAML"):
+        Card.of(snapshot)
+    assert loading_of(snapshot).configs == {} and len(loading_of(snapshot).header_sha256) == 64

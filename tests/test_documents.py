@@ -1,6 +1,6 @@
 import pytest
 
-from evalpin.base.documents import read_json, read_yaml, switch
+from evalpin.base.documents import parsed_task, read_json, read_task_yaml, read_yaml, switch
 from evalpin.base.errors import EvalpinError
 
 
@@ -57,3 +57,13 @@ def test_a_switch_is_true_or_false_never_a_truthy_string(value):
 def test_a_switch_absent_or_null_is_false():
     assert switch({}, "allow_pickle", "x") is False and switch({"k": None}, "k", "x") is False
     assert switch({"k": True}, "k", "x") is True
+
+
+def test_the_task_loader_keeps_function_targets_and_names_a_bad_task_yaml(tmp_path):
+    """One loader for every reader of lm-eval task YAMLs (catalog search, local tasks, task keys)."""
+    text = "task: t\nprocess_results: !function utils.score\nx: !tagged [1]\n"
+    assert parsed_task(text) == {"task": "t", "process_results": "!function utils.score", "x": "!tagged"}
+    path = tmp_path / "t.yaml"
+    path.write_bytes(b"task: [unclosed\n")
+    with pytest.raises(EvalpinError, match=r"t.yaml:2: not valid YAML .*Fix: restore it"):
+        read_task_yaml(path, "restore it")

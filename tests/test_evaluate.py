@@ -14,9 +14,11 @@ import yaml
 
 from evalpin.base.errors import EvalpinError
 from evalpin.config.compose import compose, load_params
+from evalpin.config.params import Params
 from evalpin.delivery.lock import load_lock
 from evalpin.evaluation import evaluate_stage as tasks
 from evalpin.evaluation.evaluate_stage import evaluate
+from evalpin.evaluation.plan import Plan, build_plan
 from evalpin.pinning.pin import DataPinRequest, accept_dataset, pin_dataset
 from evalpin.results.gate import Side, comparable
 from evalpin.results.samples import task_samples
@@ -42,6 +44,10 @@ from support.outputs import output_bytes
 pytestmark = pytest.mark.slow
 ARC_CHALLENGE = "c" * 40  # the test dataset's commit that adds an ARC-Challenge config
 TASKS = ("demo_color_mc", "demo_home_gen", "demo_food_fewshot", "demo_behaviour", "demo_chat_home")
+
+
+def plan_of(repo: Path, params: dict) -> Plan:
+    return build_plan(repo, Params.from_dict(params))
 
 
 def test_repro_reproduces_the_committed_baseline_exactly(reproduced_repo):
@@ -110,22 +116,22 @@ def test_a_kill_9_during_repro_costs_only_the_running_task_and_the_rerun_equals_
 
 def test_each_task_says_which_input_changed_and_a_hand_edited_result_is_never_reused(reproduced_repo):
     params = load_params(reproduced_repo)
-    assert tasks.pending(reproduced_repo, params) == []
+    assert plan_of(reproduced_repo, params).pending == []
     params["inference"]["batch_size"] = 2
-    assert set(tasks.status(reproduced_repo, params).values()) == {"inference.batch_size 1 -> 2"}
+    assert set(plan_of(reproduced_repo, params).why.values()) == {"inference.batch_size 1 -> 2"}
     data = reproduced_repo / "eval/tasks/data/color_mc.jsonl"
     data.write_text(data.read_text() + data.read_text().splitlines()[0] + "\n")
     params = load_params(reproduced_repo)
-    assert tasks.status(reproduced_repo, params)["demo_color_mc"] == (
+    assert plan_of(reproduced_repo, params).why["demo_color_mc"] == (
         "data: eval/tasks/data/color_mc.jsonl changed"
     )
-    assert tasks.pending(reproduced_repo, params) == ["demo_color_mc"]
+    assert plan_of(reproduced_repo, params).pending == ["demo_color_mc"]
     stored = reproduced_repo / "eval/results/demo_home_gen.json"
     stored.write_text(stored.read_text().replace('"score": 0.0', '"score": 1.0', 1))
     why = "eval/results/demo_home_gen.json was changed after it was stored (digest mismatch)"
-    assert tasks.status(reproduced_repo, params)["demo_home_gen"] == why
+    assert plan_of(reproduced_repo, params).why["demo_home_gen"] == why
     with pytest.raises(EvalpinError, match=r"no result stored for the current inputs of demo_color_mc"):
-        tasks.merge(reproduced_repo, params)
+        tasks.merge(plan_of(reproduced_repo, params))
 
 
 def test_removing_a_task_evaluates_nothing_and_adding_it_back_evaluates_only_it(reproduced_repo):
@@ -306,12 +312,13 @@ def test_an_inference_change_reruns_evaluation_and_nothing_else_does(reproduced_
 
 def test_hf_model_args_cannot_override_the_pins(tmp_path):
     from evalpin.base.errors import EvalpinError
+    from evalpin.config.params import Backend
     from evalpin.evaluation.backends import lm_eval_model
 
-    model = {"name": "demo-tiny", "trust_remote_code": False, "add_bos_token": False}
-    backend = {"name": "hf", "model_args": {"trust_remote_code": True}}
+    params = Params.from_dict(load_params(TEMPLATE))
+    backend = Backend(name="hf", model_args={"trust_remote_code": True})
     with pytest.raises(EvalpinError, match=r"model_args \['trust_remote_code'\] come from the pins"):
-        lm_eval_model(tmp_path, model, {"dtype": "float32"}, backend)
+        lm_eval_model(tmp_path, params.model, params.inference, backend)
 
 
 def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinned_repo, tmp_path):
@@ -325,7 +332,7 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     spec = catalog.leaf_specs(pinned_repo, params["suite"])["arc_easy"]
     assert spec.folder == str(locate("arc_easy").parent)
     assert time.perf_counter() - started < 1.0  # only the catalog folder the suite uses
-    metrics = evaluate(pinned_repo, params)
+    metrics = evaluate(pinned_repo, Params.from_dict(params))
     assert metrics["tasks"]["arc_easy"]["n"] == 2  # the pinned test split, not the Hub's
     assert read_json(pinned_repo / "eval/metrics.json") == metrics
     first = read_json(pinned_repo / "eval/fingerprint.json")
@@ -339,7 +346,7 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     (pinned_repo / "eval/results/arc_easy.json").unlink()  # so that arc_easy runs and reads the cache
     arrow.write_bytes(arrow.read_bytes().replace(b"Paris", b"Pariz"))
     assert "changed since evalpin built the cache" in str(data_cache.problem(cache))
-    assert evaluate(pinned_repo, params) == metrics and data_cache.problem(cache) is None
+    assert evaluate(pinned_repo, Params.from_dict(params)) == metrics and data_cache.problem(cache) is None
     assert b"Paris" in arrow.read_bytes()  # rebuilt from eval/data/arc
     # a re-pin that adds ARC-Challenge changes arc's lock, not the files arc_easy reads: it is reused,
     # and the gate still compares it
@@ -347,8 +354,8 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     add_challenge(hub / ARC_COMMIT, hub / ARC_CHALLENGE)
     pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_CHALLENGE, "arc", "hub"))
     accept_dataset(pinned_repo, load_lock(pinned_repo / "eval/data/arc.lock.json"))
-    assert tasks.pending(pinned_repo, params) == []
-    assert evaluate(pinned_repo, params) == metrics
+    assert plan_of(pinned_repo, params).pending == []
+    assert evaluate(pinned_repo, Params.from_dict(params)) == metrics
     after = read_json(pinned_repo / "eval/fingerprint.json")
     assert after["suite"]["tasks"]["arc_easy"]["data"]["lock_digest"] != data["lock_digest"]
     assert comparable("arc_easy", Side("a", metrics, first), Side("b", metrics, after)) == ""
@@ -359,15 +366,15 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     pin_dataset(pinned_repo, DataPinRequest("tests/arc", ARC_FIX, "arc", "hub"))
     accept_dataset(pinned_repo, load_lock(pinned_repo / "eval/data/arc.lock.json"))
     changed = "dataset arc: ARC-Easy/test, ARC-Easy/train, ARC-Easy/validation changed"
-    assert tasks.status(pinned_repo, params) == {"arc_easy": changed}
-    rescored = evaluate(pinned_repo, params)["tasks"]["arc_easy"]["score"]
+    assert plan_of(pinned_repo, params).why == {"arc_easy": changed}
+    rescored = evaluate(pinned_repo, Params.from_dict(params))["tasks"]["arc_easy"]["score"]
     assert abs(rescored - metrics["tasks"]["arc_easy"]["score"]) == 0.5  # doc 1 of 2 flipped its score
     params["suite"]["catalog"] = [{"task": "arc_nonesuch", "data": "arc"}]
     with pytest.raises(EvalpinError, match="'arc_nonesuch' is no task, group or tag in lm-eval's catalog"):
-        evaluate(pinned_repo, params)
+        evaluate(pinned_repo, Params.from_dict(params))
     params["suite"]["catalog"] = [{"task": "arc_easy", "data": "unpinned"}]
     with pytest.raises(EvalpinError, match="`evalpin pin-data REPO_ID --revision COMMIT --name unpinned`"):
-        evaluate(pinned_repo, params)
+        evaluate(pinned_repo, Params.from_dict(params))
 
 
 def add_challenge(snapshot, target):
@@ -405,7 +412,7 @@ def test_the_standard_suite_runs_hellaswag_gsm8k_and_an_mmlu_group_on_the_pinned
     suite = compose(pinned_repo, ("suite=standard",))["suite"]
     params = yaml.safe_load((pinned_repo / "params.yaml").read_text())
     params["suite"] = {**suite, "tasks": [], "chat_tasks": []}  # the local tasks are tested above
-    metrics = evaluate(pinned_repo, params)
+    metrics = evaluate(pinned_repo, Params.from_dict(params))
     subjects = ["mmlu_high_school_biology", "mmlu_nutrition", "mmlu_high_school_geography"]
     assert set(metrics["tasks"]) == {"arc_easy", "hellaswag", "gsm8k", "mmlu_demo", *subjects}
     rows = metrics["tasks"]

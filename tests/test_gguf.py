@@ -392,6 +392,7 @@ def test_split_gguf_with_a_missing_part_and_ambiguous_choices_are_refused():
 
 
 def test_a_split_gguf_pins_but_is_not_evaluated_as_its_first_part(infos, demo_lock):
+    from evalpin.config.params import Model
     from evalpin.evaluation.harness import check_gguf
 
     parts = [f"m-0000{n}-of-00002.gguf" for n in (1, 2)]
@@ -403,7 +404,7 @@ def test_a_split_gguf_pins_but_is_not_evaluated_as_its_first_part(infos, demo_lo
     with pytest.raises(
         EvalpinError, match=r"m-00001-of-00002.gguf: field split.count is 2.*llama-gguf-split"
     ):
-        check_gguf(lock, {"gguf_file": parts[0]})
+        check_gguf(lock, Model(name=lock.name, gguf_file=parts[0]))
 
 
 def test_quant_named_in_the_file_name_must_match_the_header(infos):

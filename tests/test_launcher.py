@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from evalpin.base.errors import EvalpinError
-from evalpin.config.compose import compose, load_params
+from evalpin.config.compose import compose, load_typed_params
 from evalpin.evaluation import evaluate_stage, launcher
 from support import TEMPLATE, demo_conf, dvc, evalpin
 from support.outputs import output_bytes
@@ -97,7 +97,7 @@ def test_a_failed_shard_is_named_with_its_log_and_the_rerun_submits_only_the_mis
 
 @needs_slurm
 def test_the_delivery_is_verified_on_the_node_naming_it(slurm_cluster, reproduced_repo):
-    params = load_params(reproduced_repo)
+    params = load_typed_params(reproduced_repo)
     weights = reproduced_repo / "models/demo-tiny/model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
     worker = functools.partial(evaluate_stage.run_tasks, reproduced_repo, params)

@@ -119,6 +119,33 @@ def test_task_tag_and_group_names_are_declared_including_subfolders(tmp_path):
     assert declared_kinds(tmp_path, tmp_path) == {"a": "task", "t1": "tag", "t2": "tag", "g": "group"}
 
 
+def test_the_local_index_reads_output_types_through_includes_as_lm_eval_does(tmp_path):
+    """The gguf backend's check reads a task's output_type from evalpin's own index of eval/tasks (no
+    second lm-eval TaskManager): the same value as lm-eval's, through includes, lists of them and none."""
+    from lm_eval.tasks import TaskManager
+
+    from evalpin.suite import local_tasks
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "_mc").write_text("output_type: multiple_choice\n")
+    (tmp_path / "sub/_ll").write_text("output_type: loglikelihood\n")
+    (tmp_path / "sub/n.yaml").write_text("include: ../_mc\n")
+    for name, fields in {
+        "inc": "include: _mc",
+        "own": "include: _mc\noutput_type: generate_until",
+        "two": "include: [_mc, sub/_ll]",
+        "nested": "include: sub/n.yaml",
+        "plain": "custom_dataset: !function utils.load",
+    }.items():
+        (tmp_path / f"{name}.yaml").write_text(f"task: {name}\n{fields}\n")
+    index = TaskManager(include_path=str(tmp_path), include_defaults=False).task_index
+    declared = local_tasks.declared(tmp_path, tmp_path)
+    for task in ("inc", "own", "two", "nested", "plain"):
+        expected = index[task].cfg.get("output_type") or "generate_until"
+        assert local_tasks.output_type(declared[task], tmp_path) == expected, task
+        assert declared[task].path == tmp_path / f"{task}.yaml"
+
+
 def test_a_bad_suite_fails_the_verify_stage_before_dvc_deletes_the_outputs(reproduced_repo):
     """The suite error surfaced only in the evaluate stage, after DVC had deleted its outputs."""
     suite = reproduced_repo / "conf/suite/demo.yaml"

@@ -201,9 +201,10 @@ def test_a_model_conf_naming_another_revision_or_repo_than_its_lock_is_refused(p
 def test_params_naming_another_revision_than_the_lock_are_refused_before_evaluating(pinned_repo):
     """`dvc exp run -S model.revision=...` composes params.yaml itself: evaluate checks it with the lock."""
     from evalpin.config.compose import load_params
+    from evalpin.config.params import Params
     from evalpin.evaluation.evaluate_stage import evaluate
 
     params = load_params(pinned_repo)
     params["model"]["revision"] = "f" * 40
     with pytest.raises(EvalpinError, match=r"params.yaml \(section model\): field 'revision' is 'fff"):
-        evaluate(pinned_repo, params)
+        evaluate(pinned_repo, Params.from_dict(params))

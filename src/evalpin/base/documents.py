@@ -1,10 +1,14 @@
-"""Reading the YAML files a user edits (params.yaml, conf/**.yaml): a file that is not UTF-8, not YAML, not
-a mapping or not a file at all is one line naming it, its line and a fix, never a parser's traceback or
-its "<unicode string>"."""
+"""Reading the YAML files a user edits (params.yaml, conf/**.yaml, lm-eval task YAMLs): a file that is not
+UTF-8, not YAML, not a mapping or not a file at all is one line naming it, its line and a fix, never a
+parser's traceback or its "<unicode string>". A task YAML's tags (`!function MODULE.NAME`) are read as
+their text by the one task loader here (libyaml): nothing is imported."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+
+import yaml
 
 from evalpin.base.errors import EvalpinError
 
@@ -40,8 +44,6 @@ def read_yaml(path: Path, fix: str, missing_ok: bool = False, loader: type | Non
     """The mapping in `path` ({} for an empty file, or a missing one when `missing_ok`). `fix`: the
     command that repairs it, e.g. "`evalpin compose`" or "`git checkout conf/model/NAME.yaml`";
     `loader`: a yaml Loader (default: SafeLoader)."""
-    import yaml
-
     if missing_ok and not path.exists():
         return {}
     if not path.is_file():
@@ -67,3 +69,28 @@ def read_yaml(path: Path, fix: str, missing_ok: bool = False, loader: type | Non
             f"Fix: {fix}."
         )
     return data
+
+
+class TaskLoader(yaml.CSafeLoader):
+    """An lm-eval task YAML's fields, `!function MODULE.NAME` kept as that text (a task key hashes the
+    module it names); another tag on a scalar as "!TAG VALUE", on a list or mapping as "!TAG"."""
+
+
+TaskLoader.add_multi_constructor(
+    "!",
+    lambda loader, suffix, node: (
+        f"!{suffix} {loader.construct_scalar(node)}" if isinstance(node, yaml.ScalarNode) else f"!{suffix}"
+    ),
+)
+
+
+def read_task_yaml(path: Path, fix: str) -> dict:
+    """A task YAML's own fields (read_yaml with the TaskLoader): EvalpinError naming it when unreadable."""
+    return read_yaml(path, fix, loader=TaskLoader)
+
+
+@functools.lru_cache(maxsize=1024)
+def parsed_task(text: str) -> object:
+    """A task YAML's text parsed once (each of a group's leaves includes the same templates, for each key):
+    callers only read it, or copy it."""
+    return yaml.load(text, Loader=TaskLoader)

@@ -1,24 +1,19 @@
 """The `evalpin` command: what DVC cannot do for a model delivery. One module per command group; each
-handler is a thin call into the library, which its module imports only when the command runs."""
+handler parses, calls evalpin.api (the only library module the CLI imports, and only when a command runs:
+`evalpin --help` stays cheap) and prints what it returns."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-import yaml
-
 from evalpin import __version__
-from evalpin.base import project
-from evalpin.base.credentials import mask
 from evalpin.base.errors import EXIT_MEANINGS, EvalpinError, ExitCode
 from evalpin.cli import changes, clean_start, pin, pipeline, release, remote, serve, verify
 from evalpin.cli.options import DEBUG, add
 
 # the order of `evalpin --help`
 GROUPS = (pin, verify, pipeline, changes, release, remote, serve, clean_start)
-EXPECTED = (EvalpinError, json.JSONDecodeError, yaml.YAMLError, OSError, KeyboardInterrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,19 +29,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    from evalpin import api  # once a command runs, not for --help or a usage error
+
     try:
-        root = project.find_root()
-        project.use_offline_environment(root)
+        root = api.find_root()
+        api.use_offline_environment(root)
         return args.handler(root, args)
     except BrokenPipeError:
         raise
-    except EXPECTED as exc:
+    except api.EXPECTED_ERRORS as exc:
         if args.debug:
             import traceback
 
             traceback.print_exc()
         message, code = explain(exc)
-        print(f"evalpin: {mask(message)}", file=sys.stderr)  # no credential in any line, errors included
+        print(f"evalpin: {api.mask(message)}", file=sys.stderr)  # no credential in any line, errors included
         return code
 
 

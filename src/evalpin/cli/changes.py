@@ -19,15 +19,11 @@ COMMANDS = Commands()
 )
 def cmd_compare(root: Path, args: argparse.Namespace) -> int:
     """gate: candidate scores against a baseline revision"""
-    from evalpin.config.compose import load_params
-    from evalpin.config.params_check import RULES, check_section
-    from evalpin.results.gate import compare, format_markdown, format_table
+    from evalpin import api
 
-    gate = load_params(root).get("gate")
-    check_section(gate, "gate", RULES["gate"], "params.yaml")  # thresholds, before any is used
-    comparison = compare(root, args.baseline, args.candidate, gate)
-    print(format_markdown(comparison) if args.format == "markdown" else format_table(comparison))
-    return comparison.exit_code
+    verdict = api.compare(root, args.baseline, args.candidate, markdown=args.format == "markdown")
+    print(verdict.text)
+    return verdict.exit_code
 
 
 @COMMANDS.command(
@@ -37,18 +33,10 @@ def cmd_compare(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
     """samples whose response or score changed between revs, and the level of reproduction"""
-    from evalpin.results.sample_changes import (
-        diff_samples,
-        format_changes,
-        level_of_samples,
-        one_sided,
-        read_samples,
-    )
+    from evalpin import api
 
-    a, b = read_samples(root, args.rev_a), read_samples(root, args.rev_b)
-    lines = one_sided(a, b, args.rev_a, args.rev_b)
-    print(format_changes(diff_samples(a, b), args.rev_a, args.rev_b, tasks_one_sided=lines))
-    print(level_of_samples(root, (args.rev_a, args.rev_b), (a, b)).line())
+    for text in api.outputs_diff(root, args.rev_a, args.rev_b):
+        print(text)
     return ExitCode.OK
 
 
@@ -70,20 +58,9 @@ def cmd_outputs_diff(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_diff(root: Path, args: argparse.Namespace) -> int:
     """classify the change between two locks; suggest a version bump"""
-    from evalpin.base.names import check_name
-    from evalpin.config.selection import configs_read, default_model
-    from evalpin.delivery.diff import diff_locks, format_diff, load_lock_at, name_from_spec
+    from evalpin import api
 
-    reads = None
-    if args.dataset:
-        name, dataset = args.dataset, True
-        reads = configs_read(root, name)  # data files no suite task reads do not make it major
-    else:
-        name = args.name or name_from_spec(args.a) or name_from_spec(args.b) or default_model(root, None)
-        check_name(name)  # from a NAME@v tag: checked like --name before it becomes a path
-        dataset = False
-    locks = (load_lock_at(root, spec, name, dataset=dataset) for spec in (args.a, args.b))
-    print(format_diff(diff_locks(*locks, reads=reads)))
+    print(api.diff(root, args.a, args.b, name=args.name, dataset=args.dataset))
     return ExitCode.OK
 
 
@@ -100,19 +77,17 @@ def cmd_diff(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_check_upstream(root: Path, args: argparse.Namespace) -> int:
     """is what the upstream serves today still the pin?"""
-    from evalpin.config.selection import configs_read, default_model
-    from evalpin.delivery.diff import check_upstream, format_diff
+    from evalpin import api
 
-    name = args.name if args.dataset else default_model(root, args.name)
-    if not name:
+    if args.dataset and not args.name:
         raise EvalpinError("check-upstream --dataset: name the pinned dataset (eval/data/NAME).")
-    reads = configs_read(root, name) if args.dataset else None
-    lock, commit, diff = check_upstream(root, name, args.ref, args.upstream, args.dataset, reads)
+    served = api.check_upstream(root, args.name, args.dataset, args.ref, args.upstream)
+    lock, commit = served.lock, served.commit
     where = f"{lock.source.repo_id} {args.ref} -> {commit}"
-    if not diff.files:
+    if not served.changes:
         same = "the pinned commit" if commit == lock.source.revision else "a new commit with identical files"
         print(f"{where}: serves {same}; every file matches {lock.what}.lock.json")
         return ExitCode.OK
     print(f"{where}: DRIFT. The same name now delivers something else than pinned {lock.source.revision}:")
-    print(format_diff(diff))
+    print(served.changes)
     return ExitCode.DRIFT

@@ -7,21 +7,20 @@ from pathlib import Path
 
 from evalpin.base.errors import ExitCode
 from evalpin.cli.options import Arg, Commands
-from evalpin.template.clean_start import FRESH_COPY
 
 COMMANDS = Commands()
+# evalpin.template.clean_start's own entry point declares the same option (tests/test_api.py compares them)
+FRESH_COPY = Arg(
+    "--fresh-copy",
+    action="store_true",
+    help="a project copier has just generated: nothing is committed yet, so skip the git check",
+)
 
 
-@COMMANDS.command("clean-start", Arg(*FRESH_COPY[0], **FRESH_COPY[1]))
+@COMMANDS.command("clean-start", FRESH_COPY)
 def cmd_clean_start(root: Path, args: argparse.Namespace) -> int:
     """remove the demo's pins, run and suite selection; keep yours (idempotent)"""
-    from evalpin.template.clean_start import NEXT, clean_start
+    from evalpin import api
 
-    lines, recompose = clean_start(root, args.fresh_copy)
-    if recompose:  # a model of yours is selected: params.yaml follows the new suite
-        from evalpin.config.compose import compose, write_params
-
-        write_params(root, compose(root))
-        lines.append("params.yaml: composed from conf/ again")
-    print("\n".join([*lines, *NEXT]))
+    print("\n".join(api.clean_start(root, args.fresh_copy)))
     return ExitCode.OK

@@ -70,11 +70,11 @@ def name_type(what: str) -> Callable[[str], str]:
     """argparse's `type=` for a local name (models/NAME, eval/data/NAME): checked before it is a path."""
 
     def checked(value: str) -> str:
+        from evalpin import api
         from evalpin.base.errors import EvalpinError
-        from evalpin.base.names import check_name
 
         try:
-            return check_name(value, what)
+            return api.check_name(value, what)
         except EvalpinError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -84,11 +84,11 @@ def name_type(what: str) -> Callable[[str], str]:
 
 def repo_id_type(value: str) -> str:
     """argparse's `type=` for a Hub repo id (ORG/NAME)."""
+    from evalpin import api
     from evalpin.base.errors import EvalpinError
-    from evalpin.base.names import check_repo_id
 
     try:
-        return check_repo_id(value)
+        return api.check_repo_id(value)
     except EvalpinError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

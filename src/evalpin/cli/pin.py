@@ -11,7 +11,7 @@ from evalpin.cli.options import MODEL_TYPE, RESOLVE, SOURCE, Arg, Commands, repo
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
 if TYPE_CHECKING:
-    from evalpin.delivery.lock import Lock
+    from evalpin.api import Lock
 
 
 COMMANDS = Commands()
@@ -41,11 +41,11 @@ COMMANDS = Commands()
 )
 def cmd_pin(root: Path, args: argparse.Namespace) -> int:
     """pin a model delivery at an immutable commit into models/NAME"""
-    from evalpin.pinning.pin import PinRequest, pin
+    from evalpin import api
 
     one_source(args, "pin")
     signature = {"signature": None, **publisher_signature(args)}
-    lock = pin(root, request(PinRequest, args, name=local_name(args), **signature))
+    lock = api.pin(root, request(api.PinRequest, args, name=local_name(args), **signature))
     print("\n".join(pinned_model(lock)))
     return ExitCode.OK
 
@@ -88,17 +88,16 @@ def publisher_signature(args: argparse.Namespace) -> dict:
         if trusted:
             raise EvalpinError("pin: --public-key/--certificate-* check a --signature FILE; give it too.")
         return {}
-    from evalpin.signing import Trust, check_trust
+    from evalpin import api
 
     if not args.signature.is_file():
         raise EvalpinError(f"pin --signature {args.signature}: no such file (the publisher's bundle).")
-    trust = Trust(
-        public_key=args.public_key,
-        certificate_chain=tuple(args.certificate_chain),
+    trust = api.publisher_trust(
+        key=args.public_key,
+        chain=tuple(args.certificate_chain),
         identity=args.certificate_identity,
-        oidc_issuer=args.certificate_oidc_issuer,
+        issuer=args.certificate_oidc_issuer,
     )
-    check_trust(trust)
     return {"signature": args.signature.resolve(), "trust": trust}
 
 
@@ -114,14 +113,15 @@ def publisher_signature(args: argparse.Namespace) -> dict:
 )
 def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
     """pin a Hub dataset repo at an immutable commit into eval/data/NAME"""
-    from evalpin.pinning.pin import DataPinRequest, accepted_digest, pin_dataset
+    from evalpin import api
 
     one_source(args, "pin-data")
     name = local_name(args)
-    lock = pin_dataset(root, request(DataPinRequest, args, name=name, include=tuple(args.include)))
+    pinned = api.pin_data(root, request(api.DataPinRequest, args, name=name, include=tuple(args.include)))
+    lock = pinned.lock
     print(f"pinned dataset {lock.source.repo_id}@{lock.source.revision} as {name}: {len(lock.files)} files")
     print(f"  {lock.what}/ (DVC), {lock.what}.lock.json, conf/data/{name}.yaml")
-    if accepted_digest(root, name) != lock.digest:
+    if pinned.awaits_review:
         print(
             f"  re-pinned: conf/data/{name}.yaml still accepts the previous lock, so verify (and "
             f"`dvc repro`) refuse the new data until you review it (`evalpin diff --dataset {name} HEAD "
@@ -140,12 +140,9 @@ def cmd_pin_data(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_suite_data(root: Path, args: argparse.Namespace) -> int:
     """the Hub datasets the suite's catalog entries read, which are pinned, how to pin the rest"""
-    from evalpin.config.compose import compose, load_params
-    from evalpin.config.params import section
-    from evalpin.suite.data import describe
+    from evalpin import api
 
-    params = compose(root, (f"suite={args.suite}",)) if args.suite else load_params(root)
-    print(describe(root, section(params, "suite"), args.entry))
+    print(api.suite_data(root, args.suite, args.entry))
     return ExitCode.OK
 
 

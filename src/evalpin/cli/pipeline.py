@@ -17,21 +17,17 @@ COMMANDS = Commands()
 )
 def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     """write params.yaml from conf/ (Hydra)"""
-    from evalpin.config.compose import compose, require_composed, write_params
+    from evalpin import api
 
     if args.check:
-        if require_composed(root):
+        if api.check_composed(root):
             print("params.yaml equals the composition of conf/, and its suite, inference and backend can run")
         else:
             print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
         return ExitCode.OK
-    if args.overrides:  # kept in conf/, so that `compose --check` (and `dvc repro`) then agree
-        from evalpin.config.persist import override_choices, persist
-
-        choices = override_choices(root, tuple(args.overrides))
-        for line in persist(root, compose(root, tuple(args.overrides)), choices):
-            print(f"kept in {line}")
-    path = write_params(root, compose(root))
+    kept, path = api.compose(root, tuple(args.overrides))
+    for line in kept:
+        print(f"kept in {line}")
     print(f"wrote {path.relative_to(root)} from conf/")
     return ExitCode.OK
 
@@ -39,11 +35,9 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("use", MODEL)
 def cmd_use(root: Path, args: argparse.Namespace) -> int:
     """evaluate pinned model NAME: select it in conf/config.yaml and compose params.yaml"""
-    from evalpin.config.compose import compose, write_params
-    from evalpin.config.persist import use_model
+    from evalpin import api
 
-    edits = use_model(root, args.name)
-    write_params(root, compose(root))
+    edits = api.use(root, args.name)
     print("\n".join(edits) if edits else f"conf/config.yaml: already selects model {args.name}")
     print(f"params.yaml: composed with model {args.name}\nnext: dvc repro && evalpin report")
     return ExitCode.OK
@@ -55,15 +49,9 @@ def cmd_use(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_keep(root: Path, args: argparse.Namespace) -> int:
     """keep an experiment: `dvc exp apply` it, then write its parameters into conf/"""
-    from evalpin.config.compose import compose, load_params, write_params
-    from evalpin.config.experiments import apply
-    from evalpin.config.persist import choices_of, persist
+    from evalpin import api
 
-    if args.experiment:
-        apply(root, args.experiment)
-    params = load_params(root)
-    edits = persist(root, params, choices_of(root, params))
-    write_params(root, compose(root))
+    edits = api.keep(root, args.experiment)
     print("\n".join(edits) if edits else "conf/ already composes to params.yaml: nothing to keep")
     what = f"Keep {args.experiment or 'the experiment'}"
     print(f"next: dvc repro && git add -A conf params.yaml dvc.lock eval && git commit -m '{what}'")
@@ -81,12 +69,9 @@ def cmd_keep(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     """run the suite on the pinned model (the pipeline's stage)"""
-    from evalpin.base import quiet
-    from evalpin.config.compose import load_params
-    from evalpin.evaluation.evaluate_stage import evaluate
+    from evalpin import api
 
-    quiet.install(args.verbose)
-    metrics = evaluate(root, load_params(root))
+    metrics = api.evaluate(root, args.verbose)
     for task, row in metrics["tasks"].items():
         print(f"{task}: {row['metric']} {row['score']:.4f}")
     return ExitCode.OK
@@ -97,13 +82,9 @@ def cmd_numerics(root: Path, args: argparse.Namespace) -> int:
     """the numerics class this machine computes in (conf/inference's mode), and its CPU"""
     import json
 
-    from evalpin.base import numerics
-    from evalpin.config.compose import load_params
-    from evalpin.evaluation.harness import section
+    from evalpin import api
 
-    inference = section(load_params(root), "inference")
-    numerics.apply(inference)
-    record = {**numerics.describe(inference), "machine": numerics.machine()}
+    record = api.numerics(root)
     if args.json:
         print(json.dumps(record, indent=2, sort_keys=True))
         return ExitCode.OK
@@ -122,17 +103,11 @@ def cmd_numerics(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_report(root: Path, args: argparse.Namespace) -> int:
     """print the model, its verification and the scores"""
-    from evalpin.results.report import render
+    from evalpin import api
 
-    text, matches = render(root)
-    if args.html:  # before printing: a wrong --baseline fails the command, not after its text
-        from evalpin.results.report_html import write
-
-        text += (
-            f"\nwrote {write(root, args.html, args.baseline)} (self-contained: opens offline in any browser)"
-        )
-    print(text)
-    return ExitCode.OK if matches else ExitCode.DRIFT
+    verdict = api.report(root, args.html, args.baseline)
+    print(verdict.text)
+    return verdict.exit_code
 
 
 @COMMANDS.command(
@@ -145,25 +120,18 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_samples(root: Path, args: argparse.Namespace) -> int:
     """each sample of a task: question, choices or gold, the model's answer, score"""
-    from evalpin.results.samples import render_json, render_text, select, task_samples, view
+    from evalpin import api
 
-    records = task_samples(root, args.task, args.rev)
-    views = [view(r) for r in select(records, args.failed, args.limit)]
-    print(
-        render_json(args.task, args.rev, views)
-        if args.json
-        else render_text(args.task, args.rev, records, views)
-    )
+    print(api.samples(root, args.task, args.rev, args.failed, args.limit, as_json=args.json))
     return ExitCode.OK
 
 
 @COMMANDS.command("restore", MODEL_NAME)
 def cmd_restore(root: Path, args: argparse.Namespace) -> int:
     """restore models/NAME and the suite's pinned datasets from the DVC remote or the upstream"""
-    from evalpin.config.selection import default_model, suite_datasets
-    from evalpin.registry.restore import restore
+    from evalpin import api
 
-    for what, where in restore(root, default_model(root, args.name), suite_datasets(root)).items():
+    for what, where in api.restore(root, args.name).items():
         print(f"{what}: {where}")
     return ExitCode.OK
 
@@ -171,9 +139,9 @@ def cmd_restore(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("reproduce", Arg("rev", help="git revision, e.g. demo-tiny@v1.0.0"), RELEASE_KEYS)
 def cmd_reproduce(root: Path, args: argparse.Namespace) -> int:
     """rerun a revision from scratch; exit 0 exact, 4 equivalent, 1 differs"""
-    from evalpin.registry.reproduce import reproduce
+    from evalpin import api
 
-    result = reproduce(root, args.rev, args.public_key)
+    result = api.reproduce(root, args.rev, args.public_key)
     for line in result.signatures:
         print(line)
     print(f"{args.rev} ({result.commit[:12]}): {result.level.line()}")

@@ -25,10 +25,9 @@ COMMANDS = Commands()
 )
 def cmd_release(root: Path, args: argparse.Namespace) -> int:
     """tag a verified, reproducible version (gto NAME@vX.Y.Z)"""
-    from evalpin.config.selection import default_model
-    from evalpin.registry.release import release
+    from evalpin import api
 
-    tag = release(root, default_model(root, args.name), args.bump, args.message, args.sign_key, args.sign)
+    tag = api.release(root, args.name, args.bump, args.message, args.sign_key, args.sign)
     print(f"released {tag}; share it: git push origin {tag}")
     return ExitCode.OK
 
@@ -41,7 +40,7 @@ def cmd_release(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_promote(root: Path, args: argparse.Namespace) -> int:
     """assign a released version to a stage (gto NAME#STAGE#N)"""
-    from evalpin.registry.release import promote
+    from evalpin import api
 
-    print(promote(root, args.name, args.version, args.stage))
+    print(api.promote(root, args.name, args.version, args.stage))
     return ExitCode.OK

@@ -23,9 +23,9 @@ COMMANDS = Commands(under=("remote", "set up DVC remotes: a local directory, or 
 )
 def cmd_init_local(root: Path, args: argparse.Namespace) -> int:
     """a directory outside the repo as this clone's default remote (.dvc/config.local)"""
-    from evalpin.registry.remote import init_local
+    from evalpin import api
 
-    print(init_local(root, args.path, if_missing=args.if_missing))
+    print(api.remote_init_local(root, args.path, if_missing=args.if_missing))
     return ExitCode.OK
 
 
@@ -43,9 +43,9 @@ def cmd_init_local(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_s3(root: Path, args: argparse.Namespace) -> int:
     """an S3 remote in .dvc/config (credentials never in git)"""
-    from evalpin.registry.remote import configure_s3
+    from evalpin import api
 
-    for line in configure_s3(root, args.url, args.endpoint, args.name, args.store_credentials):
+    for line in api.remote_s3(root, args.url, args.endpoint, args.name, args.store_credentials):
         print(line)
     return ExitCode.OK
 
@@ -53,16 +53,16 @@ def cmd_s3(root: Path, args: argparse.Namespace) -> int:
 @COMMANDS.command("remember")
 def cmd_remember(root: Path, args: argparse.Namespace) -> int:
     """copy .dvc/config's remotes into .dvc/config.local (so older tags restore)"""
-    from evalpin.registry.remote import remember
+    from evalpin import api
 
-    print(f"remembered in .dvc/config.local: {', '.join(remember(root))}")
+    print(f"remembered in .dvc/config.local: {', '.join(api.remote_remember(root))}")
     return ExitCode.OK
 
 
 @COMMANDS.command("check", Arg("name", nargs="?", help="remote name (default: the default remote)"))
 def cmd_check(root: Path, args: argparse.Namespace) -> int:
     """reach the remote; say clearly what is wrong if not"""
-    from evalpin.registry.remote import check
+    from evalpin import api
 
-    print(check(root, args.name))
+    print(api.remote_check(root, args.name))
     return ExitCode.OK

@@ -4,7 +4,6 @@ server serves."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from evalpin.base.errors import ExitCode
@@ -22,10 +21,9 @@ COMMANDS = Commands()
 )
 def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
     """print the server command for a pinned model (vLLM; llama-cpp-python for GGUF)"""
-    from evalpin.serving.serve_args import render, serve_args
+    from evalpin import api
 
-    argv = serve_args(root, args.name, hub=args.hub, overrides=tuple(args.overrides))
-    print(json.dumps(argv) if args.json else render(argv))
+    print(api.serve_args(root, args.name, hub=args.hub, overrides=tuple(args.overrides), as_json=args.json))
     return ExitCode.OK
 
 
@@ -38,9 +36,9 @@ def cmd_serve_args(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_check_server(root: Path, args: argparse.Namespace) -> int:
     """does a running server serve the pinned delivery? (exit 2: cannot tell)"""
-    from evalpin.serving.check_server import check_server, load_references
+    from evalpin import api
 
-    report = check_server(load_references(root, args.name), args.url, args.kind, args.tolerance)
+    report = api.check_server(root, args.name, args.url, args.kind, args.tolerance)
     for note in report.notes:
         print(f"note: {note}")
     where = f"{args.url} ({report.kind}) against {report.references.source}"

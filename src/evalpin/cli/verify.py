@@ -12,7 +12,7 @@ from evalpin.cli.options import DATASETS, FULL, MODEL_NAME, RELEASE_KEYS, Arg, C
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
 if TYPE_CHECKING:
-    from evalpin.pinning.verify_stage import Check
+    from evalpin.api import Check
 
 
 COMMANDS = Commands()
@@ -38,16 +38,13 @@ COMMANDS = Commands()
 )
 def cmd_verify(root: Path, args: argparse.Namespace) -> int:
     """re-hash models/NAME against its lock (exit 1 on drift)"""
-    from evalpin.config.selection import default_model
-    from evalpin.pinning.verify_stage import VerifyRequest, check_signatures, verify_model
+    from evalpin import api
 
-    name = default_model(root, args.name)
-    if args.signatures:  # before anything else is read from the delivery
-        for line in check_signatures(root, name, args.public_key):
-            print(line)
-    elif args.public_key:
+    keys = args.public_key if args.signatures else None  # checked before anything else is read
+    checks = api.verify(root, args.name, request(api.VerifyRequest, args), public_keys=keys)
+    if args.public_key and not args.signatures:
         raise EvalpinError("verify: --public-key is for --signatures; add --signatures.")
-    return show(verify_model(root, name, request(VerifyRequest, args)))
+    return show(checks)
 
 
 @COMMANDS.command(
@@ -62,9 +59,9 @@ def cmd_verify(root: Path, args: argparse.Namespace) -> int:
 )
 def cmd_verify_data(root: Path, args: argparse.Namespace) -> int:
     """re-hash pinned datasets eval/data/NAME against their locks (exit 1 on drift)"""
-    from evalpin.pinning.verify_stage import verify_datasets
+    from evalpin import api
 
-    return show(verify_datasets(root, args.names, full=args.full, accept=args.accept))
+    return show(api.verify_data(root, args.names, full=args.full, accept=args.accept))
 
 
 def show(checks: Iterable[Check]) -> ExitCode:
@@ -86,7 +83,6 @@ def show(checks: Iterable[Check]) -> ExitCode:
 )
 def cmd_golden(root: Path, args: argparse.Namespace) -> int:
     """check (or --accept) the prompt-rendering golden token IDs"""
-    from evalpin.config.selection import default_model
-    from evalpin.pinning.verify_stage import golden
+    from evalpin import api
 
-    return show([golden(root, default_model(root, args.name), accept=args.accept)])
+    return show([api.golden(root, args.name, accept=args.accept)])

@@ -17,6 +17,10 @@ from evalpin.base import project
 from evalpin.base.atomic import write_atomic
 from evalpin.base.errors import EvalpinError
 
+TYPE_CHECKING = False  # not `from typing`: compose is on the CLI's start-up path
+if TYPE_CHECKING:
+    from evalpin.config.params import Params
+
 CONFIG_NAME = "config"
 NO_MODEL = (
     f"{project.CONF_DIR}/{CONFIG_NAME}.yaml: no model is selected (`- model: ???`; `evalpin clean-start` "
@@ -76,6 +80,13 @@ def load_params(root: Path) -> dict:
     from evalpin.base.documents import read_yaml
 
     return read_yaml(root / project.PARAMS_FILE, "write it from conf/ with `evalpin compose`")
+
+
+def load_typed_params(root: Path) -> Params:
+    """params.yaml, typed (config/params.py); EvalpinError naming a value that cannot be."""
+    from evalpin.config.params import Params
+
+    return Params.from_dict(load_params(root))
 
 
 def differences(expected: dict, actual: dict, prefix: str = "") -> list[str]:

@@ -98,16 +98,22 @@ OPTIONAL = {
 def check_settings(root: Path, params: dict, files: dict[str, str] | None = None) -> None:
     """EvalpinError on the first parameter that cannot run. `files`: group -> the conf file it was
     composed from (conf/suite/demo.yaml); absent ones are named as params.yaml."""
+    check_values(params, files)
     where = {group: (files or {}).get(group) or "params.yaml" for group in RULES}
+    check_backend_name(params["backend"]["name"], where["backend"])
+    check_suite_tasks(root, params["suite"], where["suite"])
+
+
+def check_values(params: dict, files: dict[str, str] | None = None) -> None:
+    """What typing params.yaml needs (config/params.py), read from no other file: each section a mapping
+    of its fields' values, the model's switches true or false."""
     for group, rules in RULES.items():
-        check_section(params.get(group), group, rules, where[group])
+        check_section(params.get(group), group, rules, (files or {}).get(group) or "params.yaml")
     model, at = params.get("model"), (files or {}).get("model") or "params.yaml"
     if not isinstance(model, dict):
         raise EvalpinError(f"{at}: section 'model' is {model!r}; expected conf/model/NAME.yaml's fields.")
     for key in MODEL_SWITCHES:
         switch(model, key, f"{at}: model")
-    check_backend_name(params["backend"]["name"], where["backend"])
-    check_suite_tasks(root, params["suite"], where["suite"])
 
 
 def check_section(section: object, group: str, rules: dict[str, Rule], where: str) -> None:

@@ -10,33 +10,30 @@ def default_model(root: Path, name: str | None) -> str:
     from evalpin.base.names import check_name
 
     if not name:
-        from evalpin.config.compose import load_params
-        from evalpin.config.params import section
+        from evalpin.config.compose import load_typed_params
 
-        name = str(section(load_params(root), "model").get("name", ""))
+        name = load_typed_params(root).model.name
     check_name(name)
     return name
 
 
 def suite_datasets(root: Path) -> list[str]:
     """The pinned datasets the suite in params.yaml reads (its catalog tasks'), sorted."""
-    from evalpin.config.compose import load_params
-    from evalpin.config.params import section
+    from evalpin.config.compose import load_typed_params
     from evalpin.suite.catalog import datasets
 
-    return datasets(section(load_params(root), "suite"))
+    return datasets(load_typed_params(root).suite.raw)
 
 
 def configs_read(root: Path, name: str) -> set[str] | None:
     """The configs of pinned dataset NAME that the suite in params.yaml evaluates (its catalog tasks'
     dataset_name); None when params.yaml or its suite cannot say (then every file counts)."""
     from evalpin.base.errors import EvalpinError
-    from evalpin.config.compose import load_params
-    from evalpin.config.params import section
+    from evalpin.config.compose import load_typed_params
     from evalpin.suite.catalog import bind, datasets, trees
 
     try:
-        suite = section(load_params(root), "suite")
+        suite = load_typed_params(root).suite.raw
         if name not in datasets(suite):
             return set()
         return {

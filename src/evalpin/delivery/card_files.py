@@ -11,27 +11,24 @@ matches there must be in the lock; checked at pin-data, verify-data, verify and 
 from __future__ import annotations
 
 import fnmatch
-import functools
 import glob
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
-
 from evalpin.base import project
 from evalpin.base.errors import EvalpinError
+from evalpin.delivery.card import CARD, REPIN, config_name, front_matter, splits_of
 from evalpin.delivery.inventory import list_delivery
 
-CARD = "README.md"
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//|:)|::")  # hf://, https://, zip::..., C:/ is caught below
-DEFAULT_SPLIT = "train"  # the split the datasets library gives data_files listed without one
 
 
 @dataclass(frozen=True)
 class Card:
-    """A pinned dataset's README `configs:` (config -> split -> data_files patterns) and its files."""
+    """A pinned dataset's README `configs:` (config -> split -> data_files patterns, card.splits_of: none
+    for a config that lists no data_files) and its files."""
 
     path: Path
     configs: dict[str, dict[str, list[str]]]
@@ -53,7 +50,7 @@ class Card:
         if not isinstance(listed, list) or not all(isinstance(c, dict) for c in listed):
             raise EvalpinError(f"{path}: field 'configs' is {listed!r}; expected a list of mappings{REPIN}")
         for config in listed:
-            name = str(config.get("config_name") or "default")
+            name = config_name(config)
             configs[name] = splits_of(path, name, config.get("data_files"))
             if config.get("data_dir") is not None:
                 data_dirs[name] = str(config["data_dir"])
@@ -153,60 +150,10 @@ def check_pattern(
         )
 
 
-REPIN = "; fix the card at its source and pin the dataset again with `evalpin pin-data`."
 FIX = (
     " Only locked files of the snapshot may be read: fix the card at its source (relative paths inside the "
     "dataset, no '..', no absolute path or URL), then pin it again with `evalpin pin-data`."
 )
-
-
-def front_matter(path: Path) -> dict:
-    """The YAML header of a card (empty without one), read from the file each time, parsed once per
-    text: callers only read it."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if not text.startswith("---"):
-        return {}
-    try:
-        header = parsed_header(text.split("---")[1])
-    except yaml.YAMLError as exc:
-        raise EvalpinError(f"{path}: its YAML header is not valid YAML ({exc}){REPIN}") from exc
-    if header is not None and not isinstance(header, dict):
-        raise EvalpinError(f"{path}: its YAML header is {type(header).__name__}, not a mapping{REPIN}")
-    return header or {}
-
-
-@functools.lru_cache(maxsize=64)
-def parsed_header(text: str) -> object:
-    """A card's header parsed (libyaml): full-size MMLU's card (57 configs x 3 splits) is read once per
-    leaf and per check, and took 0.13 s a parse in pure-Python YAML."""
-    return yaml.load(text, Loader=yaml.CSafeLoader)
-
-
-def splits_of(path: Path, config: str, files: object) -> dict[str, list[str]]:
-    """A config's data_files as split -> patterns, in each shape the datasets library accepts: a pattern,
-    a list of patterns (split train), a list of {split, path}, or a mapping split -> pattern(s)."""
-    if files is None:
-        return {}
-    if isinstance(files, str) or (isinstance(files, list) and all(isinstance(f, str) for f in files)):
-        return {DEFAULT_SPLIT: as_list(files)}
-    if isinstance(files, list) and all(isinstance(f, dict) for f in files):
-        pairs = [(f.get("split", DEFAULT_SPLIT), f.get("path")) for f in files]
-    elif isinstance(files, dict):
-        pairs = list(files.items())
-    else:
-        pairs = [(None, None)]
-    if any(not is_patterns(p) for _, p in pairs):
-        raise EvalpinError(
-            f"{path}: config {config!r} field 'data_files' is {files!r}; expected a path pattern, a list of "
-            f"them, a list of {{split, path}} or a mapping split -> pattern(s){REPIN}"
-        )
-    return {str(s): as_list(p) for s, p in pairs}
-
-
-def is_patterns(patterns: object) -> bool:
-    return isinstance(patterns, str) or (
-        isinstance(patterns, list) and all(isinstance(p, str) for p in patterns)
-    )
 
 
 def escapes(pattern: str) -> bool:
@@ -235,10 +182,6 @@ def matches(snapshot: Path, pattern: str) -> set[str]:
         inside = real.startswith(base + os.sep)
         found.add(Path(os.path.relpath(real, base)).as_posix() if inside else real)
     return found
-
-
-def as_list(patterns: str | list[str] | None) -> list[str]:
-    return [patterns] if isinstance(patterns, str) else list(patterns or [])
 
 
 def pinned_any(pinned: tuple[str, ...] | list[str], patterns: list[str]) -> bool:

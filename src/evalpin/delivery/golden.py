@@ -24,7 +24,7 @@ from pathlib import Path
 from evalpin.base import numerics, project
 from evalpin.base.atomic import write_atomic
 from evalpin.base.errors import EvalpinError
-from evalpin.delivery.inventory import package_version
+from evalpin.base.runtime import package_version
 
 CONVERSATIONS = {
     "plain-prompt": None,  # no chat template: the raw encoding, special tokens included (BOS handling)

@@ -1,43 +1,20 @@
 """Taking stock of a delivery directory: its files (hashed, each with its role), chat templates, model
-config and the runtime, as a Lock (lock.py holds the schema and reads locks back)."""
+config and the runtime (base/runtime.py), as a Lock (lock.py holds the schema and reads locks back)."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
-import platform
-from importlib import metadata
 from pathlib import Path
 
 from evalpin.base.errors import EvalpinError
 from evalpin.base.hashing import sha256_files
+from evalpin.base.runtime import current_runtime
 from evalpin.delivery.card import loading_of
 from evalpin.delivery.gguf_file import summarize_delivery
 from evalpin.delivery.lock import SCHEMA, BaseBinding, Lock, LockedFile, Source, read_json
 from evalpin.delivery.roles import DATASET, role_of
-
-RUNTIME_PACKAGES = ("torch", "transformers", "tokenizers", "lm_eval", "dvc", "huggingface_hub")
-
-
-@functools.cache  # read per task key: 9 packages x 3 keys x 57 leaves of mmlu were 1,398 metadata scans
-def package_version(package: str) -> str:
-    """An installed package's version from its metadata (no import), or "absent"."""
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
-def current_runtime() -> dict[str, str]:
-    """Versions read from package metadata (no imports: torch takes seconds to import)."""
-    versions = {"python": platform.python_version()}
-    versions.update((package, package_version(package)) for package in RUNTIME_PACKAGES)
-    image = os.environ.get("EVALPIN_IMAGE_DIGEST")
-    if image:
-        versions["image"] = image
-    return versions
 
 
 def list_delivery(directory: Path) -> list[str]:

@@ -350,6 +350,13 @@ def _expect_fields(data: object, cls: type, where: str) -> None:
     _expect_types(data, cls, where)
 
 
-def delivery_identity(lock: Lock) -> dict:
-    """What names a pinned delivery (a model or a dataset) in the fingerprint."""
-    return {"name": lock.name, "revision": lock.source.revision, "lock_digest": lock.digest}
+def delivery_identity(lock: Lock, base: Lock | None = None, revision: bool = True) -> dict:
+    """What names a pinned delivery (a model or a dataset): its name, the upstream revision it was pinned
+    from (as the fingerprint records it; a task key leaves it out, `revision=False`: the lock digest names
+    the bytes) and its lock's digest; with `base` (an adapter's, when it is not the delivery itself) the
+    base's identity under "base"."""
+    found = {"name": lock.name, **({"revision": lock.source.revision} if revision else {})}
+    found["lock_digest"] = lock.digest
+    if base is not None and base.name != lock.name:
+        found["base"] = delivery_identity(base, revision=revision)
+    return found

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from evalpin.base import numerics
 from evalpin.base.errors import EvalpinError
+from evalpin.base.runtime import package_version
 
 PROBE_TOKENS = 8
 REFERENCE_DTYPE = "float32"
@@ -57,7 +58,7 @@ def record_probes(
     import torch
 
     from evalpin.delivery.gguf_file import evaluated_file
-    from evalpin.delivery.inventory import list_delivery, package_version
+    from evalpin.delivery.inventory import list_delivery
 
     gguf_file = evaluated_file(list_delivery(model_dir))
     model = numerics.portable_model(load_reference_model(model_dir, gguf_file), inference)

@@ -19,10 +19,11 @@ from evalpin.base.atomic import write_atomic
 from evalpin.base.documents import read_yaml, switch
 from evalpin.base.errors import DriftError, EvalpinError
 from evalpin.base.hashing import sha256_files
+from evalpin.base.runtime import current_runtime
 from evalpin.base.table import columns
 from evalpin.delivery.adapter import check_binding
 from evalpin.delivery.card_files import Card
-from evalpin.delivery.inventory import current_runtime, list_delivery
+from evalpin.delivery.inventory import list_delivery
 from evalpin.delivery.lock import Lock, load_lock
 from evalpin.delivery.roles import DATA_ROLES, DATASET, role_of
 from evalpin.delivery.safetensors_file import check_weights
@@ -139,7 +140,7 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     conf = read_yaml(conf_file, f"restore it: `git checkout conf/model/{name}.yaml`", missing_ok=True)
     switches = [switch(conf, key, str(conf_file)) for key in ("allow_pickle", "trust_remote_code")]
     check_safety(lock, *switches, str(conf_file))
-    check_identity(lock, conf, f"conf/model/{name}.yaml")
+    check_conf_matches_lock(lock, conf, f"conf/model/{name}.yaml")
     report = verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
     if report.ok:  # the locked bytes, but are they loadable? A 0-byte file was pinned as it was.
         source = lock.source
@@ -151,7 +152,7 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     return lock, report
 
 
-def check_identity(lock: Lock, conf: dict, conf_file: str) -> None:
+def check_conf_matches_lock(lock: Lock, conf: dict, conf_file: str) -> None:
     """The repo_id and revision a model's conf (or params.yaml's model section) names must be the lock's:
     otherwise a release would record a revision that was never evaluated."""
     for key, locked in (("repo_id", lock.source.repo_id), ("revision", lock.source.revision)):

@@ -14,15 +14,19 @@ from evalpin.base import project
 from evalpin.base.errors import EvalpinError
 from evalpin.delivery.inventory import max_positions
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from evalpin.config.params import Backend, Inference, Model
 
-def base_of(model: dict) -> str:
+
+def base_of(model: Model) -> str:
     """The delivery whose weights load: conf/model's `base` for an adapter, else the model itself."""
-    return model.get("base") or model["name"]
+    return model.base or model.name
 
 
-def hf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
+def hf(root: Path, model: Model, inference: Inference, backend: Backend) -> tuple[str, dict]:
     pinned = sorted(
-        set(backend.get("model_args") or {})
+        set(backend.model_args)
         & {"pretrained", "peft", "dtype", "trust_remote_code", "add_bos_token", "revision", "gguf_file"}
     )
     if pinned:
@@ -32,43 +36,43 @@ def hf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, di
         )
     args = {
         "pretrained": str(project.model_dir(root, base_of(model))),
-        "dtype": inference["dtype"],
-        "trust_remote_code": bool(model["trust_remote_code"]),
-        "add_bos_token": bool(model["add_bos_token"]),
+        "dtype": inference.dtype,
+        "trust_remote_code": model.trust_remote_code,
+        "add_bos_token": model.add_bos_token,
     }
-    if base_of(model) != model["name"]:
-        args["peft"] = str(project.model_dir(root, model["name"]))  # lm-eval loads base + adapter
-    if model.get("gguf_file"):  # transformers dequantizes it to `dtype`; tokenizer from inside the GGUF
-        args["gguf_file"] = model["gguf_file"]
-    return "hf", {**args, **(backend.get("model_args") or {})}
+    if base_of(model) != model.name:
+        args["peft"] = str(project.model_dir(root, model.name))  # lm-eval loads base + adapter
+    if model.gguf_file:  # transformers dequantizes it to `dtype`; tokenizer from inside the GGUF
+        args["gguf_file"] = model.gguf_file
+    return "hf", {**args, **backend.model_args}
 
 
 # Set from the pins, never from conf/backend: they decide which token IDs the server scores.
 PINNED_COMPLETIONS_ARGS = ("model", "tokenizer", "tokenizer_backend", "add_bos_token", "trust_remote_code")
 
 
-def local_completions(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
+def local_completions(root: Path, model: Model, inference: Inference, backend: Backend) -> tuple[str, dict]:
     """lm-eval's `local-completions` against a server that serves models/NAME as `--served-model-name NAME`.
 
     Prompts are tokenized here by the pinned tokenizer and sent as token IDs (tokenized_requests), so the
     server's own tokenizer copy and BOS handling cannot change what is scored; loglikelihoods come back
     through `echo` + `logprobs`.
     """
-    if base_of(model) != model["name"]:
+    if base_of(model) != model.name:
         raise EvalpinError(
-            f"conf/model/{model['name']}.yaml: {model['name']} is an adapter on {base_of(model)}; the "
+            f"conf/model/{model.name}.yaml: {model.name} is an adapter on {base_of(model)}; the "
             "local-completions backend cannot prove which adapter a server applies. Use `backend: hf`."
         )
-    configured = dict(backend.get("model_args") or {})
+    configured = dict(backend.model_args)
     pinned = sorted(set(configured) & set(PINNED_COMPLETIONS_ARGS))
     if pinned:
         raise EvalpinError(
             f"conf/backend/local-completions.yaml: model_args {pinned} come from the pinned model "
             "(conf/model/, models/NAME) and cannot be set here; remove them."
         )
-    if model.get("gguf_file"):
+    if model.gguf_file:
         raise EvalpinError(
-            f"conf/model/{model['name']}.yaml: a GGUF delivery ({model['gguf_file']}) has no Hugging Face "
+            f"conf/model/{model.name}.yaml: a GGUF delivery ({model.gguf_file}) has no Hugging Face "
             "tokenizer directory for local-completions to tokenize with. Use `backend: hf` (in-process, "
             "dequantized by transformers)."
         )
@@ -77,15 +81,15 @@ def local_completions(root: Path, model: dict, inference: dict, backend: dict) -
             "conf/backend/local-completions.yaml: model_args.base_url is not set; point it at the server's "
             "/v1/completions (per machine: conf/local/default.yaml)."
         )
-    delivery = project.model_dir(root, model["name"])
+    delivery = project.model_dir(root, model.name)
     args = {
-        "model": model["name"],  # the server's --served-model-name (`evalpin serve-args` sets it)
+        "model": model.name,  # the server's --served-model-name (`evalpin serve-args` sets it)
         "tokenizer": str(delivery),
         "tokenizer_backend": "huggingface",
         "tokenized_requests": True,
-        "add_bos_token": bool(model["add_bos_token"]),
-        "trust_remote_code": bool(model["trust_remote_code"]),
-        "seed": int(inference["seed"]),
+        "add_bos_token": model.add_bos_token,
+        "trust_remote_code": model.trust_remote_code,
+        "seed": int(inference.seed),
         "num_concurrent": 1,
         "max_retries": 3,
     }
@@ -95,24 +99,24 @@ def local_completions(root: Path, model: dict, inference: dict, backend: dict) -
     return "local-completions", {**args, **configured}
 
 
-def gguf(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
+def gguf(root: Path, model: Model, inference: Inference, backend: Backend) -> tuple[str, dict]:
     """lm-eval's `gguf` backend against llama-cpp-python's server on the pinned GGUF file: llama.cpp's own
     quantized kernels, the second path beside hf's in-process dequantization. The server tokenizes with
     the file's own tokenizer (the one the golden renderings verify)."""
     where = "conf/backend/gguf-server.yaml"
-    if not model.get("gguf_file"):
+    if not model.gguf_file:
         raise EvalpinError(
-            f"conf/model/{model['name']}.yaml: no gguf_file; the gguf backend serves a pinned GGUF delivery. "
+            f"conf/model/{model.name}.yaml: no gguf_file; the gguf backend serves a pinned GGUF delivery. "
             "Use `backend: hf` for this model."
         )
-    configured = dict(backend.get("model_args") or {})
+    configured = dict(backend.model_args)
     unknown = sorted(set(configured) - {"base_url", "max_length"})
     if unknown:
         raise EvalpinError(f"{where}: model_args {unknown} are not lm-eval gguf arguments; remove them.")
     if not configured.get("base_url"):
         raise EvalpinError(
             f"{where}: model_args.base_url is not set; point it at the server `evalpin serve-args "
-            f"{model['name']}` started (per machine: conf/local/default.yaml)."
+            f"{model.name}` started (per machine: conf/local/default.yaml)."
         )
     return "gguf", configured
 
@@ -124,9 +128,9 @@ GGUF_SERVER_OUTPUT_TYPES = ("generate_until",)
 BACKENDS = {"hf": hf, "local-completions": local_completions, "gguf": gguf}
 
 
-def lm_eval_model(root: Path, model: dict, inference: dict, backend: dict) -> tuple[str, dict]:
+def lm_eval_model(root: Path, model: Model, inference: Inference, backend: Backend) -> tuple[str, dict]:
     """lm-eval's model name and model_args for the configured backend."""
-    name = backend.get("name")
+    name = backend.name
     if name not in BACKENDS:
         raise EvalpinError(
             f"params.yaml: backend.name {name!r} cannot run here; supported: {sorted(BACKENDS)}. "

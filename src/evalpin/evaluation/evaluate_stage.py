@@ -3,13 +3,16 @@ leaf) is evaluated on its own requests, its result stored under a key of everyth
 (task_key.py) in eval/results (task_store.py), and the suite's outputs are merged from the stored results,
 groups aggregated from their leaves' results as lm-eval aggregates them.
 
-    pending(root, params) -> list[str]          the leaf tasks without a valid stored result for their key
-    run_tasks(root, params, names) -> None      verify the delivery and the datasets these tasks read (fail
-                                                closed), load the model once, evaluate each task, store each
-                                                result as it finishes
-    merge(root, params) -> dict                 write eval/metrics.json, scores, samples, fingerprint from
-                                                the store: byte-identical whatever ran where, and when
-    evaluate(root, params) -> dict              pending -> run the pending tasks -> merge
+    build_plan(root, params) -> Plan       (plan.py) once per run: the leaf tasks, the locks, each task's
+                                           key, its stored result or why it must run
+    verify_inputs(plan)                    the delivery and the datasets the planned tasks read match their
+                                           locks (fail closed), once per plan
+    run(plan, names)                       load the model once, evaluate each task, store each result as it
+                                           finishes and keep it in the plan
+    merge(plan) -> dict                    write eval/metrics.json, scores, samples, fingerprint from the
+                                           plan's stored results: byte-identical whatever ran where, and when
+    evaluate(root, params) -> dict         build_plan -> say what is reused -> verify -> run the pending
+                                           tasks (here, or in Slurm jobs: run_tasks) -> merge
 
 A kill at any moment loses at most the task that was running: the rerun evaluates only what is missing.
 """
@@ -24,21 +27,19 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from evalpin.base import numerics, project
+from evalpin.base import numerics
 from evalpin.base.errors import EvalpinError
 from evalpin.base.outs import RESULTS_DIR
 from evalpin.base.progress import Progress
-from evalpin.config.params import section
+from evalpin.config.params import Params
 from evalpin.config.params_check import check_settings
-from evalpin.delivery.lock import Lock, load_lock
-from evalpin.evaluation import task_key, task_store
-from evalpin.evaluation.backends import base_of
+from evalpin.evaluation import fingerprint, launcher, task_store
+from evalpin.evaluation import plan as planning
 from evalpin.evaluation.harness import (
-    build_fingerprint,
     check_base,
     check_gguf,
     check_gguf_server_tasks,
-    group_fingerprints,
+    first_leaf_filter,
     load_model,
     run_lm_eval,
     sample_records,
@@ -48,109 +49,71 @@ from evalpin.evaluation.harness import (
     task_manager,
 )
 from evalpin.evaluation.output_set import write_set
+from evalpin.evaluation.plan import Plan
 from evalpin.evaluation.task_key import Leaf
 from evalpin.serving.check_server import check_before_evaluation
 from evalpin.suite import catalog, data_cache
 
 
-def leaves(root: Path, params: dict) -> dict[str, Leaf]:
-    """Every task evaluated on its own, in the order reported: local tasks, catalog leaves, chat tasks."""
-    suite, chat = section(params, "suite"), bool(section(params, "inference")["apply_chat_template"])
-    found = {t: Leaf(t, chat) for t in suite.get("tasks") or []}
-    found.update({t: Leaf(t, chat, spec) for t, spec in catalog.leaf_specs(root, suite).items()})
-    found.update({t: Leaf(t, True) for t in suite.get("chat_tasks") or []})
-    return found
-
-
-def delivery_locks(root: Path, model: dict) -> tuple[Lock, Lock | None]:
-    """The evaluated delivery's lock and, for an adapter, its base's (as recorded: run_tasks verifies)."""
-    lock = load_lock(project.lock_path(root, model["name"]))
-    base = base_of(model)
-    return lock, (load_lock(project.lock_path(root, base)) if base != model["name"] else None)
-
-
-def data_locks(root: Path, plan: dict[str, Leaf]) -> dict[str, Lock]:
-    from evalpin.delivery.verify import load_data_lock
-
-    names = sorted({leaf.spec.data for leaf in plan.values() if leaf.spec})
-    return {name: load_data_lock(root, name) for name in names}
-
-
-def keys(root: Path, params: dict, plan: dict[str, Leaf]) -> dict[str, dict]:
-    lock, base = delivery_locks(root, section(params, "model"))
-    delivered, data = task_key.delivery(lock, base), data_locks(root, plan)
-    return {
-        name: task_key.task_key(root, params, leaf, delivered, data[leaf.spec.data] if leaf.spec else None)
-        for name, leaf in plan.items()
-    }
-
-
-def status(root: Path, params: dict) -> dict[str, str]:
-    """Each leaf task -> why it must be evaluated ("" when its stored result is reused)."""
-    plan = leaves(root, params)
-    return {name: task_store.lookup(root, name, key)[1] for name, key in keys(root, params, plan).items()}
-
-
-def pending(root: Path, params: dict) -> list[str]:
-    return [name for name, why in status(root, params).items() if why]
-
-
-def verify_inputs(root: Path, params: dict, plan: dict[str, Leaf], server: bool = True) -> dict | None:
+def verify_inputs(plan: Plan) -> None:
     """Fail closed before anything loads: the delivery (and its base) match their locks, conf/model agrees
-    with the lock, each dataset these tasks read matches its lock, and (`server`) a server backend serves
-    the pin: what the fingerprint records of that check."""
-    from evalpin.delivery.verify import check_identity, require_verified, require_verified_dataset
+    with the lock, and each dataset the planned tasks read matches its lock."""
+    from evalpin.delivery.verify import check_conf_matches_lock, require_verified, require_verified_dataset
 
-    model, backend = section(params, "model"), section(params, "backend")
-    lock = require_verified(root, model["name"])
-    check_identity(lock, model, "params.yaml (section model)")  # `dvc exp run -S` skips compose --check
+    model = plan.params.model
+    lock = require_verified(plan.root, model.name)
+    # `dvc exp run -S` skips compose --check
+    check_conf_matches_lock(lock, model.raw, "params.yaml (section model)")
     check_base(lock, model)
     check_gguf(lock, model)
-    for name in sorted({leaf.spec.data for leaf in plan.values() if leaf.spec}):
-        require_verified_dataset(root, name)
-    return check_before_evaluation(root, model["name"], backend) if server else None
+    for name in plan.datasets():
+        require_verified_dataset(plan.root, name)
+    plan.verified = True
 
 
-def run_tasks(root: Path, params: dict, names: list[str]) -> None:
-    """Evaluate `names` (leaf tasks of the suite), one lm-eval run each on one loaded model; each result
-    is stored the moment its task finishes."""
-    everything = leaves(root, params)
-    if unknown := [n for n in names if n not in everything]:
+def run(plan: Plan, names: list[str]) -> None:
+    """Evaluate `names` (leaf tasks of the plan), one lm-eval run each on one loaded model; each result is
+    stored the moment its task finishes, and kept in the plan. A server backend must serve the pin."""
+    if unknown := [n for n in names if n not in plan.leaves]:
         raise EvalpinError(
-            f"params.yaml: {unknown} are not leaf tasks of the suite (it has {list(everything)})."
+            f"params.yaml: {unknown} are not leaf tasks of the suite (it has {list(plan.leaves)})."
         )
-    plan = {n: everything[n] for n in names}
-    if not plan:
+    if not names:
         return
-    model, inference, suite, backend = (
-        section(params, k) for k in ("model", "inference", "suite", "backend")
-    )
-    numerics.apply(inference)  # a Slurm job's own process: before torch loads
+    model, inference, backend = plan.params.model, plan.params.inference, plan.params.backend
+    numerics.apply(inference.raw)  # a Slurm job's own process: before torch loads
     import torch  # heavy: imported only when evaluating
 
-    server_check = verify_inputs(root, params, plan)
-    if backend.get("name") == "gguf":
-        runs = [([n for n, leaf in plan.items() if leaf.chat == chat], chat) for chat in (False, True)]
-        check_gguf_server_tasks(root, suite, runs)
-    task_keys = keys(root, params, plan)
-    torch.set_num_threads(int(inference["torch_threads"]))
-    lm = load_model(root, model, inference, backend)
-    computed_by = numerics.describe(inference) if backend["name"] == "hf" else numerics.server_record(backend)
+    if not plan.verified:
+        verify_inputs(plan)
+    server_check = check_before_evaluation(plan.root, model.name, backend.raw)
+    if backend.name == "gguf":
+        runs = [([n for n in names if plan.leaves[n].chat == chat], chat) for chat in (False, True)]
+        check_gguf_server_tasks(plan.root, plan.params.suite.raw, runs)
+    torch.set_num_threads(inference.torch_threads)
+    lm = load_model(plan.root, model, inference, backend)
+    computed_by = (
+        numerics.describe(inference.raw) if backend.name == "hf" else numerics.server_record(backend.raw)
+    )
     cpu = numerics.machine()
     print(f"evaluate: numerics class {computed_by['class']} on {cpu.get('model', cpu['arch'])}", flush=True)
-    progress = Progress(len(plan))
-    read = sorted({leaf.spec.data for leaf in plan.values() if leaf.spec})
-    caches = {data: Path(catalog.cache_dir(root, data)) for data in read}
+    evaluate_each(plan, names, lm, server_check, computed_by)
+
+
+def evaluate_each(plan: Plan, names: list[str], lm, server_check: dict | None, computed_by: dict) -> None:
+    progress = Progress(len(names))
+    caches = {data: plan.caches[data] for data in plan.datasets(names)}
     managers: dict[tuple[str, ...], object] = {}  # one TaskManager per catalog folder (57 mmlu leaves: one)
     with without_env_info(), templates_compiled_once(), data_cache.proven(caches):  # proven before use
-        for name, leaf in plan.items():
+        for name in names:
+            leaf = plan.leaves[name]
             progress.start(name)
             started = time.monotonic()
             folders = (leaf.spec.folder,) if leaf.spec else ()
             if folders not in managers:
-                managers[folders] = task_manager(root, suite, folders)
-            stored = evaluate_one(lm, params, leaf, task_keys[name], server_check, managers[folders])
-            task_store.write(root, replace(stored, numerics=computed_by))
+                managers[folders] = task_manager(plan.root, plan.params.suite, folders)
+            stored = evaluate_one(lm, plan.params, leaf, plan.keys[name], server_check, managers[folders])
+            plan.keep(task_store.write(plan.root, replace(stored, numerics=computed_by)))
             progress.finish(name, time.monotonic() - started)
 
 
@@ -186,12 +149,11 @@ def templates_compiled_once() -> Iterator[None]:
 
 
 def evaluate_one(
-    lm, params: dict, leaf: Leaf, key: dict, server_check: dict | None, manager
+    lm, params: Params, leaf: Leaf, key: dict, server_check: dict | None, manager
 ) -> task_store.Stored:
     """One task on its own requests: a local task by name, a catalog leaf in its wrapper group."""
     tasks = [leaf.spec.wrapped] if leaf.spec else [leaf.name]
-    inference, suite = section(params, "inference"), section(params, "suite")
-    results = run_lm_eval(lm, inference, suite, tasks, leaf.chat, manager)
+    results = run_lm_eval(lm, params.inference, params.suite, tasks, leaf.chat, manager)
     records = sample_records(results, leaf.name)
     return task_store.Stored(
         leaf.name, key, task_store.result_slice(results, leaf.name), records, server_check
@@ -225,8 +187,6 @@ def aggregate(results: dict, group: catalog.Group, groups: dict[str, catalog.Gro
     weighs each leaf by its sample_len; stderr pooled, or unweighted when not weighted by size)."""
     from lm_eval.api.metrics import aggregate_subtask_metrics, pooled_sample_stderr, unweighted_mean_stderr
 
-    from evalpin.evaluation.harness import first_leaf_filter
-
     kept = group.filter or first_leaf_filter(results, group.members, groups)
     metric, stderr = f"{group.metric},{kept}", f"{group.metric}_stderr,{kept}"
     rows = [results["results"][leaf] for leaf in leaves_of_members(group, groups)]
@@ -246,77 +206,69 @@ def leaves_of_members(group: catalog.Group, groups: dict[str, catalog.Group]) ->
     return [leaf for member in group.members for leaf in leaves_of(member, groups)]
 
 
-def merge(root: Path, params: dict) -> dict:
-    """Write the suite's outputs from the stored results of its leaf tasks; every one must be stored
-    under its current key (fail closed, naming the tasks and why)."""
-    model, inference, suite, backend = (
-        section(params, k) for k in ("model", "inference", "suite", "backend")
-    )
-    plan = leaves(root, params)
-    found, missing = {}, {}
-    for name, key in keys(root, params, plan).items():
-        found[name], why = task_store.lookup(root, name, key)
-        if why:
-            missing[name] = why
-    if missing:
+def merge(plan: Plan) -> dict:
+    """Write the suite's outputs from the plan's stored results (in memory: looked up when it was built,
+    or kept as they were stored); every leaf must have one under its key (fail closed, naming the tasks
+    and why)."""
+    if missing := {name: why for name, why in plan.why.items() if why}:
         raise EvalpinError(
             f"{RESULTS_DIR}/: no result stored for the current inputs of "
             + "; ".join(f"{t} ({why})" for t, why in missing.items())
             + ". Evaluate them: `evalpin evaluate` (or `dvc repro`)."
         )
-    groups = catalog.groups(suite)
+    suite = plan.params.suite
+    found = {name: plan.stored[name] for name in plan.leaves}  # in the order reported
+    groups = catalog.groups(suite.raw)
     results = results_of(found, groups)
-    tasks = [*suite_tasks(suite), *(suite.get("chat_tasks") or [])]
+    tasks = [*suite_tasks(suite), *suite.chat_tasks]
     metrics = summarize_results(results, tasks, groups)
     records = {task: found[task].records for task in tasks}
-    lock, _ = delivery_locks(root, model)
-    data = data_by_task(root, plan)
-    fingerprint = build_fingerprint(root, lock, results, records, suite, inference, backend, data)
-    for name, leaf in plan.items():
-        if leaf.spec:
-            fingerprint["suite"]["tasks"][name]["data"]["files_sha256"] = task_key.files_digest(
-                found[name].key
-            )
-    fingerprint["suite"]["tasks"].update(group_fingerprints(results, fingerprint, groups))
-    if server_check := next((s.server_check for s in found.values() if s.server_check), None):
-        fingerprint["server_check"] = server_check
-    fingerprint["numerics"] = numerics.summary({name: found[name].numerics for name in plan})
+    built = fingerprint.build(plan, found, results, records, groups)
     scores = [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
-    write_set(root, records, fingerprint, scores, metrics)  # one set, or a mark the rerun removes
-    task_store.prune(root, list(plan))
+    write_set(plan.root, records, built, scores, metrics)  # one set, or a mark the rerun removes
+    task_store.prune(plan.root, list(plan.leaves))
     return metrics
 
 
-def data_by_task(root: Path, plan: dict[str, Leaf]) -> dict[str, Lock]:
-    locks = data_locks(root, plan)
-    return {name: locks[leaf.spec.data] for name, leaf in plan.items() if leaf.spec}
+def run_pending(plan: Plan, names: list[str]) -> None:
+    """Where the pending tasks run, as conf/launcher/ says (launcher.py): in this process on this plan, or
+    in shards of a Slurm job array, each job building its own plan for its shard (run_tasks: it verifies
+    its inputs on its node); their stored results are then read into this plan, once each."""
+    cfg = plan.params.launcher.raw
+    if launcher.name_of(cfg) == "local":
+        launcher.run(plan.root, cfg, launcher.shards(cfg, names), functools.partial(run, plan))
+        return
+    launcher.run(
+        plan.root, cfg, launcher.shards(cfg, names), functools.partial(run_tasks, plan.root, plan.params)
+    )
+    plan.look_up(names)
 
 
-def run_pending(root: Path, params: dict, names: list[str]) -> None:
-    """Where the pending tasks run, as conf/launcher/ says (launcher.py): in this process, or in shards
-    of a Slurm job array, each job running run_tasks (which verifies its inputs on its node)."""
-    from evalpin.evaluation import launcher
-
-    cfg = section(params, "launcher")
-    launcher.run(root, cfg, launcher.shards(cfg, names), functools.partial(run_tasks, root, params))
+def run_tasks(root: Path, params: Params, names: list[str]) -> None:
+    """A Slurm job's worker (picklable): the plan of its shard, built once on its node, then run."""
+    run(planning.build_plan(root, params, names), names)
 
 
-def evaluate(root: Path, params: dict) -> dict:
-    """Verify, say what is reused and why each other task runs, evaluate only those, merge."""
-    set_wait_policy(root)
-    check_settings(root, params)  # fail closed even when called outside the pipeline (verify checks it too)
-    numerics.apply(section(params, "inference"))  # before anything imports torch
-    why = status(root, params)
-    todo = [name for name, reason in why.items() if reason]
-    for name, reason in why.items():
+def say_status(plan: Plan) -> None:
+    for name, reason in plan.why.items():
         print(f"evaluate: {name}: " + (f"runs ({reason})" if reason else "reused (every input unchanged)"))
+    todo = plan.pending
     print(
-        f"evaluate: {len(why) - len(todo)} of {len(why)} tasks reused, {len(todo)} to run",
+        f"evaluate: {len(plan.why) - len(todo)} of {len(plan.why)} tasks reused, {len(todo)} to run",
         file=sys.stdout,
         flush=True,
     )
+
+
+def evaluate(root: Path, params: Params) -> dict:
+    """Plan once, say what is reused and why each other task runs, verify, evaluate only those, merge."""
+    set_wait_policy(root)
+    check_settings(root, params.raw)  # fail closed even when called outside the pipeline (verify checks too)
+    numerics.apply(params.inference.raw)  # before anything imports torch
+    plan = planning.build_plan(root, params)
+    say_status(plan)
     # the delivery and every dataset the suite reads, whatever runs: the merge reports them all (fail closed)
-    verify_inputs(root, params, leaves(root, params), server=False)
-    if todo:
-        run_pending(root, params, todo)  # each run verifies its own inputs again, on its node
-    return merge(root, params)
+    verify_inputs(plan)
+    if pending := plan.pending:
+        run_pending(plan, pending)
+    return merge(plan)

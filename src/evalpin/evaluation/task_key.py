@@ -13,27 +13,26 @@ through the chat template.
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import json
-import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from evalpin.base.documents import parsed_task
 from evalpin.base.errors import EvalpinError
+from evalpin.base.runtime import RESULT_PACKAGES, current_runtime
 from evalpin.delivery.card_files import pinned_any
-from evalpin.delivery.inventory import package_version
-from evalpin.delivery.lock import Lock
-from evalpin.suite import catalog
-from evalpin.suite.catalog_tree import read_yaml
+from evalpin.delivery.lock import Lock, delivery_identity
+from evalpin.suite import catalog, local_tasks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from evalpin.config.params import Params
 
 # Bump when what a stored result holds, or how its records are derived (evaluate.sample_records), changes.
 FORMAT = 2
-# What computes a score: a change of any of these versions recomputes every task.
-RESULT_PACKAGES = ("torch", "transformers", "tokenizers", "lm_eval", "datasets", "numpy", "peft", "gguf")
 MODEL_FIELDS_IGNORED = ("upstream",)  # where a pin was fetched from: the lock digest names the bytes
 
 
@@ -59,30 +58,14 @@ def file_digest(path: Path) -> str:
 
 
 def runtime() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    versions.update((p, package_version(p)) for p in RESULT_PACKAGES)
-    if image := os.environ.get("EVALPIN_IMAGE_DIGEST"):
-        versions["image"] = image
-    return versions
+    """The versions of what computes a score (base/runtime.py RESULT_PACKAGES)."""
+    return current_runtime(RESULT_PACKAGES)
 
 
 def delivery(lock: Lock, base: Lock | None) -> dict:
-    found = {"name": lock.name, "lock_digest": lock.digest}
-    if base is not None and base.name != lock.name:
-        found["base"] = {"name": base.name, "lock_digest": base.digest}
-    return found
-
-
-class _FunctionLoader(yaml.CSafeLoader):
-    """A task YAML's fields with `!function MODULE.NAME` kept as that text (the module is hashed)."""
-
-
-_FunctionLoader.add_multi_constructor(
-    "!",
-    lambda loader, suffix, node: (
-        f"!{suffix} {loader.construct_scalar(node)}" if isinstance(node, yaml.ScalarNode) else f"!{suffix}"
-    ),
-)
+    """The delivery part of a key (delivery_identity without the revision: the lock digest names the
+    bytes), with an adapter's base."""
+    return delivery_identity(lock, base, revision=False)
 
 
 def task_fields(path: Path) -> dict:
@@ -92,12 +75,6 @@ def task_fields(path: Path) -> dict:
     except yaml.YAMLError as exc:
         raise EvalpinError(f"{path}: not valid YAML ({exc}); fix the task's YAML.") from exc
     return copy.deepcopy(found) if isinstance(found, dict) else {}
-
-
-@functools.lru_cache(maxsize=1024)
-def parsed_task(text: str) -> object:
-    """Parsed once per text: each of a group's leaves includes the same templates, for each key."""
-    return yaml.load(text, Loader=_FunctionLoader)
 
 
 def relative(path: Path, base: Path) -> str:
@@ -181,11 +158,10 @@ def files_read(spec: catalog.LeafSpec, data: Lock) -> dict[str, str]:
 
 
 def local_yaml(root: Path, suite: dict, task: str) -> Path:
-    """The YAML under the suite's include_path that declares `task`."""
-    folder = root / suite["include_path"]
-    for path in sorted(folder.rglob("*.yaml")):
-        if read_yaml(path).get("task") == task:
-            return path
+    """The YAML under the suite's include_path that declares `task` (suite/local_tasks.py's index)."""
+    declared = local_tasks.declared(root / suite["include_path"], root).get(task)
+    if declared is not None and declared.kind == local_tasks.TASK:
+        return declared.path
     raise EvalpinError(
         f"conf/suite/: task {task!r} is declared by no YAML under {suite['include_path']}/ "
         f"(`task: {task}`). Add it there, or remove it from the suite's tasks."
@@ -225,14 +201,14 @@ def every_data_file(folder: Path) -> dict[str, str]:
     }
 
 
-def task_key(root: Path, params: dict, leaf: Leaf, delivered: dict, data: Lock | None) -> dict:
-    """The key of one task. `delivered`: the delivery part (`delivery()`), shared by every task."""
-    suite = params["suite"]
+def task_key(root: Path, params: Params, leaf: Leaf, delivered: dict, data: Lock | None) -> dict:
+    """The key of one task. `delivered`: the delivery part (`delivery()`), shared by every task. The
+    sections as params.yaml holds them (`raw`): the key of a stored result never depends on their typing."""
     if leaf.spec is not None and data is not None:
         definition, reads = catalog_task(leaf.spec, data)
     else:
-        definition, reads = local_task(root, suite, leaf.name)
-    model = {k: v for k, v in params["model"].items() if k not in MODEL_FIELDS_IGNORED}
+        definition, reads = local_task(root, params.suite.raw, leaf.name)
+    model = {k: v for k, v in params.model.raw.items() if k not in MODEL_FIELDS_IGNORED}
     key = {
         "format": FORMAT,
         "task": leaf.name,
@@ -241,9 +217,9 @@ def task_key(root: Path, params: dict, leaf: Leaf, delivered: dict, data: Lock |
         "definition": definition,
         "data": reads,
         "model": model,
-        "inference": params["inference"],
-        "backend": params["backend"],
-        "limit": suite.get("limit"),
+        "inference": params.inference.raw,
+        "backend": params.backend.raw,
+        "limit": params.suite.raw.get("limit"),
         "runtime": runtime(),
     }
     return json.loads(canonical(key))  # as a stored key reads back from JSON

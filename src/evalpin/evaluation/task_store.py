@@ -72,12 +72,19 @@ def content(stored: Stored) -> dict:
     }
 
 
-def write(root: Path, stored: Stored) -> Path:
+def write(root: Path, stored: Stored) -> Stored:
+    """Store `stored` whole; returned as `read` would return it from the file (JSON's types: lists, text
+    keys), so that the merge writes a result it just stored as it writes one it reuses, reading neither."""
     body = content(stored)
     text = json.dumps({**body, "content_sha256": digest(body)}, indent=1, sort_keys=True) + "\n"
-    path = path_of(root, stored.task)
-    write_atomic(path, text)
-    return path
+    write_atomic(path_of(root, stored.task), text)
+    return of_body(json.loads(text))
+
+
+def of_body(body: dict) -> Stored:
+    return Stored(
+        body["task"], body["key"], body["result"], body["records"], body["server_check"], body.get("numerics")
+    )
 
 
 def read(root: Path, task: str) -> tuple[Stored | None, str]:
@@ -93,10 +100,7 @@ def read(root: Path, task: str) -> tuple[Stored | None, str]:
         return None, f"{path.relative_to(root)} is not a stored result (unreadable); evaluating it again"
     if data.get("content_sha256") != digest(body) or body["key_sha256"] != digest(body["key"]):
         return None, f"{path.relative_to(root)} was changed after it was stored (digest mismatch)"
-    stored = Stored(
-        task, body["key"], body["result"], body["records"], body["server_check"], body.get("numerics")
-    )
-    return (stored, "") if body["task"] == task else (None, f"{path.name} holds task {body['task']!r}")
+    return (of_body(body), "") if body["task"] == task else (None, f"{path.name} holds task {body['task']!r}")
 
 
 def lookup(root: Path, task: str, key: dict) -> tuple[Stored | None, str]:

@@ -24,7 +24,7 @@ from evalpin.base.table import columns
 from evalpin.config.experiments import WORKSPACE, resolve
 from evalpin.evaluation.output_set import check_set
 
-# "identity" is lm-eval's task hash minus the prompt hash for chat-template tasks (see evaluation/harness.py).
+# "identity": lm-eval's task hash minus the prompt hash for chat-template tasks (evaluation/fingerprint.py).
 IDENTITY_FIELDS = ("identity", "version", "num_fewshot", "output_type", "chat_template_applied")
 
 

@@ -11,8 +11,7 @@ from evalpin.base.numerics import kind_of
 from evalpin.base.outs import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.base.project import git_show
 from evalpin.base.table import columns
-from evalpin.config.compose import load_params
-from evalpin.config.params import section
+from evalpin.config.compose import load_typed_params
 from evalpin.delivery.demo import demo_warnings
 from evalpin.delivery.verify import require_verified
 from evalpin.evaluation.output_set import check_set
@@ -50,13 +49,13 @@ def workspace_metrics(root: Path) -> dict:
 
 def render(root: Path) -> tuple[str, bool]:
     """The report text, and whether the workspace scores equal the committed baseline."""
-    model = section(load_params(root), "model")
-    lock = require_verified(root, model["name"])
+    model = load_typed_params(root).model
+    lock = require_verified(root, model.name)
     path = root / METRICS_FILE
     metrics = workspace_metrics(root)
     baseline = committed_metrics(root)
     lines = [
-        f"model     {model['name']}  ({lock.source.repo_id})",
+        f"model     {model.name}  ({lock.source.repo_id})",
         f"commit    {lock.source.revision}",
         f"verified  {len(lock.files)} files, lock digest {lock.digest[:16]}",
         *(
@@ -80,7 +79,7 @@ def render(root: Path) -> tuple[str, bool]:
         else []
     )
     lines += [f"\n{line}" for line in demo_warnings(root, lock)]
-    verdict, matches = baseline_lines(root, model["name"], baseline, metrics)
+    verdict, matches = baseline_lines(root, model.name, baseline, metrics)
     return "\n".join(lines + verdict), matches
 
 

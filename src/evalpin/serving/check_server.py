@@ -150,7 +150,7 @@ def check_server(refs: References, url: str, kind: str | None, tolerance: float 
         )
     report = Report(server.kind, tolerance, refs)
     try:
-        check_identity(server, refs, report)
+        check_served_identity(server, refs, report)
         if isinstance(server, Vllm):
             check_vllm(server, refs, report)
         else:
@@ -163,7 +163,8 @@ def check_server(refs: References, url: str, kind: str | None, tolerance: float 
     return report
 
 
-def check_identity(server: Server, refs: References, report: Report) -> None:
+def check_served_identity(server: Server, refs: References, report: Report) -> None:
+    """What the server says it serves: the pinned model's name and (vLLM) its context length."""
     served = [m.get("id") for m in server.models()]
     if refs.name not in served:
         report.findings.append(Finding("identity", "served model name", refs.name, served))

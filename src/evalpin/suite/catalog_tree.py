@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import yaml
-
+from evalpin.base.documents import read_task_yaml
 from evalpin.base.errors import EvalpinError
 
 TASK, GROUP, TAG = "task", "group", "tag"
@@ -52,19 +51,12 @@ def catalog_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "tasks"
 
 
-class TagTolerantLoader(yaml.SafeLoader):
-    """Reads catalog YAMLs for their plain fields; `!function utils.x` values are left as strings."""
-
-
-TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix}")
-
-
-def read_yaml(path: Path) -> dict:
+def own_fields(path: Path) -> dict:
+    """A catalog YAML's own fields; {} for one that does not read as a mapping (lm-eval skips it too)."""
     try:
-        found = yaml.load(path.read_text(encoding="utf-8"), Loader=TagTolerantLoader)
-    except yaml.YAMLError:
+        return read_task_yaml(path, "reinstall lm_eval (`make setup`)")
+    except EvalpinError:
         return {}
-    return found if isinstance(found, dict) else {}
 
 
 def declares(fields_: dict, name: str) -> bool:
@@ -90,7 +82,7 @@ def locate(name: str, catalog: Path | None = None) -> Path:
     for folder in search_order(name, catalog):
         for path in sorted(folder.rglob("*.yaml")):
             text = path.read_text(encoding="utf-8", errors="replace")
-            if word.search(text) and declares(read_yaml(path), name):
+            if word.search(text) and declares(own_fields(path), name):
                 return path
     raise EvalpinError(
         f"conf/suite/: {name!r} is no task, group or tag in lm-eval's catalog ({catalog})"
