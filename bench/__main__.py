@@ -11,13 +11,35 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from bench import dvc_bench, eval_bench, machine, real_bench, report, slurm_bench, suite_bench, task_bench
+from bench import (
+    dvc_bench,
+    eval_bench,
+    machine,
+    numerics_bench,
+    real_bench,
+    report,
+    slurm_bench,
+    suite_bench,
+    task_bench,
+)
 from bench.config import GIB, SCALES, Scale
 from bench.report import Section
 from bench.verify_bench import VerifyBench
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "repro", "eval", "catalog", "suites", "tasks", "slurm", "real", "verify", "dvc")
+SECTIONS = (
+    "startup",
+    "repro",
+    "eval",
+    "catalog",
+    "suites",
+    "tasks",
+    "numerics",
+    "slurm",
+    "real",
+    "verify",
+    "dvc",
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,6 +97,12 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
                 ROOT, scratch, scale.name == "small", 1 if scale.name == "full" else scale.eval_repeats
             )
         ],
+        "numerics": lambda: numerics_bench.full_size(  # small: 5 (demo) and 1 (SmolLM2) question a subject
+            ROOT,
+            scratch,
+            2 if scale.name == "full" else 1,
+            **({} if scale.name == "full" else {"demo_limit": 5, "real_limit": 1}),
+        ),
         "slurm": lambda: [slurm_bench.slurm_vs_local(ROOT, scratch, scale.eval_repeats)],
         "real": lambda: [real_bench.real_model(scratch, scale.eval_repeats)],
         "verify": verify_sections,

@@ -10,7 +10,7 @@ from evalpin.base.errors import ExitCode
 from evalpin.results.levels import Tolerance, compare_probes, compare_samples, tolerance_between
 
 PORTABLE, FAST, OTHER_FAST = "cpu-portable-0123456789", "cpu-fast-aaaaaaaaaa", "cpu-fast-bbbbbbbbbb"
-ACROSS = (PORTABLE, FAST)  # tolerance 1e-4 + 2e-5|x|
+ACROSS = (PORTABLE, FAST)  # tolerance 5e-4 + 6e-5|x|
 
 
 def mc(choice, *logliks, score=1.0):
@@ -44,7 +44,7 @@ def moved(records, task, doc, *logliks, choice=None, score=None):
 def test_the_same_class_tolerates_nothing_and_rows_match_kinds_in_either_order():
     assert tolerance_between(PORTABLE, PORTABLE) == Tolerance(0.0, 0.0, "0 + 0|x| (same class)")
     across = tolerance_between(PORTABLE, FAST)
-    assert across == tolerance_between(FAST, PORTABLE) and (across.absolute, across.relative) == (1e-4, 2e-5)
+    assert across == tolerance_between(FAST, PORTABLE) and (across.absolute, across.relative) == (5e-4, 6e-5)
     assert "cpu-portable vs cpu-fast" in across.row
     assert "cpu-fast vs cpu-fast" in tolerance_between(FAST, OTHER_FAST).row  # two machines, fast mode
     assert "cpu-portable vs cpu-portable" in tolerance_between(PORTABLE, "cpu-portable-9999999999").row

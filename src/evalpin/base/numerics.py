@@ -7,8 +7,8 @@ ones), never on the thread count (measured: docs/reproduction.md). Two modes (co
 
     portable  the same bytes on any x86-64 CPU with AVX2 and FMA, Intel or AMD, AVX2 or AVX-512: ATen at
               AVX2, oneDNN capped at AVX2, MKL in its conditional-numerical-reproducibility mode
-              COMPATIBLE, and every linear layer through oneDNN (portable_model), whose AVX2 kernels are
-              the same on every such CPU and cost no more than MKL's own (bench: numerics)
+              COMPATIBLE, and every large linear layer through oneDNN (portable_model), whose AVX2
+              kernels are the same on every such CPU and faster than MKL's COMPATIBLE path there
     fast      what the machine picks; results are equivalent across machines within the tolerance
               (results/levels.py), not byte-identical
 
@@ -30,6 +30,9 @@ from evalpin.base.errors import EvalpinError
 MODES = ("portable", "fast")
 PORTABLE_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "COMPATIBLE"}
 PORTABLE_NEEDS = ("avx2", "fma")  # CPU flags the portable kernels run on
+# Linear layers of this many weights or more compute through oneDNN in portable mode, smaller ones through
+# MKL's COMPATIBLE path (onednn_linear.py says why); part of the class: it decides which kernels run.
+ONEDNN_MIN_WEIGHTS = 512 * 1024
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # What the record holds that decides the bits in each mode (the class hashes these); the rest describes.
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_bf16", "avx512_vnni",
@@ -127,9 +130,10 @@ def check_portable_cpu() -> None:
 
 
 def portable_model(model, inference: dict):
-    """In portable mode on CPU, every fp32 linear layer computes through oneDNN's AVX2 kernels (the same on
-    every x86-64 CPU with AVX2) instead of MKL's SGEMM, whose one vendor-independent path (COMPATIBLE)
-    cost 1.9x on SmolLM2 (bench: numerics). Returns the model, changed in place."""
+    """In portable mode on CPU, every large fp32 linear layer computes through oneDNN's AVX2 kernels (the
+    same on every x86-64 CPU with AVX2) instead of MKL's COMPATIBLE SGEMM, the SSE2 code that made SmolLM2
+    1.9x slower (onednn_linear.MIN_WEIGHTS: small layers stay on MKL, also portable). Returns the model,
+    changed in place."""
     if mode_of(inference) != "portable" or device_of(inference) != "cpu":
         return model
     from evalpin.base.onednn_linear import route_linears
@@ -195,7 +199,7 @@ def cpu_record(mode: str) -> dict:
             "vendor": "mkl" if torch.backends.mkl.is_available() else blas_info(config),
             "version": built_with(config, "Math Kernel Library Version "),
             "cnr": os.environ.get("MKL_CBWR", "AUTO"),
-            "linear": "onednn" if mode == "portable" else "blas",
+            "linear": f"onednn from {ONEDNN_MIN_WEIGHTS} weights" if mode == "portable" else "blas",
         },
         "onednn": {
             "version": built_with(config, "MKL-DNN v"),

@@ -105,11 +105,15 @@ def level_hint(level: Level) -> list[str]:
     ours, theirs = level.classes
     if level.name != EQUIVALENT or not ours or kind_of(ours) != kind_of(theirs or ""):
         return []  # exact, differs, or numerics that changed on purpose (mode, device): a new baseline
+    why = (
+        "`numerics: portable` in conf/inference/ gives the same bytes on any x86-64 CPU"
+        if kind_of(ours) != "cpu-portable"
+        else "both are portable: their software differs (`make setup` installs the baseline's versions)"
+    )
     return [
-        "  the committed baseline stays the reference: these bytes are this machine's numerics class, so "
-        "do not commit them as a new baseline (`git checkout -- dvc.lock eval/` keeps the tree clean); "
-        "`numerics: portable` in conf/inference/ gives the same bytes on any x86-64 CPU "
-        "(docs/reproduction.md)"
+        "  the committed baseline stays the reference: these bytes are another numerics class's, so do not "
+        "commit them as a new baseline unless you mean to (`git checkout -- dvc.lock eval/` keeps the "
+        f"committed one); {why} (docs/reproduction.md)"
     ]
 
 
