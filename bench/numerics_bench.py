@@ -1,5 +1,5 @@
 """CPU numerics modes at full size: what portable numerics costs, and how far the numbers move between
-numerics classes (what src/evalpin/tolerances.yaml's CPU rows are set from).
+numerics classes (what src/evalpin/results/tolerances.yaml's CPU rows are set from).
 
 `evalpin evaluate` of lm-eval's `mmlu` group on the full-size MMLU-shaped dataset (the suites bench's
 repository: suite_bench.pinned_repo), with the demo model on all 14,042 questions and with
@@ -39,8 +39,8 @@ from bench.eval_bench import offline_env
 from bench.measure import Run, median_cpu, median_wall, peak_rss, run
 from bench.report import Section, Verdict
 from bench.suite_bench import REAL_LIMIT, evalpin_cmd, pinned_repo, real_model
-from evalpin import levels
-from evalpin.numerics import PORTABLE_ENV, kind_of
+from evalpin.base.numerics import PORTABLE_ENV, kind_of
+from evalpin.results import levels
 
 PORTABLE_COST_LIMIT = 1.05  # the target: portable costs what fast does, within 5%
 SAFETY = 4  # tolerance = SAFETY x the largest difference seen, rounded up to one significant digit
@@ -363,7 +363,7 @@ def differences_section(found: dict[tuple[str, str, str], Differences]) -> Secti
         "of |a - b| over all compared; relative = the largest |a - b| / |a|; picks changed, with the "
         "reference's margin between the two options; the reference's smallest top-1 margin (how near the "
         "nearest tie was); and the level levels.compare_samples gives the pair under "
-        "src/evalpin/tolerances.yaml.",
+        "src/evalpin/results/tolerances.yaml.",
         [
             "pair, model",
             "kinds",
@@ -379,7 +379,7 @@ def differences_section(found: dict[tuple[str, str, str], Differences]) -> Secti
         rows,
         verdicts,
         [
-            f"**Tolerance.** src/evalpin/tolerances.yaml's CPU rows are {SAFETY}x the largest difference "
+            f"**Tolerance.** src/evalpin/results/tolerances.yaml's CPU rows are {SAFETY}x the largest difference "
             f"measured for the pair's kinds, rounded up to one significant digit, and no lower than what "
             f"was measured across CPUs (AVX2 Zen 3 vs AVX-512: per-token log-probabilities of SmolLM2 up "
             f"to 1.1e-4, docs/reproduction.md). From this run: {suggested}. Only classes this CPU can "

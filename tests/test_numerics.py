@@ -87,7 +87,7 @@ def delivery(pinned_repo_origin):
 # CPU), the output's sha256 printed.
 ONEDNN_SCRIPT = """
 import hashlib, numpy, torch
-from evalpin.onednn_linear import OneDnnLinear
+from evalpin.base.onednn_linear import OneDnnLinear
 rng = numpy.random.default_rng(0)
 linear = torch.nn.Linear(576, 1536)
 with torch.no_grad():
