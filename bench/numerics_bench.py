@@ -383,8 +383,8 @@ def differences_section(found: dict[tuple[str, str, str], Differences]) -> Secti
             "difference measured for the pair's kinds, rounded up to one significant digit, and no lower "
             "than what was measured across CPUs (AVX2 Zen 3 vs AVX-512: per-token log-probabilities of "
             f"SmolLM2 up to 1.1e-4, docs/reproduction.md). From this run: {suggested}. Only classes this "
-            "CPU can run are measured here: ATen cannot emulate a wider ISA than the CPU has, and MKL's Intel path "
-            "needs an Intel CPU (or qemu, too slow for full-size runs)."
+            "CPU can run are measured here: ATen cannot emulate a wider ISA than the CPU has, and MKL's "
+            "Intel path needs an Intel CPU (or qemu, too slow for full-size runs)."
         ],
     )
 
