@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from evalpin.numerics import ONEDNN_MIN_WEIGHTS
+from evalpin.base.numerics import ONEDNN_MIN_WEIGHTS
 
 
 class OneDnnLinear(torch.nn.Module):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from evalpin.base.documents import read_yaml
 from evalpin.base.environment import offline_environment
 from evalpin.base.errors import EvalpinError
 
@@ -57,7 +58,6 @@ def data_lock_path(root: Path, name: str) -> Path:
 
 def load_data_conf(root: Path, name: str) -> dict:
     """conf/data/NAME.yaml as a dict; empty when the file is missing or empty."""
-    from evalpin.base.documents import read_yaml
 
     path = data_conf_path(root, name)
     fix = f"restore it (`git checkout {CONF_DIR}/data/{name}.yaml`) or `evalpin verify-data {name} --accept`"

@@ -15,7 +15,10 @@ import yaml
 
 from evalpin.base import project
 from evalpin.base.atomic import write_atomic
+from evalpin.base.documents import read_yaml
 from evalpin.base.errors import EvalpinError
+from evalpin.config.params import Params
+from evalpin.config.params_check import check_settings
 
 TYPE_CHECKING = False  # not `from typing`: compose is on the CLI's start-up path
 if TYPE_CHECKING:
@@ -63,7 +66,6 @@ def composed(root: Path, overrides: tuple[str, ...] = ()) -> tuple[dict, dict[st
 
 def unreadable_conf(root: Path) -> None:
     """EvalpinError naming the first file under conf/ that is not UTF-8 YAML holding a mapping."""
-    from evalpin.base.documents import read_yaml
 
     for path in sorted((root / project.CONF_DIR).rglob("*.yaml")):
         rel = path.relative_to(root)
@@ -77,14 +79,12 @@ def write_params(root: Path, params: dict) -> Path:
 
 
 def load_params(root: Path) -> dict:
-    from evalpin.base.documents import read_yaml
 
     return read_yaml(root / project.PARAMS_FILE, "write it from conf/ with `evalpin compose`")
 
 
 def load_typed_params(root: Path) -> Params:
     """params.yaml, typed (config/params.py); EvalpinError naming a value that cannot be."""
-    from evalpin.config.params import Params
 
     return Params.from_dict(load_params(root))
 
@@ -109,7 +109,6 @@ def in_dvc_experiment() -> bool:
 def check_params(root: Path) -> list[str]:
     """Empty when params.yaml equals the composition of conf/ and every value can run; else one line per
     differing key. A value that cannot run is EvalpinError naming its conf/ file (params_check.py)."""
-    from evalpin.config.params_check import check_settings
 
     expected, files = composed(root)
     if found := differences(expected, load_params(root)):
@@ -123,8 +122,6 @@ def require_composed(root: Path) -> bool:
     True when compared, False inside `dvc exp run` (DVC itself has just composed params.yaml, with its -S
     overrides: only its values are checked)."""
     if in_dvc_experiment():
-        from evalpin.config.params_check import check_settings
-
         check_settings(root, load_params(root))  # the -S overrides, checked before evaluate runs
         return False
     if diffs := check_params(root):

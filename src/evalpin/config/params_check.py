@@ -16,6 +16,7 @@ from pathlib import Path
 from evalpin.base.documents import switch
 from evalpin.base.errors import EvalpinError
 from evalpin.suite import catalog
+from evalpin.suite.local_tasks import declared_kinds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -107,11 +108,15 @@ def check_settings(root: Path, params: dict, files: dict[str, str] | None = None
 def check_values(params: dict, files: dict[str, str] | None = None) -> None:
     """What typing params.yaml needs (config/params.py), read from no other file: each section a mapping
     of its fields' values, the model's switches true or false."""
+    model, at = params.get("model"), (files or {}).get("model") or "params.yaml"
+    if not isinstance(model, dict):  # first: which model is the first thing every command needs
+        state = "missing" if model is None else f"{model!r}"
+        raise EvalpinError(
+            f"{at}: section 'model' is {state}; expected conf/model/NAME.yaml's fields. Select a pinned "
+            "model (`evalpin use NAME`) or run `evalpin compose`."
+        )
     for group, rules in RULES.items():
         check_section(params.get(group), group, rules, (files or {}).get(group) or "params.yaml")
-    model, at = params.get("model"), (files or {}).get("model") or "params.yaml"
-    if not isinstance(model, dict):
-        raise EvalpinError(f"{at}: section 'model' is {model!r}; expected conf/model/NAME.yaml's fields.")
     for key in MODEL_SWITCHES:
         switch(model, key, f"{at}: model")
 
@@ -153,7 +158,6 @@ def check_backend_name(name: str, where: str) -> None:
 def check_suite_tasks(root: Path, suite: dict, where: str) -> None:
     """The suite runs something, each task once, every local task is declared under include_path, and
     every catalog entry resolves, binds its pinned data and finds the config and split it reads there."""
-    from evalpin.suite.local_tasks import declared_kinds
 
     plain, chat = [*(suite.get("tasks") or [])], list(suite.get("chat_tasks") or [])
     if not plain and not chat and not suite.get("catalog"):

@@ -21,6 +21,7 @@ import yaml
 from evalpin.base import project
 from evalpin.base.atomic import write_atomic
 from evalpin.base.errors import EvalpinError
+from evalpin.base.names import check_name
 from evalpin.config.compose import compose, differences
 from evalpin.config.defaults_list import CONFIG_FILE, set_choice
 
@@ -216,7 +217,6 @@ def persist(root: Path, target: dict, choices: dict[str, str]) -> list[str]:
 
 def use_model(root: Path, name: str) -> list[str]:
     """Select pinned model NAME in conf/config.yaml; refuses a name with no conf/model/NAME.yaml or lock."""
-    from evalpin.base.names import check_name
 
     check_name(name)
     conf, lock = project.model_conf_path(root, name), project.lock_path(root, name)

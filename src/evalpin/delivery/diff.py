@@ -19,11 +19,13 @@ from pathlib import Path
 
 from evalpin.base import project
 from evalpin.base.errors import EvalpinError
+from evalpin.base.hashing import sha256_files
 from evalpin.base.table import columns
 from evalpin.delivery.card import CARD, INFOS, Loading, loading_of
-from evalpin.delivery.gguf_file import InsideChange, InsideDiff, diff_inside, is_gguf
+from evalpin.delivery.gguf_file import InsideChange, InsideDiff, diff_inside, is_gguf, read_info
 from evalpin.delivery.lock import Lock, LockedFile, load_lock, parse_lock
 from evalpin.delivery.roles import DATA_ROLES, DATASET, role_of
+from evalpin.delivery.sources import git_blob_sha1, upstream_of
 from evalpin.delivery.verify import ROLE_WORDS, SAME_WEIGHTS
 
 MINOR_ROLES = {"weights", "tokenizer", "quantization", "remote_code"}
@@ -220,7 +222,6 @@ def format_diff(diff: LockDiff) -> str:
 
 def snapshot_entries(snapshot: Path, kind: str | None = None) -> dict[str, LockedFile]:
     """Lock entries for an upstream snapshot (hashed in place, through its cache symlinks)."""
-    from evalpin.base.hashing import sha256_files
 
     paths = sorted(p for p in snapshot.rglob("*") if p.is_file())
     digests = sha256_files(paths)
@@ -238,8 +239,6 @@ def hub_entries(
     """Lock entries for a Hub commit without downloading it: LFS files carry their sha256; small files
     carry a git blob id, compared with the pinned file's own git blob id."""
     from huggingface_hub import HfApi
-
-    from evalpin.delivery.sources import git_blob_sha1
 
     info = HfApi().model_info(repo_id, revision=commit, files_metadata=True)
     entries = {}
@@ -267,7 +266,6 @@ def check_upstream(
     pinned from, or another huggingface_hub cache (`upstream_dir`, e.g. copied from a connected machine).
     `dataset`: NAME is a pinned dataset (eval/data/NAME); only the files it pinned are compared, and
     `reads` (the configs the suite reads) tells which of them count."""
-    from evalpin.delivery.sources import upstream_of
 
     if dataset:
         return check_dataset_upstream(root, name, ref, upstream_dir, reads)
@@ -289,7 +287,6 @@ def check_dataset_upstream(
     root: Path, name: str, ref: str, upstream_dir: str | None, reads: set[str] | None = None
 ) -> tuple[Lock, str, LockDiff]:
     """A pinned dataset against a hub cache's `ref` (a Hub check would need each file's sha256: later)."""
-    from evalpin.delivery.sources import upstream_of
 
     lock = load_lock(project.data_lock_path(root, name))
     upstream = upstream_of(root, lock.source.repo_id, upstream_dir or lock.source.upstream, None, DATASET)
@@ -315,7 +312,6 @@ def pinned_only(entries: dict[str, LockedFile], lock: Lock) -> dict[str, LockedF
 
 def upstream_gguf(snapshot: Path, changes: tuple[FileChange, ...], lock: Lock) -> dict:
     """Summaries of the upstream's changed GGUF files that the lock summarized (read in the snapshot)."""
-    from evalpin.delivery.gguf_file import read_info
 
     locked = lock.gguf or {}
     return {

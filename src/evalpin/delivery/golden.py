@@ -25,6 +25,9 @@ from evalpin.base import numerics, project
 from evalpin.base.atomic import write_atomic
 from evalpin.base.errors import EvalpinError
 from evalpin.base.runtime import package_version
+from evalpin.delivery.gguf_file import evaluated_file
+from evalpin.delivery.inventory import list_delivery
+from evalpin.delivery.probes import record_probes, reference_inference
 
 CONVERSATIONS = {
     "plain-prompt": None,  # no chat template: the raw encoding, special tokens included (BOS handling)
@@ -71,9 +74,6 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
     """Token IDs of every golden conversation, and the tokenizer (for decoding differences)."""
     from transformers import AutoTokenizer
 
-    from evalpin.delivery.gguf_file import evaluated_file
-    from evalpin.delivery.inventory import list_delivery
-
     gguf_file = evaluated_file(list_delivery(model_dir))  # rendered through the GGUF's own tokenizer
     extra = {"gguf_file": gguf_file} if gguf_file else {}
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False, **extra)
@@ -90,7 +90,6 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
 def write_golden(root: Path, name: str, model_dir: Path | None = None) -> Path:
     """The golden renderings and, from the same delivery, the references `check-server` compares a live
     server with (probes.py): recorded, and re-recorded, together."""
-    from evalpin.delivery.probes import record_probes, reference_inference
 
     model_dir = model_dir or project.model_dir(root, name)
     if "torch" not in sys.modules:  # the references' numerics, before the tokenizer imports torch

@@ -24,6 +24,8 @@ from pathlib import Path
 from evalpin.base import numerics
 from evalpin.base.errors import EvalpinError
 from evalpin.base.runtime import package_version
+from evalpin.delivery.gguf_file import evaluated_file
+from evalpin.delivery.inventory import list_delivery, max_positions
 
 PROBE_TOKENS = 8
 REFERENCE_DTYPE = "float32"
@@ -56,9 +58,6 @@ def record_probes(
         return record_in_child(model_dir, name, prompts, texts, mode)
     numerics.apply(inference)
     import torch
-
-    from evalpin.delivery.gguf_file import evaluated_file
-    from evalpin.delivery.inventory import list_delivery
 
     gguf_file = evaluated_file(list_delivery(model_dir))
     model = numerics.portable_model(load_reference_model(model_dir, gguf_file), inference)
@@ -145,7 +144,6 @@ def greedy_continuation(model, prompt: list[int]) -> dict:
 
 
 def context_length(model_dir: Path, gguf_file: str | None, model) -> int | None:
-    from evalpin.delivery.inventory import max_positions
 
     if gguf_file:
         value = getattr(model.config, "max_position_embeddings", None)

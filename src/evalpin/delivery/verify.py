@@ -23,6 +23,7 @@ from evalpin.base.runtime import current_runtime
 from evalpin.base.table import columns
 from evalpin.delivery.adapter import check_binding
 from evalpin.delivery.card_files import Card
+from evalpin.delivery.gguf_file import describe_file
 from evalpin.delivery.inventory import list_delivery
 from evalpin.delivery.lock import Lock, load_lock
 from evalpin.delivery.roles import DATA_ROLES, DATASET, role_of
@@ -108,7 +109,6 @@ def verify_delivery(
 
 def gguf_inside(directory: Path, lock: Lock, findings: list[Finding]) -> dict[str, str]:
     """For each resized or changed GGUF file: what changed inside it (read only on drift: seconds)."""
-    from evalpin.delivery.gguf_file import describe_file
 
     locked = lock.gguf or {}
     drifted = [f.path for f in findings if f.kind in ("resized", "changed") and f.path in locked]

@@ -33,6 +33,7 @@ from evalpin.base.outs import RESULTS_DIR
 from evalpin.base.progress import Progress
 from evalpin.config.params import Params
 from evalpin.config.params_check import check_settings
+from evalpin.delivery.verify import check_conf_matches_lock, require_verified, require_verified_dataset
 from evalpin.evaluation import fingerprint, launcher, task_store
 from evalpin.evaluation import plan as planning
 from evalpin.evaluation.harness import (
@@ -58,7 +59,6 @@ from evalpin.suite import catalog, data_cache
 def verify_inputs(plan: Plan) -> None:
     """Fail closed before anything loads: the delivery (and its base) match their locks, conf/model agrees
     with the lock, and each dataset the planned tasks read matches its lock."""
-    from evalpin.delivery.verify import check_conf_matches_lock, require_verified, require_verified_dataset
 
     model = plan.params.model
     lock = require_verified(plan.root, model.name)

@@ -11,6 +11,7 @@ from evalpin.base import numerics
 from evalpin.base.errors import EvalpinError
 from evalpin.config.params import Backend, Inference, Model, Suite
 from evalpin.delivery.adapter import base_name
+from evalpin.delivery.gguf_file import evaluated_file
 from evalpin.delivery.lock import Lock
 from evalpin.evaluation import readable
 from evalpin.evaluation.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
@@ -32,7 +33,6 @@ def set_wait_policy(root: Path) -> None:
 
 
 def gguf_file_of(lock: Lock) -> str | None:
-    from evalpin.delivery.gguf_file import evaluated_file
 
     return evaluated_file([f.path for f in lock.files])
 

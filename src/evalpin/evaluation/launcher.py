@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from evalpin.base import quiet
 from evalpin.base.errors import EvalpinError
 
 Worker = Callable[[list[str]], None]
@@ -84,7 +85,6 @@ def slurm_cfg(cfg: dict) -> dict:
 def on_node(worker: Worker, shard: list[str]) -> None:
     """What an array job runs: the worker, its errors (of the same type) naming the node they happened on;
     lm-eval's chatter filtered as in a local run (EVALPIN_VERBOSE=1 keeps it)."""
-    from evalpin.base import quiet
 
     quiet.install(False)
     try:

@@ -14,6 +14,7 @@ from evalpin.base import project
 from evalpin.base.errors import EvalpinError
 from evalpin.config.params import Model, Params
 from evalpin.delivery.lock import Lock, load_lock
+from evalpin.delivery.verify import load_data_lock
 from evalpin.evaluation import task_key, task_store
 from evalpin.evaluation.backends import base_of
 from evalpin.evaluation.task_key import Leaf
@@ -103,7 +104,6 @@ def delivery_locks(root: Path, model: Model) -> tuple[Lock, Lock | None]:
 
 
 def data_locks(root: Path, planned: dict[str, Leaf]) -> dict[str, Lock]:
-    from evalpin.delivery.verify import load_data_lock
 
     names = sorted({leaf.spec.data for leaf in planned.values() if leaf.spec})
     return {name: load_data_lock(root, name) for name in names}

@@ -26,6 +26,7 @@ from evalpin.base.runtime import RESULT_PACKAGES, current_runtime
 from evalpin.delivery.card_files import pinned_any
 from evalpin.delivery.lock import Lock, delivery_identity
 from evalpin.suite import catalog, local_tasks
+from evalpin.suite.catalog_tree import catalog_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -127,7 +128,6 @@ def portable(fields: dict, base: Path) -> dict:
 
 def catalog_task(spec: catalog.LeafSpec, data: Lock) -> tuple[dict, dict]:
     """A catalog leaf's definition and the files of its pinned dataset it reads."""
-    from evalpin.suite.catalog_tree import catalog_dir
 
     base = catalog_dir()
     given = {k: v for k, v in spec.config.items() if k not in ("dataset_path", "dataset_kwargs")}

@@ -26,6 +26,7 @@ from evalpin.base.errors import EvalpinError
 from evalpin.base.exclusive import exclusive
 from evalpin.base.leftovers import clean_and_say
 from evalpin.base.names import check_name, check_repo_id
+from evalpin.config.persist import flow
 from evalpin.delivery import adapter
 from evalpin.delivery import gguf_file as ggufinfo
 from evalpin.delivery.card_files import CARD, Card
@@ -37,6 +38,7 @@ from evalpin.delivery.safetensors_file import check_weights
 from evalpin.delivery.safety import check_data_safety, check_safety
 from evalpin.delivery.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
 from evalpin.delivery.verify import require_verified
+from evalpin.signing import check_publisher, delivery_signature_path, store_publisher
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,6 @@ def pin_locked(root: Path, request: PinRequest) -> Lock:
         base=adapter.binding(base) if base else None,
     )
     if request.signature is not None or project.lock_path(root, request.name).exists():
-        from evalpin.signing import delivery_signature_path, store_publisher
-
         store_publisher(root, request.name, request.signature, request.trust)  # type: ignore[arg-type]
         # a release's models/NAME.sig signed the previous delivery; the next signed release writes it anew
         delivery_signature_path(root, request.name).unlink(missing_ok=True)
@@ -135,8 +135,6 @@ def check_staged_model(
     check_weights(staged, [f.path for f in lock.files], where, fetch)
     ggufinfo.check_quant(lock.gguf or {}, request.quant, where)
     if request.signature is not None:  # the publisher's signature, on exactly the staged bytes
-        from evalpin.signing import check_publisher
-
         signed = check_publisher(staged, lock, request.signature, request.trust, where)  # type: ignore[arg-type]
         lock = replace(lock, signed=signed)
     if base:
@@ -369,7 +367,6 @@ def register_artifact(root: Path, name: str, repo_id: str, base: str | None = No
 
 def with_artifact(text: str, name: str, entry: dict) -> str:
     """dvc.yaml's text with NAME's entry appended to its `artifacts:` block (added at the end if none)."""
-    from evalpin.config.persist import flow
 
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):

@@ -13,9 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalpin import signing
 from evalpin.base import project
+from evalpin.base.atomic import write_atomic
 from evalpin.base.errors import EvalpinError, ExitCode
-from evalpin.delivery.lock import Lock
+from evalpin.config.selection import verify_suite_datasets
+from evalpin.delivery.adapter import check_binding
+from evalpin.delivery.golden import check_golden_of_verified, write_golden
+from evalpin.delivery.lock import Lock, load_lock
 from evalpin.delivery.verify import (
     Report,
     describe_drift,
@@ -25,6 +30,8 @@ from evalpin.delivery.verify import (
     verify_dataset,
     verify_pinned,
 )
+from evalpin.pinning.pin import accept_dataset
+from evalpin.signing import enforce_policy, load_policy
 
 
 @dataclass(frozen=True)
@@ -47,9 +54,6 @@ class VerifyRequest:
 def verify_model(root: Path, name: str, request: VerifyRequest) -> Iterator[Check]:
     """`evalpin verify NAME`, one step at a time; it stops after a failing step, and writes the record
     only after the last one passed."""
-    from evalpin.config.selection import verify_suite_datasets
-    from evalpin.delivery.adapter import check_binding
-    from evalpin.signing import enforce_policy, load_policy
 
     lock, report = verify_pinned(root, name, full=request.full)
     base = None
@@ -72,8 +76,6 @@ def verify_model(root: Path, name: str, request: VerifyRequest) -> Iterator[Chec
         )
     )
     if request.record:
-        from evalpin.base.atomic import write_atomic
-
         record = verified_record(lock, report, base, datasets)
         write_atomic(root / request.record, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
@@ -126,7 +128,6 @@ def judge(root: Path, name: str, lock: Lock, report: Report, request: VerifyRequ
 def golden_problem(root: Path, name: str, lock: Lock, full: bool) -> Check | None:
     """The golden check of a verified delivery; a rendering known good for this lock and these library
     versions is reused unless `full`."""
-    from evalpin.delivery.golden import check_golden_of_verified
 
     problems = check_golden_of_verified(root, name, lock.digest, reuse=not full)
     if not problems:
@@ -144,7 +145,6 @@ def golden_problem(root: Path, name: str, lock: Lock, full: bool) -> Check | Non
 def golden(root: Path, name: str, accept: bool) -> Check:
     """`evalpin golden NAME`: check (or `accept`: record) the golden renderings of a verified model;
     always rendered, never reused."""
-    from evalpin.delivery.golden import check_golden_of_verified, write_golden
 
     lock = require_verified(root, name)
     if lock.base:
@@ -162,8 +162,6 @@ def golden(root: Path, name: str, accept: bool) -> Check:
 
 def check_signatures(root: Path, name: str, public_keys: list[Path]) -> list[str]:
     """verify --signatures: the publisher's signature (if pinned with one) and the signed release at HEAD."""
-    from evalpin import signing
-    from evalpin.delivery.lock import load_lock
 
     lock = load_lock(project.lock_path(root, name))
     keys = public_keys or list(signing.load_policy(root).release_keys)
@@ -189,7 +187,6 @@ def check_signatures(root: Path, name: str, public_keys: list[Path]) -> list[str
 def verify_datasets(root: Path, names: list[str], full: bool, accept: bool) -> Iterator[Check]:
     """`evalpin verify-data [NAMES]`: each named (default: every pinned) dataset against its lock; with
     `accept`, a dataset that verifies in full becomes the one conf/data/NAME.yaml accepts."""
-    from evalpin.pinning.pin import accept_dataset
 
     chosen = names or pinned_datasets(root)
     if accept and not names:

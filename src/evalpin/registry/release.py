@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from evalpin import signing
 from evalpin.base import credentials, project
 from evalpin.base.atomic import kill_point
 from evalpin.base.errors import EvalpinError
@@ -26,6 +27,7 @@ from evalpin.delivery.lock import load_lock
 from evalpin.delivery.verify import require_verified
 from evalpin.evaluation.output_set import check_set
 from evalpin.registry.remote import MOVE_SECRETS
+from evalpin.results.gate import WORKSPACE, read_at, read_bytes_at
 
 BUMP_ORDER = ("major", "minor", "patch")
 FIRST_VERSION = "v1.0.0"
@@ -66,7 +68,6 @@ def committed_secrets(root: Path) -> list[str]:
 
 def outputs_problems(root: Path) -> list[str]:
     """eval/'s metrics must be the ones its evaluation wrote (output_set's digests)."""
-    from evalpin.results.gate import WORKSPACE, read_at, read_bytes_at
 
     try:
         metrics = read_bytes_at(root, WORKSPACE, METRICS_FILE)
@@ -182,7 +183,6 @@ def tag_message(statement: dict, message: str) -> str:
 
 def release_facts(root: Path, name: str, tag: str) -> dict:
     """The release statement of NAME at HEAD (signing.statement builds it), signed or not."""
-    from evalpin import signing
 
     return signing.release_statement(root, load_lock(project.lock_path(root, name)), tag)
 
@@ -209,8 +209,6 @@ def release_locked(root: Path, name: str, bump: str, message: str, sign_key: Pat
         raise EvalpinError("release refused:\n  - " + "\n  - ".join(problems))
     key = None
     if sign_key is not None or sign:
-        from evalpin import signing
-
         key = signing.resolve_sign_key(root, sign_key)  # before anything is pushed or committed
     push_to_remote(root, name)
     previous = latest_version(root, name)
@@ -237,7 +235,6 @@ def sign_release(root: Path, name: str, tag: str, key: Path, message: str) -> st
     """models/NAME.sig (committed on its own when new: it depends only on the delivery's bytes), then the
     tag's message: its text and the signed release statement (signing/__init__ says why it lives there).
     The statement is built after that commit, so it names the commit the tag points at."""
-    from evalpin import signing
 
     signature = signing.delivery_signature_path(root, name)
     if signing.sign_delivery(root, name, key):
@@ -257,7 +254,6 @@ def promote(root: Path, name: str, version: str, stage: str) -> str:
 
     if not project.git(root, "tag", "--list", f"{name}@{version}"):
         raise EvalpinError(f"{name}@{version}: no such release tag (see `gto show {name}`).")
-    from evalpin import signing
 
     policy = signing.load_policy(root)
     if stage in policy.signed_stages:  # conf/signing/: only a release signed by a release key

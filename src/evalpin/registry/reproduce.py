@@ -15,11 +15,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalpin import signing
 from evalpin.base import project
 from evalpin.base.errors import EvalpinError
 from evalpin.config.compose import load_params
 from evalpin.results.levels import Level
 from evalpin.results.sample_changes import outputs_at, outputs_in, reproduction_level
+from evalpin.signing import load_policy
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,6 @@ def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] =
     """A signed release (its tag's statement) is checked before anything runs: the statement and the
     files it covers in the clone, then the restored delivery against models/NAME.sig. The rerun is
     judged against the revision's record with results/levels.py (its samples from the DVC cache or remote)."""
-    from evalpin import signing
 
     commit = run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], root).stdout.strip()
     recorded = outputs_at(root, commit)
@@ -100,7 +101,6 @@ def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] =
 
 
 def keys_for(root: Path, public_keys: list[Path] | tuple[Path, ...]) -> list[Path]:
-    from evalpin.signing import load_policy
 
     return list(public_keys) or list(load_policy(root).release_keys)
 
@@ -109,7 +109,6 @@ def check_release_signatures(
     root: Path, clone: Path, rev: str, commit: str, public_keys: list[Path]
 ) -> tuple[list[str], list[dict]]:
     """The signed releases at `commit` (REV itself when it is a release tag), verified in the clone."""
-    from evalpin import signing
 
     tags = [rev] if rev in signing.release_tags_at(root, commit) else signing.release_tags_at(root, commit)
     signed = [

@@ -28,6 +28,7 @@ from evalpin.delivery.sources import upstream_of
 from evalpin.delivery.verify import describe_drift, load_data_lock, restore_advice, state_of, verify_delivery
 from evalpin.pinning.pin import copy_delivery, staging_dir
 from evalpin.registry.remote import pull_failure
+from evalpin.signing import recheck_publisher
 
 
 def restore(root: Path, name: str, datasets: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
@@ -64,7 +65,6 @@ def restore_one(root: Path, lock: Lock, fetched: bool = False) -> str:
     how = restore_files(root, lock, fetched)
     if lock.signed is None or lock.kind == DATASET:  # publisher signatures are checked on models only
         return how
-    from evalpin.signing import recheck_publisher
 
     return f"{how}; {recheck_publisher(root, lock)}"
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalpin.base.errors import ExitCode
+from evalpin.base.numerics import kind_of
 
 TOLERANCES_FILE = Path(__file__).with_name("tolerances.yaml")
 EXACT, EQUIVALENT, DIFFERS = "exact", "equivalent", "differs"
@@ -104,7 +105,6 @@ def load_table() -> list[dict]:
 
 def tolerance_between(class_a: str | None, class_b: str | None) -> Tolerance:
     """The first row of tolerances.yaml whose kinds match the pair (in either order)."""
-    from evalpin.base.numerics import kind_of
 
     same = class_a is not None and class_a == class_b
     kinds = {kind_of(class_a or ""), kind_of(class_b or "")}

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from evalpin.base.errors import EvalpinError
 from evalpin.base.numerics import class_of
-from evalpin.base.outs import SAMPLES_DIR
+from evalpin.base.outs import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR
 from evalpin.base.table import columns
 from evalpin.config.experiments import WORKSPACE, resolve
+from evalpin.results.gate import read_at
 from evalpin.results.levels import (
     DIFFERS,
     EQUIVALENT,
@@ -101,8 +102,6 @@ def shown(record: dict) -> object:
 def groups_at(root: Path, *revs: str) -> dict[str, list[str]]:
     """Each catalog group and subgroup -> its leaf tasks, from eval/fingerprint.json at `revs` (a side
     without one adds nothing)."""
-    from evalpin.base.outs import FINGERPRINT_FILE
-    from evalpin.results.gate import read_at
 
     members: dict[str, list[str]] = {}
     for rev in revs:
@@ -183,8 +182,6 @@ class Outputs:
 
 def outputs_at(root: Path, rev: str) -> Outputs:
     """The evaluate stage's outputs at a git revision, or in the workspace (rev "workspace")."""
-    from evalpin.base.outs import FINGERPRINT_FILE, METRICS_FILE
-    from evalpin.results.gate import read_at
 
     return Outputs(
         rev,
@@ -196,7 +193,6 @@ def outputs_at(root: Path, rev: str) -> Outputs:
 
 def outputs_in(directory: Path, label: str) -> Outputs:
     """The outputs a pipeline wrote in `directory` (a scratch clone's workspace)."""
-    from evalpin.base.outs import FINGERPRINT_FILE, METRICS_FILE
 
     return Outputs(
         label,

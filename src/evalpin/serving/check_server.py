@@ -22,6 +22,7 @@ import yaml
 from evalpin.base import project
 from evalpin.base.errors import DriftError, EvalpinError, ExitCode
 from evalpin.serving.endpoints import NEUTRAL_VLLM, CannotTell, LlamaCpp, Server, Vllm, connect
+from evalpin.serving.serve_args import generation_overrides
 
 # Largest |log-probability difference| accepted on a probe token, per server kind and serving dtype, as
 # measured against the in-process float32 references (docs/servers.md); other weights differ far more.
@@ -133,7 +134,6 @@ def serving_dtype(lock: dict, params: dict) -> str:
 def _gen_overrides(params: dict) -> dict:
     """The --override-generation-config serve-args derives from inference.gen_kwargs, less max_new_tokens
     (the check always sets max_tokens)."""
-    from evalpin.serving.serve_args import generation_overrides
 
     overrides = generation_overrides((params.get("inference") or {}).get("gen_kwargs") or {})
     return {key: value for key, value in overrides.items() if key != "max_new_tokens"}

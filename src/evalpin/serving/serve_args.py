@@ -14,8 +14,11 @@ from pathlib import Path
 
 from evalpin.base import project
 from evalpin.base.errors import EvalpinError
+from evalpin.config.compose import compose
+from evalpin.delivery.gguf_file import evaluated_file
 from evalpin.delivery.inventory import max_positions
 from evalpin.delivery.lock import Lock, load_lock
+from evalpin.delivery.verify import require_verified
 
 VLLM_DTYPES = {"auto", "half", "float16", "bfloat16", "float", "float32"}
 # conf/backend/vllm.yaml model_args (lm-eval's vllm names = vLLM engine args) that are also server flags.
@@ -45,8 +48,6 @@ PER_REQUEST = {"until"}  # stop sequences travel with each request, not with the
 def serve_args(root: Path, name: str, hub: bool = False, overrides: tuple[str, ...] = ()) -> list[str]:
     """argv of `vllm serve` for models/NAME under conf/ (+ Hydra overrides), with backend=vllm; for a GGUF
     delivery, llama-cpp-python's server."""
-    from evalpin.config.compose import compose
-    from evalpin.delivery.verify import require_verified
 
     if not project.model_conf_path(root, name).is_file():
         raise EvalpinError(
@@ -112,8 +113,6 @@ def vllm_settings(root: Path, lock: Lock, sections: tuple[dict, dict, dict], hub
 def gguf_server_args(root: Path, lock: Lock, inference: dict, hub: bool) -> list[str]:
     """llama-cpp-python's server on the verified GGUF file (vLLM's CPU build has no GGUF loader). No
     --chat_format: the server applies the template inside the file, the one the golden renderings verify."""
-    from evalpin.delivery.gguf_file import evaluated_file
-    from evalpin.delivery.verify import require_verified
 
     if hub:
         raise EvalpinError(

@@ -14,6 +14,8 @@ from pathlib import Path
 from evalpin.base.atomic import temp_prefix
 from evalpin.base.errors import DriftError, EvalpinError
 from evalpin.base.hashing import sha256_files
+from evalpin.base.table import columns
+from evalpin.delivery.inventory import list_delivery
 from evalpin.signing.keys import read_public_key
 
 
@@ -125,8 +127,6 @@ def describe_trust(trust: Trust) -> str:
 def describe_mismatch(directory: Path, signed: dict[str, str], ignored: list[str]) -> str:
     """file / drift / signed / actual, one row per file that differs from the signed manifest (the paths
     the signer ignored, and what lies under them, are left out as model-signing leaves them out)."""
-    from evalpin.base.table import columns
-    from evalpin.delivery.inventory import list_delivery
 
     def skipped(path: str) -> bool:
         return any(path == i or path.startswith(f"{i.rstrip('/')}/") for i in ignored)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evalpin.base import project
 from evalpin.base.errors import EvalpinError
+from evalpin.config.compose import load_params
 from evalpin.delivery.lock import Lock, load_lock
 from evalpin.signing.bundles import Trust
 from evalpin.signing.keys import key_fingerprint, read_public_key
@@ -29,7 +30,6 @@ class Policy:
 
 
 def load_policy(root: Path, params: dict | None = None) -> Policy:
-    from evalpin.config.compose import load_params
 
     section = (params if params is not None else load_params(root)).get("signing") or {}
     where = "params.yaml: signing (conf/signing/)"

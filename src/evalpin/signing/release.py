@@ -9,6 +9,7 @@ from pathlib import Path
 from evalpin.base import project
 from evalpin.base.errors import DriftError, EvalpinError
 from evalpin.base.hashing import sha256_files
+from evalpin.base.table import columns
 from evalpin.signing.bundles import Trust, sign_directory, verify_bundle
 from evalpin.signing.keys import key_fingerprint, public_pem_of
 from evalpin.signing.paths import delivery_signature_path
@@ -89,8 +90,6 @@ def verify_release(root: Path, tag: str, keys: list[Path], workspace: bool) -> d
         if actual != expected:
             changed.append((path, expected, actual))
     if changed:
-        from evalpin.base.table import columns
-
         rows = [("file", "signed", "actual")] + [(p, e[:12], (a or "missing")[:12]) for p, e, a in changed]
         raise DriftError(
             f"{changed[0][0]}: differs from what release {tag} signed:\n{columns(rows)}\n"

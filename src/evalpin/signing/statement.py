@@ -12,6 +12,7 @@ from evalpin.base import outs, project
 from evalpin.base.errors import EvalpinError
 from evalpin.base.hashing import sha256_files
 from evalpin.base.numerics import class_of
+from evalpin.config.compose import load_params
 from evalpin.delivery.lock import Lock
 from evalpin.signing.keys import key_fingerprint, public_pem_of, read_public_key
 
@@ -59,7 +60,6 @@ def covered_files(root: Path, lock: Lock) -> list[str]:
 def release_statement(root: Path, lock: Lock, tag: str) -> dict:
     """The facts of a release, as an in-toto statement, from the workspace (clean: release checked it) at
     HEAD: what the signature covers, and what the tag message is rendered from (release.tag_message)."""
-    from evalpin.config.compose import load_params
 
     metrics = json.loads((root / outs.METRICS_FILE).read_text())
     fingerprint = json.loads((root / outs.FINGERPRINT_FILE).read_text())

@@ -19,6 +19,7 @@ from evalpin.base import project
 from evalpin.base.environment import offline_environment
 from evalpin.base.errors import EvalpinError
 from evalpin.delivery.card_files import Card, check_task_kwargs
+from evalpin.delivery.verify import load_data_lock
 from evalpin.suite.catalog_tree import GROUP, TASK, Node, kind_word, resolve
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task or tag: evalpin_NAME
@@ -263,8 +264,6 @@ def check_leaf_kwargs(root: Path, leaf: Node, data: str) -> None:
     locked files (delivery/card_files.py)."""
     kwargs = leaf.config.get("dataset_kwargs") or {}
     if "data_files" in kwargs or "data_dir" in kwargs:
-        from evalpin.delivery.verify import load_data_lock
-
         locked = frozenset(load_data_lock(root, data).by_path())
         check_task_kwargs(
             str(leaf.path or leaf.name), leaf.name, kwargs, project.data_dir(root, data), locked
@@ -324,7 +323,6 @@ def cache_dir(root: Path, data: str) -> str:
     is keyed by the folder's name and the README's configs, not by content (measured: a re-pinned
     eval/data/arc with other answer keys was served from the old arrow cache), so each lock digest gets
     a cache of its own."""
-    from evalpin.delivery.verify import load_data_lock
 
     digest = load_data_lock(root, data).digest
     hf_home = Path(os.environ.get("HF_HOME") or offline_environment(root)["HF_HOME"])

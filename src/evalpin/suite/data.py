@@ -17,6 +17,7 @@ from evalpin.base import project
 from evalpin.base.errors import EvalpinError
 from evalpin.delivery.card_files import Card
 from evalpin.delivery.demo import DEMO_UPSTREAM, is_demo
+from evalpin.delivery.verify import load_data_lock
 from evalpin.suite import catalog
 from evalpin.suite.catalog_tree import TASK, Node, kind_word, resolve
 
@@ -99,7 +100,6 @@ def merged(items: list[tuple[str, Node, str | dict | None]], suite: dict) -> dic
 
 def pinned_state(root: Path, need: Need) -> tuple[str, list[str]]:
     """How eval/data/NAME holds `need`: a one-line state, and the configs it lacks."""
-    from evalpin.delivery.verify import load_data_lock
 
     if not project.data_lock_path(root, need.name).is_file():
         return f"eval/data/{need.name} is not pinned", list(need.configs)
