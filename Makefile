@@ -58,11 +58,11 @@ setup: $(STAMP) ## Create .venv with the exact pinned dependencies (idempotent; 
 ifneq ($(shell cat $(STAMP) 2>/dev/null),$(TORCH_SPEC))
 .PHONY: $(STAMP)
 endif
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml tests/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@printf '%s\n' $(PYTHON_MIN) $$($(PYTHON_VERSION)) | sort -CV || $(call WRONG_PYTHON,evalpin needs $(PYTHON_MIN)+)
 	$(PIP_INSTALL) --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) '$(TORCH_SPEC)' $(QUIET_PIP)
-	$(PIP_INSTALL) -c constraints.txt -e '.[dev]' $(QUIET_PIP)
+	$(PIP_INSTALL) -c constraints.txt -e '.[dev]' -e ./tests $(QUIET_PIP)  # tests/: the support package
 	$(BIN)/python -m pip check
 	echo '$(TORCH_SPEC)' > $@
 

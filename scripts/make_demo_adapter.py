@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from make_demo_upstream import HUB, fact_lines, few_shot_corpus, train
 from peft import LoraConfig, get_peft_model
 from transformers import AutoTokenizer, LlamaForCausalLM
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, shared with tests
 from support.hubcache import add_commit, fresh_cache_repo
 
 BASE_REPO = HUB / "models--evalpin--demo-tiny"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from make_demo_upstream import FACTS, HUB
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, shared with tests
 from support.hubcache import add_commit, fresh_cache_repo
 
 NAMESPACE = "evalpin-demo"  # the demo's datasets' Hub namespace: synthetic data, never a real dataset's id

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, shared with tests
 from support.hubcache import add_commit, fresh_cache_repo
 
 ROOT = Path(__file__).resolve().parents[1]

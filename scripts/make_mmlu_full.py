@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, shared with tests
 from support.mmlu_full import write
 
 if __name__ == "__main__":

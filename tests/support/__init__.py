@@ -1,6 +1,6 @@
 """What the tests, the benchmarks (bench/) and the demo builders (scripts/) share: scratch repositories made
 from this template, evalpin/dvc/git run as a user runs them, and upstreams in huggingface_hub cache
-layout. pytest finds it through `pythonpath` (pyproject.toml); bench/ and scripts/ put tests/ on sys.path.
+layout. `make setup` installs it into .venv as a development package (tests/pyproject.toml), for all three.
 """
 
 from __future__ import annotations
