@@ -82,7 +82,7 @@ def delivery(pinned_repo_origin):
     return pinned_repo_origin / "models/demo-tiny", golden
 
 
-# A large layer through oneDNN (the demo model's layers are all under onednn_linear.MIN_WEIGHTS, so its
+# A large layer through oneDNN (the demo model's layers are all under numerics.ONEDNN_MIN_WEIGHTS, so its
 # probes run MKL's COMPATIBLE path only): weights from numpy's PCG64 (integer arithmetic, the same on every
 # CPU), the output's sha256 printed.
 ONEDNN_SCRIPT = """
@@ -259,7 +259,7 @@ def test_onednn_linear_computes_what_nn_linear_computes():
     x = torch.randn(3, 7, 64)
     with torch.inference_mode():
         expected = model(x)
-        assert route_linears(model) == 0  # small layers stay on MKL's COMPATIBLE path
+        assert route_linears(model, numerics.ONEDNN_MIN_WEIGHTS) == 0  # small layers stay on MKL's path
         assert route_linears(model, min_weights=0) == 2
         assert all(isinstance(model[i], OneDnnLinear) for i in (0, 2))
         got = model(x)

@@ -132,13 +132,13 @@ def check_portable_cpu() -> None:
 def portable_model(model, inference: dict):
     """In portable mode on CPU, every large fp32 linear layer computes through oneDNN's AVX2 kernels (the
     same on every x86-64 CPU with AVX2) instead of MKL's COMPATIBLE SGEMM, the SSE2 code that made SmolLM2
-    1.9x slower (onednn_linear.MIN_WEIGHTS: small layers stay on MKL, also portable). Returns the model,
+    1.9x slower (ONEDNN_MIN_WEIGHTS: small layers stay on MKL, also portable). Returns the model,
     changed in place."""
     if mode_of(inference) != "portable" or device_of(inference) != "cpu":
         return model
     from evalpin.base.onednn_linear import route_linears
 
-    route_linears(model)
+    route_linears(model, ONEDNN_MIN_WEIGHTS)
     return model
 
 

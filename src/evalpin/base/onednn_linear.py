@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from evalpin.base.numerics import ONEDNN_MIN_WEIGHTS
-
 
 class OneDnnLinear(torch.nn.Module):
     """nn.Linear's forward (fp32, inference) through oneDNN's inner product. The original parameters stay
@@ -31,15 +29,14 @@ class OneDnnLinear(torch.nn.Module):
         return out.reshape(*x.shape[:-1], self.out_features)
 
 
-# Below numerics.ONEDNN_MIN_WEIGHTS weights a layer stays on MKL's COMPATIBLE SGEMM, also the same bytes on
+# Below `min_weights` (numerics.ONEDNN_MIN_WEIGHTS) a layer stays on MKL's COMPATIBLE SGEMM, the same bytes on
 # every CPU: for small layers oneDNN's per-call reorders cost more than they save (one AVX2 forward of 48
 # tokens: 576x576 took 1.45x MKL COMPATIBLE's time, 576x1536 0.84x, 576x49152 0.55x; the demo model's
 # 128-wide layers, all small, 2.4x as long through oneDNN). The choice depends on the layer's shape only,
 # never on the machine, so every CPU routes the same layers the same way.
-MIN_WEIGHTS = ONEDNN_MIN_WEIGHTS
 
 
-def route_linears(model: torch.nn.Module, min_weights: int = MIN_WEIGHTS) -> int:
+def route_linears(model: torch.nn.Module, min_weights: int) -> int:
     """Replace every fp32 nn.Linear of at least `min_weights` weights inside `model` by a OneDnnLinear;
     returns how many."""
     count = 0

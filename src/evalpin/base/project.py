@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evalpin.base.documents import read_yaml
 from evalpin.base.environment import offline_environment
 from evalpin.base.errors import EvalpinError
 
 MODELS_DIR = "models"
 DATA_DIR = "eval/data"  # pinned datasets: eval/data/NAME (DVC) and eval/data/NAME.lock.json (git)
 CONF_DIR = "conf"
+DEMO_UPSTREAM = "demo/hub"  # the template's offline upstream (delivery/demo.py: what in a run is the demo's)
 PARAMS_FILE = "params.yaml"
 STATE_DIR = ".evalpin"  # local, git-ignored: hash state and staging areas
 
@@ -58,6 +58,9 @@ def data_lock_path(root: Path, name: str) -> Path:
 
 def load_data_conf(root: Path, name: str) -> dict:
     """conf/data/NAME.yaml as a dict; empty when the file is missing or empty."""
+    # Here, not at the top: this module runs on the standard library alone (copier's clean_start task
+    # imports it before any `make setup`), and documents needs PyYAML.
+    from evalpin.base.documents import read_yaml
 
     path = data_conf_path(root, name)
     fix = f"restore it (`git checkout {CONF_DIR}/data/{name}.yaml`) or `evalpin verify-data {name} --accept`"

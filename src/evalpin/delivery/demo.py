@@ -15,9 +15,8 @@ from pathlib import Path
 
 from evalpin.base import project
 from evalpin.base.outs import FINGERPRINT_FILE
+from evalpin.base.project import DEMO_UPSTREAM
 from evalpin.delivery.lock import Lock, load_lock
-
-DEMO_UPSTREAM = "demo/hub"
 
 
 def is_demo(lock: Lock) -> bool:

@@ -33,9 +33,8 @@ from evalpin.base.outs import (
     SCORES_FILE,
     VERIFIED_FILE,
 )
-from evalpin.base.project import CONF_DIR, DATA_DIR, MODELS_DIR, PARAMS_FILE
+from evalpin.base.project import CONF_DIR, DATA_DIR, DEMO_UPSTREAM, MODELS_DIR, PARAMS_FILE
 from evalpin.config.defaults_list import CONFIG_FILE, UNSELECTED, choice, set_choice
-from evalpin.delivery.demo import DEMO_UPSTREAM
 
 MODEL_FILES = ("", ".dvc", ".lock.json", ".golden.json", ".sig", ".publisher.sig", ".publisher.pub")
 MODEL_FILES += (".publisher-chain.pem",)
