@@ -166,12 +166,6 @@ def test_a_suite_without_catalog_entries_is_one_line_with_the_command_to_name_on
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="needs_of calls str.get when one dataset name binds an entry over several Hub datasets; the "
-    "params check's message (catalog.bind) sends the user to `evalpin suite-data` for the commands",
-)
 def test_an_entry_binding_one_name_to_several_hub_datasets_lists_each(tmp_path):
     suite = {"catalog": [{"group": "mix", "tasks": ["arc_easy", "mmlu_nutrition"], "data": "mix"}]}
     text = describe(tmp_path, suite)

@@ -85,11 +85,6 @@ def test_the_sampling_defaults_are_the_generation_config_keys_vllm_applies(tmp_p
     assert set(found) <= set(VLLM_SAMPLING_KEYS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=json.JSONDecodeError,
-    reason="sampling_defaults reads generation_config.json with json.loads: a traceback at pin time",
-)
 def test_a_generation_config_that_is_not_json_is_one_line_naming_it(tmp_path):
     (tmp_path / "generation_config.json").write_text("{'temperature': 0.7}")
     with pytest.raises(EvalpinError) as caught:

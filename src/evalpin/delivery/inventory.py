@@ -92,6 +92,6 @@ def model_config_summary(directory: Path) -> dict:
 def max_positions(delivery: Path) -> int | None:
     try:
         value = json.loads((delivery / "config.json").read_text()).get("max_position_embeddings")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # unreadable, or not an object: no length to pass on
         return None
     return int(value) if isinstance(value, int) else None

@@ -141,13 +141,21 @@ def _without_unset(obj: object) -> dict:
 
 
 def read_json(path: Path) -> dict:
+    """A JSON object from a delivery's file (config.json, tokenizer_config.json, ...): anything else is
+    refused in one line."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EvalpinError(
             f"{path}: not valid JSON ({exc}). Restore it (`git checkout {path.name}` in its folder), or "
             "re-pin."
         ) from exc
+    if not isinstance(data, dict):
+        raise EvalpinError(
+            f"{path}: expected an object, found {type(data).__name__}. Restore the file as pinned "
+            "(`dvc checkout --force`, or `git checkout` for a lock), or re-pin."
+        )
+    return data
 
 
 def save_lock(lock: Lock, path: Path) -> None:

@@ -26,6 +26,7 @@ from evalpin.base.errors import EvalpinError
 from evalpin.base.runtime import package_version
 from evalpin.delivery.gguf_file import evaluated_file
 from evalpin.delivery.inventory import list_delivery, max_positions
+from evalpin.delivery.lock import read_json
 
 PROBE_TOKENS = 8
 REFERENCE_DTYPE = "float32"
@@ -155,7 +156,7 @@ def sampling_defaults(model_dir: Path) -> dict:
     """What vLLM applies to a request that sets no sampling parameter, from the delivery's
     generation_config.json (vLLM's neutral defaults for every key it does not set)."""
     path = model_dir / "generation_config.json"
-    config = json.loads(path.read_text()) if path.is_file() else {}
+    config = read_json(path) if path.is_file() else {}
     return {key: config[key] for key in VLLM_SAMPLING_KEYS if config.get(key) is not None}
 
 

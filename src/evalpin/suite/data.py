@@ -43,7 +43,8 @@ def needs_of(node: Node, data: str | dict | None) -> list[Need]:
         by_path.setdefault(str(leaf.config.get("dataset_path")), []).append(leaf)
     found = []
     for path, leaves in sorted(by_path.items()):
-        name = data if isinstance(data, str) and len(by_path) == 1 else (data or {}).get(path)
+        name = data if isinstance(data, str) and len(by_path) == 1 else None
+        name = data.get(path) if isinstance(data, dict) else name
         configs = sorted({str(leaf.config.get("dataset_name") or "default") for leaf in leaves})
         splits = sorted({str(leaf.config[f]) for leaf in leaves for f in SPLIT_FIELDS if leaf.config.get(f)})
         default = path.split("/")[-1].lower()
