@@ -50,6 +50,21 @@ def test_check_fails_closed_when_conf_changed_and_compose_fixes_it(template_repo
     assert evalpin(template_repo, "compose", "--check").returncode == 0
 
 
+def test_the_verify_stage_checks_the_composition_first_in_the_same_words(template_repo):
+    """dvc.yaml's verify stage runs `verify NAME --check-composed`: compose --check's check in its one
+    Python start; a pass reused from .evalpin/checks/ does not hide an edit of conf/."""
+    passed = evalpin(template_repo, "compose", "--check").stdout
+    assert "params.yaml equals the composition of conf/" in passed
+    conf = template_repo / "conf/inference/cpu-fp32.yaml"
+    conf.write_text(conf.read_text().replace("batch_size: 1", "batch_size: 2"))
+    alone = evalpin(template_repo, "compose", "--check", check=False)
+    record = ("--record", "v.json")
+    staged = evalpin(template_repo, "verify", "demo-tiny", "--check-composed", *record, check=False)
+    assert (staged.returncode, staged.stderr, staged.stdout) == (alone.returncode, alone.stderr, "")
+    assert staged.returncode == 2 and "batch_size: conf/ gives 2, params.yaml has 1" in staged.stderr
+    assert not (template_repo / "v.json").exists()
+
+
 def test_a_broken_conf_names_the_config(template_repo):
     (template_repo / "conf/config.yaml").write_text("defaults:\n  - model: nope\n")
     proc = evalpin(template_repo, "compose", check=False)

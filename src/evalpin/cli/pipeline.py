@@ -12,6 +12,16 @@ from evalpin.cli.options import JSON, MODEL, MODEL_NAME, OVERRIDES, RELEASE_KEYS
 COMMANDS = Commands()
 
 
+def check_composed(root: Path) -> None:
+    """`evalpin compose --check` (also `verify --check-composed`, the verify stage's one Python start)."""
+    from evalpin import api
+
+    if api.check_composed(root):
+        print("params.yaml equals the composition of conf/, and its suite, inference and backend can run")
+    else:
+        print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
+
+
 @COMMANDS.command(
     "compose", OVERRIDES, Arg("--check", action="store_true", help="only check that params.yaml equals conf/")
 )
@@ -20,10 +30,7 @@ def cmd_compose(root: Path, args: argparse.Namespace) -> int:
     from evalpin import api
 
     if args.check:
-        if api.check_composed(root):
-            print("params.yaml equals the composition of conf/, and its suite, inference and backend can run")
-        else:
-            print("params.yaml: composed by `dvc exp run` (with its -S overrides); not compared with conf/")
+        check_composed(root)
         return ExitCode.OK
     kept, path = api.compose(root, tuple(args.overrides))
     for line in kept:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evalpin.base.errors import EvalpinError, ExitCode
 from evalpin.cli.options import DATASETS, FULL, MODEL_NAME, RELEASE_KEYS, Arg, Commands, request
+from evalpin.cli.pipeline import check_composed
 
 TYPE_CHECKING = False  # not `from typing`: its import is not for --help
 if TYPE_CHECKING:
@@ -35,11 +36,18 @@ COMMANDS = Commands()
         help="first check the publisher signature and the signed release at HEAD (statement, NAME.sig)",
     ),
     RELEASE_KEYS,
+    Arg(
+        "--check-composed",
+        action="store_true",
+        help="first check params.yaml as `evalpin compose --check` does (the pipeline's verify stage)",
+    ),
 )
 def cmd_verify(root: Path, args: argparse.Namespace) -> int:
     """re-hash models/NAME against its lock (exit 1 on drift)"""
     from evalpin import api
 
+    if args.check_composed:  # one Python start for the verify stage: its first check, its own words
+        check_composed(root)
     keys = args.public_key if args.signatures else None  # checked before anything else is read
     checks = api.verify(root, args.name, request(api.VerifyRequest, args), public_keys=keys)
     if args.public_key and not args.signatures:

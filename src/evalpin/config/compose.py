@@ -2,21 +2,27 @@
 
 DVC composes conf/ into params.yaml only on `dvc exp run` (with hydra enabled in .dvc/config); plain
 `dvc repro` reads params.yaml as it is. So `evalpin compose` writes params.yaml, and the pipeline's first
-command, `evalpin compose --check`, stops `dvc repro` when params.yaml disagrees with conf/. Inside
-`dvc exp run` DVC itself has just composed params.yaml (with the -S overrides), so the check stands down.
+check, `evalpin compose --check` (the verify stage runs it as `evalpin verify NAME --check-composed`),
+stops `dvc repro` when params.yaml disagrees with conf/. Inside `dvc exp run` DVC itself has just
+composed params.yaml (with the -S overrides), so the check stands down. The composition it compares with
+is reused from .evalpin/checks/ while conf/'s files are the same (`composition`, base/proven.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+from importlib.util import find_spec
 from pathlib import Path
 
 import yaml
 
-from evalpin.base import project
+from evalpin.base import project, proven
 from evalpin.base.atomic import write_atomic
 from evalpin.base.documents import read_yaml
 from evalpin.base.errors import EvalpinError
+from evalpin.base.runtime import package_version
 from evalpin.config.params import Params
 from evalpin.config.params_check import check_settings
 
@@ -31,6 +37,9 @@ NO_MODEL = (
     "--name NAME`, then `evalpin use NAME`."
 )
 HEADER = "# Composed from conf/ by `evalpin compose` (or `dvc exp run`). Edit conf/, not this file.\n"
+# What makes a composition depend on more than conf/'s files: a resolver (`${oc.env:HOME}`, `${now:%H}`)
+# or a search path outside conf/. A conf/ holding one is composed every time, never reused.
+OUTSIDE_CONF = re.compile(rb"\$\{[^}]*:|searchpath")
 
 
 def compose(root: Path, overrides: tuple[str, ...] = ()) -> dict:
@@ -62,6 +71,39 @@ def composed(root: Path, overrides: tuple[str, ...] = ()) -> tuple[dict, dict[st
         ) from exc
     files = {g: f"{project.CONF_DIR}/{g}/{o}.yaml" for g, o in choices.items() if o and "/" not in g}
     return params, files
+
+
+def composition(root: Path) -> tuple[dict, dict[str, str]]:
+    """composed(root), reused from .evalpin/checks/composition.json while every file under conf/, Hydra's
+    and OmegaConf's versions and evalpin's code are the ones it was composed from (base/proven.py)."""
+
+    inputs = composition_inputs(root)
+    result = proven.recall(root, "composition", inputs)
+    if isinstance(result, dict) and all(isinstance(result.get(k), dict) for k in ("params", "files")):
+        return result["params"], result["files"]
+    params, files = composed(root)
+    proven.remember(root, "composition", inputs, {"params": params, "files": files})
+    return params, files
+
+
+def composition_inputs(root: Path) -> dict | None:
+    """What a composition of conf/ reads: each file under conf/ by sha256, and the code composing it;
+    None when conf/ reads more (OUTSIDE_CONF) or cannot be read."""
+    conf = root / project.CONF_DIR
+    try:
+        files = {
+            p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(conf.rglob("*")) if p.is_file()
+        }
+    except OSError:
+        return None
+    if any(OUTSIDE_CONF.search(data) for data in files.values()) or find_spec("hydra_plugins"):
+        return None  # a Hydra plugin can add a search path too
+    return {
+        "conf": {path: hashlib.sha256(data).hexdigest() for path, data in files.items()},
+        "hydra-core": package_version("hydra-core"),
+        "omegaconf": package_version("omegaconf"),
+        "evalpin": proven.evalpin_code(),
+    }
 
 
 def unreadable_conf(root: Path) -> None:
@@ -110,7 +152,7 @@ def check_params(root: Path) -> list[str]:
     """Empty when params.yaml equals the composition of conf/ and every value can run; else one line per
     differing key. A value that cannot run is EvalpinError naming its conf/ file (params_check.py)."""
 
-    expected, files = composed(root)
+    expected, files = composition(root)
     if found := differences(expected, load_params(root)):
         return found
     check_settings(root, expected, files)

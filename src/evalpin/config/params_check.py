@@ -1,8 +1,8 @@
 """The pipeline's parameters (params.yaml's inference, suite, gate and backend sections, and the model's
 true/false switches), checked before any stage runs: by `evalpin compose --check`, the verify stage's
-first command, because DVC deletes a stage's outputs before running it, so an error found only by the
-evaluate stage would cost the committed outputs. `evaluate` checks them again (it fails closed outside
-the pipeline too), and `compare` checks the gate it applies.
+first check (`verify --check-composed`), because DVC deletes a stage's outputs before running it, so an
+error found only by the evaluate stage would cost the committed outputs. `evaluate` checks them again (it
+fails closed outside the pipeline too), and `compare` checks the gate it applies.
 
 Each problem is one line naming the conf/ file the value came from (the option conf/config.yaml or an
 override selected; params.yaml inside `dvc exp run`), the dotted field, what it is and what it may be.

@@ -14,12 +14,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalpin.base import project
+from evalpin.base import project, proven
 from evalpin.base.atomic import write_atomic
 from evalpin.base.documents import read_yaml, switch
 from evalpin.base.errors import DriftError, EvalpinError
 from evalpin.base.hashing import sha256_files
-from evalpin.base.runtime import current_runtime
+from evalpin.base.runtime import current_runtime, package_version
 from evalpin.base.table import columns
 from evalpin.delivery.adapter import check_binding
 from evalpin.delivery.card_files import Card
@@ -143,13 +143,27 @@ def verify_pinned(root: Path, name: str, full: bool = False) -> tuple[Lock, Repo
     check_conf_matches_lock(lock, conf, f"conf/model/{name}.yaml")
     report = verify_delivery(project.model_dir(root, name), lock, state_file(root, name), full)
     if report.ok:  # the locked bytes, but are they loadable? A 0-byte file was pinned as it was.
-        source = lock.source
-        fix = (
-            "It was pinned broken: re-pin it from a complete download "
-            f"(`evalpin pin {source.repo_id} --revision {source.revision} --name {name} ...`)."
-        )
-        check_weights(project.model_dir(root, name), [f.path for f in lock.files], lock.what, fix)
+        check_loadable(root, lock, full)
     return lock, report
+
+
+def check_loadable(root: Path, lock: Lock, full: bool) -> None:
+    """check_weights on a delivery that has just verified: its files are the lock's bytes, so a pass for
+    this lock digest, safetensors version and evalpin code is reused (no numpy import), unless `full`."""
+    inputs = {
+        "lock": lock.digest,
+        "safetensors": package_version("safetensors"),
+        "evalpin": proven.evalpin_code(),
+    }
+    if not full and proven.recall(root, f"weights-{lock.name}", inputs):
+        return
+    source = lock.source
+    fix = (
+        "It was pinned broken: re-pin it from a complete download "
+        f"(`evalpin pin {source.repo_id} --revision {source.revision} --name {lock.name} ...`)."
+    )
+    check_weights(project.model_dir(root, lock.name), [f.path for f in lock.files], lock.what, fix)
+    proven.remember(root, f"weights-{lock.name}", inputs)
 
 
 def check_conf_matches_lock(lock: Lock, conf: dict, conf_file: str) -> None:

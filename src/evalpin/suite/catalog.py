@@ -15,15 +15,27 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalpin.base import project
+from evalpin.base import project, proven
 from evalpin.base.environment import offline_environment
 from evalpin.base.errors import EvalpinError
+from evalpin.base.runtime import package_version
+from evalpin.delivery.card import CARD
 from evalpin.delivery.card_files import Card, check_task_kwargs
+from evalpin.delivery.inventory import list_delivery
 from evalpin.delivery.verify import load_data_lock
-from evalpin.suite.catalog_tree import GROUP, TASK, Node, kind_word, resolve
+from evalpin.suite.catalog_tree import (
+    GROUP,
+    TASK,
+    Node,
+    catalog_dir,
+    kind_word,
+    read_files,
+    resolve,
+)
 
 GROUP_PREFIX = "evalpin_"  # the wrapper group of one catalog task or tag: evalpin_NAME
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+CARDS_CHECK = "catalog-cards"  # .evalpin/checks/catalog-cards.json: check_cards' last pass (base/proven.py)
 SHAPES = (
     "`{task: CATALOG_NAME, data: DATASET}` (a task, group or tag; DATASET: one pinned dataset, or "
     "`{HUB_DATASET_PATH: DATASET, ...}` when its leaves read several) or `{group: NAME, tasks: "
@@ -203,12 +215,56 @@ def collect_groups(node: Node, found: dict[str, Group]) -> list[str]:
 def check_cards(root: Path, suite: dict) -> None:
     """Every catalog leaf's config and split are in the card of the pinned dataset it reads, with a pinned
     file per split: checked by the verify stage, before DVC deletes the evaluate stage's outputs. A
-    dataset not on disk is left to verify, which says how to restore it."""
+    dataset not on disk is left to verify, which says how to restore it. A pass is reused while all it
+    read is unchanged (cards_inputs: no lm_eval import then)."""
+    record = proven.recorded(root, CARDS_CHECK)
+    if record is not None and cards_inputs(root, suite, record["inputs"].get("read")) == record["inputs"]:
+        return
     cards: dict[str, Card] = {}
     for entry, node in trees(suite):
         for leaf, data in zip(node.leaves(), bind(entry, node).values(), strict=True):
             if project.data_dir(root, data).is_dir():
                 cards.setdefault(data, Card.read(root, data)).check(leaf.name, leaf.config)
+    folders = sorted({f for e in entries(suite) for t in e["tasks"] for f in resolve(t).read})
+    files = read_files(folders)
+    if files is not None:
+        read = {"folders": [str(f) for f in folders], "files": [str(f) for f in files]}
+        proven.remember(root, CARDS_CHECK, cards_inputs(root, suite, read))
+
+
+def cards_inputs(root: Path, suite: dict, read: object) -> dict | None:
+    """What check_cards reads, given the catalog files its resolution read (`read`: the folders it
+    searched and indexed, and the files their YAMLs include): the suite's catalog entries, each of those
+    files by sha256 (with any YAML now under those folders), the catalog's folder names (where a name is
+    searched for), lm_eval's and PyYAML's versions, each dataset's card by sha256 and its file list, and
+    evalpin's code. None when `read` is not such a record or something cannot be read."""
+    ok = isinstance(read, dict) and set(read) == {"folders", "files"}
+    if not ok or not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in read.values()):
+        return None
+    try:
+        catalog = catalog_dir()
+        files = {Path(f) for f in read["files"]}
+        files.update(p for folder in read["folders"] for p in Path(folder).rglob("*.yaml"))
+        return {
+            "entries": suite.get("catalog"),
+            "read": read,
+            "files": proven.digests(sorted(files)),
+            "catalog": [str(catalog), sorted(d.name for d in os.scandir(catalog) if d.is_dir())],
+            "versions": [package_version("lm_eval"), package_version("PyYAML")],
+            "cards": {data: card_inputs(root, data) for data in datasets(suite)},
+            "evalpin": proven.evalpin_code(),
+        }
+    except (EvalpinError, OSError):
+        return None
+
+
+def card_inputs(root: Path, data: str) -> dict | None:
+    """What Card.read reads of a pinned dataset: its card (README.md) and its file list; None when the
+    dataset is not on disk (check_cards leaves it to verify)."""
+    directory = project.data_dir(root, data)
+    if not directory.is_dir():
+        return None
+    return {"card": proven.sha256_of(directory / CARD), "files": list_delivery(directory)}
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ import difflib
 import functools
 import importlib.util
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from evalpin.base.documents import read_task_yaml
+import yaml
+
+from evalpin.base.documents import parsed_task, read_task_yaml
 from evalpin.base.errors import EvalpinError
 
 TASK, GROUP, TAG = "task", "group", "tag"
@@ -33,6 +35,7 @@ class Node:
     children: tuple[Node, ...] = ()
     overrides: dict = field(default_factory=dict)  # what its groups set on it (lm-eval merges them)
     path: str = ""  # the YAML declaring it ("" for a tag or the suite's own group)
+    read: tuple[Path, ...] = field(default=(), compare=False, repr=False)  # resolve's: the folders it read
 
     def leaves(self) -> list[Node]:
         return [self] if self.kind == TASK else [leaf for c in self.children for leaf in c.leaves()]
@@ -75,11 +78,14 @@ def search_order(name: str, catalog: Path) -> list[Path]:
     return [*likely, catalog]
 
 
-def locate(name: str, catalog: Path | None = None) -> Path:
-    """The catalog YAML declaring `name` as a task, group or tag."""
+def locate(name: str, catalog: Path | None = None, searched: list[Path] | None = None) -> Path:
+    """The catalog YAML declaring `name` as a task, group or tag; each folder it reads is added to
+    `searched`."""
     catalog = catalog or catalog_dir()
     word = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
     for folder in search_order(name, catalog):
+        if searched is not None:
+            searched.append(folder)
         for path in sorted(folder.rglob("*.yaml")):
             text = path.read_text(encoding="utf-8", errors="replace")
             if word.search(text) and declares(own_fields(path), name):
@@ -110,15 +116,39 @@ def index_of(folders: list[Path]) -> dict:
 @functools.lru_cache(maxsize=64)
 def resolve(name: str) -> Node:
     """`name` as lm-eval builds it, with the folders it needs indexed: a member declared in another
-    folder (a leaderboard subgroup) adds that folder."""
+    folder (a leaderboard subgroup) adds that folder. Its `read`: every catalog folder it read."""
     catalog = catalog_dir()
-    folders = [locate(name, catalog).parent]
+    searched: list[Path] = []
+    folders = [locate(name, catalog, searched).parent]
     while True:
         index = index_of(folders)
         unknown = next(iter(referenced(name, index) - index.keys()), None)
         if unknown is None:
-            return build(name, index, {})
-        folders.append(locate(unknown, catalog).parent)
+            return replace(build(name, index, {}), read=tuple(dict.fromkeys([*searched, *folders])))
+        folders.append(locate(unknown, catalog, searched).parent)
+
+
+def read_files(folders: list[Path]) -> list[Path] | None:
+    """The files a resolution over `folders` reads: every YAML under them and, followed as lm-eval's
+    loader follows them, the files those include (`include: ../template_yaml`); None when a YAML does not
+    parse here (its includes are then unknown)."""
+    found: set[Path] = set()
+    todo = [path for folder in folders for path in folder.rglob("*.yaml")]
+    while todo:
+        path = todo.pop()
+        if path in found:
+            continue
+        found.add(path)
+        try:
+            data = path.read_bytes() if path.is_file() else b""
+            # no `include` key without the word, or an escape that spells it: most files are not parsed
+            fields_ = parsed_task(data.decode("utf-8")) if b"include" in data or b"\\" in data else None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return None
+        listed = fields_.get("include") if isinstance(fields_, dict) else None
+        for include in listed if isinstance(listed, list) else [listed] if listed else []:
+            todo.append((path.resolve().parent / str(include)).resolve())  # as lm-eval's loader does
+    return sorted(found)
 
 
 def members(config: dict) -> list:
