@@ -129,3 +129,34 @@ def test_modules_and_functions_stay_short(path: Path):
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert long == [], f"{path}: functions over {MAX_FUNCTION_LINES} lines"
+
+
+# Modules whose tests live elsewhere, and where: each module with logic has a test module of its own.
+COVERED_ELSEWHERE = {
+    "base/errors": "exceptions and exit codes, exercised by every command: tests/test_cli.py",
+    "base/outs": "the pipeline's output paths, constants only",
+    "base/onednn_linear": "tests/base/test_numerics.py (its route, its bytes under qemu)",
+    "evaluation/fingerprint": "tests/evaluation/test_fingerprint.py",
+    "evaluation/harness": "tests/evaluation/test_harness.py",
+    "evaluation/task_store": "tests/evaluation/test_task_store.py",
+}
+
+
+def test_tests_mirror_the_packages():
+    """tests/PACKAGE/test_MODULE.py for each module of src/evalpin/PACKAGE/; cli/ and the signing package
+    are tested through their commands and verbs (tests/test_cli.py, tests/test_api.py,
+    tests/signing/test_signing.py)."""
+    tests = SRC.parent / "tests"
+    missing = []
+    for path in sorted(PACKAGE.glob("*/*.py")):
+        package, module = path.parent.name, path.stem
+        if module == "__init__" or package in ("cli", "signing"):
+            continue
+        if (
+            not (tests / package / f"test_{module}.py").is_file()
+            and f"{package}/{module}" not in COVERED_ELSEWHERE
+        ):
+            missing.append(f"{package}/{module}")
+    assert missing == [], "modules without tests/PACKAGE/test_MODULE.py"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name not in ("support", "__pycache__")}
+    assert folders <= set(LAYERS), f"test folders that are no package: {sorted(folders - set(LAYERS))}"

@@ -3,7 +3,7 @@
 MKL's SGEMM takes another code path on Intel than on AMD CPUs, and its one vendor-independent mode
 (MKL_CBWR=COMPATIBLE) is SSE2 code: 1.9x slower on SmolLM2, where the large layers dominate. oneDNN
 dispatches on the instruction set only, so capped at AVX2 (ONEDNN_MAX_CPU_ISA, numerics.PORTABLE_ENV) its
-inner product gives the same bits on Intel and AMD, AVX2 and AVX-512 CPUs (tests/test_numerics.py runs it
+inner product gives the same bits on Intel and AMD, AVX2 and AVX-512 CPUs (tests/base/test_numerics.py runs it
 under qemu as another CPU).
 """
 

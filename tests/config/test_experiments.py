@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 # The scores-only table of docs/experiments.md: --drop and --keep take regexes matched against the whole
 # column name.
 SCORES_ONLY = "dvc exp show --drop '.*' --keep 'Experiment|model\\.name|.*\\.score' --md"
-DOC = Path(__file__).resolve().parents[1] / "docs" / "experiments.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "experiments.md"
 
 
 def experiments(repo) -> dict[str, dict]:

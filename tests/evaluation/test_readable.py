@@ -1,6 +1,6 @@
 """The readable fields of a sample: the gold choice as lm-eval scores it, and the per-task truncation count.
 What the real tasks record (local, catalog, chat) is checked on real runs: test_samples.py and
-test_evaluate.py (gsm8k's 5-shot prompts cut to 256 tokens)."""
+test_evaluate_stage.py (gsm8k's 5-shot prompts cut to 256 tokens)."""
 
 from evalpin.evaluation.readable import gold_index, truncated_count
 

@@ -1,7 +1,7 @@
 """What a running server says about itself, over HTTP (serving/endpoints.py): each question in the wire
 format of vLLM or llama-cpp-python's server, and every failure to get an answer a CannotTell (exit 2)
 naming the URL and the fix, never a pass. Asked here of a scripted server (support/scripted_server.py);
-of a live vLLM in tests/test_serve.py."""
+of a live vLLM in tests/serving/test_serve_args.py."""
 
 import socket
 

@@ -1,7 +1,7 @@
 """The card header reader and the data_files normaliser (delivery/card.py), held against the libraries that
 load a card: huggingface_hub's DatasetCard (what `datasets.load_dataset` reads the header with) and the
 datasets library's own data_files normaliser. What a lock records of a card (loading_of) changes with what
-loads and not with prose. test_dataset_card.py covers what card_files.py checks against a lock (Card.of,
+loads and not with prose. test_card_files.py covers what card_files.py checks against a lock (Card.of,
 check_read_path, check_task_kwargs) and the shapes Card.of reads."""
 
 from pathlib import Path

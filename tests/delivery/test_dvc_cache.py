@@ -1,6 +1,6 @@
 """The DVC cache objects of a tracked delivery (delivery/dvc_cache.py): found from the .dvc file, staged
 from the cache, and evicted when their bytes do not hash to their name. The restore paths that use them
-(a pull cut short, a tampered remote, a kill while staging) are tests/test_restore.py."""
+(a pull cut short, a tampered remote, a kill while staging) are tests/registry/test_restore.py."""
 
 import hashlib
 

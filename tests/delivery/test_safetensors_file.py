@@ -1,6 +1,6 @@
 """A safetensors file must parse, and a shard index name only delivered shards (delivery/safetensors_file.py).
 Headers that do not parse (empty, short, truncated, not an object) and the index's three refusals are
-tests/test_pin.py (test_a_safetensors_header_must_parse, test_a_shard_index_must_name_delivered_shards,
+tests/pinning/test_pin.py (test_a_safetensors_header_must_parse, test_a_shard_index_must_name_delivered_shards,
 and the pin and verify refusals); here: sharded deliveries in folders, and what the check leaves alone."""
 
 import json

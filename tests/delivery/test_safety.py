@@ -1,6 +1,6 @@
 """The safety policy the roles decide (delivery/safety.py): pickle weights and remote code in a model, a
 loading script in a dataset, refused unless opted in, each refusal naming the files and the switch.
-Through `evalpin pin` and `verify`: tests/test_pin.py (test_pickle_weights_are_refused_unless_allowed,
+Through `evalpin pin` and `verify`: tests/pinning/test_pin.py (test_pickle_weights_are_refused_unless_allowed,
 test_remote_code_is_refused_unless_trusted, the loading-script pin-data test)."""
 
 import pytest

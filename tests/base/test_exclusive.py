@@ -1,6 +1,6 @@
 """One writer per name at a time (base/exclusive.py): a second holder waits, saying so once; the lock
 is released however its holder ends, kill -9 included. The pin-level case (a second `evalpin pin` writes
-nothing until the first is done) is tests/test_pin.py::test_two_pins_of_one_name_are_serialized."""
+nothing until the first is done) is tests/pinning/test_pin.py::test_two_pins_of_one_name_are_serialized."""
 
 import fcntl
 import os

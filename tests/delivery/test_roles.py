@@ -1,5 +1,5 @@
 """What each file of a delivery is (delivery/roles.py). A model's files by name are in
-tests/test_lock.py::test_roles; here: datasets, folders, precedence, and which weights are pickles."""
+tests/delivery/test_lock.py::test_roles; here: datasets, folders, precedence, and which weights are pickles."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """Files and directories appear whole or not at all (base/atomic.py), and a kill leaves only temporaries
-that name their dead writer: what evalpin.base.leftovers removes (tests/test_leftovers.py)."""
+that name their dead writer: what evalpin.base.leftovers removes (tests/base/test_leftovers.py)."""
 
 import os
 import sys

@@ -1,7 +1,7 @@
 """What `evalpin verify` and `verify-data` decide, step by step, and the record verify leaves
 (pinning/verify_stage.py), asked directly rather than through argv. Drift kinds, the stat record, --strict
-and --record through the CLI are tests/test_verify.py; the golden renderings (golden, golden_problem)
-tests/test_golden.py; adapters tests/test_adapter.py; verify --signatures tests/test_signing.py."""
+and --record through the CLI are tests/delivery/test_verify.py; the golden renderings (golden, golden_problem)
+tests/delivery/test_golden.py; adapters tests/delivery/test_adapter.py; verify --signatures tests/signing/test_signing.py."""
 
 import json
 from dataclasses import replace
@@ -28,7 +28,7 @@ from support import ARC_COMMIT, build_demo_lock, read_json, write_dataset_cache
 
 RECORD = Path("eval/verified.json")
 FILES_ONLY = VerifyRequest(files_only=True, record=RECORD)  # no transformers import: the golden check is
-# tests/test_golden.py's
+# tests/delivery/test_golden.py's
 
 
 def _flip_one_byte(path: Path) -> None:

@@ -1,6 +1,6 @@
 """The runtime's versions (base/runtime.py): read from package metadata, never by importing a package, in a
 fixed order, with the container image's digest where one is set. What a lock or a task key does with them
-is tested in test_lock.py, test_verify.py and test_taskkey.py."""
+is tested in test_lock.py, test_verify.py and test_task_key.py."""
 
 import json
 import os

@@ -1,6 +1,6 @@
 """What params.yaml selects (config/selection.py): the model it evaluates, the pinned datasets its suite
 reads and which of their configs. `verify` recording and stopping on the suite's datasets through the CLI
-is tests/test_verify.py::test_verify_records_and_stops_on_the_suites_datasets."""
+is tests/delivery/test_verify.py::test_verify_records_and_stops_on_the_suites_datasets."""
 
 import pytest
 import yaml
