@@ -1,8 +1,8 @@
 """The parts of the server references (delivery/probes.py) that record_probes puts together: the numerics
-they are computed in, when torch started too early for them, the sampling defaults a vLLM server takes from
-the delivery, its context length, and the greedy steps themselves, held against one forward pass of the demo
-model. test_numerics.py and test_serve_args.py run record_probes whole (in-process, in a child, under qemu) and
-compare its probes across numerics classes, fine-tunes and servers."""
+they are computed in, when torch started too early for them, the sampling defaults a vLLM server takes
+from the delivery, its context length, and the greedy steps themselves, held against one forward pass of
+the demo model. test_numerics.py and test_serve_args.py run record_probes whole (in-process, in a child,
+under qemu) and compare its probes across numerics classes, fine-tunes and servers."""
 
 import json
 import sys

@@ -1,5 +1,6 @@
 """What each file of a delivery is (delivery/roles.py). A model's files by name are in
-tests/delivery/test_lock.py::test_roles; here: datasets, folders, precedence, and which weights are pickles."""
+tests/delivery/test_lock.py::test_roles; here: datasets, folders, precedence, and which weights are
+pickles."""
 
 import pytest
 

@@ -1,7 +1,8 @@
-"""A safetensors file must parse, and a shard index name only delivered shards (delivery/safetensors_file.py).
-Headers that do not parse (empty, short, truncated, not an object) and the index's three refusals are
-tests/pinning/test_pin.py (test_a_safetensors_header_must_parse, test_a_shard_index_must_name_delivered_shards,
-and the pin and verify refusals); here: sharded deliveries in folders, and what the check leaves alone."""
+"""A safetensors file must parse, and a shard index name only delivered shards
+(delivery/safetensors_file.py). Headers that do not parse (empty, short, truncated, not an object) and the
+index's three refusals are tests/pinning/test_pin.py (test_a_safetensors_header_must_parse,
+test_a_shard_index_must_name_delivered_shards, and the pin and verify refusals); here: sharded deliveries
+in folders, and what the check leaves alone."""
 
 import json
 

@@ -1,7 +1,8 @@
 """What `evalpin verify` and `verify-data` decide, step by step, and the record verify leaves
 (pinning/verify_stage.py), asked directly rather than through argv. Drift kinds, the stat record, --strict
-and --record through the CLI are tests/delivery/test_verify.py; the golden renderings (golden, golden_problem)
-tests/delivery/test_golden.py; adapters tests/delivery/test_adapter.py; verify --signatures tests/signing/test_signing.py."""
+and --record through the CLI are tests/delivery/test_verify.py; the golden renderings (golden,
+golden_problem) tests/delivery/test_golden.py; adapters tests/delivery/test_adapter.py; verify
+--signatures tests/signing/test_signing.py."""
 
 import json
 from dataclasses import replace

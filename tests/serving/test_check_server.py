@@ -1,7 +1,8 @@
 """`evalpin check-server` (serving/check_server.py): the references a pin recorded, and how a server's
 answers are judged against them. The judging is asked here of scripted servers that replay the pinned
 references (support/scripted_server.py), faithfully or with one thing changed; a live vLLM on another
-delivery, an unreachable server and missing references through the CLI are tests/serving/test_serve_args.py."""
+delivery, an unreachable server and missing references through the CLI are
+tests/serving/test_serve_args.py."""
 
 import hashlib
 import json

@@ -1,7 +1,8 @@
-"""A scripted HTTP server for the tests of evalpin's server client (serving/endpoints.py, check_server.py):
-a real server on 127.0.0.1 (the standard library's, in a thread) whose answer to each path the test sets,
+"""A scripted HTTP server for the tests of evalpin's server client (serving/endpoints.py, check_server.py): a
+real server on 127.0.0.1 (the standard library's, in a thread) whose answer to each path the test sets,
 recording every request. It stands in for vLLM or llama-cpp-python's server where their wire format, not
-their model, is under test; the live servers are tests/serving/test_serve_args.py's (slow, `make server-env`)."""
+their model, is under test; the live servers are tests/serving/test_serve_args.py's (slow, `make server-
+env`)."""
 
 from __future__ import annotations
 
