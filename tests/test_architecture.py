@@ -136,9 +136,6 @@ COVERED_ELSEWHERE = {
     "base/errors": "exceptions and exit codes, exercised by every command: tests/test_cli.py",
     "base/outs": "the pipeline's output paths, constants only",
     "base/onednn_linear": "tests/base/test_numerics.py (its route, its bytes under qemu)",
-    "evaluation/fingerprint": "tests/evaluation/test_fingerprint.py",
-    "evaluation/harness": "tests/evaluation/test_harness.py",
-    "evaluation/task_store": "tests/evaluation/test_task_store.py",
 }
 
 

@@ -43,7 +43,8 @@ def check_gguf(lock: Lock, model: Model) -> None:
     if model.gguf_file != locked:
         raise EvalpinError(
             f"conf/model/{lock.name}.yaml: gguf_file is {model.gguf_file!r}, but "
-            f"models/{lock.name}.lock.json pins {locked!r}. Set `gguf_file: {locked}` (or re-pin)."
+            f"models/{lock.name}.lock.json pins {locked!r}. "
+            + (f"Set `gguf_file: {locked}` (or re-pin)." if locked else "Remove the gguf_file field.")
         )
     if locked and lock.gguf[locked].split:
         raise EvalpinError(
