@@ -28,7 +28,7 @@ from support import (
     run,
     select_model,
 )
-from test_backends import VLLM_PYTHON, free_port, start_vllm, stop_vllm, wait_ready
+from support.vllm_server import VLLM_PYTHON, free_port, start_vllm, stop_vllm, wait_ready
 
 pytestmark = pytest.mark.slow
 NAME = "smollm2"

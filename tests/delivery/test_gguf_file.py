@@ -19,7 +19,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_backends import free_port, stop_vllm, wait_ready
 
 from evalpin.base.errors import EvalpinError
 from evalpin.delivery.diff import diff_locks, format_diff
@@ -37,6 +36,7 @@ from support import (
     read_json,
     subprocess_env,
 )
+from support.vllm_server import free_port, stop_vllm, wait_ready
 
 NAME = "smollm2-gguf"
 MC, GEN = "demo_color_mc", "demo_home_gen"

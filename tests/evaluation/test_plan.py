@@ -7,7 +7,6 @@ import pytest
 
 from evalpin.base.errors import EvalpinError
 from evalpin.config.compose import load_typed_params
-from evalpin.delivery import verify
 from evalpin.evaluation import evaluate_stage, task_key, task_store
 from evalpin.evaluation import plan as planning
 from support import evalpin_in_process
@@ -45,7 +44,7 @@ def test_a_local_evaluation_builds_its_plan_once(reproduced_repo, reproduced_rep
     builds = counted(monkeypatch, planning, "build_plan")
     keys = counted(monkeypatch, task_key, "task_key")
     lookups = counted(monkeypatch, task_store, "lookup")
-    verified = counted(monkeypatch, verify, "require_verified")
+    verified = counted(monkeypatch, evaluate_stage, "require_verified")  # its own binding
     proc = evalpin_in_process(reproduced_repo, "evaluate")
     assert "evaluate: 3 of 5 tasks reused, 2 to run" in proc.stdout
     assert (len(builds), len(keys), len(lookups), len(verified)) == (1, 5, 5, 1)

@@ -4,10 +4,10 @@ import json
 import shutil
 
 import pytest
-from test_backends import VLLM_PYTHON, free_port, start_vllm, stop_vllm, wait_ready
 
 from evalpin.results.levels import compare_probes
 from support import HUB_REPO, TEMPLATE, demo_commit, evalpin, git
+from support.vllm_server import VLLM_PYTHON, free_port, start_vllm, stop_vllm, wait_ready
 
 
 def argv(repo, *args):
