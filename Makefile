@@ -47,7 +47,7 @@ TORCH_SPEC ?= torch==$(TORCH_VERSION)+$(TORCH_VARIANT)
 endif
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: help setup check-python check-pins fixtures server-env gguf-server-env demo repro test walkthrough lint format clean
+.PHONY: help setup check-python check-pins fixtures server-env gguf-server-env demo repro test walkthrough numerics lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -117,7 +117,7 @@ repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
 	$(BIN)/dvc repro
 
 TEST_WORKERS ?= auto  # pytest-xdist workers: one per core; TEST_WORKERS=0 runs in one process
-TEST_MARKERS ?= not walkthrough  # pytest -m: the walkthrough has a target of its own
+TEST_MARKERS ?= not walkthrough and not numerics  # pytest -m: these two have targets of their own
 test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, Slurm, a real model; offline; about 5.5 min on 2 cores: 328 s, 529 tests)
 	@start=$$(date +%s); $(BIN)/python -m pytest -m "$(TEST_MARKERS)" -n $(TEST_WORKERS) --dist loadfile \
 	  --no-loadscope-reorder --durations=10; echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
@@ -126,6 +126,11 @@ walkthrough: setup fixtures ## The README's story end to end (scripts/lifecycle.
 	@if [ -n "$(SKIP_WALKTHROUGH)" ]; then echo "make walkthrough: skipped (SKIP_WALKTHROUGH is set)"; \
 	  elif [ -n "$(DEMO_REMOVED)" ]; then echo "make walkthrough: skipped (the story runs on the demo, which was removed)"; \
 	  else $(BIN)/python -m pytest -m walkthrough -p no:xdist --durations=1; fi
+
+numerics: setup fixtures ## The demo under other numerics classes: qemu as an Intel and an AMD CPU, reproduce under ATen's default kernels (minutes); CI runs it
+	@if [ -n "$(SKIP_NUMERICS)" ]; then echo "make numerics: skipped (SKIP_NUMERICS is set)"; \
+	  elif [ -n "$(DEMO_REMOVED)" ]; then echo "make numerics: skipped (it runs the demo, which was removed)"; \
+	  else $(BIN)/python -m pytest -m numerics -n $(TEST_WORKERS) --dist loadfile --durations=5; fi
 
 lint: setup ## ruff check + format check
 	$(BIN)/ruff check .

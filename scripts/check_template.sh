@@ -60,6 +60,7 @@ step "The project's own CI: .ci/run (setup, check-pins, server-envs, lint, make 
 export EVALPIN_REMOTE="$scratch/remote"  # the demo's local remote, outside ~/.cache
 export TEST_MARKERS=${TEST_MARKERS-"not slow and not walkthrough"}  # TEST_MARKERS= (empty) runs everything
 export SKIP_WALKTHROUGH=${SKIP_WALKTHROUGH-1}  # the template's own CI has just run it on the same code
+export SKIP_NUMERICS=${SKIP_NUMERICS-1}  # likewise the numerics classes (make numerics)
 export GIT_CONFIG_GLOBAL="$scratch/gitconfig"  # .ci/run may set a git identity: not in the user's config
 SECONDS=0
 .ci/run

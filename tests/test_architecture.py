@@ -155,5 +155,12 @@ def test_tests_mirror_the_packages():
         ):
             missing.append(f"{package}/{module}")
     assert missing == [], "modules without tests/PACKAGE/test_MODULE.py"
-    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name not in ("support", "__pycache__")}
+    folders = {
+        p.name
+        for p in tests.iterdir()
+        if p.is_dir()
+        and p.name != "support"
+        and not p.name.startswith(("_", "."))
+        and p.suffix != ".egg-info"
+    }
     assert folders <= set(LAYERS), f"test folders that are no package: {sorted(folders - set(LAYERS))}"

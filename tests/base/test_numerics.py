@@ -140,7 +140,7 @@ def same_bytes(reference: dict, rerun: dict) -> None:
 
 @needs_portable
 @pytest.mark.slow
-def test_portable_probes_are_the_same_bytes_under_atens_default_kernels(delivery, other_cpus, tmp_path):
+def test_portable_probes_are_the_same_bytes_under_atens_default_kernels(delivery, tmp_path):
     reference = delivery[1]["server"]
     assert numerics.kind_of(reference["numerics_class"]) == "cpu-portable"
     same_bytes(reference, ProbeRun(tmp_path, delivery, "portable", ATEN_CPU_CAPABILITY="default").result())
@@ -168,6 +168,7 @@ def test_fast_probes_move_under_atens_default_kernels_within_the_tolerance(deliv
 
 
 @needs_portable
+@pytest.mark.numerics
 @pytest.mark.slow
 @pytest.mark.skipif(QEMU is None, reason="qemu-x86_64 not installed (Debian's qemu-user; CI installs it)")
 @pytest.mark.parametrize("cpu", OTHER_CPUS)
@@ -177,6 +178,7 @@ def test_portable_probes_are_the_same_bytes_as_another_cpu(delivery, other_cpus,
 
 
 @needs_portable
+@pytest.mark.numerics
 @pytest.mark.slow
 @pytest.mark.skipif(QEMU is None, reason="qemu-x86_64 not installed (Debian's qemu-user; CI installs it)")
 def test_a_large_layer_through_onednn_is_the_same_bytes_on_an_intel_cpu(other_cpus):

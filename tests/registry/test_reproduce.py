@@ -27,6 +27,7 @@ def reproduce(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[st
     return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)
 
 
+@pytest.mark.numerics
 @pytest.mark.slow
 def test_a_portable_baseline_reproduces_exactly_under_another_class(reproduced_repo):
     proc = reproduce(reproduced_repo, machine_env(reproduced_repo, **OTHER_CLASS))
@@ -37,6 +38,7 @@ def test_a_portable_baseline_reproduces_exactly_under_another_class(reproduced_r
     assert "    Running stage 'evaluate':" in proc.stderr  # dvc repro's own progress, as it comes
 
 
+@pytest.mark.numerics
 @pytest.mark.slow
 def test_a_fast_baseline_reproduces_equivalently_under_another_class(reproduced_repo):
     conf = reproduced_repo / "conf/inference/cpu-fp32.yaml"

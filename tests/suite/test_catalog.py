@@ -241,20 +241,3 @@ def test_outputs_diff_counts_changed_samples_per_group_and_subgroup(mmlu_evaluat
     assert "group mmlu: 1 samples changed in 1 of its 57 tasks" in table
     assert f"group mmlu_stem: 1 samples changed in 1 of its {len(groups['mmlu_stem'])} tasks" in table
     assert "mmlu_humanities" not in table
-
-
-def test_openmp_waits_passively_only_for_an_experiment_dvcs_queue_runs(tmp_path, monkeypatch):
-    import os
-
-    from evalpin.evaluation.harness import set_wait_policy
-
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)  # conftest sets it for the tests' shared cores
-    monkeypatch.setenv("DVC_ROOT", str(tmp_path))  # `dvc repro`, `dvc exp run` in the workspace
-    set_wait_policy(tmp_path)
-    assert "OMP_WAIT_POLICY" not in os.environ
-    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "queued-from"))  # the queue's temporary copy
-    set_wait_policy(tmp_path)
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's choice wins
-    set_wait_policy(tmp_path)
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -134,6 +134,17 @@ class _Tally:
     near_ties: list[Finding] = field(default_factory=list)
     differences: list[Finding] = field(default_factory=list)
 
+    def level(self, name: str, classes: tuple[str | None, str | None]) -> Level:
+        return Level(
+            name,
+            classes,
+            self.tolerance,
+            self.largest,
+            self.compared,
+            tuple(self.near_ties),
+            tuple(self.differences),
+        )
+
     def logliks(self, task: str, doc: object, ref: list[float], new: list[float]) -> None:
         for a, b in zip(ref, new, strict=True):
             self.compared += 1
@@ -162,15 +173,7 @@ def compare_samples(
             judge_sample(task, doc, reference[task].get(doc), rerun[task].get(doc), tally)
     judge_metrics(metrics, tally)
     name = EXACT if exact else (DIFFERS if tally.differences else EQUIVALENT)
-    return Level(
-        name,
-        classes,
-        tally.tolerance,
-        tally.largest,
-        tally.compared,
-        tuple(tally.near_ties),
-        tuple(tally.differences),
-    )
+    return tally.level(name, classes)
 
 
 def judge_sample(task: str, doc: object, ref: dict | None, new: dict | None, tally: _Tally) -> None:
@@ -248,15 +251,7 @@ def compare_probes(
                 break  # the continuations part here: later steps score other prefixes
             tally.logliks("probes", key, [logprob], [value])
     name = EXACT if reference == rerun else (DIFFERS if tally.differences else EQUIVALENT)
-    return Level(
-        name,
-        classes,
-        tally.tolerance,
-        tally.largest,
-        tally.compared,
-        tuple(tally.near_ties),
-        tuple(tally.differences),
-    )
+    return tally.level(name, classes)
 
 
 def clip(value: object, width: int = 40) -> str:
