@@ -139,6 +139,7 @@ def same_bytes(reference: dict, rerun: dict) -> None:
 
 
 @needs_portable
+@pytest.mark.numerics
 @pytest.mark.slow
 def test_portable_probes_are_the_same_bytes_under_atens_default_kernels(delivery, tmp_path):
     reference = delivery[1]["server"]
@@ -147,6 +148,7 @@ def test_portable_probes_are_the_same_bytes_under_atens_default_kernels(delivery
 
 
 @needs_portable
+@pytest.mark.numerics
 @pytest.mark.slow
 def test_fast_probes_move_under_atens_default_kernels_within_the_tolerance(delivery, tmp_path):
     runs = [
