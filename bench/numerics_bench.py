@@ -276,15 +276,7 @@ def sections(measured: dict[str, tuple], repeats: int, started: str) -> list[Sec
         f"Load average at the start of this section {started}. Each process start and model load is "
         f"inside the times. OpenMP threads sleep when idle (OMP_WAIT_POLICY=PASSIVE, every mode alike), so "
         f"CPU time counts computing, not spinning; the verdicts use CPU time.",
-        [
-            "mode, model",
-            "wall (median)",
-            "wall vs fast",
-            "CPU (median)",
-            "CPU vs fast",
-            "peak RSS",
-            "RSS vs fast",
-        ],
+        COST_COLUMNS,
         cost,
         verdicts,
         [default_note(measured)],

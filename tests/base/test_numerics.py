@@ -27,16 +27,8 @@ KERNEL_VARIABLES = (*numerics.PORTABLE_ENV, *numerics.THREAD_VARIABLES)
 PORTABLE = {"numerics": "portable", "device": "cpu", "dtype": "float32", "torch_threads": 2}
 
 
-def portable_here() -> bool:
-    try:
-        numerics.check_portable_cpu()
-    except EvalpinError:
-        return False
-    return True
-
-
 needs_portable = pytest.mark.skipif(
-    not portable_here(), reason="portable numerics needs x86-64 with AVX2+FMA"
+    not numerics.runs_portable(), reason="portable numerics needs x86-64 with AVX2+FMA"
 )
 
 
@@ -114,7 +106,7 @@ def digest(proc: subprocess.Popen) -> str:
 def other_cpus(delivery, tmp_path_factory):
     """The probes in portable mode as each of OTHER_CPUS, all started at once in the background (a minute or
     more each under qemu): they run while the native runs of this module do."""
-    if QEMU is None or not portable_here():
+    if QEMU is None or not numerics.runs_portable():
         yield {}
         return
     folder = tmp_path_factory.mktemp("other-cpus")

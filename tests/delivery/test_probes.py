@@ -38,16 +38,8 @@ def model():
     return load_reference_model(R1, None)
 
 
-def portable_here() -> bool:
-    try:
-        numerics.check_portable_cpu()
-    except EvalpinError:
-        return False
-    return True
-
-
 def test_the_references_compute_in_float32_on_cpu_portable_where_this_cpu_can():
-    expected = "portable" if portable_here() else "fast"  # an ARM or pre-AVX2 CPU records its class
+    expected = "portable" if numerics.runs_portable() else "fast"  # an ARM or pre-AVX2 CPU records its class
     base = {"device": "cpu", "dtype": REFERENCE_DTYPE, "torch_threads": REFERENCE_THREADS}
     assert reference_inference(R1, "portable") == {"numerics": expected, **base}
     assert reference_inference(R1, "fast") == {"numerics": "fast", **base}  # asked for in tests

@@ -129,6 +129,15 @@ def check_portable_cpu() -> None:
         )
 
 
+def runs_portable() -> bool:
+    """Whether this CPU runs the portable kernels (x86-64 with AVX2 and FMA)."""
+    try:
+        check_portable_cpu()
+    except EvalpinError:
+        return False
+    return True
+
+
 def portable_model(model, inference: dict):
     """In portable mode on CPU, every large fp32 linear layer computes through oneDNN's AVX2 kernels (the
     same on every x86-64 CPU with AVX2) instead of MKL's COMPATIBLE SGEMM, the SSE2 code that made SmolLM2

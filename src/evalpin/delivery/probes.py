@@ -81,11 +81,8 @@ def reference_inference(model_dir: Path, mode: str) -> dict:
     """conf/inference for the references: float32 on CPU in `mode`, on REFERENCE_THREADS threads (the thread
     count was measured not to change a bit). Portable where this CPU runs it (x86-64 with AVX2 and FMA),
     else fast, as the recorded class then says."""
-    if mode == "portable":
-        try:
-            numerics.check_portable_cpu()
-        except EvalpinError:  # an ARM or pre-AVX2 CPU
-            mode = "fast"
+    if mode == "portable" and not numerics.runs_portable():  # an ARM or pre-AVX2 CPU
+        mode = "fast"
     return {"numerics": mode, "device": "cpu", "dtype": REFERENCE_DTYPE, "torch_threads": REFERENCE_THREADS}
 
 
