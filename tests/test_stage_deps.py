@@ -98,7 +98,11 @@ def test_the_closure_sees_the_lazy_imports_of_the_cli():
 
 @pytest.mark.parametrize("name", sorted(stages()))
 def test_each_stage_depends_on_all_the_code_it_runs(name):
+    """A stage that runs on every `dvc repro` (always_changed: verify) needs no deps: it reruns anyway."""
     stage = stages()[name]
+    if stage.get("always_changed"):
+        assert not stage.get("deps") and not stage.get("params"), f"dvc.yaml: {name} reruns anyway: no deps"
+        return
     code = stage_code(stage)
     assert code, f"dvc.yaml: stage {name} runs no evalpin command; this test has nothing to check"
     missing = sorted(str(path) for path in code if not covered(path, stage.get("deps", [])))

@@ -85,7 +85,7 @@ def scores_only_table_shows_the_experiments(repo, by_model: dict[str, str]) -> N
 def compared_and_kept_by_name(repo, r1: str, r3: str) -> None:
     """The names `dvc exp show` prints are revisions for compare and outputs-diff; `evalpin keep` applies
     one and writes its parameters into conf/, so the workspace passes `compose --check`, and `dvc repro`
-    re-verifies (conf/ is the verify stage's dependency) without evaluating again."""
+    re-verifies (verify runs on every `dvc repro`) without evaluating again."""
     compared = evalpin(repo, "compare", "--baseline", r1, "--candidate", r3, check=False)
     assert compared.returncode != 2 and f"{r3} against baseline {r1}" in compared.stdout, compared.stderr
     assert "demo_color_mc" in evalpin(repo, "outputs-diff", r1, r3).stdout

@@ -158,7 +158,7 @@ def test_a_bad_suite_fails_the_verify_stage_before_dvc_deletes_the_outputs(repro
     assert "Running stage 'evaluate'" not in proc.stdout
     assert read_json(reproduced_repo / "eval/metrics.json") == metrics
     assert (reproduced_repo / "eval/samples").is_dir()
-    # an experiment's -S override is checked too: the verify stage depends on suite, inference, backend
+    # an experiment's -S override is checked too: the verify stage checks params.yaml as -S left it
     git(reproduced_repo, "checkout", "-q", "conf", "params.yaml")
     proc = dvc(reproduced_repo, "exp", "run", "-S", "suite.limit=0", check=False)
     assert (

@@ -26,10 +26,6 @@ from evalpin.base.runtime import package_version
 from evalpin.config.params import Params
 from evalpin.config.params_check import check_settings
 
-TYPE_CHECKING = False  # not `from typing`: compose is on the CLI's start-up path
-if TYPE_CHECKING:
-    from evalpin.config.params import Params
-
 CONFIG_NAME = "config"
 NO_MODEL = (
     f"{project.CONF_DIR}/{CONFIG_NAME}.yaml: no model is selected (`- model: ???`; `evalpin clean-start` "
