@@ -140,6 +140,12 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+.PHONY: dist
+dist: setup ## Build evalpin's wheel and sdist into dist/ (the version in src/evalpin/__init__.py; docs/development.md)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist . $(QUIET_PIP)
+	@ls dist
+
 .PHONY: slurm-up slurm-down
 slurm-up: ## Start a one-node Slurm cluster here (root; Debian's slurm-wlm + munge; idempotent; the Slurm tests use it)
 	scripts/slurm_up.sh

@@ -25,7 +25,8 @@ TEMPLATE_PATHS = (
     "params.yaml",
     ".dvcignore",
     ".gitignore",
-    "src/evalpin",  # dvc.yaml's stages depend on the code they run
+    "requirements.txt",  # the evaluate stage depends on the software that runs it, as a project pins it
+    "constraints.txt",
 )
 
 

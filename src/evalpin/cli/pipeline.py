@@ -152,4 +152,5 @@ def cmd_reproduce(root: Path, args: argparse.Namespace) -> int:
     for line in result.signatures:
         print(line)
     print(f"{args.rev} ({result.commit[:12]}): {result.level.line()}")
+    print(f"ran with {result.tool}")
     return result.level.exit_code

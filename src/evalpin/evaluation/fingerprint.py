@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import evalpin
 from evalpin.base import numerics, project
 from evalpin.base.runtime import current_runtime
 from evalpin.config.params import Backend, Inference
@@ -44,7 +45,7 @@ def build(
             for task in records
             if results["configs"][task]["output_type"] == "generate_until"
         },
-        "runtime": current_runtime(),
+        "runtime": {"evalpin": evalpin.__version__, **current_runtime()},  # the evalpin that wrote this
         "output_fingerprint": hashlib.sha256(all_outputs.encode()).hexdigest(),
         "numerics": numerics.summary({name: found[name].numerics for name in plan.leaves}),
     }

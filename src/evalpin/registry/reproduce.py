@@ -8,7 +8,6 @@ which level of reproduction (levels.py) the rerun reached against what the revis
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from evalpin import signing
 from evalpin.base import project
 from evalpin.base.errors import EvalpinError
 from evalpin.config.compose import load_params
+from evalpin.registry.tool_env import tool_for
 from evalpin.results.levels import Level
 from evalpin.results.sample_changes import outputs_at, outputs_in, reproduction_level
 from evalpin.signing import load_policy
@@ -30,6 +30,7 @@ class Reproduction:
     commit: str
     level: Level  # results/levels.py: exact, equivalent or differs, and why
     signatures: tuple[str, ...] = ()  # what was checked before the pipeline ran
+    tool: str = ""  # which evalpin ran it (registry/tool_env.py): the version the revision pinned
 
 
 STEPS = 5
@@ -82,22 +83,18 @@ def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] =
         run(["git", "checkout", "--quiet", "--detach", commit], clone)
         share_dvc_setup(root, clone)
         checked, statements = check_release_signatures(root, clone, rev, commit, list(public_keys))
-        # the revision's own evalpin (its src/ first on the path), not the one installed in .venv
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(clone / "src"), os.environ.get("PYTHONPATH", "")]),
-        }
+        tool = tool_for(root, clone)  # the evalpin the revision pinned, not necessarily this one
         name = load_params(clone)["model"]["name"]
-        step(2, f"restoring {name} and the pinned datasets (verified file by file)")
-        run([sys.executable, "-m", "evalpin", "restore", name], clone, env)
+        step(2, f"restoring {name} and the pinned datasets (verified file by file) with {tool.says}")
+        run([tool.python, "-m", "evalpin", "restore", name], clone, tool.env)
         for statement in statements:  # the restored delivery is what the release key signed
             checked.append(signing.verify_release_delivery(clone, statement, keys_for(root, public_keys)))
         step(3, "running the pipeline from scratch: dvc repro --force (verify, then every task)")
-        run([sys.executable, "-m", "dvc", "repro", "--force"], clone, env, stream=True)
+        run([tool.python, "-m", "dvc", "repro", "--force"], clone, tool.env, stream=True)
         step(4, "comparing with the recorded outputs (levels: exact, equivalent, differs)")
         level = reproduction_level(recorded, outputs_in(clone, "the rerun"))
     step(5, "done")
-    return Reproduction(rev, commit, level, tuple(checked))
+    return Reproduction(rev, commit, level, tuple(checked), tool.says)
 
 
 def keys_for(root: Path, public_keys: list[Path] | tuple[Path, ...]) -> list[Path]:
