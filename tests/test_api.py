@@ -13,8 +13,6 @@ import yaml
 
 from evalpin import api
 from evalpin.cli import build_parser
-from evalpin.cli.clean_start import FRESH_COPY
-from evalpin.template import clean_start
 from support import TEMPLATE, git, pin_demo
 
 CHAIN = ("pin", "verify", "evaluate", "compare", "release")
@@ -64,11 +62,6 @@ def test_importing_the_api_imports_no_heavy_library():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=TEMPLATE)
-
-
-def test_clean_start_declares_the_option_of_its_own_entry_point():
-    (flags, spec) = clean_start.FRESH_COPY
-    assert (FRESH_COPY.flags, FRESH_COPY.spec) == (flags, spec)
 
 
 def test_compose_keeps_an_override_in_conf_then_params_yaml_follows(template_repo):

@@ -8,8 +8,6 @@ import re
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 from evalpin.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]

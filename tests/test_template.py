@@ -1,5 +1,8 @@
-"""The repository as a copier template (copier.yml): copy, answers, refused answers, `copier update`
-without clobbering what the project owns, and a generated project that reproduces the committed baseline.
+"""The repository as a copier template (copier.yml): a copy holds the project only (never evalpin's source,
+tests, bench or docs), with or without the demo and without `--trust`; answers and refused answers;
+`copier update` changes the template's files and the version pin, never what the project owns; and a
+generated project reproduces the committed baseline. tests/test_project.py installs evalpin from its
+wheel into a copied project and lives its life (pin, repro, release, upgrade, reproduce the old tag).
 
 Real copier, real git, no mocks. The template is built from this checkout's files (tracked plus new,
 not ignored), so the tests see uncommitted template changes and work on CI's clean clone alike.
@@ -19,23 +22,50 @@ from pathlib import Path
 import pytest
 import yaml
 
+from evalpin import __version__ as VERSION
 from evalpin.base.errors import EvalpinError
 from evalpin.base.names import check_name
 from support import TEMPLATE, evalpin, git, read_json, subprocess_env
 
 COMMIT = "7ae557604adf67be50417f59c2c2f167def9a775"
+NEXT_VERSION = "99.1.0"  # the later template version's evalpin
 ANSWERS = {
     "project_name": "acme-eval",
     "model_repo_id": "Qwen/Qwen2.5-0.5B-Instruct",
     "model_revision": COMMIT,
 }
 MODEL = "qwen2.5-0.5b-instruct"  # model_name's default: the repo id's last part, lower-cased
-RENDERED = {  # template file -> the project file it becomes
+RENDERED = {  # template file -> the project file it becomes (the .tmpl replaces its plain sibling)
     ".copier-answers.yml.tmpl": ".copier-answers.yml",
     "README.md.tmpl": "README.md",
     ".dvc/config.tmpl": ".dvc/config",
+    "Makefile.tmpl": "Makefile",
+    ".github/workflows/evalpin.yml.tmpl": ".github/workflows/evalpin.yml",
+    "dvc.yaml.tmpl": "dvc.yaml",
+    "conf/config.yaml.tmpl": "conf/config.yaml",
+    "params.yaml.tmpl": "params.yaml",
 }
-NOT_COPIED = {"copier.yml", "tests/test_template.py", "scripts/check_template.sh"}
+# Rendered with demo: true, these are their plain siblings byte for byte (the .tmpl includes it).
+INCLUDING = ("dvc.yaml", "conf/config.yaml", "params.yaml")
+# evalpin's own files: never in a project.
+TOOL_DIRS = ("src/", "tests/", "bench/", "docs/", "scripts/", ".ci/")
+TOOL_FILES = {
+    "copier.yml",
+    "pyproject.toml",
+    "mkdocs.yml",
+    "CHANGELOG.md",
+    "MANIFEST.in",
+    "constraints-server.txt",
+    "constraints-gguf-server.txt",
+    "requirements-fixtures.txt",
+}
+MAX_PROJECT_FILES = 40  # a copy without the demo: what a user owns and edits, nothing of the tool's
+
+
+def is_tool(rel: str) -> bool:
+    return rel in TOOL_FILES or rel.startswith(TOOL_DIRS)
+
+
 # What the project owns: `copier update` must leave these byte for byte, whatever the template did.
 PROTECTED = (
     "conf/gate/default.yaml",
@@ -56,10 +86,9 @@ PROTECTED = (
 
 
 def copier(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """copier ARGS; `--trust` for copy and update, as the docs say (the `demo: false` task needs it)."""
-    trusted = [args[0], "--trust", *args[1:]] if args and args[0] in ("copy", "update") else list(args)
+    """copier ARGS, never with `--trust`: the template runs no task, so copier needs no trust."""
     proc = subprocess.run(
-        [sys.executable, "-m", "copier", *trusted],
+        [sys.executable, "-m", "copier", *args],
         cwd=cwd,
         env={**subprocess_env(cwd), "NO_COLOR": "1"},
         capture_output=True,
@@ -124,11 +153,13 @@ def edit(path: Path, old: str, new: str) -> None:
 def improve_template(template: Path) -> None:
     """A later template version: a new Makefile target and README line (these must reach projects), and
     new values in the template's own copies of files that projects own (these must not)."""
-    makefile = template / "Makefile"
+    makefile = template / "Makefile.tmpl"
     makefile.write_text(
         makefile.read_text() + "\ntemplate-news: ## What the newer template brings\n\t@echo news\n"
     )
     edit(template / "README.md.tmpl", "## Commands\n", "## Commands\n\nTemplate v0.2 was here.\n")
+    edit(template / "requirements.txt", f"evalpin=={VERSION}", f"evalpin=={NEXT_VERSION}")
+    edit(template / "dvc.yaml", "stages:\n", "stages:  # template v0.2\n")
     (template / "conf/backend/tgi.yaml").write_text(
         "# A new backend: new files arrive in conf/ too.\nname: tgi\n"
     )
@@ -185,24 +216,29 @@ def test_copy_renders_the_answers_and_copies_everything_else_verbatim(template, 
     readme = (project / "README.md").read_text()
     pin = f"evalpin pin Qwen/Qwen2.5-0.5B-Instruct --revision {COMMIT} --name {MODEL}"
     assert readme.startswith("# acme-eval\n") and pin in readme
-    # the project's own README, not evalpin's: it links the template's docs, which the project carries
-    assert blob(src, "v0.1.0", "README.md").decode() not in readme and "(docs/index.md)" in readme
-    links = [link.split("#")[0] for link in re.findall(r"\]\(([^)\s]+)\)", readme) if "://" not in link]
-    assert links and all((project / link).is_file() for link in links), links
+    # the project's own README, not evalpin's, linking nothing the project does not hold
+    assert blob(src, "v0.1.0", "README.md").decode() not in readme and "](docs/" not in readme
+    # the project's own Makefile, which installs evalpin by the version requirements.txt pins
+    assert (project / "Makefile").read_bytes() != blob(src, "v0.1.0", "Makefile")
+    assert "-r requirements.txt -c constraints.txt" in (project / "Makefile").read_text()
     # no remote asked for: .dvc/config is the plain clone's, byte for byte
     assert (project / ".dvc/config").read_bytes() == blob(src, "v0.1.0", ".dvc/config")
     # the next step is spelled out, online and air-gapped
-    assert pin in proc.stderr + proc.stdout and f"{pin} --upstream" in proc.stderr + proc.stdout
+    said = proc.stderr + proc.stdout
+    assert pin in said and "--upstream PATH/TO/hub-cache" in said
 
-    # every other file arrives byte for byte (symlinks as symlinks), and nothing else does
-    expected = set(template["files"]) - NOT_COPIED - set(RENDERED) | set(RENDERED.values())
+    # the tool stays out; every other file arrives byte for byte (symlinks as symlinks), and nothing else
+    templated = {rel.removesuffix(".tmpl") for rel in RENDERED}
+    copied = {rel for rel in template["files"] if not is_tool(rel)} - set(RENDERED) - templated
     made = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file() or p.is_symlink()}
-    assert made == expected
-    for rel in set(template["files"]) - NOT_COPIED - set(RENDERED) - set(RENDERED.values()):
+    assert made == copied | set(RENDERED.values())
+    for rel in copied:
         if (src / rel).is_symlink():  # git stores a symlink's target as its blob
             assert os.readlink(project / rel).encode() == blob(src, "v0.1.0", rel), rel
         else:
             assert (project / rel).read_bytes() == blob(src, "v0.1.0", rel), rel
+    for rel in INCLUDING:  # demo: true renders the repository's own file
+        assert (project / rel).read_bytes() == blob(src, "v0.1.0", rel), rel
     snapshot = next((project / "demo/hub/models--evalpin--demo-tiny/snapshots").iterdir())
     assert (snapshot / "chat_template.jinja").is_symlink()  # not rendered, not renamed
 
@@ -217,25 +253,33 @@ def test_copy_without_a_model_is_the_demo_alone(template, tmp_path):
     assert (project / "README.md").read_text().startswith("# demo-only\n\nEvaluates open-weights models")
 
 
-def test_copy_without_the_demo_is_clean_started(template, tmp_path):
-    """demo=false: copier's task runs clean-start before any .venv exists; the project holds no demo pin,
-    selects no model and the empty suite, and its README and message say the first steps."""
+def test_copy_without_the_demo_holds_the_project_only(template, tmp_path):
+    """demo=false, without --trust: no demo pin, data, task or run, no model selected, the empty suite,
+    nothing of the tool's; the README and the message say the first steps."""
     project = tmp_path / "clean"
     proc = copy_project(template["path"], project, "v0.1.0", demo="false")
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["demo"] is False
-    assert not list(project.glob("models/*.lock.json")) and not list(project.glob("eval/data/*.lock.json"))
-    assert not (project / "conf/model").exists() or not list((project / "conf/model").iterdir())
-    assert not (project / "eval/metrics.json").exists() and not (project / "dvc.lock").exists()
+    init_repo(project, "Start clean")
+    files = git(project, "ls-files").stdout.splitlines()
+    assert len(files) <= MAX_PROJECT_FILES, files
+    assert not [rel for rel in files if is_tool(rel) or "demo" in rel], files
+    pins = [rel for rel in files if rel.startswith(("models/", "eval/data/", "conf/data/", "conf/model/"))]
+    assert pins == ["eval/data/README.md"], pins
     config = (project / "conf/config.yaml").read_text()
-    assert "- model: ???" in config and "- suite: main" in config
-    assert (project / "demo/hub").is_dir() and (project / "demo/metrics.json").is_file()  # the tests' fixture
+    assert "- model: ???       " in config and "- suite: main     " in config
+    assert yaml.safe_load((project / "params.yaml").read_text()) == {}
+    pipeline = yaml.safe_load((project / "dvc.yaml").read_text())
+    assert set(pipeline) == {"stages"} and set(pipeline["stages"]) == {"verify", "evaluate"}
+    assert sorted(p.name for p in (project / "eval/tasks").iterdir()) == ["README.md"]
     readme = (project / "README.md").read_text()
     assert "make setup" in readme and "make demo" not in readme and "conf/suite/main.yaml" in readme
     said = proc.stdout + proc.stderr
-    assert "clean-start: removed the demo's 1 model(s) and 4 dataset(s)" in said and "make demo" not in said
-    init_repo(project, "Start clean")
-    make = subprocess.run(["make", "-s", "demo"], cwd=project, capture_output=True, text=True, check=True)
-    assert make.stdout.startswith("make demo: the demo was removed from this project")
+    assert "without the demo" in said and "make demo" not in said
+    composed = evalpin(project, "compose", check=False)
+    assert composed.returncode == 2 and "conf/config.yaml: no model is selected" in composed.stderr
+    make = subprocess.run(["make", "-s", "demo"], cwd=project, capture_output=True, text=True, check=False)
+    assert make.returncode == 2 and "this project has no demo" in make.stdout + make.stderr
+    assert not (project / ".venv").exists()  # said before any setup
 
 
 @pytest.mark.parametrize(
@@ -378,12 +422,21 @@ def test_update_brings_template_improvements_and_keeps_what_the_project_owns(tem
         (project / ".dvc/config").read_text() + "['remote \"team\"']\n    url = s3://ours/evalpin\n"
     )
     (project / "README.md").write_text((project / "README.md").read_text() + "\n## Our notes\n\nKeep.\n")
+    artifact = f"  {MODEL}:\n    path: models/{MODEL}\n    type: model\n"  # as `evalpin pin` appends it
+    edit(
+        project / "dvc.yaml",
+        "    labels:\n      - demo\n      - llama\n",
+        f"    labels:\n      - demo\n      - llama\n{artifact}",
+    )
     commit_all(project, "Our model, baseline, gate and remote")
     before = {rel: (project / rel).read_bytes() for rel in PROTECTED}
 
     proc = copier(project, "update", "--defaults", "--vcs-ref", template["new"])
 
     assert "template-news:" in (project / "Makefile").read_text()
+    pipeline = (project / "dvc.yaml").read_text()  # the template's stages, the project's artifacts
+    assert "stages:  # template v0.2\n" in pipeline and pipeline.endswith(artifact)
+    assert f"evalpin=={NEXT_VERSION}\n" in (project / "requirements.txt").read_text()
     assert (project / "conf/backend/tgi.yaml").read_bytes() == (source / "conf/backend/tgi.yaml").read_bytes()
     readme = (project / "README.md").read_text()
     assert "Template v0.2 was here." in readme and readme.endswith("## Our notes\n\nKeep.\n")
@@ -404,6 +457,23 @@ def test_update_brings_template_improvements_and_keeps_what_the_project_owns(tem
     assert set(status.split()) >= {"M", "Makefile", "README.md", "conf/config.yaml", ".copier-answers.yml"}
 
 
+@pytest.mark.parametrize("demo", [True, False], ids=["demo", "clean"])
+def test_an_update_of_an_untouched_project_changes_only_the_templates_files(template, tmp_path, demo):
+    project = tmp_path / "acme-eval"
+    copy_project(template["path"], project, "v0.1.0", demo=str(demo).lower())
+    init_repo(project, "Start acme-eval from the evalpin template")
+    copier(project, "update", "--defaults", "--vcs-ref", template["new"])
+    changed = sorted(line[3:] for line in git(project, "status", "--porcelain", "-uall").stdout.splitlines())
+    owned_by_the_template = ["Makefile", "README.md", "conf/config.yaml", "requirements.txt", "dvc.yaml"]
+    assert changed == sorted([".copier-answers.yml", "conf/backend/tgi.yaml", *owned_by_the_template])
+    diff = git(project, "diff", "--numstat").stdout
+    assert "1\t1\trequirements.txt" in diff, diff  # the version pin: one line
+    for rel in git(project, "ls-files").stdout.splitlines():
+        path = project / rel
+        if path.is_file() and not path.is_symlink():
+            assert not re.search(rb"^(<<<<<<<|>>>>>>>) ", path.read_bytes(), re.MULTILINE), rel
+
+
 @pytest.mark.slow
 def test_a_generated_project_reproduces_its_committed_baseline(template, tmp_path):
     """The project's own code, DVC and lm-eval: restore the demo model, `dvc repro`, same metrics."""
@@ -411,7 +481,7 @@ def test_a_generated_project_reproduces_its_committed_baseline(template, tmp_pat
     copy_project(template["path"], project, "v0.1.0")
     init_repo(project, "Start acme-eval from the evalpin template")
     committed = read_json(project / "eval/metrics.json")
-    env = {"PYTHONPATH": str(project / "src")}  # the project's evalpin, not the one installed in the venv
+    env: dict[str, str] = {}  # the installed evalpin: the version requirements.txt pins (test_stage_deps)
     run_in(project, env, sys.executable, "-m", "evalpin", "remote", "init-local", str(tmp_path / "remote"))
     run_in(project, env, sys.executable, "-m", "evalpin", "restore", "demo-tiny")
     run_in(project, env, sys.executable, "-m", "dvc", "repro")

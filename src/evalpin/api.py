@@ -94,6 +94,13 @@ def pin(root: Path, request: PinRequest) -> Lock:
     return pin(root, request)
 
 
+def selects_no_model(root: Path) -> bool:
+    """Does conf/config.yaml select no model yet (a fresh project)? Then the next pin becomes the model."""
+    from evalpin.pinning.pin import selects_no_model
+
+    return selects_no_model(root)
+
+
 def publisher_trust(
     key: Path | None, chain: tuple[Path, ...], identity: str | None, issuer: str | None
 ) -> Trust:
@@ -377,12 +384,12 @@ def check_server(
     return check_server(load_references(root, name), url, kind, tolerance)
 
 
-def clean_start(root: Path, fresh_copy: bool = False) -> list[str]:
+def clean_start(root: Path) -> list[str]:
     """Remove the demo's pins, run and suite selection, keep the user's (idempotent): what was done."""
     from evalpin.config.compose import compose, write_params
     from evalpin.template.clean_start import NEXT, clean_start
 
-    lines, recompose = clean_start(root, fresh_copy)
+    lines, recompose = clean_start(root)
     if recompose:  # a model of the user's is selected: params.yaml follows the new suite
         write_params(root, compose(root))
         lines.append("params.yaml: composed from conf/ again")

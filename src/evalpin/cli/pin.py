@@ -45,8 +45,11 @@ def cmd_pin(root: Path, args: argparse.Namespace) -> int:
 
     one_source(args, "pin")
     signature = {"signature": None, **publisher_signature(args)}
+    first = api.selects_no_model(root)
     lock = api.pin(root, request(api.PinRequest, args, name=local_name(args), **signature))
     print("\n".join(pinned_model(lock)))
+    if first:
+        print(f"  selected as the evaluated model (none was): conf/config.yaml, params.yaml name {lock.name}")
     return ExitCode.OK
 
 

@@ -26,7 +26,9 @@ from evalpin.base.errors import EvalpinError
 from evalpin.base.exclusive import exclusive
 from evalpin.base.leftovers import clean_and_say
 from evalpin.base.names import check_name, check_repo_id
-from evalpin.config.persist import flow
+from evalpin.config.compose import compose, write_params
+from evalpin.config.defaults_list import CONFIG_FILE, UNSELECTED, choice
+from evalpin.config.persist import flow, use_model
 from evalpin.delivery import adapter
 from evalpin.delivery import gguf_file as ggufinfo
 from evalpin.delivery.card_files import CARD, Card
@@ -99,8 +101,17 @@ def pin_locked(root: Path, request: PinRequest) -> Lock:
     commit = lock.source.revision
     write_model_conf(root, request, commit, ggufinfo.evaluated_file([f.path for f in lock.files]))
     register_artifact(root, request.name, request.repo_id, request.base)
+    if selects_no_model(root):  # DVC cannot read dvc.yaml (its ${model.name}) until a model is selected
+        use_model(root, request.name)
+        write_params(root, compose(root))
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock
+
+
+def selects_no_model(root: Path) -> bool:
+    """A project that evaluates no model yet (conf/config.yaml's `- model: ???`): its first pin is it."""
+    config = root / CONFIG_FILE
+    return config.is_file() and choice(config.read_text(), "model") == UNSELECTED
 
 
 def require_base(root: Path, name: str) -> Lock:

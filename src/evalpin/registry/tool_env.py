@@ -85,7 +85,8 @@ def scratch_env(root: Path, clone: Path, version: str) -> Path:
 
 
 def build(venv: Path, clone: Path, version: str) -> None:
-    run([sys.executable, "-m", "venv", str(venv)], "create the scratch environment")
+    # without its own pip and setuptools, which would shadow this environment's (and send pip to the index)
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], "create the scratch environment")
     here = sysconfig.get_paths()
     site = Path(ask(venv, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
     write_atomic(site / LAYER_FILE, layer_line(here["purelib"], here["platlib"]))

@@ -9,8 +9,8 @@ conf/config.yaml then selects no model (Hydra's `???`: compose names the fix) an
 suites, conf/suite/main.yaml (empty). demo/ stays (the tests build their scratch projects from it), and
 so do the demo's task files and suites, unselected.
 
-Standard library only: copier's task runs it before the project has a virtual environment,
-`PYTHONPATH=src python -m evalpin.template.clean_start --fresh-copy`.
+A project copied without the demo (copier's `demo: false`) never held it; clean-start is for a project
+that started with the demo and now evaluates its own model.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,14 +204,13 @@ def apply(root: Path, todo: Plan) -> list[str]:
     return lines
 
 
-def clean_start(root: Path, fresh_copy: bool = False) -> tuple[list[str], bool]:
+def clean_start(root: Path) -> tuple[list[str], bool]:
     """Remove the demo (idempotent): the lines to print, and whether params.yaml must be composed again
     (a model of the user's is still selected, and the suite changed)."""
     todo = plan(root)
     if not todo.remove and not todo.choices:
         return ["clean-start: nothing of the demo is left here (no pin from demo/hub, no demo suite)"], False
-    if not fresh_copy:
-        check_committed(root, [*todo.remove, *todo.edited()])
+    check_committed(root, [*todo.remove, *todo.edited()])
     lines = apply(root, todo)
     kept = own_pins(root)
     lines.append(
@@ -229,34 +227,3 @@ def own_pins(root: Path) -> list[str]:
         for folder in (MODELS_DIR, DATA_DIR)
         for p in sorted((root / folder).glob("*.lock.json"))
     ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m evalpin.template.clean_start [--fresh-copy]` in the project's root, without the CLI."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m evalpin.template.clean_start", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(*FRESH_COPY[0], **FRESH_COPY[1])
-    args = parser.parse_args(argv)
-    try:
-        lines, recompose = clean_start(Path.cwd(), args.fresh_copy)
-    except EvalpinError as exc:
-        print(f"evalpin: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print("\n".join([*lines, *(["then: evalpin compose"] if recompose else []), *NEXT]))
-    return 0
-
-
-# The one option, declared here for both entry points (evalpin.cli imports more than the stdlib).
-FRESH_COPY = (
-    ("--fresh-copy",),
-    {
-        "action": "store_true",
-        "help": "a project copier has just generated: nothing is committed yet, so skip the git check",
-    },
-)
-
-if __name__ == "__main__":
-    sys.exit(main())
