@@ -1,7 +1,7 @@
 """The repository as a copier template (copier.yml): a copy holds the project only (never evalpin's source,
 tests, bench or docs), with or without the demo and without `--trust`; answers and refused answers;
 `copier update` changes the template's files and the version pin, never what the project owns; and a
-generated project reproduces the committed baseline. tests/test_project.py installs evalpin from its
+generated project reproduces the committed baseline. tests/test_copied_project.py installs evalpin from its
 wheel into a copied project and lives its life (pin, repro, release, upgrade, reproduce the old tag).
 
 Real copier, real git, no mocks. The template is built from this checkout's files (tracked plus new,

@@ -96,7 +96,7 @@ def pin(root: Path, request: PinRequest) -> Lock:
 
 def selects_no_model(root: Path) -> bool:
     """Does conf/config.yaml select no model yet (a fresh project)? Then the next pin becomes the model."""
-    from evalpin.pinning.pin import selects_no_model
+    from evalpin.config.defaults_list import selects_no_model
 
     return selects_no_model(root)
 
@@ -178,12 +178,9 @@ def check_composed(root: Path) -> bool:
 
 def use(root: Path, name: str) -> list[str]:
     """Evaluate pinned model NAME: select it in conf/config.yaml (the edits) and compose params.yaml."""
-    from evalpin.config.compose import compose, write_params
     from evalpin.config.persist import use_model
 
-    edits = use_model(root, name)
-    write_params(root, compose(root))
-    return edits
+    return use_model(root, name)
 
 
 def keep(root: Path, experiment: str | None = None) -> list[str]:

@@ -1,5 +1,5 @@
 """Which evalpin reruns a revision. The scratch environment of another version is built for real in the
-project's lifecycle (tests/test_project.py: an old tag reproduced with the old wheel)."""
+project's lifecycle (tests/test_copied_project.py: an old tag reproduced with the old wheel)."""
 
 from __future__ import annotations
 

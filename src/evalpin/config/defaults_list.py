@@ -5,6 +5,7 @@ before the project's virtual environment exists (copier's task, `python -m evalp
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from evalpin.base.errors import EvalpinError
 from evalpin.base.project import CONF_DIR
@@ -34,3 +35,9 @@ def set_choice(text: str, group: str, option: str) -> str:
     padding = " " * max(1, len(old) + len(spaces) - len(option)) if match.group(4) else ""
     line = f"{match.group(1)}{option}{padding}{match.group(4) or ''}"
     return text[: match.start()] + line + text[match.end() :]
+
+
+def selects_no_model(root: Path) -> bool:
+    """A project that evaluates no model yet (conf/config.yaml's `- model: ???`): its first pin is it."""
+    config = root / CONFIG_FILE
+    return config.is_file() and choice(config.read_text(), "model") == UNSELECTED

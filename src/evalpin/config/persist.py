@@ -22,7 +22,7 @@ from evalpin.base import project
 from evalpin.base.atomic import write_atomic
 from evalpin.base.errors import EvalpinError
 from evalpin.base.names import check_name
-from evalpin.config.compose import compose, differences
+from evalpin.config.compose import compose, differences, write_params
 from evalpin.config.defaults_list import CONFIG_FILE, set_choice
 
 NAMED_GROUPS = ("model", "suite", "backend", "launcher")  # options carry `name:`: params show the choice
@@ -216,7 +216,8 @@ def persist(root: Path, target: dict, choices: dict[str, str]) -> list[str]:
 
 
 def use_model(root: Path, name: str) -> list[str]:
-    """Select pinned model NAME in conf/config.yaml; refuses a name with no conf/model/NAME.yaml or lock."""
+    """Select pinned model NAME in conf/config.yaml and compose params.yaml with it (the edits); refuses
+    a name with no conf/model/NAME.yaml or lock."""
 
     check_name(name)
     conf, lock = project.model_conf_path(root, name), project.lock_path(root, name)
@@ -228,4 +229,6 @@ def use_model(root: Path, name: str) -> list[str]:
                 f"{', '.join(pinned) or 'none'}). Pin it first: `evalpin pin ORG/REPO --revision "
                 f"<40-hex commit> --name {name}`, then `evalpin use {name}`."
             )
-    return persist(root, compose(root, (f"model={name}",)), {"model": name})
+    edits = persist(root, compose(root, (f"model={name}",)), {"model": name})
+    write_params(root, compose(root))
+    return edits

@@ -26,8 +26,7 @@ from evalpin.base.errors import EvalpinError
 from evalpin.base.exclusive import exclusive
 from evalpin.base.leftovers import clean_and_say
 from evalpin.base.names import check_name, check_repo_id
-from evalpin.config.compose import compose, write_params
-from evalpin.config.defaults_list import CONFIG_FILE, UNSELECTED, choice
+from evalpin.config.defaults_list import selects_no_model
 from evalpin.config.persist import flow, use_model
 from evalpin.delivery import adapter
 from evalpin.delivery import gguf_file as ggufinfo
@@ -103,15 +102,8 @@ def pin_locked(root: Path, request: PinRequest) -> Lock:
     register_artifact(root, request.name, request.repo_id, request.base)
     if selects_no_model(root):  # DVC cannot read dvc.yaml (its ${model.name}) until a model is selected
         use_model(root, request.name)
-        write_params(root, compose(root))
     project.run_dvc(root, "add", f"{project.MODELS_DIR}/{request.name}")
     return lock
-
-
-def selects_no_model(root: Path) -> bool:
-    """A project that evaluates no model yet (conf/config.yaml's `- model: ???`): its first pin is it."""
-    config = root / CONFIG_FILE
-    return config.is_file() and choice(config.read_text(), "model") == UNSELECTED
 
 
 def require_base(root: Path, name: str) -> Lock:
