@@ -280,6 +280,19 @@ def test_copy_without_the_demo_holds_the_project_only(template, tmp_path):
     make = subprocess.run(["make", "-s", "demo"], cwd=project, capture_output=True, text=True, check=False)
     assert make.returncode == 2 and "this project has no demo" in make.stdout + make.stderr
     assert not (project / ".venv").exists()  # said before any setup
+    for installer, torch_line in (("pip", "pip install"), ("uv", "uv pip install")):
+        dry = subprocess.run(
+            ["make", "-n", "-B", "setup", f"INSTALLER={installer}", "UNAME_S=Linux"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        index = "--index-url" if installer == "uv" else "--extra-index-url"
+        assert f"{torch_line} " in dry and f"{index} https://download.pytorch.org/whl/cpu 'torch==" in dry, (
+            dry
+        )
+        assert "-r requirements.txt -c constraints.txt" in dry, dry
 
 
 @pytest.mark.parametrize(

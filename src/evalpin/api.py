@@ -262,8 +262,9 @@ def compare(root: Path, baseline: str, candidate: str = "workspace", markdown: b
 def outputs_diff(root: Path, rev_a: str, rev_b: str = "workspace") -> list[str]:
     """The samples whose response or score changed between two revisions, then the reproduction level."""
     from evalpin.results import sample_changes as changes
+    from evalpin.results.samples_at import read_samples
 
-    a, b = changes.read_samples(root, rev_a), changes.read_samples(root, rev_b)
+    a, b = read_samples(root, rev_a), read_samples(root, rev_b)
     one_sided = changes.one_sided(a, b, rev_a, rev_b)
     return [
         changes.format_changes(changes.diff_samples(a, b), rev_a, rev_b, tasks_one_sided=one_sided),

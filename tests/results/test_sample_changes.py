@@ -1,6 +1,7 @@
 import json
 
-from evalpin.results.sample_changes import diff_samples, format_changes, one_sided, read_samples
+from evalpin.results.sample_changes import diff_samples, format_changes, one_sided
+from evalpin.results.samples_at import read_samples
 from support import evalpin, evalpin_in_process
 
 

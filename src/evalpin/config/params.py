@@ -112,6 +112,9 @@ class Gate:
 
     k_stderr: float
     abs_floor: float
+    alpha: float = 0.05
+    correction: str = "holm"
+    power: float = 0.8
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod

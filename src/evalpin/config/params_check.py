@@ -78,6 +78,12 @@ RULES: dict[str, dict[str, Rule]] = {
     "gate": {
         "k_stderr": (lambda v: number(v) and v >= 0, "a number >= 0 (stderrs a drop may span)"),
         "abs_floor": (lambda v: number(v) and v >= 0, "a number >= 0 (the smallest drop that counts)"),
+        "alpha": (lambda v: number(v) and 0 < v < 1, "a number in (0, 1): the suite-wide false-alarm rate"),
+        "correction": (
+            lambda v: v in ("holm", "none"),
+            "holm (alpha holds for the whole suite) or none (alpha per task)",
+        ),
+        "power": (lambda v: number(v) and 0 < v < 1, "a number in (0, 1): the power the mde is quoted at"),
     },
     "backend": {
         "name": (text, "a backend name"),
@@ -93,6 +99,9 @@ OPTIONAL = {
     ("suite", "chat_tasks"),
     ("backend", "server_tolerance"),
     ("inference", "numerics"),  # absent: fast, how evalpin before 0.2 computed (older tags reproduce so)
+    ("gate", "alpha"),  # absent (a gate from before 0.2): 0.05, Holm, power 0.8 (results/gate.py Gate)
+    ("gate", "correction"),
+    ("gate", "power"),
 }
 
 

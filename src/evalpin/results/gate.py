@@ -1,8 +1,11 @@
 """The regression gate: candidate scores against a baseline revision, task by task.
 
-A task regresses when its drop exceeds max(k * stderr, abs_floor) (conf/gate/), where stderr combines
-both sides' standard errors; the floor keeps a task at 100% (stderr 0) from failing on noise-free
-rounding. When the two sides do not measure the same thing (task hashes, task versions, few-shot
+The paired rule (both sides' samples at hand, paired.py): a task regresses when its paired difference is
+significant at the suite-wide false-alarm rate `alpha` (Holm's adjustment over every paired task) and the
+drop exceeds `abs_floor` (conf/gate/). The unpaired rule, for a baseline without samples (an older tag, a
+remote out of reach): the drop exceeds max(k * stderr, abs_floor), stderr combining both sides' standard
+errors. Each verdict says which rule decided. The floor keeps a task at 100% (stderr 0) from failing on
+noise-free rounding. When the two sides do not measure the same thing (task hashes, task versions, few-shot
 settings, chat template use, harness version) the verdict is "not comparable", never a false regression.
 A chat template that changed with the delivery is not such a case: it is what the gate exists to catch.
 Nor is another numerics class (another CPU, another kernel mode): it is recorded and shown, never a reason
@@ -22,7 +25,10 @@ from evalpin.base.numerics import class_of
 from evalpin.base.outs import FINGERPRINT_FILE, METRICS_FILE
 from evalpin.base.table import columns
 from evalpin.config.experiments import WORKSPACE, resolve
+from evalpin.config.params import Gate
 from evalpin.evaluation.output_set import check_set
+from evalpin.results.paired import Paired, holm, mde, pair, paired
+from evalpin.results.samples_at import read_samples
 
 # "identity": lm-eval's task hash minus the prompt hash for chat-template tasks (evaluation/fingerprint.py).
 IDENTITY_FIELDS = ("identity", "version", "num_fewshot", "output_type", "chat_template_applied")
@@ -40,9 +46,13 @@ class TaskVerdict:
     task: str
     baseline: float | None
     candidate: float | None
-    stderr: float | None
+    stderr: float | None  # the paired difference's (paired rule), else both sides' combined
     verdict: str  # pass, improved, regression, not comparable
     reason: str = ""
+    rule: str = ""  # "paired" or "unpaired": which decided
+    paired: Paired | None = None
+    p_adjusted: float | None = None  # Holm-adjusted over the suite (paired rule)
+    mde: float | None = None  # the minimum detectable effect at the suite-wide rate
 
     @property
     def delta(self) -> float | None:
@@ -55,6 +65,8 @@ class Comparison:
     candidate: Side
     tasks: tuple[TaskVerdict, ...]
     harness: tuple[str, str]
+    gate: Gate
+    unpaired_why: str = ""  # why the samples could not be paired at all (the unpaired rule decided)
 
     @property
     def outputs_changed(self) -> bool:
@@ -131,28 +143,101 @@ def describe_data(data: dict | None) -> str:
     return f"{data['name']}@{data['revision'][:12]} ({read})"
 
 
-def judge(task: str, baseline: Side, candidate: Side, k_stderr: float, abs_floor: float) -> TaskVerdict:
-    old = baseline.metrics["tasks"].get(task, {})
-    new = candidate.metrics["tasks"].get(task, {})
-    b, c = old.get("score"), new.get("score")
+def judge_unpaired(task: str, old: dict, new: dict, gate: Gate, why: str) -> TaskVerdict:
+    """The unpaired rule: a drop over max(k * combined stderr, abs_floor). `why`: why it could not pair."""
+    b, c = old["score"], new["score"]
     errors = [e for e in (old.get("stderr"), new.get("stderr")) if e is not None]
     stderr = math.sqrt(sum(e * e for e in errors)) if errors else None
-    reason = comparable(task, baseline, candidate)
-    if reason or b is None or c is None:
-        return TaskVerdict(task, b, c, stderr, "not comparable", reason or "score missing")
-    threshold = max(k_stderr * (stderr or 0.0), abs_floor)
-    if b - c > threshold:
-        return TaskVerdict(task, b, c, stderr, "regression", f"drop {b - c:.4f} > {threshold:.4f}")
-    return TaskVerdict(task, b, c, stderr, "improved" if c - b > threshold else "pass")
+    threshold = max(gate.k_stderr * (stderr or 0.0), gate.abs_floor)
+    verdict = "regression" if b - c > threshold else "improved" if c - b > threshold else "pass"
+    reason = f"drop {b - c:.4f} > {threshold:.4f}" if verdict == "regression" else why
+    detectable = mde(stderr, gate.alpha, gate.power)
+    return TaskVerdict(task, b, c, stderr, verdict, reason, "unpaired", None, None, detectable)
+
+
+def judge_paired(
+    task: str, b: float, c: float, result: Paired, p_adj: float, gate: Gate, m: int
+) -> TaskVerdict:
+    significant = p_adj < gate.alpha
+    drop = -result.delta
+    verdict = "pass"
+    if significant and drop > gate.abs_floor:
+        verdict = "regression"
+    elif significant and -drop > gate.abs_floor:
+        verdict = "improved"
+    reason = f"drop {drop:.4f}, p {p_adj:.2g} < {gate.alpha:g}" if verdict == "regression" else ""
+    level = gate.alpha / m if gate.correction == "holm" else gate.alpha
+    return TaskVerdict(
+        task,
+        b,
+        c,
+        result.se,
+        verdict,
+        reason,
+        "paired",
+        result,
+        p_adj,
+        mde(result.se, level, gate.power, result.df),
+    )
+
+
+def leaves_of(task: str, fingerprint: dict) -> list[str]:
+    """A task's leaves (itself, or a group's members, recursively), as the fingerprint records them."""
+    row = fingerprint.get("suite", {}).get("tasks", {}).get(task) or {}
+    members = row.get("tasks") if row.get("output_type") == "group" else None
+    return [leaf for member in members for leaf in leaves_of(member, fingerprint)] if members else [task]
+
+
+def pair_task(task: str, sides: tuple[Side, Side], samples: tuple[dict, dict]) -> tuple[Paired | None, str]:
+    """The task's paired statistics (a group's clustered by leaf), or None and why it cannot pair."""
+    clusters = []
+    for leaf in leaves_of(task, sides[1].fingerprint):
+        if leaf not in samples[0] or leaf not in samples[1]:
+            return (
+                None,
+                f"no samples of {leaf} on the {'baseline' if leaf not in samples[0] else 'candidate'}",
+            )
+        pairs, why = pair(samples[0][leaf], samples[1][leaf])
+        if why:
+            return None, f"{leaf}: {why}" if leaf != task else why
+        clusters.append(pairs)
+    return paired(clusters) if any(clusters) else None, "" if any(clusters) else "no documents"
+
+
+def judge_all(
+    sides: tuple[Side, Side], samples: tuple[dict, dict] | None, gate: Gate, why: str
+) -> list[TaskVerdict]:
+    baseline, candidate = sides
+    tasks = sorted(baseline.metrics["tasks"].keys() | candidate.metrics["tasks"].keys())
+    verdicts, pending = {}, {}
+    for task in tasks:
+        old, new = baseline.metrics["tasks"].get(task, {}), candidate.metrics["tasks"].get(task, {})
+        reason = comparable(task, baseline, candidate)
+        if reason or old.get("score") is None or new.get("score") is None:
+            verdicts[task] = TaskVerdict(
+                task, old.get("score"), new.get("score"), None, "not comparable", reason or "score missing"
+            )
+            continue
+        result, cannot = pair_task(task, sides, samples) if samples else (None, why)
+        if result is None and cannot and samples and not cannot.startswith("no samples"):
+            verdicts[task] = TaskVerdict(task, old["score"], new["score"], None, "not comparable", cannot)
+        elif result is None:  # no samples to pair: why, per task (the summary says it once for all)
+            verdicts[task] = judge_unpaired(task, old, new, gate, cannot if samples else "")
+        else:
+            pending[task] = (old["score"], new["score"], result)
+    pvalues = {task: r.p for task, (_, _, r) in pending.items()}
+    adjusted = holm(pvalues) if gate.correction == "holm" else pvalues
+    for task, (b, c, result) in pending.items():
+        verdicts[task] = judge_paired(task, b, c, result, adjusted[task], gate, len(pending))
+    return [verdicts[task] for task in tasks]
 
 
 def compare(root: Path, baseline_rev: str, candidate_rev: str, gate: dict) -> Comparison:
     baseline, candidate = load_side(root, baseline_rev), load_side(root, candidate_rev)
     harness = tuple(s.fingerprint.get("runtime", {}).get("lm_eval", "?") for s in (baseline, candidate))
-    tasks = sorted(baseline.metrics["tasks"].keys() | candidate.metrics["tasks"].keys())
-    verdicts = [
-        judge(t, baseline, candidate, float(gate["k_stderr"]), float(gate["abs_floor"])) for t in tasks
-    ]
+    thresholds = Gate.from_dict(gate)
+    samples, why = both_samples(root, baseline_rev, candidate_rev)
+    verdicts = judge_all((baseline, candidate), samples, thresholds, why)
     if harness[0] != harness[1]:
         verdicts = [
             TaskVerdict(
@@ -165,7 +250,15 @@ def compare(root: Path, baseline_rev: str, candidate_rev: str, gate: dict) -> Co
             )
             for v in verdicts
         ]
-    return Comparison(baseline, candidate, tuple(verdicts), harness)
+    return Comparison(baseline, candidate, tuple(verdicts), harness, thresholds, why)
+
+
+def both_samples(root: Path, baseline_rev: str, candidate_rev: str) -> tuple[tuple[dict, dict] | None, str]:
+    """Both sides' samples, or None and why not (the unpaired rule then decides every task)."""
+    try:
+        return (read_samples(root, baseline_rev), read_samples(root, candidate_rev)), ""
+    except EvalpinError as exc:
+        return None, f"samples unavailable: {str(exc).splitlines()[0]}"
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:
@@ -182,13 +275,22 @@ def rows(comparison: Comparison) -> list[tuple[str, ...]]:
             _fmt(t.candidate),
             _fmt(t.delta, signed=True),
             _fmt(t.stderr),
+            "-" if t.p_adjusted is None else f"{t.p_adjusted:.3g}",
+            _fmt(t.mde),
+            rule_of(t, comparison.gate),
             t.verdict + (f" ({t.reason})" if t.reason else ""),
         )
         for t in comparison.tasks
     ]
 
 
-HEADER = ("task", "baseline", "candidate", "delta", "stderr", "verdict")
+def rule_of(verdict: TaskVerdict, gate: Gate) -> str:
+    if verdict.paired is not None:
+        return verdict.paired.describe()
+    return f"unpaired: {gate.k_stderr:g} x stderr" if verdict.rule == "unpaired" else "-"
+
+
+HEADER = ("task", "baseline", "candidate", "delta", "se", "p (adj.)", "mde", "rule", "verdict")
 VERDICT = {ExitCode.OK: "PASS", ExitCode.REGRESSION: "REGRESSION", ExitCode.NOT_COMPARABLE: "NOT COMPARABLE"}
 
 
@@ -201,8 +303,34 @@ def summary(comparison: Comparison) -> str:
     )
     return (
         f"{VERDICT[comparison.exit_code]}: {comparison.candidate.rev} against baseline "
-        f"{comparison.baseline.rev}; output fingerprint {outputs}\n{evaluated}"
+        f"{comparison.baseline.rev}; output fingerprint {outputs}\n{evaluated}\n{rules(comparison)}"
     )
+
+
+def rules(comparison: Comparison) -> str:
+    """Which rule decided, with its error rate: the paired one over the suite, the unpaired one where the
+    baseline had no samples to pair."""
+    gate = comparison.gate
+    paired_tasks = [t for t in comparison.tasks if t.rule == "paired"]
+    unpaired = [t for t in comparison.tasks if t.rule == "unpaired"]
+    lines = []
+    if paired_tasks:
+        control = (
+            f"Holm over {len(paired_tasks)} tasks: alpha {gate.alpha:g} suite-wide"
+            if gate.correction == "holm"
+            else f"alpha {gate.alpha:g} per task, no suite-wide control"
+        )
+        lines.append(
+            f"  paired rule ({len(paired_tasks)} tasks): same documents on both sides; {control}; a "
+            f"regression also drops more than {gate.abs_floor:g}; mde at power {gate.power:g}"
+        )
+    if unpaired:
+        why = f" ({comparison.unpaired_why})" if comparison.unpaired_why else ""
+        lines.append(
+            f"  unpaired rule ({len(unpaired)} tasks{why}): a drop over max({gate.k_stderr:g} x the "
+            f"combined stderr, {gate.abs_floor:g})"
+        )
+    return "\n".join(lines)
 
 
 def delivery_of(side: Side) -> str:

@@ -111,7 +111,10 @@ def score_rows(metrics: dict, comparison: Comparison | None, gate: dict) -> list
         row = {"task": task, "candidate": new.get("score"), "candidate_err": new.get("stderr")}
         row |= {"baseline": old.get("score"), "baseline_err": old.get("stderr"), "gate": None}
         if verdict and verdict.verdict != "not comparable" and verdict.baseline is not None:
-            threshold = max(float(gate["k_stderr"]) * (verdict.stderr or 0.0), float(gate["abs_floor"]))
+            spread = (
+                verdict.mde if verdict.rule == "paired" else float(gate["k_stderr"]) * (verdict.stderr or 0.0)
+            )
+            threshold = max(spread or 0.0, float(gate["abs_floor"]))
             row["gate"] = verdict.baseline - threshold
         rows.append(row)
     return rows
@@ -119,7 +122,8 @@ def score_rows(metrics: dict, comparison: Comparison | None, gate: dict) -> list
 
 def score_chart(rows: list[dict]) -> str:
     """Horizontal bars, a row per task: baseline (grey) and candidate (blue), stderr whiskers, and the
-    gate's threshold as a red tick at baseline - max(k * stderr, abs_floor)."""
+    gate's threshold as a red tick at baseline - max(the paired rule's minimum detectable effect, or the
+    unpaired rule's k * stderr, abs_floor)."""
     ends = [r[k] + (r[f"{k}_err"] or 0) for r in rows for k in ("baseline", "candidate") if r[k] is not None]
     top = max([1.0, *ends])
     scale, height = PLOT / top, ROW * len(rows) + 40

@@ -1,8 +1,5 @@
-"""Per-sample outputs at any revision, and which samples changed their response or score between two.
-
-eval/samples is a DVC output, so a past revision's samples come from the DVC cache (or remote) through
-dvc.api; the workspace is the revision "workspace".
-"""
+"""Which samples changed their response or score between two revisions (samples_at.py reads them), and
+the level of reproduction that says about the two runs."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ from evalpin.base.errors import EvalpinError
 from evalpin.base.numerics import class_of
 from evalpin.base.outs import FINGERPRINT_FILE, METRICS_FILE, SAMPLES_DIR
 from evalpin.base.table import columns
-from evalpin.config.experiments import WORKSPACE, resolve
+from evalpin.config.experiments import WORKSPACE
 from evalpin.results.gate import read_at
 from evalpin.results.levels import (
     DIFFERS,
@@ -26,6 +23,7 @@ from evalpin.results.levels import (
     compare_samples,
     tolerance_between,
 )
+from evalpin.results.samples_at import read_samples
 
 
 @dataclass(frozen=True)
@@ -34,35 +32,6 @@ class SampleChange:
     doc_id: int
     score: tuple[float | None, float | None]
     response: tuple[object, object]
-
-
-def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
-    """task -> doc_id -> sample record, at a git revision or in the workspace."""
-    if rev == WORKSPACE:  # the files on disk: DVC's view would add back what dvc.lock lists and is gone
-        return {
-            path.stem: rows_by_doc(path.read_text()) for path in sorted((root / SAMPLES_DIR).glob("*.jsonl"))
-        }
-    from dvc.api import DVCFileSystem
-    from dvc.scm import RevError
-    from dvc_data.index.index import DataIndexDirError
-
-    try:
-        fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else resolve(root, rev))
-        names = [p for p in fs.ls(SAMPLES_DIR, detail=False) if p.endswith(".jsonl")]
-        samples = {Path(name).stem: rows_by_doc(fs.read_text(name)) for name in sorted(names)}
-    except RevError as exc:
-        raise EvalpinError(f"{rev}: not a git revision here ({exc}); see `git tag` and `git log`.") from exc
-    except (FileNotFoundError, DataIndexDirError) as exc:
-        raise EvalpinError(
-            f"{rev}: no {SAMPLES_DIR} there, or its data is neither in the DVC cache nor the remote "
-            f"({exc}). Run `dvc pull` (or `dvc fetch -a`) or reproduce that revision first."
-        ) from exc
-    return samples
-
-
-def rows_by_doc(text: str) -> dict[int, dict]:
-    rows = (json.loads(line) for line in text.splitlines() if line)
-    return {row["doc_id"]: row for row in rows}
 
 
 def diff_samples(a: dict[str, dict[int, dict]], b: dict[str, dict[int, dict]]) -> list[SampleChange]:

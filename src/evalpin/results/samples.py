@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from evalpin.base.errors import EvalpinError
-from evalpin.results.sample_changes import groups_at, read_samples
+from evalpin.results.sample_changes import groups_at
+from evalpin.results.samples_at import read_samples
 
 NOT_RECORDED = (
     "(not recorded: samples written before evalpin recorded questions; rerun them: "
