@@ -1,15 +1,20 @@
 import copy
+import math
+import random
 
 import pytest
 
 from evalpin.base.errors import ExitCode
+from evalpin.config.params import Gate
 from evalpin.evaluation.output_set import write_set
 from evalpin.results.gate import (
     Side,
+    TaskVerdict,
     compare,
     format_markdown,
     format_table,
-    judge,
+    judge_all,
+    rule_of,
 )
 from support import evalpin, git
 
@@ -64,6 +69,12 @@ def candidate(repo, **scores):
     return metrics, fingerprint
 
 
+def judge(task: str, baseline: Side, candidate: Side, k_stderr: float, abs_floor: float) -> TaskVerdict:
+    """One task's verdict without samples (the unpaired rule)."""
+    gate = Gate.from_dict({"k_stderr": k_stderr, "abs_floor": abs_floor})
+    return {v.task: v for v in judge_all((baseline, candidate), None, gate, "")}[task]
+
+
 def test_identical_passes(repo):
     result = compare(repo, "base", "workspace", GATE)
     assert result.exit_code == ExitCode.OK and not result.outputs_changed
@@ -113,7 +124,7 @@ def test_output_fingerprint_change_is_reported_and_markdown_renders(repo):
     result = compare(repo, "base", "workspace", GATE)
     assert result.outputs_changed and result.exit_code == ExitCode.OK
     markdown = format_markdown(result)
-    assert "| task | baseline | candidate | delta | stderr | verdict |" in markdown
+    assert "| task | baseline | candidate | delta | se | p (adj.) | mde | rule | verdict |" in markdown
     assert "output fingerprint changed" in markdown
 
 
@@ -177,3 +188,66 @@ def test_a_task_stays_comparable_when_a_re_pin_left_the_files_it_reads_unchanged
         moved.reason
         == "dataset arc@aaaaaaaaaaaa (files ffffffffffff) vs arc@bbbbbbbbbbbb (files eeeeeeeeeeee)"
     )
+
+
+def planted(n: int, accuracy: float, lost: int, noise: int, seed: int = 5) -> tuple[dict, dict]:
+    """A task's samples on both sides: the candidate is the baseline with `lost` right answers turned
+    wrong (the planted drop, on known documents) and `noise` flipped each way (no change on average)."""
+    rng = random.Random(seed)
+    base = [float(rng.random() < accuracy) for _ in range(n)]
+    cand = list(base)
+    right, wrong = [i for i, s in enumerate(base) if s], [i for i, s in enumerate(base) if not s]
+    rng.shuffle(right)
+    rng.shuffle(wrong)
+    for i in right[: lost + noise]:
+        cand[i] = 0.0
+    for i in wrong[:noise]:
+        cand[i] = 1.0
+    return tuple(
+        {i: {"doc_hash": f"d{i}", "target_hash": "t", "score": s} for i, s in enumerate(side)}
+        for side in (base, cand)
+    )
+
+
+def sides_of(samples: tuple[dict, dict]) -> tuple[Side, Side]:
+    def side(rows: dict) -> Side:
+        scores = [r["score"] for r in rows.values()]
+        mean = sum(scores) / len(scores)
+        stderr = math.sqrt(mean * (1 - mean) / (len(scores) - 1))
+        metrics = {"tasks": {"mc": {"metric": "acc", "score": mean, "stderr": stderr, "n": len(scores)}}}
+        return Side("rev", metrics, {"suite": {"tasks": {"mc": dict(TASK_ID)}}})
+
+    return side(samples[0]), side(samples[1])
+
+
+def test_a_planted_drop_the_unpaired_rule_misses_is_a_paired_regression():
+    """400 questions at 70%: 16 right answers turned wrong (-0.04) among 10 flips each way. The unpaired
+    rule needs a drop over 2 x 0.032; the paired one sees 26 lost against 10 gained."""
+    samples = planted(400, 0.70, lost=16, noise=10)
+    gate = Gate.from_dict(GATE)
+    (unpaired,) = judge_all(sides_of(samples), None, gate, "no samples")
+    (found,) = judge_all(sides_of(samples), ({"mc": samples[0]}, {"mc": samples[1]}), gate, "")
+    assert unpaired.rule == "unpaired" and unpaired.verdict == "pass"
+    assert found.rule == "paired" and found.verdict == "regression", found
+    assert found.paired.discordant == (26, 10) and found.delta == pytest.approx(-0.04)
+    assert found.p_adjusted < 0.05 < unpaired.mde / found.mde  # and the paired mde is the smaller
+    assert "McNemar exact: 26 lost, 10 gained of 400" in format_table_of(found)
+
+
+def format_table_of(verdict: TaskVerdict) -> str:
+    return rule_of(verdict, Gate.from_dict(GATE))
+
+
+def test_documents_that_differ_are_not_comparable_never_paired():
+    base, cand = planted(100, 0.5, lost=0, noise=0)
+    cand = {i: {**row, "target_hash": "other"} if i < 3 else row for i, row in cand.items()}
+    (verdict,) = judge_all(sides_of((base, cand)), ({"mc": base}, {"mc": cand}), Gate.from_dict(GATE), "")
+    assert verdict.verdict == "not comparable" and "3 documents differ in content" in verdict.reason
+
+
+def test_an_unchanged_delivery_passes_under_the_paired_rule(reproduced_repo):
+    """The real pipeline's samples: the baseline's from DVC's cache, the workspace's from disk."""
+    proc = evalpin(reproduced_repo, "compare", "--baseline", "HEAD")
+    assert proc.returncode == 0 and "PASS" in proc.stdout
+    assert "McNemar exact: 0 lost, 0 gained" in proc.stdout and "paired rule (" in proc.stdout
+    assert "unpaired" not in proc.stdout
