@@ -14,6 +14,7 @@ from pathlib import Path
 from bench import (
     dvc_bench,
     eval_bench,
+    gate_bench,
     machine,
     numerics_bench,
     real_bench,
@@ -35,6 +36,7 @@ SECTIONS = (
     "suites",
     "tasks",
     "numerics",
+    "gate",
     "slurm",
     "real",
     "verify",
@@ -103,6 +105,7 @@ def plan(scale: Scale, scratch: Path) -> dict[str, Callable[[], list[Section]]]:
             2 if scale.name == "full" else 1,
             **({} if scale.name == "full" else {"demo_limit": 5, "real_limit": 1}),
         ),
+        "gate": lambda: [gate_bench.gate_power(ROOT, scratch, None if scale.name == "full" else 5)],
         "slurm": lambda: [slurm_bench.slurm_vs_local(ROOT, scratch, scale.eval_repeats)],
         "real": lambda: [real_bench.real_model(scratch, scale.eval_repeats)],
         "verify": verify_sections,

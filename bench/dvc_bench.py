@@ -6,9 +6,9 @@ reflink is not measured: ext4 cannot do it (DVC's default `reflink,copy` falls b
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -138,7 +138,11 @@ def _disk(extra: float, nbytes: int) -> str:
 def noop_repro(root: Path, repeats: int) -> Section:
     """`dvc repro` of the demo, which must already be up to date: it must not run (and rewrite) anything."""
     status = subprocess.run(
-        [sys.executable, "-m", "dvc", "status", "--json"], cwd=root, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "dvc", "status", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     always = ["always changed"]  # the verify stage's, on every `dvc repro`
     if status.returncode != 0 or any(v != always for v in json.loads(status.stdout or "{}").values()):
