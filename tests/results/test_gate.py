@@ -251,3 +251,23 @@ def test_an_unchanged_delivery_passes_under_the_paired_rule(reproduced_repo):
     assert proc.returncode == 0 and "PASS" in proc.stdout
     assert "McNemar exact: 0 lost, 0 gained" in proc.stdout and "paired rule (" in proc.stdout
     assert "unpaired" not in proc.stdout
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, None])
+def test_a_nan_infinite_or_missing_score_is_never_a_pass(bad):
+    """Unpaired (no samples): NaN compared as neither a drop nor a gain, so it passed."""
+    base, cand = sides_of(planted(100, 0.6, lost=0, noise=0))
+    cand.metrics["tasks"]["mc"]["score"] = bad
+    (verdict,) = judge_all((base, cand), None, Gate.from_dict(GATE), "")
+    assert verdict.verdict == "not comparable" and "never a pass" in verdict.reason
+
+
+def test_a_score_edited_after_the_run_disagrees_with_its_samples_and_is_not_comparable():
+    """The candidate's metrics say 0.9 where its unchanged samples give 0.5 (the outputs' digests can be
+    recomputed by whoever edits them): the gate trusts a score only as its samples' mean."""
+    samples = planted(100, 0.5, lost=0, noise=0)
+    base, cand = sides_of(samples)
+    cand.metrics["tasks"]["mc"]["score"] = 0.9
+    (verdict,) = judge_all((base, cand), ({"mc": samples[0]}, {"mc": samples[1]}), Gate.from_dict(GATE), "")
+    assert verdict.verdict == "not comparable"
+    assert "eval/metrics.json says 0.9, its 100 samples give 0.5" in verdict.reason, verdict.reason

@@ -8,10 +8,9 @@ from support.outputs import rewrite_outputs
 def test_a_baseline_of_another_model_is_no_baseline_yet(reproduced_repo):
     """After switching models, HEAD's scores are the previous model's: not a drift of this one."""
     eval_dir = reproduced_repo / "eval"
-    ours = {
-        name: (eval_dir / name).read_bytes() for name in ("metrics.json", "fingerprint.json", "scores.json")
-    }
-    rewrite_outputs(reproduced_repo, {"demo_color_mc": 0.2}, model="smollm2")  # other scores, another model's
+    names = ["metrics.json", "fingerprint.json", "scores.json", "samples/demo_color_mc.jsonl"]
+    ours = {name: (eval_dir / name).read_bytes() for name in names}
+    rewrite_outputs(reproduced_repo, {"demo_color_mc": 0.25}, model="smollm2")  # another model's scores
     git(reproduced_repo, "commit", "-qam", "smollm2's baseline")
     for name, blob in ours.items():
         (eval_dir / name).write_bytes(blob)

@@ -16,10 +16,10 @@ TASKS = ("demo_behaviour", "demo_chat_home", "demo_color_mc", "demo_food_fewshot
 
 @pytest.fixture
 def two_releases(reproduced_repo):
-    """demo-tiny@v1.0.0 (the evaluated baseline), then v1.1.0 whose demo_color_mc dropped to 0.2 (a
+    """demo-tiny@v1.0.0 (the evaluated baseline), then v1.1.0 whose demo_color_mc dropped to 0.25 (a
     regression the gate catches), checked out: the page for the workspace against v1.0.0."""
     git(reproduced_repo, "tag", "demo-tiny@v1.0.0")
-    rewrite_outputs(reproduced_repo, {"demo_color_mc": 0.2})  # as a worse delivery's evaluation writes it
+    rewrite_outputs(reproduced_repo, {"demo_color_mc": 0.25})  # as a worse delivery's evaluation writes it
     git(reproduced_repo, "commit", "-qam", "a worse delivery")
     git(reproduced_repo, "tag", "demo-tiny@v1.1.0")
     evalpin_in_process(reproduced_repo, "report", "--html", "report.html", "--baseline", "demo-tiny@v1.0.0")
@@ -43,7 +43,7 @@ def test_the_page_holds_scores_gate_history_and_drift_and_needs_no_network(two_r
     assert proc.returncode == 2 and "--baseline v1.0: not a git revision here" in proc.stderr
     assert not proc.stdout and not (two_releases / "other.html").exists()
     metrics = two_releases / "eval/metrics.json"  # a baseline whose scores were edited after the run
-    metrics.write_text(metrics.read_text().replace('"score": 0.2', '"score": 0.9', 1))
+    metrics.write_text(metrics.read_text().replace('"score": 0.25', '"score": 0.9', 1))
     git(two_releases, "commit", "-qam", "edited scores")
     git(two_releases, "tag", "edited")
     proc = evalpin_in_process(

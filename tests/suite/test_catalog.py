@@ -201,7 +201,11 @@ def test_group_scores_equal_lm_evals_own_aggregation_of_the_leaves(mmlu_evaluate
 
 
 def test_the_fingerprint_and_the_gate_treat_subgroups_as_groups(mmlu_evaluated):
-    from evalpin.results.gate import Side, judge
+    from evalpin.config.params import Gate
+    from evalpin.results.gate import Side, judge_all
+
+    def judge(task: str, a: Side, b: Side) -> object:
+        return {v.task: v for v in judge_all((a, b), None, Gate(2.0, 0.02), "")}[task]
 
     repo, metrics, _ = mmlu_evaluated
     fingerprint = read_json(repo / "eval/fingerprint.json")
@@ -210,10 +214,10 @@ def test_the_fingerprint_and_the_gate_treat_subgroups_as_groups(mmlu_evaluated):
     assert tasks["mmlu_stem"]["output_type"] == "group" and "mmlu_anatomy" in tasks["mmlu_stem"]["tasks"]
     assert tasks["mmlu"]["data"]["name"] == "mmlu" == tasks["mmlu_stem"]["data"]["name"]
     side = Side("workspace", metrics, fingerprint)
-    assert judge("mmlu_stem", side, side, 2.0, 0.02).verdict == "pass"
+    assert judge("mmlu_stem", side, side).verdict == "pass"
     changed = {**tasks, "mmlu_anatomy": {**tasks["mmlu_anatomy"], "num_fewshot": 5}}
     other = Side("b", metrics, {**fingerprint, "suite": {**fingerprint["suite"], "tasks": changed}})
-    assert judge("mmlu_anatomy", side, other, 2.0, 0.02).verdict == "not comparable"
+    assert judge("mmlu_anatomy", side, other).verdict == "not comparable"
 
 
 def test_suite_data_lists_the_hub_datasets_what_is_pinned_and_the_commands(mmlu_evaluated):

@@ -29,7 +29,9 @@ def output_bytes(repo: Path) -> dict[str, bytes]:
 
 
 def rewrite_outputs(repo: Path, scores: dict[str, float], model: str | None = None) -> None:
-    """The workspace's eval/ with `scores` (task -> score) and, given `model`, that delivery name."""
+    """The workspace's eval/ with `scores` (task -> score) and, given `model`, that delivery name: each
+    task's samples too, right answers turned wrong until they give the score (the gate checks that a
+    score is its samples' mean), so the set is one a worse delivery's evaluation could have written."""
     eval_dir = repo / "eval"
     metrics = json.loads((eval_dir / "metrics.json").read_text())
     fingerprint = json.loads((eval_dir / "fingerprint.json").read_text())
@@ -42,5 +44,17 @@ def rewrite_outputs(repo: Path, scores: dict[str, float], model: str | None = No
         f.stem: [json.loads(line) for line in f.read_text().splitlines()]
         for f in sorted((eval_dir / "samples").glob("*.jsonl"))
     }
+    for task, score in scores.items():
+        lower(records[task], score)
     rows = [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
     write_set(repo, records, fingerprint, rows, metrics)
+
+
+def lower(samples: list[dict], score: float) -> None:
+    """Turn right answers wrong, first documents first, until the mean score is `score` (exactly)."""
+    target = round(score * len(samples))
+    assert target / len(samples) == score, f"{score} is not a mean over {len(samples)} samples"
+    right = [row for row in samples if row["score"] == 1.0]
+    assert len(right) >= target, f"only {len(right)} right answers: cannot lower the score to {score}"
+    for row in right[target:]:
+        row["score"] = 0.0

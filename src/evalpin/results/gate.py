@@ -27,7 +27,7 @@ from evalpin.base.table import columns
 from evalpin.config.experiments import WORKSPACE, resolve
 from evalpin.config.params import Gate
 from evalpin.evaluation.output_set import check_set
-from evalpin.results.paired import Paired, holm, mde, pair, paired
+from evalpin.results.paired import Paired, finite, holm, mde, pair, paired
 from evalpin.results.samples_at import read_samples
 
 # "identity": lm-eval's task hash minus the prompt hash for chat-template tasks (evaluation/fingerprint.py).
@@ -204,6 +204,20 @@ def pair_task(task: str, sides: tuple[Side, Side], samples: tuple[dict, dict]) -
     return paired(clusters) if any(clusters) else None, "" if any(clusters) else "no documents"
 
 
+def disagreeing(task: str, sides: tuple[Side, Side], samples: tuple[dict, dict]) -> str:
+    """Why a side's score is not its own samples' mean (a score edited after the run, even with the
+    outputs' digests recomputed); empty when they agree. Checked where it must hold: a leaf task whose
+    samples all score 0 or 1 (accuracy, exact match: the score is their mean)."""
+    for side, rows in zip(sides, samples, strict=True):
+        scores = [r.get("score") for r in rows.get(task, {}).values()]
+        if not scores or not all(s in (0.0, 1.0) for s in scores):
+            continue
+        mean, stated = sum(scores) / len(scores), side.metrics["tasks"][task].get("score")
+        if not isinstance(stated, int | float) or not math.isclose(stated, mean, abs_tol=1e-9):
+            return f"{side.rev}: {METRICS_FILE} says {stated}, its {len(scores)} samples give {mean:.4f}"
+    return ""
+
+
 def judge_all(
     sides: tuple[Side, Side], samples: tuple[dict, dict] | None, gate: Gate, why: str
 ) -> list[TaskVerdict]:
@@ -213,10 +227,15 @@ def judge_all(
     for task in tasks:
         old, new = baseline.metrics["tasks"].get(task, {}), candidate.metrics["tasks"].get(task, {})
         reason = comparable(task, baseline, candidate)
-        if reason or old.get("score") is None or new.get("score") is None:
+        if not reason and not (finite(old.get("score")) and finite(new.get("score"))):
+            reason = "a score is missing, NaN or infinite: never a pass"
+        if reason:
             verdicts[task] = TaskVerdict(
-                task, old.get("score"), new.get("score"), None, "not comparable", reason or "score missing"
+                task, old.get("score"), new.get("score"), None, "not comparable", reason
             )
+            continue
+        if samples and (edited := disagreeing(task, sides, samples)):
+            verdicts[task] = TaskVerdict(task, old["score"], new["score"], None, "not comparable", edited)
             continue
         result, cannot = pair_task(task, sides, samples) if samples else (None, why)
         if result is None and cannot and samples and not cannot.startswith("no samples"):
