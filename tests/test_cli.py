@@ -9,7 +9,7 @@ import pytest
 
 from evalpin.base.errors import ExitCode
 from evalpin.cli import build_parser
-from support import TEMPLATE, demo_conf
+from support import TEMPLATE, demo_conf, evalpin
 
 CLI_DIR = Path(__file__).resolve().parents[1] / "src" / "evalpin" / "cli"
 # One spelling, a different meaning per command (each declared where it is used); every other option
@@ -180,3 +180,29 @@ def test_report_on_metrics_that_are_not_evaluates_names_the_file(reproduced_repo
         metrics.write_text(content)
         proc = evalpin_in_process(reproduced_repo, "report", check=False)
         assert proc.returncode == 2 and f"{metrics}: {message}" in proc.stderr, proc.stderr
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_2_never_1(monkeypatch, capsys, tmp_path):
+    """Exit 1 means drift or regression: a crash must never say so (nor print a traceback)."""
+    from evalpin import api
+    from evalpin.cli import main
+
+    def broken(start=None):
+        raise KeyError("models")
+
+    monkeypatch.setattr(api, "find_root", broken)
+    assert main(["verify"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("evalpin: unexpected error (KeyError: 'models'). Nothing was judged")
+        and "Traceback" not in err
+    )
+    assert len(err.strip().splitlines()) == 1
+    assert main(["verify", "--debug"]) == 2 and "Traceback" in capsys.readouterr().err
+
+
+def test_a_golden_file_that_is_not_utf8_is_named_not_a_traceback(pinned_repo):
+    (pinned_repo / "models/demo-tiny.golden.json").write_bytes(b'{"server": "\xff"}')
+    proc = evalpin(pinned_repo, "check-server", "demo-tiny", "--url", "http://127.0.0.1:9", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("evalpin: models/demo-tiny.golden.json: not UTF-8 (byte 12)"), proc.stderr

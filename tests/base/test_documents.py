@@ -67,3 +67,27 @@ def test_the_task_loader_keeps_function_targets_and_names_a_bad_task_yaml(tmp_pa
     path.write_bytes(b"task: [unclosed\n")
     with pytest.raises(EvalpinError, match=r"t.yaml:2: not valid YAML .*Fix: restore it"):
         read_task_yaml(path, "restore it")
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=False)
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_before_anything_is_built(tmp_path):
+    """Nine levels of nine aliases: 9**9 strings for whatever walks the result (Hydra, a key's hash)."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    with pytest.raises(EvalpinError, match=r"bomb.yaml: its YAML aliases expand to 490,329,064 values"):
+        read_yaml(path, "x")
+    with pytest.raises(EvalpinError, match=r"a task YAML: its YAML aliases expand to"):
+        parsed_task(BOMB + "task: t\n")
+    path.write_text("base: &b {x: 1}\none: *b\ntwo: *b\n")  # a few aliases are fine
+    assert read_yaml(path, "x")["two"] == {"x": 1}
+
+
+def test_a_json_key_given_twice_is_refused_naming_it(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"sha256": "aa", "size": 1, "sha256": "bb"}')
+    with pytest.raises(EvalpinError, match=r"x.json: not valid JSON \(duplicate key 'sha256'\)"):
+        read_json(path, "restore it")

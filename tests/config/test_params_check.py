@@ -47,6 +47,12 @@ def test_the_template_compositions_can_run():
         ("backend", "model_args", "x", "a mapping of lm-eval model_args"),
         ("gate", "k_stderr", "abc", "a number >= 0"),
         ("gate", "abs_floor", -0.1, "a number >= 0"),
+        ("gate", "k_stderr", float("inf"), "a number >= 0"),  # infinity: nothing would ever regress
+        ("gate", "abs_floor", float("nan"), "a number >= 0"),
+        ("gate", "alpha", 1.5, "a number in (0, 1)"),
+        ("gate", "alpha", float("nan"), "a number in (0, 1)"),
+        ("gate", "correction", "bonferroni", "holm (alpha holds for the whole suite) or none"),
+        ("backend", "server_tolerance", float("inf"), "null (measured) or a positive number"),
     ],
 )
 def test_a_value_that_cannot_run_names_its_conf_file_field_and_valid_values(group, field, value, expected):

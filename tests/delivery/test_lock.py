@@ -174,3 +174,11 @@ def test_a_lock_that_is_no_object_or_no_utf8_is_named(tmp_path):
     path.write_bytes(b'{"schema": "\xff"}')
     with pytest.raises(EvalpinError, match=r"x.lock.json: not valid JSON"):
         load_lock(path)
+
+
+def test_a_lock_with_a_key_given_twice_is_refused(tmp_path):
+    """json keeps the last of two equal keys silently: a reader and evalpin would see two different locks."""
+    path = tmp_path / "x.lock.json"
+    path.write_text('{"schema": 2, "name": "x", "name": "y"}')
+    with pytest.raises(EvalpinError, match=r"x.lock.json: not valid JSON \(duplicate key 'name'\)"):
+        load_lock(path)

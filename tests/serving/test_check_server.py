@@ -388,3 +388,17 @@ def test_a_llama_cpp_server_is_judged_by_round_trips_probes_and_its_own_chat_ren
     )
     length = len(refs.golden["token_ids"]["user"])
     assert finding.expected[0] == length and finding.actual[0] == length + 1
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_log_probability_is_a_weights_finding(bad):
+    """max() of differences with a NaN in them was NaN, and NaN > tolerance is false: it passed."""
+    report = _report()
+    compare_steps("user", PROBE, [5, 6, 7, 8], [-0.1, bad, -0.3, -0.4], report)
+    assert [f.part for f in report.findings] == ["weights"]
+
+
+@pytest.mark.parametrize("tolerance", [float("nan"), float("inf"), 0.0, -1e-3])
+def test_a_tolerance_that_would_pass_anything_is_refused_before_any_request(tolerance):
+    with pytest.raises(EvalpinError, match=r"--tolerance .*: give a finite number > 0"):
+        check_server(_refs(), "http://127.0.0.1:9", None, tolerance)

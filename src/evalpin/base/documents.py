@@ -12,6 +12,45 @@ import yaml
 
 from evalpin.base.errors import EvalpinError
 
+MAX_EXPANDED = 100_000  # nodes once aliases are expanded: real configs have hundreds
+
+
+def unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json's object_pairs_hook: a key given twice is refused (json.loads would keep the last silently,
+    so a lock could say one sha256 to a reader and another to evalpin)."""
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+def check_aliases(text: str, where: str) -> None:
+    """EvalpinError when the YAML text's aliases (`*name`) expand to more than MAX_EXPANDED nodes: nested
+    aliases grow exponentially in whatever walks the result (a YAML alias bomb, "billion laughs"). Counted
+    on libyaml's node graph, where an alias is one shared node, before any value is built."""
+    try:
+        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return  # the loader that follows names the syntax error and its line
+    if root is not None and (size := expanded(root, {})) > MAX_EXPANDED:
+        raise EvalpinError(
+            f"{where}: its YAML aliases expand to {size:,} values (more than {MAX_EXPANDED:,}): an alias "
+            "bomb. Write the values out instead of nesting `*alias` references."
+        )
+
+
+def expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """The number of nodes `node` stands for with every alias written out (memoized: linear time)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a cycle (a recursive alias) counts once
+        if isinstance(node, yaml.SequenceNode):
+            sizes[id(node)] = 1 + sum(expanded(child, sizes) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            sizes[id(node)] = 1 + sum(expanded(k, sizes) + expanded(v, sizes) for k, v in node.value)
+    return sizes[id(node)]
+
 
 def read_json(path: Path, fix: str) -> dict:
     """The JSON object in `path`; EvalpinError naming it and `fix` when it is missing, not UTF-8 JSON
@@ -19,7 +58,7 @@ def read_json(path: Path, fix: str) -> dict:
     import json
 
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=unique_keys)
     except FileNotFoundError:
         raise EvalpinError(f"{path}: not found. Fix: {fix}.") from None
     except (ValueError, IsADirectoryError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -50,7 +89,9 @@ def read_yaml(path: Path, fix: str, missing_ok: bool = False, loader: type | Non
         what = "a directory" if path.is_dir() else "not found"
         raise EvalpinError(f"{path}: {what}, where a YAML file is expected. Fix: {fix}.")
     try:
-        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=loader or yaml.SafeLoader)
+        text = path.read_bytes().decode("utf-8")
+        check_aliases(text, str(path))
+        data = yaml.load(text, Loader=loader or yaml.SafeLoader)
     except UnicodeDecodeError as exc:
         raise EvalpinError(
             f"{path}: not UTF-8 (byte {exc.start}: {exc.reason}). Save it as UTF-8 (`iconv -f latin1 -t "
@@ -93,4 +134,5 @@ def read_task_yaml(path: Path, fix: str) -> dict:
 def parsed_task(text: str) -> object:
     """A task YAML's text parsed once (each of a group's leaves includes the same templates, for each key):
     callers only read it, or copy it."""
+    check_aliases(text, "a task YAML")
     return yaml.load(text, Loader=TaskLoader)

@@ -45,6 +45,18 @@ def run(argv: list[str] | None) -> int:
         message, code = explain(exc)
         print(f"evalpin: {api.mask(message)}", file=sys.stderr)  # no credential in any line, errors included
         return code
+    except Exception as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        line = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        print(
+            f"evalpin: unexpected error ({api.mask(line)}). Nothing was judged: this is no verdict. Rerun "
+            "with --debug for the traceback, and report it with the input that caused it.",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
 
 
 def quiet_broken_pipe() -> int:

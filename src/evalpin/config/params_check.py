@@ -10,6 +10,7 @@ override selected; params.yaml inside `dvc exp run`), the dotted field, what it 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def mapping(value: object) -> bool:
 
 
 def number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite int or float: NaN compares false with everything and infinity passes any bound, so either
+    would turn a threshold or a tolerance into a pass."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def text(value: object) -> bool:

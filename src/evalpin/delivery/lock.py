@@ -16,6 +16,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path, PurePosixPath
 
 from evalpin.base.atomic import write_atomic
+from evalpin.base.documents import unique_keys
 from evalpin.base.errors import EvalpinError
 from evalpin.base.project import DATA_DIR, MODELS_DIR
 from evalpin.delivery.card import Loading
@@ -144,8 +145,8 @@ def read_json(path: Path) -> dict:
     """A JSON object from a delivery's file (config.json, tokenizer_config.json, ...): anything else is
     refused in one line."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a duplicate key
         raise EvalpinError(
             f"{path}: not valid JSON ({exc}). Restore it (`git checkout {path.name}` in its folder), or "
             "re-pin."

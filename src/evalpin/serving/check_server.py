@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,15 +113,24 @@ def load_references(root: Path, spec: str) -> References:
 
 
 def _read(root: Path, tag: str | None, rel: str) -> str:
+    """The file's text, in the workspace or at a release tag; EvalpinError naming it when it is absent or
+    not UTF-8."""
     if tag is None:
         path = root / rel
         if not path.is_file():
             raise EvalpinError(f"{rel}: not found; pin the model first (`evalpin pin ... --name NAME`).")
-        return path.read_text()
-    data, reason = project.git_show(root, tag, rel)
-    if data is None:
-        raise EvalpinError(f"{tag}:{rel}: not in the release ({reason}); check the tag (`git tag -l`).")
-    return data.decode()
+        data = path.read_bytes()
+    else:
+        data, reason = project.git_show(root, tag, rel)
+        if data is None:
+            raise EvalpinError(f"{tag}:{rel}: not in the release ({reason}); check the tag (`git tag -l`).")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = f"{tag}:{rel}" if tag else rel
+        raise EvalpinError(
+            f"{where}: not UTF-8 (byte {exc.start}); restore it (`git checkout {tag or 'HEAD'} -- {rel}`)."
+        ) from None
 
 
 def serving_dtype(lock: dict, params: dict) -> str:
@@ -140,6 +150,11 @@ def _gen_overrides(params: dict) -> dict:
 
 
 def check_server(refs: References, url: str, kind: str | None, tolerance: float | None = None) -> Report:
+    if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):  # before any request
+        raise EvalpinError(
+            f"--tolerance {tolerance}: give a finite number > 0 (a NaN or infinite tolerance would pass any "
+            "log-probability), or leave it out for the measured one (docs/servers.md)."
+        )
     server = connect(url, refs.name, kind)
     tolerance = tolerance if tolerance is not None else TOLERANCES.get((server.kind, refs.dtype))
     if tolerance is None:
@@ -273,7 +288,7 @@ def compare_steps(key: str, probe: dict, tokens: list, logprobs: list[float], re
         report.findings.append(Finding("weights", f"probe {key}: greedy tokens", expected, tokens))
         return
     drift = max((abs(logprobs[i] - probe["logprobs"][i]) for i in range(compared)), default=0.0)
-    if drift > report.tolerance:
+    if any(not math.isfinite(x) for x in logprobs[:compared]) or drift > report.tolerance:
         report.findings.append(
             Finding(
                 "weights",
