@@ -1,7 +1,7 @@
 import pytest
 
 from evalpin.base.errors import EvalpinError
-from evalpin.base.names import check_name, check_repo_id
+from evalpin.base.names import check_name, check_repo_id, check_task_name
 from support import evalpin_in_process
 
 BAD = ["../../../x", "../evil", "/etc", "Demo", "a/b", "-x", ""]
@@ -49,3 +49,24 @@ def test_safe_local_names_pass(name):
 @pytest.mark.parametrize("repo_id", ["evalpin/demo-tiny", "evalpin-demo/ai2_arc", "Rowan/hellaswag", "gpt2"])
 def test_hub_repo_ids_pass(repo_id):
     assert check_repo_id(repo_id) == repo_id
+
+
+@pytest.mark.parametrize("name", ["../../escape", "a/b", ".hidden", "a..b", "", "x\x00y", 7, "tasks/../x"])
+def test_a_task_name_that_is_no_file_name_is_refused(name):
+    with pytest.raises(EvalpinError, match=r"conf/suite/s.yaml: task name .* cannot name a file"):
+        check_task_name(name, "conf/suite/s.yaml")
+
+
+@pytest.mark.parametrize("name", ["arc_easy", "mmlu_high_school_biology", "AraDiCE_boolq_egy", "bbh-v1.2"])
+def test_lm_evals_task_names_pass(name):
+    assert check_task_name(name, "x") == name
+
+
+def test_a_suite_task_named_as_a_path_stops_the_check_before_anything_is_written(tmp_path):
+    from evalpin.config.params_check import check_suite_tasks
+    from evalpin.evaluation.task_store import path_of
+
+    with pytest.raises(EvalpinError, match=r"task name '../../escape' cannot name a file"):
+        check_suite_tasks(tmp_path, {"tasks": ["../../escape"], "include_path": "eval/tasks"}, "params.yaml")
+    with pytest.raises(EvalpinError, match=r"cannot name a file"):
+        path_of(tmp_path, "../outside")

@@ -115,3 +115,24 @@ def test_committed_dvc_lock_matches_the_committed_code_and_config():
         if not (state in ("deleted", "not in cache") or path.startswith(missing_data))
     }
     assert not stale, f"dvc.lock is stale: run `dvc repro` and commit it ({sorted(stale)})"
+
+
+@pytest.mark.parametrize("resolver", ["${oc.env:EVALPIN_TEST_SECRET}", "${ env : EVALPIN_TEST_SECRET }"])
+def test_a_conf_that_reads_the_environment_is_refused_and_its_value_is_written_nowhere(
+    template_repo, monkeypatch, resolver
+):
+    """Composed, the value would land in params.yaml, dvc.lock, the DVC remote and release tags."""
+    monkeypatch.setenv("EVALPIN_TEST_SECRET", "hunter2-token")
+    params = (template_repo / "params.yaml").read_bytes()
+    backend = template_repo / "conf/backend/hf.yaml"
+    backend.write_text(backend.read_text() + f"token: {resolver}\n")
+    line = len(backend.read_text().splitlines())
+    proc = evalpin(template_repo, "compose", check=False)
+    assert proc.returncode == 2 and "hunter2" not in proc.stdout + proc.stderr
+    assert f"conf/backend/hf.yaml:{line}: reads the environment" in proc.stderr
+    assert (template_repo / "params.yaml").read_bytes() == params
+
+
+def test_an_override_that_reads_the_environment_is_refused(template_repo):
+    proc = evalpin(template_repo, "compose", "backend.model_args.token=${oc.env:HOME}", check=False)
+    assert proc.returncode == 2 and "override backend.model_args.token: reads the environment" in proc.stderr

@@ -1,5 +1,6 @@
 """The names evalpin turns into paths, checked before they become one: a local name (models/NAME,
-eval/data/NAME, conf/model/NAME.yaml) and a Hub repo id (ORG/NAME). Every command that takes either checks
+eval/data/NAME, conf/model/NAME.yaml), a task name (eval/results/TASK.json, eval/samples/TASK.jsonl) and a
+Hub repo id (ORG/NAME). Every command that takes either checks
 it here (the CLI as the argparse `type=` of its option, cli/options.py), so `../../etc` never reaches a
 path, a hub client or a DVC call."""
 
@@ -39,3 +40,18 @@ def check_repo_id(repo_id: str) -> str:
             "'..', '--' or leading '/'), e.g. `evalpin/demo-tiny`."
         )
     return repo_id
+
+
+# lm-eval's task names: letters of either case, digits, '_', '-', '.' (mmlu_high_school_biology,
+# AraDiCE_boolq_egy, leaderboard_bbh_navigate); never a path separator, a leading dot or '..'.
+TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def check_task_name(name: object, where: str) -> str:
+    """`name` when a task of that name can be stored as eval/results/NAME.json, else EvalpinError."""
+    if not isinstance(name, str) or not TASK_NAME.match(name) or ".." in name or len(name) > 200:
+        raise EvalpinError(
+            f"{where}: task name {name!r} cannot name a file (eval/results/NAME.json): use letters, digits, "
+            "'_', '-' or '.', starting with a letter or digit, without '/' or '..'; rename its `task:`."
+        )
+    return name

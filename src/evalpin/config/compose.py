@@ -36,6 +36,7 @@ HEADER = "# Composed from conf/ by `evalpin compose` (or `dvc exp run`). Edit co
 # What makes a composition depend on more than conf/'s files: a resolver (`${oc.env:HOME}`, `${now:%H}`)
 # or a search path outside conf/. A conf/ holding one is composed every time, never reused.
 OUTSIDE_CONF = re.compile(rb"\$\{[^}]*:|searchpath")
+ENV_RESOLVER = re.compile(r"\$\{\s*(oc\.env|env)\s*:")  # the resolvers that read the environment
 
 
 def compose(root: Path, overrides: tuple[str, ...] = ()) -> dict:
@@ -51,6 +52,7 @@ def composed(root: Path, overrides: tuple[str, ...] = ()) -> tuple[dict, dict[st
     from omegaconf import OmegaConf, open_dict
 
     conf_dir = root / project.CONF_DIR
+    refuse_environment(root, overrides)
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
             cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
@@ -67,6 +69,27 @@ def composed(root: Path, overrides: tuple[str, ...] = ()) -> tuple[dict, dict[st
         ) from exc
     files = {g: f"{project.CONF_DIR}/{g}/{o}.yaml" for g, o in choices.items() if o and "/" not in g}
     return params, files
+
+
+def refuse_environment(root: Path, overrides: tuple[str, ...]) -> None:
+    """EvalpinError naming the file and line (or the override) that reads an environment variable into
+    the composition (`${oc.env:VAR}`): its value would be written into params.yaml, dvc.lock, the DVC
+    remote, logs and release tags, so a token would leave the machine. Secrets stay in the environment of
+    the process that uses them (docs/backends.md), never in conf/."""
+    fix = (
+        "Remove it: conf/ is committed and composed into params.yaml. A server's token is read from "
+        "EVALPIN_SERVER_TOKEN or the backend's own variable at run time, never written."
+    )
+    for override in overrides:
+        if ENV_RESOLVER.search(override):
+            raise EvalpinError(
+                f"override {override.split('=')[0]}: reads the environment (${{oc.env:...}}). {fix}"
+            )
+    for path in sorted((root / project.CONF_DIR).rglob("*.yaml")):
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if ENV_RESOLVER.search(line):
+                rel = path.relative_to(root)
+                raise EvalpinError(f"{rel}:{number}: reads the environment (${{oc.env:...}}). {fix}")
 
 
 def composition(root: Path) -> tuple[dict, dict[str, str]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from evalpin.base.documents import switch
 from evalpin.base.errors import EvalpinError
+from evalpin.base.names import check_task_name
 from evalpin.suite import catalog
 from evalpin.suite.local_tasks import declared_kinds
 
@@ -176,6 +177,8 @@ def check_suite_tasks(root: Path, suite: dict, where: str) -> None:
         raise EvalpinError(f"{where}: the suite lists no tasks; add task names under `tasks:`.")
     if both := sorted(set(plain) & set(chat)):
         raise EvalpinError(f"{where}: {both} listed under both `tasks` and `chat_tasks`; keep one.")
+    for task in [*plain, *chat]:
+        check_task_name(task, where)
     include = root / suite["include_path"]
     declared = declared_kinds(include, root)
     for field, listed in (("tasks", plain), ("chat_tasks", chat)):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from evalpin.base.atomic import write_atomic
 from evalpin.base.leftovers import LEFTOVER, stale
+from evalpin.base.names import check_task_name
 from evalpin.base.outs import RESULTS_DIR
 from evalpin.evaluation.task_key import canonical, changes, digest
 
@@ -36,7 +37,7 @@ class Stored:
 
 
 def path_of(root: Path, task: str) -> Path:
-    return root / RESULTS_DIR / f"{task}.json"
+    return root / RESULTS_DIR / f"{check_task_name(task, 'the suite')}.json"
 
 
 def result_slice(results: dict, task: str) -> dict:
