@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from evalpin.base.errors import EvalpinError, ExitCode
+from evalpin.serving import endpoints
 from evalpin.serving.endpoints import (
     NEUTRAL_VLLM,
     TOKEN_ENV,
@@ -206,3 +207,31 @@ def test_llama_cpp_chat_first_step_is_the_prompt_length_first_token_and_logprob(
     assert LlamaCpp(server.url, "demo-tiny").chat_first_step(messages) == (17, "Hello", -0.25)
     (body,) = server.bodies("/v1/chat/completions")
     assert body["messages"] == messages and body["max_tokens"] == 1 and body["top_logprobs"] == 1
+
+
+def test_a_redirect_is_refused_and_the_key_never_reaches_the_other_host(server, monkeypatch):
+    """urllib forwards the Authorization header on a redirect, to any host."""
+    monkeypatch.setenv(TOKEN_ENV, "s3cret")
+    with scripted_server() as elsewhere:
+        elsewhere.answer("/v1/models", {"data": [{"id": "demo-tiny"}]})
+        server.answer("/v1/models", {}, status=302)
+        server.headers["Location"] = elsewhere.url + "/v1/models"
+        with pytest.raises(CannotTell, match=r"redirects \(HTTP 302\) to http://127.0.0.1:\d+/v1/models"):
+            Server(server.url, "demo-tiny").models()
+        assert elsewhere.requests == []
+
+
+def test_an_answer_over_the_byte_cap_is_refused(server, monkeypatch):
+    monkeypatch.setattr(endpoints, "MAX_ANSWER_BYTES", 1024)
+    server.answer("/v1/models", {"data": [{"id": "x" * 2000}]})
+    with pytest.raises(CannotTell, match=r"the answer exceeds 0 MiB"):
+        Server(server.url, "demo-tiny").models()
+
+
+def test_an_answer_that_trickles_in_meets_the_deadline(server, monkeypatch):
+    """A byte every 0.2 s never trips the socket's timeout: the whole answer has a deadline."""
+    monkeypatch.setattr(endpoints, "DEADLINE_S", 0.5)
+    server.answer("/v1/models", {"data": [{"id": "demo-tiny"}]})
+    server.trickle_s = 0.2
+    with pytest.raises(CannotTell, match=r"the answer took over 0.5 s"):
+        Server(server.url, "demo-tiny").models()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ class ScriptedServer:
     url: str = ""
     answers: dict[str, Answer] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer (e.g. Location)
+    trickle_s: float = 0.0  # > 0: the answer's bytes one at a time, this long apart
 
     def answer(self, path: str, payload: object, status: int = 200) -> None:
         """Answer PATH always with PAYLOAD (JSON, or bytes sent as they are)."""
@@ -59,8 +62,19 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for key, value in server.headers.items():
+                self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(data)
+            if not server.trickle_s:
+                self.wfile.write(data)
+                return
+            for i in range(len(data)):
+                try:
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up: what the test expects
+                    return
+                time.sleep(server.trickle_s)
 
         def log_message(self, format: str, *args: object) -> None:  # quiet: pytest shows failures
             pass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from evalpin.base.errors import EvalpinError, ExitCode
 
 TOKEN_ENV = "EVALPIN_SERVER_TOKEN"  # the endpoint's API key (sent as a Bearer token), never in git
-TIMEOUT_S = 60
+TIMEOUT_S = 60  # each socket operation
+DEADLINE_S = 600  # a whole answer, however slowly it trickles in
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # the largest answer read: token lists and probe logprobs are KiBs
 # Every sampling parameter at its neutral value: a request that sets them all leaves no server default.
 NEUTRAL_VLLM = {
     "temperature": 1.0,
@@ -67,8 +70,8 @@ class Server:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                return json.loads(response.read())
+            with OPENER.open(request, timeout=TIMEOUT_S) as response:
+                return json.loads(read_bounded(response, self.url + path))
         except urllib.error.HTTPError as exc:
             raise CannotTell(http_problem(self.url + path, exc)) from exc
         except (urllib.error.URLError, OSError) as exc:
@@ -84,6 +87,38 @@ class Server:
         if not isinstance(data, list) or not data:
             raise CannotTell(f"{self.url}/v1/models: lists no model; is --url the server's root?")
         return data
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is refused, not followed: urllib would send the endpoint's key (the Authorization
+    header) along to wherever the server points, another host included."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise CannotTell(
+            f"{req.full_url}: the server redirects (HTTP {code}) to {newurl}; evalpin follows no redirect, "
+            "so that the endpoint's key never goes elsewhere. Give --url the address it redirects to."
+        )
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def read_bounded(response: object, where: str) -> bytes:
+    """The answer's bytes, refused past MAX_ANSWER_BYTES or DEADLINE_S (read1: one receive at a time, so
+    a server that trickles a byte a second is caught by the deadline, not only the socket's timeout)."""
+    deadline, chunks, size = time.monotonic() + DEADLINE_S, [], 0
+    while chunk := response.read1(65536):  # type: ignore[attr-defined]
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise CannotTell(
+                f"{where}: the answer exceeds {MAX_ANSWER_BYTES // 2**20} MiB; is --url an LLM server?"
+            )
+        if time.monotonic() > deadline:
+            raise CannotTell(
+                f"{where}: the answer took over {DEADLINE_S} s; the server is stalling, try again."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def http_problem(where: str, exc: urllib.error.HTTPError) -> str:
