@@ -31,7 +31,11 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "evalpin's wheel from $template (make dist)"
 make -C "$template" --no-print-directory dist
-export PIP_FIND_LINKS="$template/dist"
+# Added to the wheel sources this machine's pip already knows (PIP_FIND_LINKS replaces pip.conf's
+# find-links, where torch's CPU wheel may come from), not substituted for them.
+known=$( { printf '%s\n' "${PIP_FIND_LINKS:-}"; "$template/.venv/bin/python" -m pip config get global.find-links 2>/dev/null || true; } | tr ' ' '\n' | grep -v '^$' | sort -u | tr '\n' ' ')
+export PIP_FIND_LINKS="$known$template/dist"
+echo "PIP_FIND_LINKS=$PIP_FIND_LINKS"
 
 step "copier copy $template -> $project"
 "$copier" copy --defaults --vcs-ref HEAD "${answers[@]}" "$template" "$project"

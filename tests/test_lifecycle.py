@@ -22,9 +22,12 @@ def test_lifecycle_walkthrough(tmp_path):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
     assert "suggested bump: patch" in output
-    # r2: same weights, new chat template -> the chat task collapses and the gate says so
-    assert "REGRESSION: workspace against baseline demo-tiny@v1.0.0; output fingerprint changed" in output
-    assert re.search(r"^demo_chat_home .* regression \(drop", output, re.MULTILINE)
+    # r2: same weights, new chat template -> the chat task collapses; the gate shows it pair by pair and
+    # says the demo's 16 questions are too few to call it at 5% over the suite (its mde is 0.44)
+    assert "PASS: workspace against baseline demo-tiny@v1.0.0; output fingerprint changed" in output
+    assert re.search(
+        r"^demo_chat_home +0\.3125 +0\.0000 .* McNemar exact: 5 lost, 0 gained of 16 +pass$", output, re.M
+    )
     # the base's major bump: the adapter certified on v1 is refused, then re-certified with a2
     assert "models/demo-tiny-lora was certified on demo-tiny" in output
     assert "says it was trained on commit" in output
