@@ -488,8 +488,10 @@ def test_an_update_of_an_untouched_project_changes_only_the_templates_files(temp
 
 
 @pytest.mark.slow
+@pytest.mark.walkthrough  # 27-46 s: `make walkthrough` (CI), beside scripts/check_template.sh's bare run
 def test_a_generated_project_reproduces_its_committed_baseline(template, tmp_path):
-    """The project's own code, DVC and lm-eval: restore the demo model, `dvc repro`, same metrics."""
+    """DVC and lm-eval in a copied demo project: restore the demo model, `dvc repro`, same metrics; then a
+    later template version arrives and leaves its delivery and outputs as they are."""
     project = tmp_path / "acme-eval"
     copy_project(template["path"], project, "v0.1.0")
     init_repo(project, "Start acme-eval from the evalpin template")
