@@ -6,7 +6,7 @@ wheel into a copied project and lives its life (pin, repro, release, upgrade, re
 
 Real copier, real git, no mocks. The template is built from this checkout's files (tracked plus new,
 not ignored), so the tests see uncommitted template changes and work on CI's clean clone alike.
-scripts/check_template.sh is the bare-machine proof (evalpin's wheel, `make setup`, `make demo`, `make check`).
+scripts/check_template.sh is the bare-machine proof (the wheel, `make setup`, `make demo`, `make check`).
 """
 
 from __future__ import annotations
