@@ -85,7 +85,7 @@ def plant(samples: dict, k: int) -> dict:
 def flagged(sides: tuple[Side, Side], samples: tuple[dict, dict] | None, rows: int) -> bool:
     """Is the group a regression at the per-row level Holm's first step uses (alpha / rows)?"""
     gate = Gate(float(stats.norm.ppf(1 - ALPHA / (2 * rows))), 0.0, ALPHA / rows, "none", POWER)
-    verdicts = {v.task: v for v in judge_all(sides, samples, gate, "")}
+    verdicts = {v.task: v for v in judge_all(sides, samples, gate)}
     return verdicts[GROUP].verdict == "regression"
 
 
@@ -112,8 +112,8 @@ def gate_power(root: Path, scratch: Path, limit: int | None = None) -> Section:
     rows = len(base[0].metrics["tasks"])
     default = Gate(2.0, 0.0, ALPHA, "holm", POWER)
     verdicts = {
-        "unpaired": judge_all((base[0], cand[0]), None, default, ""),
-        "paired": judge_all((base[0], cand[0]), (base[1], cand[1]), default, ""),
+        "unpaired": judge_all((base[0], cand[0]), None, default),
+        "paired": judge_all((base[0], cand[0]), (base[1], cand[1]), default),
     }
     alarms = {name: sum(v.verdict in ("regression", "improved") for v in vs) for name, vs in verdicts.items()}
     group = {name: next(v for v in vs if v.task == GROUP) for name, vs in verdicts.items()}

@@ -166,19 +166,18 @@ def test_a_field_of_the_wrong_type_names_the_lock_the_entry_and_the_field(demo_l
         load_lock(path)
 
 
-def test_a_lock_that_is_no_object_or_no_utf8_is_named(tmp_path):
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[1, 2]", r"x.lock.json: expected an object, found list"),
+        (b'{"schema": "\xff"}', r"x.lock.json: not valid JSON"),
+        # json keeps the last of two equal keys silently: a reader and evalpin would see two different locks
+        (b'{"schema": 2, "name": "x", "name": "y"}', r"x.lock.json: not valid JSON \(duplicate key 'name'\)"),
+    ],
+    ids=["no-object", "no-utf8", "a-key-twice"],
+)
+def test_a_lock_that_is_no_json_object_is_named(tmp_path, content, message):
     path = tmp_path / "x.lock.json"
-    path.write_text("[1, 2]")
-    with pytest.raises(EvalpinError, match=r"x.lock.json: expected an object, found list"):
-        load_lock(path)
-    path.write_bytes(b'{"schema": "\xff"}')
-    with pytest.raises(EvalpinError, match=r"x.lock.json: not valid JSON"):
-        load_lock(path)
-
-
-def test_a_lock_with_a_key_given_twice_is_refused(tmp_path):
-    """json keeps the last of two equal keys silently: a reader and evalpin would see two different locks."""
-    path = tmp_path / "x.lock.json"
-    path.write_text('{"schema": 2, "name": "x", "name": "y"}')
-    with pytest.raises(EvalpinError, match=r"x.lock.json: not valid JSON \(duplicate key 'name'\)"):
+    path.write_bytes(content)
+    with pytest.raises(EvalpinError, match=message):
         load_lock(path)

@@ -72,7 +72,7 @@ def candidate(repo, **scores):
 def judge(task: str, baseline: Side, candidate: Side, k_stderr: float, abs_floor: float) -> TaskVerdict:
     """One task's verdict without samples (the unpaired rule)."""
     gate = Gate.from_dict({"k_stderr": k_stderr, "abs_floor": abs_floor})
-    return {v.task: v for v in judge_all((baseline, candidate), None, gate, "")}[task]
+    return {v.task: v for v in judge_all((baseline, candidate), None, gate)}[task]
 
 
 def test_identical_passes(repo):
@@ -225,8 +225,8 @@ def test_a_planted_drop_the_unpaired_rule_misses_is_a_paired_regression():
     rule needs a drop over 2 x 0.032; the paired one sees 26 lost against 10 gained."""
     samples = planted(400, 0.70, lost=16, noise=10)
     gate = Gate.from_dict(GATE)
-    (unpaired,) = judge_all(sides_of(samples), None, gate, "no samples")
-    (found,) = judge_all(sides_of(samples), ({"mc": samples[0]}, {"mc": samples[1]}), gate, "")
+    (unpaired,) = judge_all(sides_of(samples), None, gate)
+    (found,) = judge_all(sides_of(samples), ({"mc": samples[0]}, {"mc": samples[1]}), gate)
     assert unpaired.rule == "unpaired" and unpaired.verdict == "pass"
     assert found.rule == "paired" and found.verdict == "regression", found
     assert found.paired.discordant == (26, 10) and found.delta == pytest.approx(-0.04)
@@ -241,7 +241,7 @@ def format_table_of(verdict: TaskVerdict) -> str:
 def test_documents_that_differ_are_not_comparable_never_paired():
     base, cand = planted(100, 0.5, lost=0, noise=0)
     cand = {i: {**row, "target_hash": "other"} if i < 3 else row for i, row in cand.items()}
-    (verdict,) = judge_all(sides_of((base, cand)), ({"mc": base}, {"mc": cand}), Gate.from_dict(GATE), "")
+    (verdict,) = judge_all(sides_of((base, cand)), ({"mc": base}, {"mc": cand}), Gate.from_dict(GATE))
     assert verdict.verdict == "not comparable" and "3 documents differ in content" in verdict.reason
 
 
@@ -258,7 +258,7 @@ def test_a_nan_infinite_or_missing_score_is_never_a_pass(bad):
     """Unpaired (no samples): NaN compared as neither a drop nor a gain, so it passed."""
     base, cand = sides_of(planted(100, 0.6, lost=0, noise=0))
     cand.metrics["tasks"]["mc"]["score"] = bad
-    (verdict,) = judge_all((base, cand), None, Gate.from_dict(GATE), "")
+    (verdict,) = judge_all((base, cand), None, Gate.from_dict(GATE))
     assert verdict.verdict == "not comparable" and "never a pass" in verdict.reason
 
 
@@ -268,6 +268,6 @@ def test_a_score_edited_after_the_run_disagrees_with_its_samples_and_is_not_comp
     samples = planted(100, 0.5, lost=0, noise=0)
     base, cand = sides_of(samples)
     cand.metrics["tasks"]["mc"]["score"] = 0.9
-    (verdict,) = judge_all((base, cand), ({"mc": samples[0]}, {"mc": samples[1]}), Gate.from_dict(GATE), "")
+    (verdict,) = judge_all((base, cand), ({"mc": samples[0]}, {"mc": samples[1]}), Gate.from_dict(GATE))
     assert verdict.verdict == "not comparable"
     assert "eval/metrics.json says 0.9, its 100 samples give 0.5" in verdict.reason, verdict.reason

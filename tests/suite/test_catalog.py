@@ -205,7 +205,7 @@ def test_the_fingerprint_and_the_gate_treat_subgroups_as_groups(mmlu_evaluated):
     from evalpin.results.gate import Side, judge_all
 
     def judge(task: str, a: Side, b: Side) -> object:
-        return {v.task: v for v in judge_all((a, b), None, Gate(2.0, 0.02), "")}[task]
+        return {v.task: v for v in judge_all((a, b), None, Gate(2.0, 0.02))}[task]
 
     repo, metrics, _ = mmlu_evaluated
     fingerprint = read_json(repo / "eval/fingerprint.json")

@@ -37,26 +37,14 @@ def run(argv: list[str] | None) -> int:
         return args.handler(root, args)
     except BrokenPipeError:
         raise
-    except api.EXPECTED_ERRORS as exc:
+    except (*api.EXPECTED_ERRORS, Exception) as exc:  # one line, never a traceback that exits 1 ("drift")
         if args.debug:
             import traceback
 
             traceback.print_exc()
-        message, code = explain(exc)
+        message, code = explain(exc, api.EXPECTED_ERRORS)
         print(f"evalpin: {api.mask(message)}", file=sys.stderr)  # no credential in any line, errors included
         return code
-    except Exception as exc:
-        if args.debug:
-            import traceback
-
-            traceback.print_exc()
-        line = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        print(
-            f"evalpin: unexpected error ({api.mask(line)}). Nothing was judged: this is no verdict. Rerun "
-            "with --debug for the traceback, and report it with the input that caused it.",
-            file=sys.stderr,
-        )
-        return ExitCode.USAGE
 
 
 def quiet_broken_pipe() -> int:
@@ -72,8 +60,16 @@ def quiet_broken_pipe() -> int:
     return ExitCode.BROKEN_PIPE
 
 
-def explain(exc: BaseException) -> tuple[str, ExitCode]:
-    """The one line an expected error prints, instead of a traceback, and its exit code."""
+def explain(exc: BaseException, expected: tuple[type[BaseException], ...]) -> tuple[str, ExitCode]:
+    """The one line an error prints, instead of a traceback, and its exit code: exit 2 for anything not
+    `expected`, since nothing was judged (exit 1 means drift)."""
+    if not isinstance(exc, expected):
+        line = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return (
+            f"unexpected error ({line}). Nothing was judged: this is no verdict. Rerun with --debug for "
+            "the traceback, and report it with the input that caused it.",
+            ExitCode.USAGE,
+        )
     if isinstance(exc, EvalpinError):
         return str(exc), exc.exit_code
     if isinstance(exc, KeyboardInterrupt):

@@ -188,20 +188,25 @@ def leaves_of(task: str, fingerprint: dict) -> list[str]:
     return [leaf for member in members for leaf in leaves_of(member, fingerprint)] if members else [task]
 
 
-def pair_task(task: str, sides: tuple[Side, Side], samples: tuple[dict, dict]) -> tuple[Paired | None, str]:
-    """The task's paired statistics (a group's clustered by leaf), or None and why it cannot pair."""
+def missing_samples(leaves: list[str], samples: tuple[dict, dict]) -> str:
+    """Which side lacks a leaf's samples (the unpaired rule then decides the task); empty when none."""
+    for leaf in leaves:
+        for side, rows in zip(("baseline", "candidate"), samples, strict=True):
+            if leaf not in rows:
+                return f"no samples of {leaf} on the {side}"
+    return ""
+
+
+def pair_task(task: str, leaves: list[str], samples: tuple[dict, dict]) -> tuple[Paired | None, str]:
+    """The task's paired statistics (a group's clustered by leaf), or None and why its documents do not
+    pair (then it is not comparable)."""
     clusters = []
-    for leaf in leaves_of(task, sides[1].fingerprint):
-        if leaf not in samples[0] or leaf not in samples[1]:
-            return (
-                None,
-                f"no samples of {leaf} on the {'baseline' if leaf not in samples[0] else 'candidate'}",
-            )
+    for leaf in leaves:
         pairs, why = pair(samples[0][leaf], samples[1][leaf])
         if why:
             return None, f"{leaf}: {why}" if leaf != task else why
         clusters.append(pairs)
-    return paired(clusters) if any(clusters) else None, "" if any(clusters) else "no documents"
+    return (paired(clusters), "") if any(clusters) else (None, "no documents")
 
 
 def disagreeing(task: str, sides: tuple[Side, Side], samples: tuple[dict, dict]) -> str:
@@ -218,9 +223,7 @@ def disagreeing(task: str, sides: tuple[Side, Side], samples: tuple[dict, dict])
     return ""
 
 
-def judge_all(
-    sides: tuple[Side, Side], samples: tuple[dict, dict] | None, gate: Gate, why: str
-) -> list[TaskVerdict]:
+def judge_all(sides: tuple[Side, Side], samples: tuple[dict, dict] | None, gate: Gate) -> list[TaskVerdict]:
     baseline, candidate = sides
     tasks = sorted(baseline.metrics["tasks"].keys() | candidate.metrics["tasks"].keys())
     verdicts, pending = {}, {}
@@ -237,11 +240,14 @@ def judge_all(
         if samples and (edited := disagreeing(task, sides, samples)):
             verdicts[task] = TaskVerdict(task, old["score"], new["score"], None, "not comparable", edited)
             continue
-        result, cannot = pair_task(task, sides, samples) if samples else (None, why)
-        if result is None and cannot and samples and not cannot.startswith("no samples"):
+        leaves = leaves_of(task, candidate.fingerprint)
+        if not samples or (missing := missing_samples(leaves, samples)):
+            # no samples to pair: why, per task (the summary says it once when there are none at all)
+            verdicts[task] = judge_unpaired(task, old, new, gate, missing if samples else "")
+            continue
+        result, cannot = pair_task(task, leaves, samples)
+        if result is None:
             verdicts[task] = TaskVerdict(task, old["score"], new["score"], None, "not comparable", cannot)
-        elif result is None:  # no samples to pair: why, per task (the summary says it once for all)
-            verdicts[task] = judge_unpaired(task, old, new, gate, cannot if samples else "")
         else:
             pending[task] = (old["score"], new["score"], result)
     pvalues = {task: r.p for task, (_, _, r) in pending.items()}
@@ -256,7 +262,7 @@ def compare(root: Path, baseline_rev: str, candidate_rev: str, gate: dict) -> Co
     harness = tuple(s.fingerprint.get("runtime", {}).get("lm_eval", "?") for s in (baseline, candidate))
     thresholds = Gate.from_dict(gate)
     samples, why = both_samples(root, baseline_rev, candidate_rev)
-    verdicts = judge_all((baseline, candidate), samples, thresholds, why)
+    verdicts = judge_all((baseline, candidate), samples, thresholds)
     if harness[0] != harness[1]:
         verdicts = [
             TaskVerdict(

@@ -78,16 +78,24 @@ def finite(value: object) -> bool:
 def paired(clusters: list[list[tuple[float, float]]]) -> Paired:
     """The paired statistics over `clusters` of (baseline, candidate) scores: one cluster for a task, one
     per leaf for a group."""
-    pairs = [p for cluster in clusters for p in cluster]
     if len(clusters) > 1:
         return clustered(clusters)
-    binary = all(a in (0.0, 1.0) and b in (0.0, 1.0) for a, b in pairs)
-    return mcnemar(pairs) if binary else paired_t(pairs)
+    (pairs,) = clusters
+    return mcnemar(pairs) if is_binary(pairs) else paired_t(pairs)
+
+
+def is_binary(pairs: list[tuple[float, float]]) -> bool:
+    """Every score 0 or 1 (accuracy, exact match)."""
+    return all(a in (0.0, 1.0) and b in (0.0, 1.0) for a, b in pairs)
+
+
+def discordant(pairs: list[tuple[float, float]]) -> tuple[int, int]:
+    """(baseline right only, candidate right only): the documents the two sides disagree on."""
+    return sum(1 for a, b in pairs if a > b), sum(1 for a, b in pairs if b > a)
 
 
 def mcnemar(pairs: list[tuple[float, float]]) -> Paired:
-    lost = sum(1 for a, b in pairs if a > b)
-    gained = sum(1 for a, b in pairs if b > a)
+    lost, gained = discordant(pairs)
     n = len(pairs)
     p = stats.binomtest(gained, lost + gained, 0.5).pvalue if lost + gained else 1.0
     delta = (gained - lost) / n
@@ -112,11 +120,8 @@ def clustered(clusters: list[list[tuple[float, float]]]) -> Paired:
     delta = sum(sum(c) for c in diffs) / n
     scores = [sum(d - delta for d in c) for c in diffs]
     se = math.sqrt(g / (g - 1) * sum(s * s for s in scores)) / n if g > 1 else 0.0
-    binary = all(a in (0.0, 1.0) and b in (0.0, 1.0) for c in clusters for a, b in c)
-    counts = None
-    if binary:
-        pairs = [p for c in clusters for p in c]
-        counts = (sum(1 for a, b in pairs if a > b), sum(1 for a, b in pairs if b > a))
+    pairs = [p for cluster in clusters for p in cluster]
+    counts = discordant(pairs) if is_binary(pairs) else None
     return Paired(n, delta, se, t_pvalue(delta, se, g - 1), CLUSTERED_T, counts, g)
 
 
