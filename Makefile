@@ -30,21 +30,7 @@ GGUF_SERVER_ENV := .cache/llama-cpp
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
   -DLLAMA_BUILD_SERVER=OFF -DMTMD_BUILD=OFF
 
-# torch is the one dependency whose wheel depends on the machine (see its line in constraints.txt).
-# Linux: the CPU build from PyTorch's own wheel index (PyPI's Linux torch is a multi-GB CUDA build);
-#   a mirror: TORCH_INDEX=https://mirror.example/whl/cpu; a GPU box: TORCH_VARIANT=cu128 (index and label follow).
-# macOS: PyPI's torch, which has no variant label. The machine's own pip configuration (find-links, a
-# corporate index) stays in effect: the index is added to it, never substituted.
-TORCH_VERSION := $(shell sed -n 's/^torch==\([0-9.]*\).*/\1/p' constraints.txt)
-UNAME_S ?= $(shell uname -s)
-ifeq ($(UNAME_S),Darwin)
-TORCH_INDEX ?=
-TORCH_SPEC ?= torch==$(TORCH_VERSION)
-else
-TORCH_VARIANT ?= cpu
-TORCH_INDEX ?= https://download.pytorch.org/whl/$(TORCH_VARIANT)
-TORCH_SPEC ?= torch==$(TORCH_VERSION)+$(TORCH_VARIANT)
-endif
+include torch.mk  # TORCH_VERSION, TORCH_INDEX, TORCH_SPEC: the torch build for this machine
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: help setup check-python check-pins fixtures server-env gguf-server-env demo repro test walkthrough numerics lint format clean
