@@ -21,6 +21,7 @@ import yaml
 from evalpin import __version__ as VERSION
 from support import TEMPLATE, demo_commit, git
 from support.commands import subprocess_env
+from support.repos import checkout_files, commit_all, copy_paths, init_repo
 from support.venvs import build_wheel, warm_venv
 
 pytestmark = [pytest.mark.slow, pytest.mark.walkthrough]
@@ -38,23 +39,10 @@ def run(cwd: Path, env: dict[str, str], *cmd: str, code: int = 0) -> str:
 
 def template_repo(path: Path) -> Path:
     """This checkout's files (tracked and new, not ignored) as a git repository tagged v{VERSION}."""
-    listed = git(TEMPLATE, "ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout
-    for rel in filter(None, listed.split("\0")):
-        if os.path.lexists(TEMPLATE / rel):
-            (path / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE / rel, path / rel, follow_symlinks=False)
-    commit(path, f"evalpin {VERSION}")
+    copy_paths(TEMPLATE, path, checkout_files())
+    init_repo(path, f"evalpin {VERSION}")
     git(path, "tag", f"v{VERSION}")
     return path
-
-
-def commit(repo: Path, message: str) -> None:
-    if not (repo / ".git").exists():
-        git(repo, "init", "-q", "-b", "main")
-        git(repo, "config", "user.email", "test@evalpin.invalid")
-        git(repo, "config", "user.name", "evalpin tests")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
 
 
 def next_version(template: Path) -> None:
@@ -62,7 +50,7 @@ def next_version(template: Path) -> None:
     for rel in ("src/evalpin/__init__.py", "requirements.txt"):
         path = template / rel
         path.write_text(path.read_text().replace(VERSION, NEXT, 1))
-    commit(template, f"evalpin {NEXT}")
+    commit_all(template, f"evalpin {NEXT}")
     git(template, "tag", f"v{NEXT}")
 
 
@@ -99,7 +87,7 @@ def test_a_project_pins_evalpin_by_version_upgrades_and_reproduces_its_old_tag(t
         str(template),
         str(project),
     )
-    commit(project, "Start acme from the evalpin template")
+    init_repo(project, "Start acme from the evalpin template")
     files = git(project, "ls-files").stdout.split()
     assert len(files) <= 40 and not [f for f in files if f.startswith(("src/", "tests/", "bench/", "docs/"))]
 
@@ -132,7 +120,7 @@ def test_a_project_pins_evalpin_by_version_upgrades_and_reproduces_its_old_tag(t
     assert check_s < 60
     fingerprint = yaml.safe_load((project / "eval/fingerprint.json").read_text())
     assert fingerprint["runtime"]["evalpin"] == VERSION
-    commit(project, f"Evaluate {MODEL}")
+    commit_all(project, f"Evaluate {MODEL}")
     run(project, env, evalpin, "remote", "init-local", str(tmp_path / "remote"))
     run(project, env, evalpin, "release", MODEL, "-m", "first baseline")
     metrics = (project / "eval/metrics.json").read_bytes()
@@ -149,7 +137,7 @@ def test_a_project_pins_evalpin_by_version_upgrades_and_reproduces_its_old_tag(t
     said = run(project, env, "make", "repro")
     assert "evaluate: 1 of 1 tasks reused, 0 to run" in said  # a version that changes no result
     assert (project / "eval/metrics.json").read_bytes() == metrics
-    commit(project, f"evalpin {NEXT}")
+    commit_all(project, f"evalpin {NEXT}")
 
     # the old tag, reproduced with the version it pinned
     said = run(project, env, evalpin, "reproduce", f"{MODEL}@v1.0.0")

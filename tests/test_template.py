@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from evalpin import __version__ as VERSION
 from evalpin.base.errors import EvalpinError
 from evalpin.base.names import check_name
 from support import TEMPLATE, evalpin, git, read_json, subprocess_env
+from support.repos import checkout_files, commit_all, copy_paths, init_repo
 
 COMMIT = "7ae557604adf67be50417f59c2c2f167def9a775"
 NEXT_VERSION = "99.1.0"  # the later template version's evalpin
@@ -119,29 +119,10 @@ def copy_project(template: Path, dst: Path, ref: str, **answers: str) -> subproc
     )
 
 
-def checkout_files() -> list[str]:
-    """This checkout's files as a clone would have them: tracked (minus deleted) plus new, not ignored."""
-    proc = git(TEMPLATE, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    return sorted({f for f in proc.stdout.split("\0") if f and os.path.lexists(TEMPLATE / f)})
-
-
 def blob(repo: Path, rev: str, rel: str) -> bytes:
     return subprocess.run(
         ["git", "cat-file", "blob", f"{rev}:{rel}"], cwd=repo, capture_output=True, check=True
     ).stdout
-
-
-def init_repo(path: Path, message: str) -> str:
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.email", "test@evalpin.invalid")
-    git(path, "config", "user.name", "evalpin tests")
-    return commit_all(path, message)
-
-
-def commit_all(path: Path, message: str) -> str:
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", message)
-    return git(path, "rev-parse", "HEAD").stdout.strip()
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -186,10 +167,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """A git repository of this checkout's files: v0.1.0 (plus gto-style tags, which copier must ignore
     as versions), then one commit with a template improvement and changed copies of protected files."""
     path = tmp_path_factory.mktemp("template") / "evalpin"
-    for rel in checkout_files():
-        src, dst = TEMPLATE / rel, path / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dst, follow_symlinks=False)
+    copy_paths(TEMPLATE, path, checkout_files())
     old = init_repo(path, "template v0.1.0")
     git(path, "tag", "v0.1.0")
     git(path, "tag", "-a", "demo-tiny@v1.0.0", "-m", "gto release")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -36,11 +37,31 @@ def copy_paths(source: Path, target: Path, paths: Iterable[str], symlinks: bool 
     for rel in paths:
         src, dst = source / rel, target / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
+        if src.is_dir() and not (symlinks and src.is_symlink()):
             shutil.copytree(src, dst, symlinks=symlinks, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(src, dst)
+            shutil.copy2(src, dst, follow_symlinks=not symlinks)
     return target
+
+
+def checkout_files() -> list[str]:
+    """This checkout's files as a clone would have them: tracked (minus deleted) plus new, not ignored."""
+    proc = git(TEMPLATE, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    return sorted({f for f in proc.stdout.split("\0") if f and os.path.lexists(TEMPLATE / f)})
+
+
+def init_repo(path: Path, message: str) -> str:
+    """A git repository of `path`'s files on `main`, committed with a test identity: the commit."""
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "test@evalpin.invalid")
+    git(path, "config", "user.name", "evalpin tests")
+    return commit_all(path, message)
+
+
+def commit_all(path: Path, message: str) -> str:
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", message)
+    return git(path, "rev-parse", "HEAD").stdout.strip()
 
 
 def make_template_repo(path: Path, source: Path = TEMPLATE) -> Path:
