@@ -23,7 +23,7 @@ def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
     from dvc_data.index.index import DataIndexDirError
 
     try:
-        fs = DVCFileSystem(str(root), rev=None if rev == WORKSPACE else resolve(root, rev))
+        fs = DVCFileSystem(str(root), rev=resolve(root, rev))  # the workspace returned above
         names = [p for p in fs.ls(SAMPLES_DIR, detail=False) if p.endswith(".jsonl")]
         samples = {Path(name).stem: rows_by_doc(fs.read_text(name)) for name in sorted(names)}
     except RevError as exc:
