@@ -26,19 +26,24 @@ def unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return seen
 
 
-def check_aliases(text: str, where: str) -> None:
-    """EvalpinError when the YAML text's aliases (`*name`) expand to more than MAX_EXPANDED nodes: nested
-    aliases grow exponentially in whatever walks the result (a YAML alias bomb, "billion laughs"). Counted
-    on libyaml's node graph, where an alias is one shared node, before any value is built."""
+def load_bounded(text: str, loader: type, where: str) -> object:
+    """yaml.load(text, Loader=loader), refused with EvalpinError when its aliases (`*name`) expand to more
+    than MAX_EXPANDED nodes: nested aliases grow exponentially in whatever walks the result (a YAML alias
+    bomb, "billion laughs"). Measured on the node graph, where an alias is one shared node, between
+    composing and constructing: one parse, nothing built from a bomb."""
+    parser = loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
-        return  # the loader that follows names the syntax error and its line
-    if root is not None and (size := expanded(root, {})) > MAX_EXPANDED:
-        raise EvalpinError(
-            f"{where}: its YAML aliases expand to {size:,} values (more than {MAX_EXPANDED:,}): an alias "
-            "bomb. Write the values out instead of nesting `*alias` references."
-        )
+        node = parser.get_single_node()
+        if node is None:
+            return None
+        if (size := expanded(node, {})) > MAX_EXPANDED:
+            raise EvalpinError(
+                f"{where}: its YAML aliases expand to {size:,} values (more than {MAX_EXPANDED:,}): an "
+                "alias bomb. Write the values out instead of nesting `*alias` references."
+            )
+        return parser.construct_document(node)
+    finally:
+        parser.dispose()
 
 
 def expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
@@ -89,9 +94,7 @@ def read_yaml(path: Path, fix: str, missing_ok: bool = False, loader: type | Non
         what = "a directory" if path.is_dir() else "not found"
         raise EvalpinError(f"{path}: {what}, where a YAML file is expected. Fix: {fix}.")
     try:
-        text = path.read_bytes().decode("utf-8")
-        check_aliases(text, str(path))
-        data = yaml.load(text, Loader=loader or yaml.SafeLoader)
+        data = load_bounded(path.read_bytes().decode("utf-8"), loader or yaml.SafeLoader, str(path))
     except UnicodeDecodeError as exc:
         raise EvalpinError(
             f"{path}: not UTF-8 (byte {exc.start}: {exc.reason}). Save it as UTF-8 (`iconv -f latin1 -t "
@@ -134,5 +137,4 @@ def read_task_yaml(path: Path, fix: str) -> dict:
 def parsed_task(text: str) -> object:
     """A task YAML's text parsed once (each of a group's leaves includes the same templates, for each key):
     callers only read it, or copy it."""
-    check_aliases(text, "a task YAML")
-    return yaml.load(text, Loader=TaskLoader)
+    return load_bounded(text, TaskLoader, "a task YAML")
