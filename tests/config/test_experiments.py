@@ -45,6 +45,8 @@ def experiment_refs(repo) -> list[str]:
     return [ref for ref in refs if "/exec/" not in ref]
 
 
+@pytest.mark.slow
+@pytest.mark.walkthrough  # 49-63 s, two queued pipeline runs: `make walkthrough` (CI), for make test's budget
 def test_queued_experiments_evaluate_two_pinned_models_in_parallel(template_repo):
     pin_demo(template_repo, "r1")  # demo-tiny: the default model in conf/config.yaml
     pin_demo(template_repo, "r3", "--name", "demo-tiny-r3")
