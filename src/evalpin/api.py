@@ -4,7 +4,7 @@ The chain, a model delivery's way from the Hub to a released, reproducible evalu
 - pin, pin_data, suite_data: a model delivery (or a dataset repo) locked at an immutable commit
   (delivery/, pinning/, suite/);
 - verify, verify_data, golden: what is on disk is still what was pinned (pinning/, signing/);
-- compose, use, keep, evaluate, numerics, report, samples: conf/ -> params.yaml, the suite run on the
+- compose, use, keep, evaluate, why, numerics, report, samples: conf/ -> params.yaml, the suite run on the
   pinned model, its scores and samples (config/, evaluation/, results/);
 - compare, outputs_diff, diff, check_upstream: what changed between two sides, does it matter (results/);
 - release, promote: a verified, reproducible version, tagged and staged (registry/);
@@ -205,6 +205,15 @@ def evaluate(root: Path, verbose: bool = False) -> dict:
 
     quiet.install(verbose)
     return evaluate(root, load_typed_params(root))
+
+
+def why(root: Path, task: str) -> list[str]:
+    """A task's inputs (its key's files and parameters, what it read when it last ran), and whether its
+    stored result is reused."""
+    from evalpin.config.compose import load_typed_params
+    from evalpin.evaluation.task_inputs import explain
+
+    return explain(root, load_typed_params(root), task)
 
 
 def numerics(root: Path) -> dict:

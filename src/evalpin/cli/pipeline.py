@@ -1,4 +1,4 @@
-"""evalpin compose, evaluate, report, samples, restore, reproduce: the DVC pipeline's commands and
+"""evalpin compose, evaluate, why, report, samples, restore, reproduce: the DVC pipeline's commands and
 around them."""
 
 from __future__ import annotations
@@ -81,6 +81,15 @@ def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     metrics = api.evaluate(root, args.verbose)
     for task, row in metrics["tasks"].items():
         print(f"{task}: {row['metric']} {row['score']:.4f}")
+    return ExitCode.OK
+
+
+@COMMANDS.command("why", Arg("task", help="a leaf task of the suite (eval/results/TASK.json)"))
+def cmd_why(root: Path, args: argparse.Namespace) -> int:
+    """the inputs a task's stored result depends on, and whether it is reused or runs (and why)"""
+    from evalpin import api
+
+    print("\n".join(api.why(root, args.task)))
     return ExitCode.OK
 
 

@@ -34,7 +34,7 @@ from evalpin.base.progress import Progress
 from evalpin.config.params import Params
 from evalpin.config.params_check import check_settings
 from evalpin.delivery.verify import check_conf_matches_lock, require_verified, require_verified_dataset
-from evalpin.evaluation import fingerprint, launcher, task_store
+from evalpin.evaluation import fingerprint, launcher, task_reads, task_store
 from evalpin.evaluation import plan as planning
 from evalpin.evaluation.harness import (
     check_base,
@@ -112,8 +112,9 @@ def evaluate_each(plan: Plan, names: list[str], lm, server_check: dict | None, c
             folders = (leaf.spec.folder,) if leaf.spec else ()
             if folders not in managers:
                 managers[folders] = task_manager(plan.root, plan.params.suite, folders)
-            stored = evaluate_one(lm, plan.params, leaf, plan.keys[name], server_check, managers[folders])
-            plan.keep(task_store.write(plan.root, replace(stored, numerics=computed_by)))
+            with task_reads.recording(plan.root) as reads:  # built and evaluated: what it opens keys it
+                stored = evaluate_one(lm, plan.params, leaf, plan.keys[name], server_check, managers[folders])
+            plan.keep(task_store.write(plan.root, replace(stored, numerics=computed_by, reads=reads)))
             progress.finish(name, time.monotonic() - started)
 
 

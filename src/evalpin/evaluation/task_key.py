@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from evalpin.config.params import Params
 
 # Bump when what a stored result holds, or how its records are derived (evaluate.sample_records), changes.
-FORMAT = 2
+FORMAT = 3  # 3: a result records what its task read (task_reads.py)
 MODEL_FIELDS_IGNORED = ("upstream",)  # where a pin was fetched from: the lock digest names the bytes
 
 

@@ -1,7 +1,8 @@
-"""Stored task results (eval/results/TASK.json): one file per task, holding the task's key, lm-eval's result
-slice for it, its sample records and a digest of all of that. A result is reused only when its key
-equals the task's current key and its digest matches its content: a hand-edited or truncated file is
-evaluated again, never reused. Files are written whole (temporary file, then rename), so a kill at any
+"""Stored task results (eval/results/TASK.json): one file per task, holding the task's key, what it read
+while it ran (task_reads.py), lm-eval's result slice for it, its sample records and a digest of all of
+that. A result is reused only when its key equals the task's current key, every file it read still
+hashes the same, and its digest matches its content: a hand-edited or truncated file is evaluated again,
+never reused. Files are written whole (temporary file, then rename), so a kill at any
 moment leaves each file complete or absent.
 
 eval/results is the evaluate stage's persisted output (dvc.yaml: `persist: true`): DVC neither deletes it
@@ -19,6 +20,7 @@ from evalpin.base.leftovers import LEFTOVER, stale
 from evalpin.base.names import check_task_name
 from evalpin.base.outs import RESULTS_DIR
 from evalpin.evaluation.task_key import canonical, changes, digest
+from evalpin.evaluation.task_reads import unchanged
 
 CONFIG_FIELDS = ("output_type", "metric_list", "filter_list", "generation_kwargs")
 
@@ -34,6 +36,7 @@ class Stored:
     records: list[dict]
     server_check: dict | None = None
     numerics: dict | None = None  # numerics.describe(): what computed it (not part of the key)
+    reads: dict[str, str | None] | None = None  # task_reads.recording(): what it read -> sha256 (or None)
 
 
 def path_of(root: Path, task: str) -> Path:
@@ -69,6 +72,7 @@ def content(stored: Stored) -> dict:
         "result": stored.result,
         "records": stored.records,
         "server_check": stored.server_check,
+        "reads": stored.reads or {},
         **({"numerics": stored.numerics} if stored.numerics else {}),
     }
 
@@ -83,9 +87,8 @@ def write(root: Path, stored: Stored) -> Stored:
 
 
 def of_body(body: dict) -> Stored:
-    return Stored(
-        body["task"], body["key"], body["result"], body["records"], body["server_check"], body.get("numerics")
-    )
+    fields = ("task", "key", "result", "records", "server_check", "numerics", "reads")
+    return Stored(**{f: body.get(f) for f in fields})
 
 
 def read(root: Path, task: str) -> tuple[Stored | None, str]:
@@ -96,7 +99,8 @@ def read(root: Path, task: str) -> tuple[Stored | None, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         body = {k: data[k] for k in ("task", "key", "key_sha256", "result", "records", "server_check")}
-        body.update({"numerics": data["numerics"]} if "numerics" in data else {})  # older results: none
+        # older formats hold neither (their key's format then says why they are evaluated again)
+        body.update({k: data[k] for k in ("reads", "numerics") if k in data})
     except (ValueError, KeyError, TypeError):
         return None, f"{path.relative_to(root)} is not a stored result (unreadable); evaluating it again"
     if data.get("content_sha256") != digest(body) or body["key_sha256"] != digest(body["key"]):
@@ -111,6 +115,8 @@ def lookup(root: Path, task: str, key: dict) -> tuple[Stored | None, str]:
         return None, why
     if stored.key != key:
         return None, changes(stored.key, key)
+    if why := unchanged(root, stored.reads or {}):
+        return None, why
     return stored, ""
 
 
