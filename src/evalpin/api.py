@@ -259,8 +259,11 @@ def compare(root: Path, baseline: str, candidate: str = "workspace", markdown: b
     """The gate: the candidate's scores against a baseline revision, under params.yaml's thresholds."""
     from evalpin.config.compose import load_params
     from evalpin.config.params_check import RULES, check_section
+    from evalpin.registry.release_tags import check_release_tag
     from evalpin.results.gate import compare, format_markdown, format_table
 
+    for rev in (baseline, candidate):
+        check_release_tag(root, rev)  # a moved release tag is refused before its scores are read
     gate = load_params(root).get("gate")
     check_section(gate, "gate", RULES["gate"], "params.yaml")  # thresholds, before any is used
     comparison = compare(root, baseline, candidate, gate)
@@ -270,9 +273,12 @@ def compare(root: Path, baseline: str, candidate: str = "workspace", markdown: b
 
 def outputs_diff(root: Path, rev_a: str, rev_b: str = "workspace") -> list[str]:
     """The samples whose response or score changed between two revisions, then the reproduction level."""
+    from evalpin.registry.release_tags import check_release_tag
     from evalpin.results import sample_changes as changes
     from evalpin.results.samples_at import read_samples
 
+    for rev in (rev_a, rev_b):
+        check_release_tag(root, rev)
     a, b = read_samples(root, rev_a), read_samples(root, rev_b)
     one_sided = changes.one_sided(a, b, rev_a, rev_b)
     return [

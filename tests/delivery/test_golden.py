@@ -1,8 +1,12 @@
 import json
+import shutil
 import sys
+import time
 
 import pytest
 
+from evalpin.base.errors import EvalpinError
+from evalpin.delivery import golden
 from evalpin.delivery.golden import check_golden_of_verified, rendering_inputs
 from evalpin.delivery.lock import load_lock
 from support import evalpin_in_process, pin_demo, run
@@ -99,3 +103,18 @@ def test_any_changed_rendering_input_renders_again(pinned_repo, change):
     # it rendered (and passed): the record now holds today's inputs again
     record = json.loads((pinned_repo / ".evalpin/golden/demo-tiny.json").read_text())
     assert record == rendering_inputs(pinned_repo, "demo-tiny", digest)
+
+
+def test_a_chat_template_that_never_ends_is_stopped_and_named(pinned_repo_origin, tmp_path, monkeypatch):
+    """A template looping 10^10 times hung pin, verify and evaluation: rendering now has a deadline."""
+    delivery = tmp_path / "demo-tiny"
+    shutil.copytree(pinned_repo_origin / "models/demo-tiny", delivery)
+    loop = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+    (delivery / "chat_template.jinja").write_text(loop + "{{ messages[0].content }}")
+    monkeypatch.setattr(golden, "RENDER_LIMIT_S", 0.5)
+    started = time.monotonic()
+    with pytest.raises(
+        EvalpinError, match=r"chat template, rendering the golden conversation .* took over 0.5 s"
+    ):
+        golden.render_all(delivery)
+    assert time.monotonic() - started < 30

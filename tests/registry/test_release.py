@@ -5,7 +5,7 @@ import time
 import pytest
 
 from evalpin.registry.release import next_version, release_facts, tag_message
-from support import dvc, evalpin, git
+from support import dvc, evalpin, evalpin_in_process, git
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +110,30 @@ def test_release_refuses_a_model_conf_naming_another_revision_than_its_lock(rele
         proc.stderr
     )
     assert "demo-tiny@" not in git(releasable, "tag").stdout
+
+
+def test_a_moved_release_tag_is_refused_and_a_version_on_the_remote_is_never_taken_again(
+    releasable, tmp_path
+):
+    """A tag moved to another commit was trusted by compare and promote; a release took a version that a
+    colleague had already pushed to the team's git remote."""
+    evalpin_in_process(releasable, "release", "demo-tiny", "-m", "baseline")
+    tag = "demo-tiny@v1.0.0"
+    message = git(releasable, "tag", "--list", "--format=%(contents)", tag).stdout
+    git(releasable, "commit", "-q", "--allow-empty", "-m", "unrelated")
+    (tmp_path / "message").write_text(message)
+    git(releasable, "tag", "-f", "-a", tag, "-F", str(tmp_path / "message"), "HEAD")  # moved, same text
+    for command in (["compare", "--baseline", tag], ["promote", "demo-tiny", "v1.0.0", "--stage", "prod"]):
+        proc = evalpin_in_process(releasable, *command, check=False)
+        assert proc.returncode == 2 and f"tag {tag}: points at" in proc.stderr, proc.stderr
+        assert "the tag was moved" in proc.stderr
+
+    git(releasable, "init", "-q", "--bare", str(tmp_path / "origin.git"))
+    git(releasable, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    git(releasable, "tag", "demo-tiny@v1.0.1")  # a colleague's release, pushed, not fetched here
+    git(releasable, "push", "-q", "origin", "demo-tiny@v1.0.1")
+    git(releasable, "tag", "-d", "demo-tiny@v1.0.1")
+    proc = evalpin_in_process(releasable, "release", "demo-tiny", "-m", "again", check=False)
+    assert proc.returncode == 2, proc.stdout
+    assert "demo-tiny@v1.0.1 already exists on git remote 'origin'" in proc.stderr
+    assert "demo-tiny@v1.0.1" not in git(releasable, "tag").stdout

@@ -16,7 +16,7 @@ from evalpin.results.gate import (
     judge_all,
     rule_of,
 )
-from support import evalpin, git
+from support import evalpin, evalpin_in_process, git
 
 GATE = {"k_stderr": 2.0, "abs_floor": 0.02}
 METRICS = {
@@ -271,3 +271,28 @@ def test_a_score_edited_after_the_run_disagrees_with_its_samples_and_is_not_comp
     (verdict,) = judge_all((base, cand), ({"mc": samples[0]}, {"mc": samples[1]}), Gate.from_dict(GATE))
     assert verdict.verdict == "not comparable"
     assert "eval/metrics.json says 0.9, its 100 samples give 0.5" in verdict.reason, verdict.reason
+
+
+def test_a_changed_prompt_or_scoring_of_a_chat_task_is_not_comparable(reproduced_repo):
+    """Through a chat template the prompt hash belongs to the delivery (the template renders it), so a
+    changed doc_to_text, and any change of scoring, left the task's identity equal: a regression or a pass
+    was reported for a task that measures something else."""
+    task = reproduced_repo / "eval/tasks/demo_chat_home.yaml"
+    text = task.read_text().replace('doc_to_text: "{{question}}"', 'doc_to_text: "{{question}} One word."')
+    task.write_text(text.replace("ignore_case: true", "ignore_case: false"))
+    evaluated = evalpin_in_process(reproduced_repo, "evaluate")
+    assert (
+        "demo_chat_home: runs (task definition: eval/tasks/demo_chat_home.yaml changed)" in evaluated.stdout
+    )
+    proc = evalpin_in_process(reproduced_repo, "compare", "--baseline", "HEAD", check=False)
+    assert proc.returncode == ExitCode.NOT_COMPARABLE, proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("demo_chat_home"))
+    assert "not comparable" in row and "task definition (prompt, scoring, code) differ" in proc.stdout
+
+
+def test_a_side_recorded_before_task_definitions_stays_comparable(repo):
+    """A baseline tagged by an older evalpin has no definition digest: compared by the other fields."""
+    metrics, fingerprint = candidate(repo)
+    fingerprint["suite"]["tasks"]["mc"]["definition_sha256"] = "d" * 64
+    write(repo, metrics, fingerprint)
+    assert compare(repo, "base", "workspace", GATE).exit_code == ExitCode.OK

@@ -96,13 +96,19 @@ def test_a_wider_tolerance_makes_more_steps_near_ties():
     assert "first difference at step 1" in strict.findings[0].what
 
 
-def test_no_tokens_at_all_is_a_finding_and_fewer_are_compared_as_far_as_they_go():
+def test_no_tokens_or_fewer_than_asked_are_a_finding_unless_the_server_stopped_where_the_reference_ends():
     report = _report()
     compare_steps("user", PROBE, [], [], report)
-    assert [f.what for f in report.findings] == ["probe user: greedy tokens"]
-    stopped = _report()  # a llama.cpp server that stopped early
-    compare_steps("user", {k: v for k, v in PROBE.items() if k != "margins"}, [5, 6], [-0.1, -0.2], stopped)
+    assert [f.what for f in report.findings] == ["probe user: greedy tokens (0 returned of the 4 asked for)"]
+    short = _report()  # vLLM is asked to ignore end-of-sequence: two of four tokens is a mismatch (it passed)
+    compare_steps("user", PROBE, [5, 6], [-0.1, -0.2], short)
+    assert [f.what for f in short.findings] == ["probe user: greedy tokens (2 returned of the 4 asked for)"]
+    stopped = _report(kind="llama-cpp")  # stopped at an end-of-sequence token where the reference has one
+    compare_steps("user", PROBE, [5, 6], [-0.1, -0.2], stopped, ended=True)
     assert stopped.findings == []
+    tied = _report()  # nothing after a near tie is compared: fewer tokens past it are no finding
+    compare_steps("user", {**PROBE, "margins": [2.0, 0.0, 2.0, 2.0]}, [5, 6], [-0.1, -0.2], tied)
+    assert tied.findings == []
 
 
 def test_a_token_list_difference_shows_a_window_around_the_first_difference():

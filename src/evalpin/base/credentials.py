@@ -1,8 +1,10 @@
 """Credentials must stay out of git and out of every line evalpin prints.
 
-Found in two forms: a secret option of a DVC remote (`secret_access_key`, `password`, ...) and a
-user:password inside a URL (`http://user:pass@host`, `s3://KEY:SECRET@bucket/p`). `mask` replaces
-both, and the AWS secrets of the environment, with *** in any text shown to the user.
+Found in these forms: a secret option of a DVC remote (`secret_access_key`, `password`, ...), a
+user:password inside a URL (`http://user:pass@host`, `s3://KEY:SECRET@bucket/p`), a bearer token, a
+secret-named field with its value (`api_key=...`, `"token": "..."`, a server echoing its request), and
+the secret variables of the environment (the AWS keys, the endpoint's EVALPIN_SERVER_TOKEN, the Hub's
+and OpenAI's tokens). `mask` replaces each with *** in any text shown to the user.
 """
 
 from __future__ import annotations
@@ -23,8 +25,22 @@ SECRET_OPTIONS = frozenset(
         "gdrive_client_secret",
     }
 )
-SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
+SECRET_ENV = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "EVALPIN_SERVER_TOKEN",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "OPENAI_API_KEY",
+)
 URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)(?P<secret>[^/@\s]+)@")
+BEARER = re.compile(r"(?P<head>\bBearer\s+)(?P<secret>[^\s\"',;)]+)", re.IGNORECASE)
+SECRET_FIELD = re.compile(
+    r"(?P<head>\b(?:api[_-]?key|access[_-]?token|auth[_-]?token|token|secret|password|passwd)[\"']?\s*[:=]\s*"
+    r"[\"']?)(?P<secret>[^\s\"',;})\]]{6,})",
+    re.IGNORECASE,
+)
 SECTION = re.compile(r'^\s*(\w+)\s+"([^"]*)"\s*$')  # DVC's [remote "team"]
 
 
@@ -34,8 +50,11 @@ def in_url(value: str) -> bool:
 
 
 def mask(text: str) -> str:
-    """`text` with each URL password and each AWS secret of the environment replaced by ***."""
+    """`text` with each URL password, bearer token, secret-named field's value and each secret of the
+    environment replaced by ***."""
     masked = URL_PASSWORD.sub(lambda m: f"{m['head']}***@", text)
+    for pattern in (BEARER, SECRET_FIELD):
+        masked = pattern.sub(lambda m: f"{m['head']}***", masked)
     for var in SECRET_ENV:
         value = os.environ.get(var)
         if value and len(value) >= 8:  # a short value would mask ordinary words

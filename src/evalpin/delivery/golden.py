@@ -25,6 +25,7 @@ from evalpin.base import numerics, project
 from evalpin.base.atomic import write_atomic
 from evalpin.base.errors import EvalpinError
 from evalpin.base.runtime import package_version
+from evalpin.base.time_limit import time_limit
 from evalpin.delivery.gguf_file import evaluated_file
 from evalpin.delivery.inventory import list_delivery
 from evalpin.delivery.probes import record_probes, reference_inference
@@ -44,6 +45,7 @@ CONVERSATIONS = {
 }
 PLAIN_PROMPT = "Question: What color is the zorb?\nAnswer:"
 RENDERING_LIBRARIES = ("transformers", "tokenizers", "jinja2")
+RENDER_LIMIT_S = 10.0  # one conversation renders in milliseconds; a template that loops never ends
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,13 @@ def render_all(model_dir: Path) -> tuple[dict[str, list[int]], object]:
         if messages is None:
             rendered[name] = list(tokenizer(PLAIN_PROMPT)["input_ids"])
         elif tokenizer.chat_template is not None:
-            ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+            with time_limit(
+                RENDER_LIMIT_S,
+                f"{model_dir}: the delivery's chat template, rendering the golden conversation {name!r},",
+                "Nothing was evaluated. Fix the template (tokenizer_config.json's chat_template or "
+                "chat_template.jinja) upstream and re-pin, or pin a revision whose template works.",
+            ):
+                ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
             rendered[name] = list(ids["input_ids"] if hasattr(ids, "keys") else ids)  # BatchEncoding in 5.x
     return rendered, tokenizer
 

@@ -74,10 +74,18 @@ def task_fingerprints(
         for task, rows in records.items()
     }
     for name in plan.leaves:
+        tasks[name]["definition_sha256"] = definition_digest(found[name])
         if (data := plan.data_of(name)) is not None:
             tasks[name]["data"] = delivery_identity(data)
             tasks[name]["data"]["files_sha256"] = task_key.files_digest(found[name].key)
     return tasks
+
+
+def definition_digest(stored: Stored) -> str:
+    """What the task is, apart from the model and its data: its YAML and the fields lm-eval builds it from
+    (prompt, targets, metrics, filters, generation settings), its `!function` modules and every other file
+    it read while it ran (helpers). Two runs whose tasks differ here measure different things."""
+    return task_key.digest({"definition": stored.key["definition"], "reads": stored.reads or {}})
 
 
 def delivery_fingerprint(plan: Plan) -> dict:
@@ -157,6 +165,9 @@ def group_fingerprints(results: dict, tasks: dict[str, dict], groups: dict[str, 
         }
         if datasets:
             found[group]["datasets"] = datasets
+        if all("definition_sha256" in r for r in rows):
+            joined = "".join(r["definition_sha256"] for r in rows)
+            found[group]["definition_sha256"] = hashlib.sha256(joined.encode()).hexdigest()
     return found
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from evalpin.base import numerics
 from evalpin.base.errors import EvalpinError
+from evalpin.base.time_limit import time_limit
 from evalpin.config.params import Backend, Inference, Model, Suite
 from evalpin.delivery.adapter import base_name
 from evalpin.delivery.gguf_file import evaluated_file
+from evalpin.delivery.golden import RENDER_LIMIT_S
 from evalpin.delivery.lock import Lock
 from evalpin.evaluation import readable
 from evalpin.evaluation.backends import GGUF_SERVER_OUTPUT_TYPES, base_of, lm_eval_model
@@ -101,7 +103,26 @@ def load_model(root: Path, model: Model, inference: Inference, backend: Backend)
     lm = get_model(name).create_from_arg_obj(model_args, settings)
     if name == "hf":  # in-process weights: portable numerics routes their linear layers (numerics.py)
         numerics.portable_model(lm.model, inference.raw)
+    bound_rendering(lm, model.name)
     return lm
+
+
+def bound_rendering(lm, name: str) -> None:
+    """lm-eval renders each request's conversation through the delivery's chat template: each render
+    gets the golden check's deadline, so a template that loops on some input stops the run with its name."""
+    render = getattr(lm, "apply_chat_template", None)
+    if render is None:
+        return
+
+    def bounded(*args, **kwargs):
+        with time_limit(
+            RENDER_LIMIT_S,
+            f"models/{name}: the delivery's chat template, rendering a request,",
+            "Fix the template upstream and re-pin, or run the suite without the chat template.",
+        ):
+            return render(*args, **kwargs)
+
+    lm.apply_chat_template = bounded
 
 
 def task_manager(root: Path, suite: Suite, folders: tuple[str, ...]):

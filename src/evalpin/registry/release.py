@@ -26,6 +26,7 @@ from evalpin.delivery.diff import diff_locks, load_lock_at
 from evalpin.delivery.lock import load_lock
 from evalpin.delivery.verify import require_verified
 from evalpin.evaluation.output_set import check_set
+from evalpin.registry.release_tags import check_release_tag, taken_on_remotes
 from evalpin.registry.remote import MOVE_SECRETS
 from evalpin.results.gate import WORKSPACE, read_at, read_bytes_at
 
@@ -147,6 +148,7 @@ def next_version(previous: str | None, bump: str) -> str:
 def suggested_bump(root: Path, name: str, previous: str | None) -> str:
     if previous is None:
         return "major"
+    check_release_tag(root, f"{name}@{previous}")
     diff = diff_locks(
         load_lock_at(root, f"{name}@{previous}", name), load_lock(project.lock_path(root, name))
     )
@@ -210,14 +212,19 @@ def release_locked(root: Path, name: str, bump: str, message: str, sign_key: Pat
     key = None
     if sign_key is not None or sign:
         key = signing.resolve_sign_key(root, sign_key)  # before anything is pushed or committed
-    push_to_remote(root, name)
     previous = latest_version(root, name)
     chosen = suggested_bump(root, name, previous) if bump == "auto" else bump
     version = next_version(previous, chosen)
+    tag = f"{name}@{version}"
+    if remotes := taken_on_remotes(root, tag):
+        raise EvalpinError(
+            f"release refused: {tag} already exists on git remote {remotes[0]!r}, a release this clone has "
+            f"not fetched. `git fetch --tags {remotes[0]}`, then release again: it takes the next version."
+        )
+    push_to_remote(root, name)
     from gto.api import register
     from gto.exceptions import GTOException
 
-    tag = f"{name}@{version}"
     text = (
         sign_release(root, name, tag, key, message)
         if key is not None
@@ -254,6 +261,7 @@ def promote(root: Path, name: str, version: str, stage: str) -> str:
 
     if not project.git(root, "tag", "--list", f"{name}@{version}"):
         raise EvalpinError(f"{name}@{version}: no such release tag (see `gto show {name}`).")
+    check_release_tag(root, f"{name}@{version}")
 
     policy = signing.load_policy(root)
     if stage in policy.signed_stages:  # conf/signing/: only a release signed by a release key

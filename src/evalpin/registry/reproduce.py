@@ -18,6 +18,7 @@ from evalpin import signing
 from evalpin.base import project
 from evalpin.base.errors import EvalpinError
 from evalpin.config.compose import load_params
+from evalpin.registry.release_tags import check_release_tag
 from evalpin.registry.tool_env import tool_for
 from evalpin.results.levels import Level
 from evalpin.results.sample_changes import outputs_at, outputs_in, reproduction_level
@@ -72,6 +73,7 @@ def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] =
     files it covers in the clone, then the restored delivery against models/NAME.sig. The rerun is
     judged against the revision's record with results/levels.py (its samples from the DVC cache or remote)."""
 
+    check_release_tag(root, rev)
     commit = run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], root).stdout.strip()
     recorded = outputs_at(root, commit)
     scratch_base = root / project.STATE_DIR / "reproduce"

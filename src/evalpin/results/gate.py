@@ -6,7 +6,8 @@ drop exceeds `abs_floor` (conf/gate/). The unpaired rule, for a baseline without
 remote out of reach): the drop exceeds max(k * stderr, abs_floor), stderr combining both sides' standard
 errors. Each verdict says which rule decided. The floor keeps a task at 100% (stderr 0) from failing on
 noise-free rounding. When the two sides do not measure the same thing (task hashes, task versions, few-shot
-settings, chat template use, harness version) the verdict is "not comparable", never a false regression.
+settings, chat template use, harness version, the task's definition: prompt, scoring, its code) the
+verdict is "not comparable", never a false regression.
 A chat template that changed with the delivery is not such a case: it is what the gate exists to catch.
 Nor is another numerics class (another CPU, another kernel mode): it is recorded and shown, never a reason
 to call a task not comparable (levels.py judges how close two runs of one delivery came).
@@ -119,6 +120,8 @@ def comparable(task: str, baseline: Side, candidate: Side) -> str:
     if data_identity(old_data) != data_identity(new_data):
         return f"dataset {describe_data(old_data)} vs {describe_data(new_data)}"
     differing = [f for f in IDENTITY_FIELDS if a.get(f) != b.get(f)]
+    if None not in (old := a.get("definition_sha256"), new := b.get("definition_sha256")) and old != new:
+        differing.append("task definition (prompt, scoring, code)")  # an older side records none
     return f"{', '.join(differing)} differ" if differing else ""
 
 

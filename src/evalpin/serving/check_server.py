@@ -239,8 +239,9 @@ def check_llama_cpp(server: LlamaCpp, refs: References, report: Report) -> None:
             report.findings.append(token_finding("tokenizer/template", f"{key} (round trip)", ids, again))
     for key, probe in sorted(probes.items()):
         step = server.greedy(texts[key], len(probe["tokens"]))
-        expected = [server.detokenize([t]) for t in probe["tokens"][: len(step.tokens)]]
-        compare_steps(key, {**probe, "tokens": expected}, step.tokens, step.logprobs, report)
+        expected = [server.detokenize([t]) for t in probe["tokens"]]  # a special token reads as ""
+        ended = step.stopped and expected[len(step.tokens) : len(step.tokens) + 1] == [""]
+        compare_steps(key, {**probe, "tokens": expected}, step.tokens, step.logprobs, report, ended)
     weights_differ = any(f.part == "weights" for f in report.findings)
     for key, messages in sorted(golden["conversations"].items()):
         if messages is not None and key in golden["token_ids"]:
@@ -269,10 +270,14 @@ def check_chat_rendering(
         report.findings.append(Finding("tokenizer/template", what, expected, actual))
 
 
-def compare_steps(key: str, probe: dict, tokens: list, logprobs: list[float], report: Report) -> None:
+def compare_steps(
+    key: str, probe: dict, tokens: list, logprobs: list[float], report: Report, ended: bool = False
+) -> None:
     """Greedy tokens equal and log-probabilities within the tolerance, up to the first step where the
     reference's runner-up was within the tolerance: a near tie another kernel may break the other way
-    (the continuations part there, and nothing after it is comparable)."""
+    (the continuations part there, and nothing after it is comparable). Fewer tokens than that are a
+    finding unless `ended`: the server stopped at an end-of-sequence token where the reference has one
+    (llama.cpp stops there; vLLM is asked to ignore it)."""
     expected = probe["tokens"]
     margins = probe.get("margins") or [float("inf")] * len(expected)
     tie = next((i for i, m in enumerate(margins) if m <= report.tolerance), len(expected) - 1)
@@ -284,8 +289,9 @@ def compare_steps(key: str, probe: dict, tokens: list, logprobs: list[float], re
             what = f"probe {key}: greedy tokens (first difference at step {i})"
             report.findings.append(Finding("weights", what, expected, tokens))
             return
-    if not tokens:
-        report.findings.append(Finding("weights", f"probe {key}: greedy tokens", expected, tokens))
+    if not tokens or (len(tokens) < tie + 1 and not ended):
+        what = f"probe {key}: greedy tokens ({len(tokens)} returned of the {len(expected)} asked for)"
+        report.findings.append(Finding("weights", what, expected, tokens))
         return
     drift = max((abs(logprobs[i] - probe["logprobs"][i]) for i in range(compared)), default=0.0)
     if any(not math.isfinite(x) for x in logprobs[:compared]) or drift > report.tolerance:
