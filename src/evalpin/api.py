@@ -11,10 +11,9 @@ The chain, a model delivery's way from the Hub to a released, reproducible evalu
 then the rest: reproduce, restore, remote_init_local, remote_s3, remote_remember, remote_check
 (registry/), serve_args, check_server (serving/), clean_start (template/).
 
-evalpin.cli parses the arguments, calls these and prints what they return. They print nothing of their
-own (evaluate and reproduce stream a long run's progress). Each imports its package when it runs:
-importing them all would cost every command, `evalpin verify` in each `dvc repro` included, the
-start-up of all of them; `evalpin --help` imports none.
+evalpin.cli parses the arguments, calls these and prints what they return (evaluate and reproduce
+stream a long run's progress). Each imports its package when it runs: importing them all would cost
+every command (`evalpin verify` in each `dvc repro`) the start-up of all; `evalpin --help` imports none.
 """
 
 from __future__ import annotations
@@ -208,12 +207,10 @@ def evaluate(root: Path, verbose: bool = False) -> dict:
 
 
 def why(root: Path, task: str) -> list[str]:
-    """A task's inputs (its key's files and parameters, what it read when it last ran), and whether its
-    stored result is reused."""
-    from evalpin.config.compose import load_typed_params
+    """A task's inputs (its key's files and parameters, what it read last), and whether it is reused."""
     from evalpin.evaluation.task_inputs import explain
 
-    return explain(root, load_typed_params(root), task)
+    return explain(root, task)
 
 
 def numerics(root: Path) -> dict:
@@ -259,11 +256,8 @@ def compare(root: Path, baseline: str, candidate: str = "workspace", markdown: b
     """The gate: the candidate's scores against a baseline revision, under params.yaml's thresholds."""
     from evalpin.config.compose import load_params
     from evalpin.config.params_check import RULES, check_section
-    from evalpin.registry.release_tags import check_release_tag
     from evalpin.results.gate import compare, format_markdown, format_table
 
-    for rev in (baseline, candidate):
-        check_release_tag(root, rev)  # a moved release tag is refused before its scores are read
     gate = load_params(root).get("gate")
     check_section(gate, "gate", RULES["gate"], "params.yaml")  # thresholds, before any is used
     comparison = compare(root, baseline, candidate, gate)
@@ -273,12 +267,9 @@ def compare(root: Path, baseline: str, candidate: str = "workspace", markdown: b
 
 def outputs_diff(root: Path, rev_a: str, rev_b: str = "workspace") -> list[str]:
     """The samples whose response or score changed between two revisions, then the reproduction level."""
-    from evalpin.registry.release_tags import check_release_tag
     from evalpin.results import sample_changes as changes
     from evalpin.results.samples_at import read_samples
 
-    for rev in (rev_a, rev_b):
-        check_release_tag(root, rev)
     a, b = read_samples(root, rev_a), read_samples(root, rev_b)
     one_sided = changes.one_sided(a, b, rev_a, rev_b)
     return [

@@ -1,14 +1,19 @@
 """Files and directories appear whole or not at all (base/atomic.py), and a kill leaves only temporaries
 that name their dead writer: what evalpin.base.leftovers removes (tests/base/test_leftovers.py)."""
 
+import errno
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from evalpin.api import EXPECTED_ERRORS
 from evalpin.base.atomic import KILL_ENV, TEMP_MARK, kill_point, replace_dir, temp_prefix, write_atomic
+from evalpin.base.errors import ExitCode
+from evalpin.cli import explain
 from support import killed_at
 
 
@@ -90,3 +95,28 @@ def test_a_replace_killed_between_its_renames_leaves_no_destination_and_the_old_
     assert not destination.exists()  # a rerun rebuilds it
     aside = tmp_path / f"{new.name}.replaced"
     assert (aside / "file.txt").read_text() == "old" and (new / "file.txt").read_text() == "new"
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real 64 KiB file system (tmpfs: root, as CI runs): a write past it fails with ENOSPC."""
+    where = tmp_path / "tiny"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], check=False)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    yield where
+    subprocess.run(["umount", str(where)], check=True)
+
+
+def test_a_full_disk_names_the_file_keeps_the_old_one_and_leaves_no_temporary(full_disk):
+    """write() knows only a descriptor: the error line said ": No space left on device", naming no file."""
+    target = full_disk / "metrics.json"
+    write_atomic(target, "old\n")
+    with pytest.raises(OSError) as raised:
+        write_atomic(target, "x" * 2**20)
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
+    assert target.read_text() == "old\n" and os.listdir(full_disk) == ["metrics.json"]
+    line, code = explain(raised.value, EXPECTED_ERRORS)
+    assert line.startswith(f"{target}: No space left on device. Free space on its file system")
+    assert code == ExitCode.USAGE

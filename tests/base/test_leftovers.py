@@ -14,6 +14,12 @@ def dead_pid() -> int:
     return proc.pid
 
 
+def outermost(rel: str) -> str:
+    """The temporary itself: the directory named for its writer, or the file."""
+    parts = rel.split("/")
+    return "/".join(parts[: next(i for i, p in enumerate(parts) if ".evalpin-" in p) + 1])
+
+
 def test_a_dead_writers_temporaries_are_removed_and_everything_else_kept(pinned_repo):
     dead = dead_pid()
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -23,6 +29,10 @@ def test_a_dead_writers_temporaries_are_removed_and_everything_else_kept(pinned_
             f"eval/.samples.evalpin-{dead}-a1b2c3d4/demo_color_mc.jsonl",  # write_samples' fresh directory
             f"eval/.samples.evalpin-{dead}-e5f6g7h8.replaced/demo_color_mc.jsonl",  # ... and the old one
             f".evalpin/staging/demo-tiny.evalpin-{dead}-q8w7e6r5/model.safetensors",  # a staged copy
+            f".evalpin/golden/.demo-tiny.json.evalpin-{dead}-z0x9c8v7.tmp",  # state folders: git-ignored
+            f".evalpin/state/data/.arc.json.evalpin-{dead}-m1n2b3v4.tmp",
+            f".evalpin/checks/.composition.json.evalpin-{dead}-p0o9i8u7.tmp",
+            f".evalpin/reproduce/clone.evalpin-{dead}-l5k4j3h2/repo/dvc.yaml",  # a killed reproduction's
         ]
         kept = [
             f"models/.demo-tiny.lock.json.evalpin-{live.pid}-k2j4_x9a.tmp",  # still being written
@@ -33,9 +43,7 @@ def test_a_dead_writers_temporaries_are_removed_and_everything_else_kept(pinned_
             (pinned_repo / rel).parent.mkdir(parents=True, exist_ok=True)
             (pinned_repo / rel).write_text("x")
         removed = clean(pinned_repo)
-        assert sorted(removed) == sorted(
-            rel if rel.startswith("models/") else rel.rsplit("/", 1)[0] for rel in gone
-        )
+        assert sorted(removed) == sorted(outermost(rel) for rel in gone)
         assert [rel for rel in gone + kept if (pinned_repo / rel).exists()] == kept
     finally:
         live.kill()

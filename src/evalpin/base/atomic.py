@@ -12,6 +12,8 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 KILL_ENV = "EVALPIN_KILL_AT"
@@ -29,12 +31,24 @@ def temp_prefix(name: str) -> str:
     return f"{name}{TEMP_MARK}{os.getpid()}-"
 
 
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """An OSError inside the block that names no file (a full disk: write() knows only a descriptor) is
+    raised again naming `path`: the error line then says which file could not be written."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(f".{path.name}"), suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with naming(path), os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.chmod(tmp, 0o644)
         kill_point("write_atomic.written")

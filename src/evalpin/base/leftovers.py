@@ -2,7 +2,8 @@
 (the process id in their name, evalpin.base.atomic.temp_prefix) is gone. A running writer's are kept.
 
 Looked for where evalpin writes them: untracked files git sees (write_atomic's `.NAME.evalpin-PID-*.tmp`
-beside any file, eval/'s `.samples.evalpin-PID-*` directories) and the git-ignored staging area.
+beside any file, eval/'s `.samples.evalpin-PID-*` directories) and each git-ignored state folder
+(STATE_FOLDERS: the staging area, reproduce's scratch clones, the golden, check and hash records).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from evalpin.base.project import STATE_DIR
 
+STATE_FOLDERS = ("staging", "reproduce", "golden", "checks", "state", "state/data", "locks")
 LEFTOVER = re.compile(r"\.evalpin-(\d+)-[A-Za-z0-9_]+(\.tmp|\.replaced)?$")
 
 
@@ -48,25 +50,26 @@ def untracked(root: Path) -> list[str]:
     return [p for p in proc.stdout.split("\0") if p] if proc.returncode == 0 else []
 
 
-def candidates(root: Path) -> set[Path]:
-    """Each stale temporary's outermost path: the directory itself, not the files inside it."""
+def candidates(root: Path, state_only: bool = False) -> set[Path]:
+    """Each stale temporary's outermost path: the directory itself, not the files inside it.
+    `state_only`: only the state folders (a few directory listings, no git: the verify stage's pace)."""
     found = set()
-    for rel in untracked(root):
+    for rel in [] if state_only else untracked(root):
         parts = Path(rel).parts
         for depth, part in enumerate(parts):
             if stale(part):
                 found.add(root.joinpath(*parts[: depth + 1]))
                 break
-    staging = root / STATE_DIR / "staging"
-    if staging.is_dir():
-        found.update(entry for entry in staging.iterdir() if stale(entry.name))
+    for folder in (root / STATE_DIR / name for name in STATE_FOLDERS):
+        if folder.is_dir():
+            found.update(entry for entry in folder.iterdir() if stale(entry.name))
     return found
 
 
-def clean(root: Path) -> list[str]:
+def clean(root: Path, state_only: bool = False) -> list[str]:
     """Remove every stale temporary; the paths removed, relative to `root` (to say what was cleaned)."""
     removed = []
-    for path in sorted(candidates(root)):
+    for path in sorted(candidates(root, state_only)):
         if path.is_dir() and not path.is_symlink():
             _make_writable(path)
             shutil.rmtree(path, ignore_errors=True)
@@ -82,11 +85,11 @@ def _make_writable(tree: Path) -> None:
         os.chmod(folder, 0o755)
 
 
-def clean_and_say(root: Path) -> None:
+def clean_and_say(root: Path, state_only: bool = False) -> None:
     """`clean`, saying on stderr what it removed (nothing when there was nothing)."""
     import sys
 
-    removed = clean(root)
+    removed = clean(root, state_only)
     if removed:
         shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
         print(f"evalpin: removed what an interrupted run left: {shown}", file=sys.stderr)

@@ -5,6 +5,7 @@ handler parses, calls evalpin.api (the only library module the CLI imports, and 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from evalpin import __version__
@@ -75,10 +76,14 @@ def explain(exc: BaseException, expected: tuple[type[BaseException], ...]) -> tu
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted; nothing was half-written (outputs are replaced whole).", ExitCode.INTERRUPTED
     if isinstance(exc, OSError):  # disk full, permissions, a vanished file: say which file
-        return (
-            f"{exc.filename or ''}: {exc.strerror or exc}. Fix the file system, then rerun.",
-            ExitCode.USAGE,
-        )
+        where = exc.filename or "(no file named)"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return (
+                f"{where}: {exc.strerror}. Free space on its file system (`df -h`), then rerun: the file was "
+                "not replaced (a previous version, if any, is intact).",
+                ExitCode.USAGE,
+            )
+        return f"{where}: {exc.strerror or exc}. Fix the file system, then rerun.", ExitCode.USAGE
     return f"a JSON or YAML file is not valid: {exc}. Fix or restore it (git checkout).", ExitCode.USAGE
 
 

@@ -99,6 +99,7 @@ MODEL = Arg("name", type=MODEL_TYPE, help="model name (conf/model/NAME.yaml)")
 MODEL_NAME = Arg("name", nargs="?", type=MODEL_TYPE, help="model name (default: the model in params.yaml)")
 DATASETS = Arg("names", nargs="*", type=DATASET_TYPE, help="dataset names (default: every pinned dataset)")
 OVERRIDES = Arg("overrides", nargs="*", help="Hydra overrides, e.g. inference.batch_size=4")
+TASK = Arg("task", help="a task of the suite (eval/samples/TASK.jsonl, eval/results/TASK.json)")
 JSON = Arg("--json", action="store_true", help="print JSON (a machine's form) instead of text")
 FULL = Arg("--full", action="store_true", help="re-hash every file, ignoring the stat record")
 RELEASE_KEYS = Arg(

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from evalpin.base.errors import ExitCode
-from evalpin.cli.options import JSON, MODEL, MODEL_NAME, OVERRIDES, RELEASE_KEYS, Arg, Commands
+from evalpin.cli.options import JSON, MODEL, MODEL_NAME, OVERRIDES, RELEASE_KEYS, TASK, Arg, Commands
 
 COMMANDS = Commands()
 
@@ -84,7 +84,7 @@ def cmd_evaluate(root: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command("why", Arg("task", help="a leaf task of the suite (eval/results/TASK.json)"))
+@COMMANDS.command("why", TASK)
 def cmd_why(root: Path, args: argparse.Namespace) -> int:
     """the inputs a task's stored result depends on, and whether it is reused or runs (and why)"""
     from evalpin import api
@@ -128,7 +128,7 @@ def cmd_report(root: Path, args: argparse.Namespace) -> int:
 
 @COMMANDS.command(
     "samples",
-    Arg("task", help="a task of the suite (eval/samples/TASK.jsonl)"),
+    TASK,
     Arg("--rev", default="workspace", help="git revision (tag, branch, commit) or 'workspace' (default)"),
     Arg("--failed", action="store_true", help="only the samples the model missed (score below 1)"),
     Arg("--limit", type=int, metavar="N", help="show the first N"),

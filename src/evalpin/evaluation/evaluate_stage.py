@@ -114,6 +114,7 @@ def evaluate_each(plan: Plan, names: list[str], lm, server_check: dict | None, c
                 managers[folders] = task_manager(plan.root, plan.params.suite, folders)
             with task_reads.recording(plan.root) as reads:  # built and evaluated: what it opens keys it
                 stored = evaluate_one(lm, plan.params, leaf, plan.keys[name], server_check, managers[folders])
+            reads = task_reads.beyond_key(plan.keys[name], reads)
             plan.keep(task_store.write(plan.root, replace(stored, numerics=computed_by, reads=reads)))
             progress.finish(name, time.monotonic() - started)
 

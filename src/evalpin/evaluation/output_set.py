@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from evalpin.base.atomic import kill_point, replace_dir, temp_prefix, write_atomic
+from evalpin.base.atomic import kill_point, naming, replace_dir, temp_prefix, write_atomic
 from evalpin.base.errors import EvalpinError
 from evalpin.base.exclusive import exclusive
 from evalpin.base.leftovers import clean_and_say
@@ -80,7 +80,8 @@ def write_samples(directory: Path, texts: dict[str, str]) -> None:
     directory.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=directory.parent, prefix=temp_prefix(f".{directory.name}")))
     for task, text in texts.items():
-        (fresh / f"{task}.jsonl").write_text(text)
+        with naming(directory / f"{task}.jsonl"):
+            (fresh / f"{task}.jsonl").write_text(text)
     os.chmod(fresh, 0o755)
     replace_dir(fresh, directory)
 

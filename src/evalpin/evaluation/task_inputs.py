@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalpin.base.errors import EvalpinError
-from evalpin.config.params import Params
+from evalpin.config.compose import load_typed_params
 from evalpin.evaluation import plan as planning
 from evalpin.evaluation import task_store
 from evalpin.evaluation.task_key import digest
@@ -16,8 +16,9 @@ from evalpin.evaluation.task_reads import digest_of
 PARAMETERS = ("model", "inference", "backend", "limit", "chat_template", "runtime", "format")
 
 
-def explain(root: Path, params: Params, task: str) -> list[str]:
-    """The lines `evalpin why TASK` prints."""
+def explain(root: Path, task: str) -> list[str]:
+    """The lines `evalpin why TASK` prints, for the suite params.yaml composes."""
+    params = load_typed_params(root)
     leaves = planning.leaves(root, params)
     if task not in leaves:
         raise EvalpinError(

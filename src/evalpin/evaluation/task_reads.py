@@ -35,6 +35,7 @@ from evalpin.base.project import DATA_DIR, STATE_DIR
 
 SYSTEM = ("/proc", "/sys", "/dev", "/etc", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/run", "/var/lib")
 NOT_INPUTS = (".git", ".dvc", ".venv", ".cache", STATE_DIR, "models", RESULTS_DIR, "eval/samples")
+LINECACHE = f"{os.sep}linecache.py"
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 _recording: list[list[str]] = []  # the open recorders' paths; the hook appends to the innermost
@@ -51,7 +52,20 @@ def _hook(event: str, args: tuple) -> None:
         return
     if isinstance(flags, int) and mode is None and flags & WRITE_FLAGS:
         return
-    _recording[-1].append(os.fsdecode(path))
+    if not for_source_lines(sys._getframe(1)):
+        _recording[-1].append(os.fsdecode(path))
+
+
+def for_source_lines(frame: object, depth: int = 8) -> bool:
+    """Whether an open is linecache's: a warning or a traceback showing a source line (of whatever
+    module called it), not the task reading an input."""
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_code.co_filename.endswith(LINECACHE):  # type: ignore[attr-defined]
+            return True
+        frame = frame.f_back  # type: ignore[attr-defined]
+    return False
 
 
 _installed: list[bool] = []
@@ -111,6 +125,14 @@ class Runtime:
         if path.is_relative_to(self.root):
             return any(path.is_relative_to(d) for d in self.inside) or is_card(path, self.root)
         return any(path.is_relative_to(d) for d in self.outside)
+
+
+def beyond_key(key: dict, reads: dict[str, str | None]) -> dict[str, str | None]:
+    """The reads the key does not already hold (its definition and data files): what a stored result
+    records. The key's own files are left out also because whether they are opened at all depends on a
+    cache (the datasets library's), not on the task."""
+    keyed = set(key["definition"].get("files", {})) | set(key["data"].get("files", {}))
+    return {name: sha for name, sha in reads.items() if name not in keyed}
 
 
 def is_card(path: Path, root: Path) -> bool:

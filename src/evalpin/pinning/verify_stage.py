@@ -17,6 +17,7 @@ from evalpin import signing
 from evalpin.base import project
 from evalpin.base.atomic import write_atomic
 from evalpin.base.errors import EvalpinError, ExitCode
+from evalpin.base.leftovers import clean_and_say
 from evalpin.config.selection import verify_suite_datasets
 from evalpin.delivery.adapter import check_binding
 from evalpin.delivery.golden import check_golden_of_verified, write_golden
@@ -55,6 +56,7 @@ def verify_model(root: Path, name: str, request: VerifyRequest) -> Iterator[Chec
     """`evalpin verify NAME`, one step at a time; it stops after a failing step, and writes the record
     only after the last one passed."""
 
+    clean_and_say(root, state_only=True)  # the hash and golden records a killed verify was writing
     lock, report = verify_pinned(root, name, full=request.full)
     base = None
     if lock.base:  # an adapter: only on the base it was certified on, and that base verifies in full

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,9 +27,9 @@ from evalpin.delivery.diff import diff_locks, load_lock_at
 from evalpin.delivery.lock import load_lock
 from evalpin.delivery.verify import require_verified
 from evalpin.evaluation.output_set import check_set
-from evalpin.registry.release_tags import check_release_tag, taken_on_remotes
 from evalpin.registry.remote import MOVE_SECRETS
 from evalpin.results.gate import WORKSPACE, read_at, read_bytes_at
+from evalpin.signing.release_tags import check_release_tag
 
 BUMP_ORDER = ("major", "minor", "patch")
 FIRST_VERSION = "v1.0.0"
@@ -121,6 +122,30 @@ def push_to_remote(root: Path, name: str) -> None:
             f"{(proc.stderr or proc.stdout).strip()}\nFix the remote (credentials, reachability) and run the "
             "release again; a push can simply be rerun."
         )
+
+
+def taken_on_remotes(root: Path, tag: str) -> list[str]:
+    """The git remotes that already hold `tag`. A remote that cannot be asked is an error: a release made
+    now could take a version that a colleague already released there."""
+    holding = []
+    for remote in project.git(root, "remote").split():
+        proc = subprocess.run(
+            ["git", "ls-remote", "--tags", remote, f"refs/tags/{tag}"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise EvalpinError(
+                f"release {tag}: could not list the tags of git remote {remote!r} "
+                f"({proc.stderr.strip() or 'no answer'}), so a colleague's {tag} there would go unseen. "
+                f"Reach the remote and rerun, or `git remote remove {remote}` if it is gone for good."
+            )
+        if proc.stdout.strip():
+            holding.append(remote)
+    return holding
 
 
 def latest_version(root: Path, name: str) -> str | None:

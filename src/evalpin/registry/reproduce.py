@@ -16,13 +16,15 @@ from pathlib import Path
 
 from evalpin import signing
 from evalpin.base import project
+from evalpin.base.atomic import temp_prefix
 from evalpin.base.errors import EvalpinError
+from evalpin.base.leftovers import clean_and_say
 from evalpin.config.compose import load_params
-from evalpin.registry.release_tags import check_release_tag
 from evalpin.registry.tool_env import tool_for
 from evalpin.results.levels import Level
 from evalpin.results.sample_changes import outputs_at, outputs_in, reproduction_level
 from evalpin.signing import load_policy
+from evalpin.signing.release_tags import check_release_tag
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,13 @@ def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] =
     judged against the revision's record with results/levels.py (its samples from the DVC cache or remote)."""
 
     check_release_tag(root, rev)
+    clean_and_say(root, state_only=True)  # a killed reproduction's scratch clone
     commit = run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], root).stdout.strip()
     recorded = outputs_at(root, commit)
     scratch_base = root / project.STATE_DIR / "reproduce"
     scratch_base.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch_base) as scratch:
+    # named for this process: a killed reproduction's clone is removed by the next run (base/leftovers.py)
+    with tempfile.TemporaryDirectory(dir=scratch_base, prefix=temp_prefix("clone")) as scratch:
         clone = Path(scratch) / "repo"
         step(1, f"cloning {rev} ({commit[:12]}) into a scratch clone")
         run(["git", "clone", "--quiet", "--no-checkout", str(root), str(clone)], root)

@@ -30,6 +30,7 @@ from evalpin.config.params import Gate
 from evalpin.evaluation.output_set import check_set
 from evalpin.results.paired import Paired, finite, holm, mde, pair, paired
 from evalpin.results.samples_at import read_samples
+from evalpin.signing.release_tags import check_release_tag
 
 # "identity": lm-eval's task hash minus the prompt hash for chat-template tasks (evaluation/fingerprint.py).
 IDENTITY_FIELDS = ("identity", "version", "num_fewshot", "output_type", "chat_template_applied")
@@ -104,7 +105,9 @@ def read_bytes_at(root: Path, rev: str, path: str) -> bytes:
 
 
 def load_side(root: Path, rev: str) -> Side:
-    """A side's metrics and fingerprint, refused unless the metrics are the ones its evaluation wrote."""
+    """A side's metrics and fingerprint, refused unless the metrics are the ones its evaluation wrote (and,
+    at a release tag, unless the tag still points where it was released)."""
+    check_release_tag(root, rev)
     metrics, fingerprint = read_bytes_at(root, rev, METRICS_FILE), read_at(root, rev, FINGERPRINT_FILE)
     check_set(root, None if rev == WORKSPACE else resolve(root, rev), metrics, fingerprint)
     return Side(rev, json.loads(metrics), fingerprint)

@@ -10,6 +10,7 @@ from pathlib import Path
 from evalpin.base.errors import EvalpinError
 from evalpin.base.outs import SAMPLES_DIR
 from evalpin.config.experiments import WORKSPACE, resolve
+from evalpin.signing.release_tags import check_release_tag
 
 
 def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
@@ -18,6 +19,7 @@ def read_samples(root: Path, rev: str) -> dict[str, dict[int, dict]]:
         return {
             path.stem: rows_by_doc(path.read_text()) for path in sorted((root / SAMPLES_DIR).glob("*.jsonl"))
         }
+    check_release_tag(root, rev)
     from dvc.api import DVCFileSystem
     from dvc.scm import RevError
     from dvc_data.index.index import DataIndexDirError

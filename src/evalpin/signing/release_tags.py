@@ -1,13 +1,11 @@
 """What a release tag promises, checked where it is used: its message records the commit it tagged and
-the delivery's lock digest (release.tag_message), so a tag moved to another commit (`git tag -f`), or one
-whose commit holds another lock, is refused before a compare, a reproduction or a promotion trusts it.
-And before a new tag is written, the team's git remotes are asked whether that version already exists
-there (a colleague's release that this clone has not fetched)."""
+the delivery's lock digest (registry/release.py tag_message), so a tag moved to another commit (`git tag
+-f`), or one whose commit holds another lock, is refused before a compare, an outputs-diff, a
+reproduction, a promotion or the next release's bump trusts it."""
 
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 from evalpin.base import project
@@ -48,27 +46,3 @@ def check_release_tag(root: Path, rev: str) -> None:
             f"the release recorded {digest[:16]}: this tree is not the released delivery. Ask who "
             "re-tagged it; compare against the released commit instead."
         )
-
-
-def taken_on_remotes(root: Path, tag: str) -> list[str]:
-    """The git remotes that already hold `tag`. A remote that cannot be asked is an error: a release made
-    now could take a version that a colleague already released there."""
-    holding = []
-    for remote in project.git(root, "remote").split():
-        proc = subprocess.run(
-            ["git", "ls-remote", "--tags", remote, f"refs/tags/{tag}"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        if proc.returncode != 0:
-            raise EvalpinError(
-                f"release {tag}: could not list the tags of git remote {remote!r} "
-                f"({proc.stderr.strip() or 'no answer'}), so a colleague's {tag} there would go unseen. "
-                f"Reach the remote and rerun, or `git remote remove {remote}` if it is gone for good."
-            )
-        if proc.stdout.strip():
-            holding.append(remote)
-    return holding
