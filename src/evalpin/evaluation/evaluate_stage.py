@@ -227,6 +227,8 @@ def merge(plan: Plan) -> dict:
     records = {task: found[task].records for task in tasks}
     built = fingerprint.build(plan, found, results, records, groups)
     scores = [{"task": t, "score": row["score"]} for t, row in metrics["tasks"].items()]
+    for name, text in plan.recalled.items():  # results of inputs evaluated before, kept by key
+        task_store.recall(plan.root, name, text)
     write_set(plan.root, records, built, scores, metrics)  # one set, or a mark the rerun removes
     task_store.prune(plan.root, list(plan.leaves))
     return metrics
@@ -253,7 +255,12 @@ def run_tasks(root: Path, params: Params, names: list[str]) -> None:
 
 def say_status(plan: Plan) -> None:
     for name, reason in plan.why.items():
-        print(f"evaluate: {name}: " + (f"runs ({reason})" if reason else "reused (every input unchanged)"))
+        reused = (
+            "reused (evaluated before with these inputs: .evalpin/results)"
+            if name in plan.recalled
+            else ("reused (every input unchanged)")
+        )
+        print(f"evaluate: {name}: " + (f"runs ({reason})" if reason else reused))
     todo = plan.pending
     print(
         f"evaluate: {len(plan.why) - len(todo)} of {len(plan.why)} tasks reused, {len(todo)} to run",

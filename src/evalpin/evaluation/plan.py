@@ -7,7 +7,7 @@ caches its catalog tasks read. Running a task stores its result and keeps it in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalpin.base import project
@@ -37,6 +37,7 @@ class Plan:
     why: dict[str, str]  # leaf -> why it must be evaluated ("" once a result is stored for its key)
     caches: dict[str, Path]  # pinned dataset -> the datasets library's cache of it, proven before use
     verified: bool = False  # its delivery and datasets checked against their locks (evaluate.verify_inputs)
+    recalled: dict[str, str] = field(default_factory=dict)  # leaf -> the text of a result recalled by key
 
     @property
     def pending(self) -> list[str]:
@@ -60,9 +61,11 @@ class Plan:
     def look_up(self, names: list[str]) -> None:
         """Read the stored results of `names` (evaluated elsewhere: Slurm jobs) under their planned keys."""
         for name in names:
-            found, self.why[name] = task_store.lookup(self.root, name, self.keys[name])
+            found, self.why[name], recalled = task_store.lookup(self.root, name, self.keys[name])
             if found is not None:
                 self.stored[name] = found
+            if recalled is not None:
+                self.recalled[name] = recalled
 
 
 def build_plan(root: Path, params: Params, names: list[str] | None = None) -> Plan:

@@ -27,7 +27,12 @@ def explain(root: Path, task: str) -> list[str]:
         )
     plan = planning.build_plan(root, params, [task])
     key, why = plan.keys[task], plan.why[task]
-    lines = [f"{task}: " + (f"runs ({why})" if why else "reused (every input unchanged)")]
+    reused = (
+        "reused (evaluated before with these inputs: .evalpin/results)"
+        if task in plan.recalled
+        else ("reused (every input unchanged)")
+    )
+    lines = [f"{task}: " + (f"runs ({why})" if why else reused)]
     lines.append(f"key sha256 {digest(key)[:16]} (eval/results/{task}.json)")
     delivery = key["delivery"]
     lines.append(f"  {'delivery':<13} {delivery.get('name')} lock {str(delivery.get('lock_digest'))[:16]}")
@@ -39,7 +44,7 @@ def explain(root: Path, task: str) -> list[str]:
         lines.append(f"  {'data':<13} {dataset}, config {key['data'].get('config')}")
     lines += files("" if dataset else "data", key["data"].get("files", {}))
     lines += [f"  {name:<13} {digest(key.get(name))[:16]}  {short(key.get(name))}" for name in PARAMETERS]
-    lines += read_lines(root, task)
+    lines += read_lines(root, plan.stored.get(task) or task_store.read(root, task)[0])
     return lines
 
 
@@ -53,9 +58,8 @@ def short(value: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def read_lines(root: Path, task: str) -> list[str]:
+def read_lines(root: Path, stored: task_store.Stored | None) -> list[str]:
     """What the task read when its stored result was computed, and whether each still hashes the same."""
-    stored, _ = task_store.read(root, task)
     if stored is None or stored.reads is None:
         return [f"  {'read':<13} (no stored result: recorded when the task runs)"]
     if not stored.reads:

@@ -19,6 +19,7 @@ from evalpin.base.atomic import write_atomic
 from evalpin.base.leftovers import LEFTOVER, stale
 from evalpin.base.names import check_task_name
 from evalpin.base.outs import RESULTS_DIR
+from evalpin.evaluation import earlier_results
 from evalpin.evaluation.task_key import canonical, changes, digest
 from evalpin.evaluation.task_reads import unchanged
 
@@ -78,11 +79,13 @@ def content(stored: Stored) -> dict:
 
 
 def write(root: Path, stored: Stored) -> Stored:
-    """Store `stored` whole; returned as `read` would return it from the file (JSON's types: lists, text
-    keys), so that the merge writes a result it just stored as it writes one it reuses, reading neither."""
+    """Store `stored` whole, in eval/results and under its key (earlier_results.py); returned as `read`
+    would return it from the file (JSON's types: lists, text keys), so that the merge writes a result it
+    just stored as it writes one it reuses, reading neither."""
     body = content(stored)
     text = json.dumps({**body, "content_sha256": digest(body)}, indent=1, sort_keys=True) + "\n"
     write_atomic(path_of(root, stored.task), text)
+    earlier_results.keep(root, stored.task, stored.key, text)
     return of_body(json.loads(text))
 
 
@@ -92,25 +95,29 @@ def of_body(body: dict) -> Stored:
 
 
 def read(root: Path, task: str) -> tuple[Stored | None, str]:
-    """The stored result of `task`, or None and why it cannot be used."""
+    """The stored result of `task` in eval/results, or None and why it cannot be used."""
     path = path_of(root, task)
     if not path.is_file():
         return None, "no stored result"
+    return parse(path.read_bytes(), task, path.relative_to(root).as_posix())
+
+
+def parse(text: bytes | str, task: str, where: str) -> tuple[Stored | None, str]:
+    """A stored result's text, checked: readable, its digests matching its content, of `task`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         body = {k: data[k] for k in ("task", "key", "key_sha256", "result", "records", "server_check")}
         # older formats hold neither (their key's format then says why they are evaluated again)
         body.update({k: data[k] for k in ("reads", "numerics") if k in data})
     except (ValueError, KeyError, TypeError):
-        return None, f"{path.relative_to(root)} is not a stored result (unreadable); evaluating it again"
+        return None, f"{where} is not a stored result (unreadable); evaluating it again"
     if data.get("content_sha256") != digest(body) or body["key_sha256"] != digest(body["key"]):
-        return None, f"{path.relative_to(root)} was changed after it was stored (digest mismatch)"
-    return (of_body(body), "") if body["task"] == task else (None, f"{path.name} holds task {body['task']!r}")
+        return None, f"{where} was changed after it was stored (digest mismatch)"
+    return (of_body(body), "") if body["task"] == task else (None, f"{where} holds task {body['task']!r}")
 
 
-def lookup(root: Path, task: str, key: dict) -> tuple[Stored | None, str]:
-    """The stored result for exactly this key, or None and why the task must run."""
-    stored, why = read(root, task)
+def usable(root: Path, stored: Stored | None, why: str, key: dict) -> tuple[Stored | None, str]:
+    """`stored` when it is for exactly `key` and everything it read is unchanged, else None and why."""
     if stored is None:
         return None, why
     if stored.key != key:
@@ -120,10 +127,29 @@ def lookup(root: Path, task: str, key: dict) -> tuple[Stored | None, str]:
     return stored, ""
 
 
+def lookup(root: Path, task: str, key: dict) -> tuple[Stored | None, str, str | None]:
+    """The stored result for exactly this key, or None and why the task must run; and, for a result
+    recalled from those kept by key (earlier_results.py), its text, for `recall` to put back."""
+    stored, why = usable(root, *read(root, task), key)
+    if stored is not None:
+        return stored, "", None
+    if (kept := earlier_results.find(root, task, key)) is not None:
+        text, path = kept
+        recalled, _ = usable(root, *parse(text, task, path.relative_to(root).as_posix()), key)
+        if recalled is not None:
+            return recalled, "", text
+    return None, why, None
+
+
+def recall(root: Path, task: str, text: str) -> None:
+    """Put a result recalled by key back into eval/results, as the bytes it was stored with."""
+    write_atomic(path_of(root, task), text)
+
+
 def prune(root: Path, tasks: list[str]) -> list[str]:
     """Remove what is not a stored result of one of `tasks` (a task left the suite, a temporary file a
     kill left behind; a live writer's temporary stays): eval/results then holds what an uninterrupted run
-    of this suite leaves."""
+    of this suite leaves. The results kept by key are pruned to their bound too."""
     folder = root / RESULTS_DIR
     keep = {f"{t}.json" for t in tasks}
     removed = []
@@ -132,4 +158,5 @@ def prune(root: Path, tasks: list[str]) -> list[str]:
         if path.name not in keep and path.is_file() and not live:
             path.unlink()
             removed.append(path.name)
+    earlier_results.prune(root)
     return removed
