@@ -332,11 +332,11 @@ def reproduce(root: Path, rev: str, public_keys: list[Path] | tuple[Path, ...] =
 
 
 def restore(root: Path, name: str | None = None) -> dict[str, str]:
-    """Restore models/NAME and the suite's datasets from the DVC remote or the upstream: from where."""
+    """models/NAME, the suite's datasets, then the stored results from the DVC remote: from where."""
     from evalpin.config.selection import default_model, suite_datasets
-    from evalpin.registry.restore import restore
+    from evalpin.registry.restore import restore, restore_outputs
 
-    return restore(root, default_model(root, name), suite_datasets(root))
+    return {**restore(root, default_model(root, name), suite_datasets(root)), **restore_outputs(root)}
 
 
 def remote_init_local(root: Path, path: Path | None = None, if_missing: bool = False) -> str:

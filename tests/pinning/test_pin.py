@@ -12,6 +12,7 @@ import yaml
 from evalpin.base.errors import EvalpinError
 from evalpin.delivery.lock import parse_lock
 from evalpin.delivery.safetensors_file import check_weights, header_problem
+from evalpin.delivery.sources import portable_local_dir
 from evalpin.delivery.verify import verify_dataset
 from evalpin.pinning.pin import DataPinRequest, pin_dataset
 from support import (
@@ -339,10 +340,25 @@ def test_a_local_directory_without_metadata_needs_unverified_origin(template_rep
     proc = _pin_local(template_repo, "r1", "--unverified-origin", check=True)
     assert "commit asserted" in proc.stdout
     assert read_json(template_repo / "models/from-dir.lock.json")["source"]["provenance"] == "asserted"
+    verified = evalpin_in_process(template_repo, "verify", "from-dir").stdout  # the assertion stays visible
+    assert (
+        "origin: commit asserted, not proven (pinned from a local directory with --unverified-origin)"
+        in verified
+    )
     shutil.rmtree(template_repo / "models/from-dir")
     assert (
         "fetched" in evalpin_in_process(template_repo, "restore", "from-dir").stdout
     )  # from the directory again
+
+
+def test_a_lock_records_no_machine_path_for_a_local_directory(tmp_path):
+    """--local-dir /home/alice/downloads/x was written into the git-tracked lock as given."""
+    root = tmp_path / "repo"
+    (root / "downloads/demo-tiny").mkdir(parents=True)
+    assert portable_local_dir(root, str(root / "downloads/demo-tiny")) == "downloads/demo-tiny"
+    assert portable_local_dir(root, "downloads/demo-tiny") == "downloads/demo-tiny"
+    assert portable_local_dir(root, str(tmp_path / "elsewhere/SmolLM2")) == "SmolLM2"
+    assert portable_local_dir(root, None) is None
 
 
 # Datasets: a pinned delivery like a model, under eval/data/NAME with a dataset's roles.

@@ -4,7 +4,9 @@ import time
 
 import pytest
 
+from evalpin.delivery.sources import ASSERTED_ORIGIN
 from evalpin.registry.release import next_version, release_facts, tag_message
+from evalpin.results.gate import Side, delivery_of
 from support import dvc, evalpin, evalpin_in_process, git
 
 pytestmark = pytest.mark.slow
@@ -72,6 +74,20 @@ def test_the_tag_message_carries_each_pinned_datasets_commit_and_digest(reproduc
     fingerprint.write_text(json.dumps(data))
     message = tag_message(release_facts(reproduced_repo, "demo-tiny", "demo-tiny@v1.0.0"), "m")
     assert f"dataset: arc = {'a' * 40}, lock digest {'d' * 64}\n" in message
+
+
+def test_a_commit_only_asserted_says_so_in_the_statement_the_tag_and_the_pages_delivery_line(reproduced_repo):
+    """--unverified-origin accepts any commit the user asserts: nothing downstream said it was unproven."""
+    lock_path = reproduced_repo / "models/demo-tiny.lock.json"
+    lock = json.loads(lock_path.read_text())
+    lock["source"].update(local_dir="downloads/demo-tiny", provenance="asserted")
+    lock_path.write_text(json.dumps(lock))
+    facts = release_facts(reproduced_repo, "demo-tiny", "demo-tiny@v1.0.0")
+    assert facts["predicate"]["delivery"]["origin"] == ASSERTED_ORIGIN
+    assert f"origin: {ASSERTED_ORIGIN}\n" in tag_message(facts, "m")
+    fingerprint = {"delivery": {"name": "demo-tiny", "revision": "a" * 40, "lock_digest": "d" * 64}}
+    fingerprint["delivery"]["origin"] = ASSERTED_ORIGIN  # as evaluate records it (fingerprint.py)
+    assert delivery_of(Side("HEAD", {}, fingerprint)).endswith(f"({ASSERTED_ORIGIN})")
 
 
 def test_a_fresh_tag_ref_lock_stops_the_release_before_anything_is_pushed(releasable):

@@ -1,7 +1,9 @@
 import shutil
 import sys
+import time
 
-from support import dvc, evalpin_in_process, killed_at
+from support import dvc, evalpin_in_process, git, killed_at
+from support.outputs import output_bytes
 
 HUB_BLOBS = "demo/hub/models--evalpin--demo-tiny/blobs"
 
@@ -100,3 +102,23 @@ def test_a_delivery_that_dvc_does_not_track_is_named_with_the_fix(pinned_repo):
     proc = evalpin_in_process(pinned_repo, "restore", "demo-tiny", check=False)
     assert proc.returncode == 2 and "models/demo-tiny.dvc: missing" in proc.stderr
     assert "`dvc add models/demo-tiny`" in proc.stderr
+
+
+def test_a_colleagues_clone_restores_the_stored_results_and_evaluates_nothing(reproduced_repo, tmp_path):
+    """`evalpin restore` then `dvc repro` on a second clone re-evaluated the whole suite, though the team's
+    remote held every result: the documented route restores them first."""
+    remote = str(tmp_path / "remote")
+    evalpin_in_process(reproduced_repo, "remote", "init-local", remote)
+    dvc(reproduced_repo, "push", "--quiet")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", str(reproduced_repo), str(clone))
+    evalpin_in_process(clone, "remote", "init-local", remote)
+    started = time.monotonic()
+    restored = evalpin_in_process(clone, "restore").stdout
+    assert "eval/results: pulled from the DVC remote: `dvc repro` reuses these results" in restored
+    repro = dvc(clone, "repro")
+    took = time.monotonic() - started
+    assert "Stage 'evaluate' didn't change" in repro.stdout and "running" not in repro.stderr
+    assert output_bytes(clone) == output_bytes(reproduced_repo)
+    assert git(clone, "status", "--porcelain").stdout == ""
+    print(f"second clone: restore + dvc repro in {took:.1f} s, nothing evaluated")

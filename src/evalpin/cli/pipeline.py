@@ -144,7 +144,7 @@ def cmd_samples(root: Path, args: argparse.Namespace) -> int:
 
 @COMMANDS.command("restore", MODEL_NAME)
 def cmd_restore(root: Path, args: argparse.Namespace) -> int:
-    """restore models/NAME and the suite's pinned datasets from the DVC remote or the upstream"""
+    """restore models/NAME, the suite's pinned datasets and the stored results (DVC remote or upstream)"""
     from evalpin import api
 
     for what, where in api.restore(root, args.name).items():

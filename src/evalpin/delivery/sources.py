@@ -116,6 +116,23 @@ class Upstream:
 
 # How a local directory's commit was established; recorded in the lock's source.provenance.
 PROVEN, ASSERTED = "download-metadata", "asserted"
+ASSERTED_ORIGIN = "commit asserted, not proven (pinned from a local directory with --unverified-origin)"
+
+
+def asserted_origin(provenance: str | None) -> str | None:
+    """What verify, the report, the page and a release say of a pin whose commit nothing proved."""
+    return ASSERTED_ORIGIN if provenance == ASSERTED else None
+
+
+def portable_local_dir(root: Path, local_dir: str | None) -> str | None:
+    """--local-dir as a lock records it: relative to the repository when inside it, else only its folder
+    name (a lock in git holds no machine's path)."""
+    if local_dir is None:
+        return None
+    path = (root / local_dir).resolve()
+    return path.relative_to(root.resolve()).as_posix() if path.is_relative_to(root.resolve()) else path.name
+
+
 DOWNLOAD_METADATA = Path(".cache") / "huggingface"  # huggingface_hub's bookkeeping inside a --local-dir
 
 

@@ -17,6 +17,7 @@ from evalpin.base.runtime import current_runtime
 from evalpin.config.params import Backend, Inference
 from evalpin.delivery.adapter import base_name
 from evalpin.delivery.lock import Lock, delivery_identity
+from evalpin.delivery.sources import asserted_origin
 from evalpin.evaluation import readable, task_key
 from evalpin.evaluation.harness import gguf_file_of
 from evalpin.evaluation.plan import Plan
@@ -92,6 +93,8 @@ def delivery_fingerprint(plan: Plan) -> dict:
     """The evaluated delivery's identity, an adapter's base, and a GGUF delivery's evaluated file."""
     lock = plan.lock
     delivery = delivery_identity(lock)
+    if origin := asserted_origin(lock.source.provenance):
+        delivery["origin"] = origin
     if lock.base:
         delivery["base"] = asdict(lock.base)
     if gguf_file_of(lock):

@@ -37,7 +37,14 @@ from evalpin.delivery.lock import BaseBinding, Lock, Source, save_lock
 from evalpin.delivery.roles import DATASET, role_of
 from evalpin.delivery.safetensors_file import check_weights
 from evalpin.delivery.safety import check_data_safety, check_safety
-from evalpin.delivery.sources import Delivery, LocalDirectory, Upstream, is_commit, upstream_of
+from evalpin.delivery.sources import (
+    Delivery,
+    LocalDirectory,
+    Upstream,
+    is_commit,
+    portable_local_dir,
+    upstream_of,
+)
 from evalpin.delivery.verify import require_verified
 from evalpin.signing import check_publisher, delivery_signature_path, store_publisher
 
@@ -170,7 +177,7 @@ def stage(
         requested=None if is_commit(request.revision) else request.revision,
         tokenizer_revision=None,
         upstream=request.upstream,
-        local_dir=request.local_dir,
+        local_dir=portable_local_dir(root, request.local_dir),
         repo_type=kind,
     )
     with staging_dir(root, request.name) as staged_name:

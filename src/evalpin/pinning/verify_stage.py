@@ -22,6 +22,7 @@ from evalpin.config.selection import verify_suite_datasets
 from evalpin.delivery.adapter import check_binding
 from evalpin.delivery.golden import check_golden_of_verified, write_golden
 from evalpin.delivery.lock import Lock, load_lock
+from evalpin.delivery.sources import asserted_origin
 from evalpin.delivery.verify import (
     Report,
     describe_drift,
@@ -68,6 +69,8 @@ def verify_model(root: Path, name: str, request: VerifyRequest) -> Iterator[Chec
     yield (check := judge(root, name, lock, report, request))
     if check.code:
         return
+    if origin := asserted_origin(lock.source.provenance):
+        yield Check(out=(f"origin: {origin}",))
     policy = enforce_policy(root, lock, load_policy(root))  # conf/signing/, fail-closed
     yield Check(out=tuple(f"signing policy: {line}" for line in policy))
     datasets = verify_suite_datasets(root)

@@ -192,6 +192,7 @@ def tag_message(statement: dict, message: str) -> str:
         if "base" in delivery
         else ""
     )
+    origin = f"origin: {delivery['origin']}\n" if "origin" in delivery else ""
     datasets = "".join(
         f"dataset: {n} = {d['revision']}, lock digest {d['lock_digest']}\n"
         for n, d in sorted(facts["datasets"].items())
@@ -200,6 +201,7 @@ def tag_message(statement: dict, message: str) -> str:
         f"{name} {version}: {message}\n\n"
         f"commit: {facts['commit']}\n"
         f"delivery: {delivery['repo_id']}@{delivery['revision']}\n"
+        f"{origin}"
         f"lock digest: {delivery['lock_digest']}\n"
         f"{base}{datasets}"
         f"suite mean: {facts['suite_score']:.4f}\n"

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from evalpin.base import project
 from evalpin.base.atomic import kill_point, replace_dir
+from evalpin.base.documents import read_yaml
 from evalpin.base.errors import DriftError, EvalpinError
 from evalpin.base.exclusive import exclusive
 from evalpin.base.leftovers import clean_and_say
+from evalpin.base.outs import RESULTS_DIR, SAMPLES_DIR
 from evalpin.delivery import dvc_cache
 from evalpin.delivery.gguf_file import is_gguf
 from evalpin.delivery.lock import Lock, load_lock
@@ -35,6 +37,28 @@ def restore(root: Path, name: str, datasets: list[str] | tuple[str, ...] = ()) -
     """Restore models/NAME (an adapter's base first) and the pinned datasets named: `models/NAME` or
     `eval/data/NAME` -> where it came from."""
     return restore_all(root, [*model_locks(root, name), *(load_data_lock(root, d) for d in datasets)])
+
+
+STORED_OUTPUTS = (RESULTS_DIR, SAMPLES_DIR)  # the evaluate stage's DVC-cached outputs (dvc.yaml)
+
+
+def restore_outputs(root: Path) -> dict[str, str]:
+    """The stored results and samples dvc.lock records, from the DVC remote, where this clone lacks them
+    (a colleague's fresh clone): `dvc repro` then reuses every result the team already computed instead of
+    evaluating the suite again. DVC checks each file against dvc.lock; evaluate checks each result's key."""
+    lock = root / "dvc.lock"
+    missing = [out for out in STORED_OUTPUTS if not (root / out).exists()]
+    if not missing or not lock.is_file() or not project.has_remote(root):
+        return {}
+    stages = read_yaml(lock, "`git checkout dvc.lock`").get("stages") or {}
+    recorded = {out.get("path") for out in (stages.get("evaluate") or {}).get("outs") or []}
+    wanted = [out for out in missing if out in recorded]
+    if not wanted:
+        return {}
+    proc = project.run_dvc(root, "pull", "--quiet", *wanted, check=False)
+    if proc.returncode == 0:
+        return dict.fromkeys(wanted, "pulled from the DVC remote: `dvc repro` reuses these results")
+    return dict.fromkeys(wanted, "not in the DVC remote yet: `dvc repro` evaluates the suite")
 
 
 def model_locks(root: Path, name: str) -> list[Lock]:

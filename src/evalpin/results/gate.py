@@ -372,6 +372,8 @@ def delivery_of(side: Side) -> str:
     text = f"{delivery['name']} at commit {delivery['revision'][:12]}, lock {delivery['lock_digest'][:12]}"
     if base := delivery.get("base"):
         text += f", on base {base['name']} at commit {base['revision'][:12]}"
+    if origin := delivery.get("origin"):
+        text += f" ({origin})"
     return text
 
 

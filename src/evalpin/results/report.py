@@ -13,6 +13,7 @@ from evalpin.base.project import git_show
 from evalpin.base.table import columns
 from evalpin.config.compose import load_typed_params
 from evalpin.delivery.demo import demo_warnings
+from evalpin.delivery.sources import asserted_origin
 from evalpin.delivery.verify import require_verified
 from evalpin.evaluation.output_set import check_set
 from evalpin.results.gate import WORKSPACE, read_at
@@ -57,6 +58,7 @@ def render(root: Path) -> tuple[str, bool]:
     lines = [
         f"model     {model.name}  ({lock.source.repo_id})",
         f"commit    {lock.source.revision}",
+        *([f"origin    {origin}"] if (origin := asserted_origin(lock.source.provenance)) else []),
         f"verified  {len(lock.files)} files, lock digest {lock.digest[:16]}",
         *(
             [f"base      {lock.base.name} ({lock.base.repo_id}@{lock.base.revision}), certified"]

@@ -14,6 +14,7 @@ from evalpin.base.hashing import sha256_files
 from evalpin.base.numerics import class_of
 from evalpin.config.compose import load_params
 from evalpin.delivery.lock import Lock
+from evalpin.delivery.sources import asserted_origin
 from evalpin.signing.keys import key_fingerprint, public_pem_of, read_public_key
 
 RELEASE_PREDICATE = "https://evalpin.dev/release/v1"
@@ -84,6 +85,7 @@ def release_statement(root: Path, lock: Lock, tag: str) -> dict:
                 "repo_id": lock.source.repo_id,
                 "revision": lock.source.revision,
                 "lock_digest": lock.digest,
+                **({"origin": origin} if (origin := asserted_origin(lock.source.provenance)) else {}),
                 **(base_facts(lock) if lock.base else {}),
             },
             "datasets": datasets,
