@@ -111,7 +111,8 @@ def demo_commit(ref: str, hub_repo: Path = HUB_REPO) -> str:
 
 def write_demo_model_conf(repo: Path, ref: str = "r1") -> None:
     """conf/model/demo-tiny.yaml as `evalpin pin` writes it for the demo's REF (the template's pin: r1)."""
-    from evalpin.pinning.pin import PinRequest, write_model_conf
+    from evalpin.pinning.model_conf import write_model_conf
+    from evalpin.pinning.pin import PinRequest
 
     commit = demo_commit(ref)
     write_model_conf(repo, PinRequest("evalpin/demo-tiny", commit, "demo-tiny", "demo/hub"), commit)
