@@ -39,7 +39,7 @@ from support import (
     subprocess_env,
     write_dataset_cache,
 )
-from support.outputs import output_bytes
+from support.outputs import forget_results, output_bytes
 
 pytestmark = pytest.mark.slow
 ARC_CHALLENGE = "c" * 40  # the test dataset's commit that adds an ARC-Challenge config
@@ -89,8 +89,7 @@ def test_a_kill_9_during_repro_costs_only_the_running_task_and_the_rerun_equals_
     fingerprint) equals the uninterrupted run's byte for byte."""
     results = reproduced_repo / "eval/results"
     missing = ("demo_behaviour", "demo_chat_home")
-    for task in missing:
-        (results / f"{task}.json").unlink()
+    forget_results(reproduced_repo, *missing)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro"],
         cwd=reproduced_repo,
@@ -344,7 +343,7 @@ def test_a_catalog_task_runs_on_a_pinned_parquet_snapshot_and_fails_closed(pinne
     cache = Path(catalog.cache_dir(pinned_repo, "arc"))
     assert data_cache.problem(cache) is None and data_cache.manifest_path(cache).is_file()
     arrow = sorted(cache.rglob("*test.arrow"))[0]
-    (pinned_repo / "eval/results/arc_easy.json").unlink()  # so that arc_easy runs and reads the cache
+    forget_results(pinned_repo, "arc_easy")  # so that arc_easy runs and reads the cache
     arrow.write_bytes(arrow.read_bytes().replace(b"Paris", b"Pariz"))
     assert "changed since evalpin built the cache" in str(data_cache.problem(cache))
     assert evaluate(pinned_repo, Params.from_dict(params)) == metrics and data_cache.problem(cache) is None

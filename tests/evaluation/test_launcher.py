@@ -20,7 +20,7 @@ from evalpin.base.errors import EvalpinError
 from evalpin.config.compose import compose, load_typed_params
 from evalpin.evaluation import evaluate_stage, launcher
 from support import TEMPLATE, demo_conf, dvc, evalpin
-from support.outputs import output_bytes
+from support.outputs import forget_results, output_bytes
 from support.slurm import FileWorker, cluster_up, missing, slurm_launcher, when_running
 
 TASKS = ["t1", "t2", "t3", "t4", "t5"]
@@ -129,7 +129,7 @@ def test_dvc_repro_on_slurm_equals_the_local_run_byte_for_byte(
     repo = reproduced_repo
     (repo / "conf/local").mkdir()
     (repo / "conf/local/default.yaml").write_text(SLURM_HERE)
-    shutil.rmtree(repo / "eval/results")
+    forget_results(repo)
     evalpin(repo, "compose")
     proc = dvc(repo, "repro")
     assert "slurm: 2 jobs: 0 pending, 0 running, 2 done\n" in proc.stderr

@@ -10,7 +10,7 @@ from evalpin.config.compose import load_typed_params
 from evalpin.evaluation import evaluate_stage, task_key, task_store
 from evalpin.evaluation import plan as planning
 from support import evalpin_in_process
-from support.outputs import output_bytes
+from support.outputs import forget_results, output_bytes
 
 pytestmark = pytest.mark.slow
 MISSING = ("demo_behaviour", "demo_chat_home")  # two of the demo's five leaf tasks run, three are reused
@@ -39,8 +39,7 @@ def refused(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
 def test_a_local_evaluation_builds_its_plan_once(reproduced_repo, reproduced_repo_origin, monkeypatch):
     """`evalpin evaluate` with two tasks to run: one plan, one key and one lookup per leaf, one
     verification of the delivery; the outputs those of the uninterrupted run."""
-    for task in MISSING:
-        (reproduced_repo / "eval/results" / f"{task}.json").unlink()
+    forget_results(reproduced_repo, *MISSING)
     builds = counted(monkeypatch, planning, "build_plan")
     keys = counted(monkeypatch, task_key, "task_key")
     lookups = counted(monkeypatch, task_store, "lookup")
@@ -54,8 +53,7 @@ def test_a_local_evaluation_builds_its_plan_once(reproduced_repo, reproduced_rep
 def test_the_merge_reads_no_stored_result_again(reproduced_repo, reproduced_repo_origin, monkeypatch):
     """run() keeps each result it stores in the plan, the plan holds the reused ones: the merge neither
     reads eval/results nor keys a task again, and writes what a merge from the files writes."""
-    for task in MISSING:
-        (reproduced_repo / "eval/results" / f"{task}.json").unlink()
+    forget_results(reproduced_repo, *MISSING)
     plan = planning.build_plan(reproduced_repo, load_typed_params(reproduced_repo))
     assert plan.pending == list(MISSING) and set(plan.stored) == set(plan.leaves) - set(MISSING)
     evaluate_stage.run(plan, plan.pending)

@@ -5,6 +5,7 @@ so the set stays bound by its digests."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from evalpin.evaluation.output_set import DIGESTS, write_set
@@ -16,6 +17,17 @@ STAGE_OUTPUTS = (
     "eval/samples",
     "eval/results",
 )
+
+
+def forget_results(repo: Path, *tasks: str) -> None:
+    """Remove the stored results of `tasks` (default: all), in eval/results and those kept by key in
+    .evalpin/results (evaluation/earlier_results.py), so that they are evaluated again."""
+    if not tasks:
+        for folder in ("eval/results", ".evalpin/results"):
+            shutil.rmtree(repo / folder, ignore_errors=True)
+    for task in tasks:
+        (repo / "eval/results" / f"{task}.json").unlink()
+        shutil.rmtree(repo / ".evalpin/results" / task, ignore_errors=True)
 
 
 def output_bytes(repo: Path) -> dict[str, bytes]:
