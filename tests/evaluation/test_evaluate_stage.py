@@ -126,7 +126,11 @@ def test_each_task_says_which_input_changed_and_a_hand_edited_result_is_never_re
     )
     assert plan_of(reproduced_repo, params).pending == ["demo_color_mc"]
     stored = reproduced_repo / "eval/results/demo_home_gen.json"
-    stored.write_text(stored.read_text().replace('"score": 0.0', '"score": 1.0', 1))
+    original = stored.read_text()
+    stored.write_text(original.replace('"score": 0.0', '"score": 1.0', 1))
+    recalled = plan_of(reproduced_repo, params)  # the copy kept by key is intact: it replaces the edited one
+    assert recalled.why["demo_home_gen"] == "" and recalled.recalled["demo_home_gen"] == original
+    shutil.rmtree(reproduced_repo / ".evalpin/results/demo_home_gen")
     why = "eval/results/demo_home_gen.json was changed after it was stored (digest mismatch)"
     assert plan_of(reproduced_repo, params).why["demo_home_gen"] == why
     with pytest.raises(EvalpinError, match=r"no result stored for the current inputs of demo_color_mc"):
