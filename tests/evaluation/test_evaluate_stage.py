@@ -148,10 +148,15 @@ def test_removing_a_task_evaluates_nothing_and_adding_it_back_evaluates_only_it(
     assert not (reproduced_repo / "eval/results/demo_behaviour.json").exists()
     params["suite"]["tasks"].append("demo_behaviour")
     (reproduced_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    added = evalpin_in_process(reproduced_repo, "evaluate")  # its result kept by key: nothing runs
+    assert "5 of 5 tasks reused, 0 to run" in added.stdout and "running" not in added.stderr
+    assert "evaluate: demo_behaviour: reused (evaluated before with these inputs" in added.stdout
+    assert output_bytes(reproduced_repo) == before
+    forget_results(reproduced_repo, "demo_color_mc")  # the kept copies too: it is evaluated again
     added = evalpin_in_process(reproduced_repo, "evaluate")
     assert "4 of 5 tasks reused, 1 to run" in added.stdout
-    assert "evaluate: demo_behaviour: runs (no stored result)" in added.stdout
-    assert "evaluate: [1/1] running demo_behaviour" in added.stderr  # progress: one line per task in a log
+    assert "evaluate: demo_color_mc: runs (no stored result)" in added.stdout
+    assert "evaluate: [1/1] running demo_color_mc" in added.stderr  # progress: one line per task in a log
     assert output_bytes(reproduced_repo) == before
 
 

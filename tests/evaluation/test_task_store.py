@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from evalpin.base.outs import RESULTS_DIR
 from evalpin.config.compose import load_typed_params
+from evalpin.evaluation import earlier_results, task_store
 from evalpin.evaluation import plan as planning
-from evalpin.evaluation import task_store
 from evalpin.evaluation.task_key import digest
 from evalpin.evaluation.task_store import Stored
 
@@ -44,7 +45,7 @@ def test_a_written_result_reads_back_as_write_returned_it(tmp_path):
     # as JSON holds it: tuples are lists, keys are text
     assert written.records == [{"doc_id": 1, "response": ["a", "b"], "by_id": {"3": "x"}}]
     assert task_store.read(tmp_path, "t") == (written, "")
-    assert task_store.lookup(tmp_path, "t", stored.key) == (written, "")
+    assert task_store.lookup(tmp_path, "t", stored.key) == (written, "", None)
     data = json.loads(task_store.path_of(tmp_path, "t").read_text())
     assert data["key_sha256"] == digest(stored.key)
     assert data["content_sha256"] == digest({k: v for k, v in data.items() if k != "content_sha256"})
@@ -55,7 +56,7 @@ def test_each_stored_result_of_a_run_reads_back_under_its_planned_key(reproduced
     plan = planning.build_plan(reproduced_repo, load_typed_params(reproduced_repo))
     assert plan.pending == [] and set(plan.stored) == set(plan.leaves)
     for name, stored in plan.stored.items():
-        assert task_store.lookup(reproduced_repo, name, plan.keys[name]) == (stored, "")
+        assert task_store.lookup(reproduced_repo, name, plan.keys[name]) == (stored, "", None)
         assert stored.numerics and stored.numerics["class"]
         assert task_store.write(reproduced_repo, stored) == stored
     assert task_store.read(reproduced_repo, "nonesuch") == (None, "no stored result")
@@ -66,7 +67,10 @@ def test_a_hand_edited_result_is_not_reused_and_says_why(reproduced_repo):
     rewrite(reproduced_repo, TASK, lambda d: d["records"][0].update(score=1.0 - d["records"][0]["score"]))
     changed = f"{RESULTS_DIR}/{TASK}.json was changed after it was stored (digest mismatch)"
     assert task_store.read(reproduced_repo, TASK) == (None, changed)
-    assert task_store.lookup(reproduced_repo, TASK, before.key) == (None, changed)
+    kept = earlier_results.find(reproduced_repo, TASK, before.key)[0]  # the intact copy kept by key
+    assert task_store.lookup(reproduced_repo, TASK, before.key) == (before, "", kept)
+    shutil.rmtree(reproduced_repo / earlier_results.FOLDER / TASK)
+    assert task_store.lookup(reproduced_repo, TASK, before.key) == (None, changed, None)
 
 
 def test_a_key_edited_with_its_own_digest_is_still_a_mismatch(reproduced_repo):
@@ -99,15 +103,22 @@ def test_a_truncated_or_foreign_file_is_unreadable_and_not_reused(reproduced_rep
 def test_a_file_holding_another_task_is_not_that_tasks_result(reproduced_repo):
     other = task_store.path_of(reproduced_repo, OTHER)
     other.write_bytes(task_store.path_of(reproduced_repo, TASK).read_bytes())
-    assert task_store.read(reproduced_repo, OTHER) == (None, f"{OTHER}.json holds task {TASK!r}")
+    assert task_store.read(reproduced_repo, OTHER) == (
+        None,
+        f"{RESULTS_DIR}/{OTHER}.json holds task {TASK!r}",
+    )
 
 
 def test_a_lookup_under_another_key_says_what_changed(reproduced_repo):
     stored = task_store.read(reproduced_repo, TASK)[0]
     seed = stored.key["inference"]["seed"]
     key = {**stored.key, "inference": {**stored.key["inference"], "seed": seed + 1}}
-    assert task_store.lookup(reproduced_repo, TASK, key) == (None, f"inference.seed {seed} -> {seed + 1}")
-    assert task_store.lookup(reproduced_repo, TASK, stored.key) == (stored, "")
+    assert task_store.lookup(reproduced_repo, TASK, key) == (
+        None,
+        f"inference.seed {seed} -> {seed + 1}",
+        None,
+    )
+    assert task_store.lookup(reproduced_repo, TASK, stored.key) == (stored, "", None)
 
 
 def test_a_result_stored_before_numerics_were_recorded_still_reads(reproduced_repo):
@@ -119,7 +130,7 @@ def test_a_result_stored_before_numerics_were_recorded_still_reads(reproduced_re
 
     current = task_store.read(reproduced_repo, TASK)[0]
     rewrite(reproduced_repo, TASK, edit)
-    older, why = task_store.lookup(reproduced_repo, TASK, current.key)
+    older, why, _ = task_store.lookup(reproduced_repo, TASK, current.key)
     assert why == "" and older.numerics is None
     assert (older.task, older.key, older.result, older.records) == (
         current.task,

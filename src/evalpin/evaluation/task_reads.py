@@ -131,7 +131,9 @@ def beyond_key(key: dict, reads: dict[str, str | None]) -> dict[str, str | None]
     """The reads the key does not already hold (its definition and data files): what a stored result
     records. The key's own files are left out also because whether they are opened at all depends on a
     cache (the datasets library's), not on the task."""
-    keyed = set(key["definition"].get("files", {})) | set(key["data"].get("files", {}))
+    data = key["data"]
+    folder = f"{DATA_DIR}/{data['dataset']}/" if "dataset" in data else ""  # a pinned dataset's files
+    keyed = set(key["definition"].get("files", {})) | {folder + name for name in data.get("files", {})}
     return {name: sha for name, sha in reads.items() if name not in keyed}
 
 
