@@ -113,6 +113,10 @@ def test_only_inputs_are_recorded_sources_for_their_compiled_modules_and_outside
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # this test's files are not in the temp dir
     (scratch / "transient").write_text("x")
+    hub = tmp_path / "hf-home"  # HF_HOME outside the repository (~/.cache/huggingface): a proven cache
+    (hub / "datasets").mkdir(parents=True)
+    (hub / "datasets/dataset_info.json").write_text("{}")
+    monkeypatch.setenv("HF_HOME", str(hub))
     (root / "eval/tasks/__pycache__").mkdir(parents=True)
     (root / "eval/tasks/helper.py").write_text("X = 1\n")
     (root / "eval/tasks/__pycache__/helper.cpython-311.pyc").write_bytes(b"compiled")
@@ -130,6 +134,7 @@ def test_only_inputs_are_recorded_sources_for_their_compiled_modules_and_outside
         Path(sys.executable).read_bytes()[:1]  # the runtime: keyed by versions
         Path(os.__file__).read_text()
         (scratch / "transient").read_text()  # the temporary directory: no input
+        (hub / "datasets/dataset_info.json").read_text()
         with pytest.raises(FileNotFoundError):
             (root / "eval/tasks/optional.txt").read_text()
     assert set(found) == {

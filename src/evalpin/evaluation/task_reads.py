@@ -113,13 +113,14 @@ def inputs(root: Path, opened: list[str]) -> dict[str, str | None]:
 class Runtime:
     """Which files are no task's input (the module docstring's list), for a repository at `root`:
     inside it, its state, outputs, caches, datasets' cards and any runtime folder it holds (a .venv,
-    evalpin's own source); outside it, the runtime's and the machine's folders, the temporary one."""
+    evalpin's own source); outside it, the runtime's and the machine's folders, the temporary one, and
+    HF_HOME wherever it is."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.outside = runtime_dirs()
+        self.outside = [*runtime_dirs(), hf_home(self.root)]  # HF_HOME may be anywhere (~/.cache/...)
         inside = [d for d in self.outside if d.is_relative_to(self.root)]
-        self.inside = inside + [self.root / name for name in NOT_INPUTS] + [hf_home(self.root)]
+        self.inside = inside + [self.root / name for name in NOT_INPUTS]
 
     def holds(self, path: Path) -> bool:
         if path.is_relative_to(self.root):
