@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from evalpin import __version__ as VERSION
-from support import TEMPLATE, demo_commit, git
+from support import REAL_REPO_ID, TEMPLATE, git
 from support.commands import subprocess_env
 from support.repos import checkout_files, commit_all, copy_paths, init_repo
 from support.venvs import build_wheel, warm_venv
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.walkthrough]
 
 MAJOR, MINOR, PATCH = (int(part) for part in re.match(r"(\d+)\.(\d+)\.(\d+)", VERSION).groups())
 NEXT = f"{MAJOR}.{MINOR}.{PATCH + 1}"
-MODEL = "tiny"
+MODEL = "smollm2"
 
 
 def run(cwd: Path, env: dict[str, str], *cmd: str, code: int = 0) -> str:
@@ -66,7 +66,22 @@ def add_a_task(project: Path) -> None:
     suite.write_text(suite.read_text().replace("\ntasks: []", "\ntasks: [color_mc]", 1))
 
 
-def test_a_project_pins_evalpin_by_version_upgrades_and_reproduces_its_old_tag(tmp_path):
+def printed_commands(message: str) -> list[str]:
+    """The commands copier's message prints, in order: its lines indented by two spaces, comments dropped."""
+    lines = [line[2:] for line in message.splitlines() if line.startswith("  ") and line[2:3] != " "]
+    return [line.split("  #", 1)[0].strip() for line in lines if line.strip()]
+
+
+def test_the_printed_path_pins_the_real_model_upgrades_and_reproduces_its_old_tag(
+    tmp_path, real_upstream, monkeypatch
+):
+    """What copier prints, run as printed from a shell without an activated venv (no demo: copy, git,
+    make setup, pin the real model, add a task, use + make repro + commit); then the README's remote and
+    release, an experiment left and entered again (nothing evaluated the second time), an upgrade, and the
+    old tag reproduced with the evalpin it pinned."""
+    for role in ("AUTHOR", "COMMITTER"):  # the user's git identity, as their ~/.gitconfig gives it
+        monkeypatch.setenv(f"GIT_{role}_NAME", "evalpin tests")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@evalpin.invalid")
     wheels = tmp_path / "wheels"
     template = template_repo(tmp_path / "template")
     build_wheel(template, wheels)
@@ -74,7 +89,8 @@ def test_a_project_pins_evalpin_by_version_upgrades_and_reproduces_its_old_tag(t
     env = {**subprocess_env(project), "PIP_FIND_LINKS": str(wheels), "PIP_NO_INDEX": "1"}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if "/.venv/" not in p)
     copier = [sys.executable, "-m", "copier"]
-    run(
+    answers = ("demo=false", f"model_repo_id={REAL_REPO_ID}", f"model_revision={real_upstream['r1']}")
+    said = run(
         tmp_path,
         env,
         *copier,
@@ -82,48 +98,52 @@ def test_a_project_pins_evalpin_by_version_upgrades_and_reproduces_its_old_tag(t
         "--defaults",
         "--vcs-ref",
         f"v{VERSION}",
-        "--data",
-        "demo=false",
+        *(arg for answer in (*answers, f"model_name={MODEL}") for arg in ("--data", answer)),
         str(template),
         str(project),
     )
-    init_repo(project, "Start acme from the evalpin template")
+    commands = printed_commands(said[said.index("is ready") :])
+    assert commands[0] == f"cd {project}" and commands[2] == "make setup", commands
+    said_by, took = {}, {}
+    for line in commands[1:]:
+        if line.startswith("$EDITOR conf/suite/main.yaml"):
+            add_a_task(project)  # what the user types into the suite
+            continue
+        if " evalpin pin " in line:
+            line += f" --upstream {real_upstream['hub']}"  # the message's air-gapped instruction
+        if line == "make setup":
+            warm_venv(project / ".venv")
+        started = time.monotonic()
+        said_by[line] = run(project, env, "bash", "-ec", line)
+        took[line] = time.monotonic() - started
+    pinned = next(said for line, said in said_by.items() if " evalpin pin " in line)
+    assert f"selected as the evaluated model (none was): conf/config.yaml, params.yaml name {MODEL}" in pinned
     files = git(project, "ls-files").stdout.split()
     assert len(files) <= 40 and not [f for f in files if f.startswith(("src/", "tests/", "bench/", "docs/"))]
-
-    warm_venv(project / ".venv")
-    started = time.monotonic()
-    said = run(project, env, "make", "setup")
-    setup_s = time.monotonic() - started
-    assert f"evalpin {VERSION}" in said and (project / ".venv/lib").exists()
-    evalpin = str(project / ".venv/bin/evalpin")
-
-    pinned = run(
-        project,
-        env,
-        evalpin,
-        "pin",
-        "evalpin/demo-tiny",
-        "--revision",
-        demo_commit("r1"),
-        "--upstream",
-        str(TEMPLATE / "demo/hub"),
-        "--name",
-        MODEL,
+    assert (
+        f"evalpin {VERSION}" in said_by["make setup"] and git(project, "status", "--porcelain").stdout == ""
     )
-    assert f"selected as the evaluated model (none was): conf/config.yaml, params.yaml name {MODEL}" in pinned
-    add_a_task(project)
-    run(project, env, "make", "repro")
     started = time.monotonic()
     run(project, env, "make", "check")
     check_s = time.monotonic() - started
     assert check_s < 60
     fingerprint = yaml.safe_load((project / "eval/fingerprint.json").read_text())
     assert fingerprint["runtime"]["evalpin"] == VERSION
-    commit_all(project, f"Evaluate {MODEL}")
-    run(project, env, evalpin, "remote", "init-local", str(tmp_path / "remote"))
-    run(project, env, evalpin, "release", MODEL, "-m", "first baseline")
+    evalpin = str(project / ".venv/bin/evalpin")
+    run(project, env, "bash", "-ec", ".venv/bin/evalpin remote init-local")  # the message's remote
+    run(project, env, "bash", "-ec", f'.venv/bin/evalpin release {MODEL} -m "first baseline"')  # the README's
     metrics = (project / "eval/metrics.json").read_bytes()
+
+    # an experiment, left and entered again: the second time is a lookup (.evalpin/results)
+    dvc = str(project / ".venv/bin/dvc")
+    said = run(project, env, dvc, "exp", "run", "-S", "inference.batch_size=2")
+    assert "0 of 1 tasks reused, 1 to run" in said
+    run(project, env, "bash", "-ec", f"git checkout -- . && {dvc} checkout --quiet")
+    assert "1 of 1 tasks reused, 0 to run" in run(project, env, "make", "repro")
+    said = run(project, env, dvc, "exp", "run", "-S", "inference.batch_size=2")
+    assert "reused (evaluated before with these inputs" in said and "1 of 1 tasks reused, 0 to run" in said
+    run(project, env, "bash", "-ec", f"git checkout -- . && {dvc} checkout --quiet")
+    assert git(project, "status", "--porcelain").stdout == ""
 
     # the upgrade: a new template version, whose evalpin is one pin away
     next_version(template)
@@ -146,4 +166,5 @@ def test_a_project_pins_evalpin_by_version_upgrades_and_reproduces_its_old_tag(t
     git(project, "checkout", "-q", f"{MODEL}@v1.0.0")
     said = run(project, env, "make", "setup")
     assert f"evalpin {VERSION}" in said
+    setup_s = took["make setup"]
     print(f"make setup {setup_s:.1f} s (evalpin alone to install), make check {check_s:.1f} s")

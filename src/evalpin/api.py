@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from evalpin.delivery.lock import Lock
-    from evalpin.pinning.pin import DataPinRequest, PinRequest
+    from evalpin.pinning.requests import DataPinRequest, PinRequest
     from evalpin.pinning.verify_stage import Check, VerifyRequest
     from evalpin.registry.reproduce import Reproduction
     from evalpin.serving.check_server import Report as ServerReport
@@ -49,8 +49,8 @@ EXPECTED_ERRORS = (EvalpinError, json.JSONDecodeError, yaml.YAMLError, OSError, 
 
 # The requests the verbs take, imported when first named (`api.PinRequest`), not with this module.
 TYPES = {
-    "DataPinRequest": "evalpin.pinning.pin",
-    "PinRequest": "evalpin.pinning.pin",
+    "DataPinRequest": "evalpin.pinning.requests",
+    "PinRequest": "evalpin.pinning.requests",
     "VerifyRequest": "evalpin.pinning.verify_stage",
 }
 

@@ -8,7 +8,8 @@ import pytest
 from evalpin.base.errors import EvalpinError
 from evalpin.config.compose import composed
 from evalpin.config.params_check import check_settings
-from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.pinning.pin import pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from evalpin.suite.local_tasks import declared_kinds, declared_names
 from support import (
     ARC_COMMIT,

@@ -7,7 +7,8 @@ import yaml
 
 from evalpin.base.errors import DriftError, EvalpinError
 from evalpin.config.selection import configs_read, default_model, suite_datasets, verify_suite_datasets
-from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.pinning.pin import pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from support import ARC_COMMIT, write_dataset_cache
 
 

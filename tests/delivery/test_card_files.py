@@ -15,7 +15,8 @@ from evalpin.delivery.inventory import build_lock
 from evalpin.delivery.lock import save_lock
 from evalpin.delivery.roles import DATASET
 from evalpin.delivery.verify import require_verified_dataset, verify_dataset
-from evalpin.pinning.pin import DataPinRequest, accept_dataset, pin_dataset
+from evalpin.pinning.pin import accept_dataset, pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from support import ARC_COMMIT, evalpin, write_dataset_cache
 
 GOOD = "  - split: test\n    path: ARC-Easy/test-*\n"

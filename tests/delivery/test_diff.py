@@ -9,7 +9,8 @@ from evalpin.delivery.diff import diff_locks, load_lock_at, name_from_spec
 from evalpin.delivery.inventory import build_lock
 from evalpin.delivery.lock import LockedFile, Source, load_lock
 from evalpin.delivery.roles import DATASET, role_of
-from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.pinning.pin import pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from support import (
     ARC_COMMIT,
     ARC_FIX,

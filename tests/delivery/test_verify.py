@@ -6,7 +6,8 @@ import yaml
 
 from evalpin.base.errors import DriftError, EvalpinError
 from evalpin.delivery.verify import require_verified_dataset, summarize, verify_dataset, verify_pinned
-from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.pinning.pin import pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from support import ARC_COMMIT, ARC_FIX, evalpin, evalpin_in_process, read_json, write_dataset_cache
 
 

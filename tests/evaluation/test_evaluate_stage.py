@@ -19,7 +19,8 @@ from evalpin.delivery.lock import load_lock
 from evalpin.evaluation import evaluate_stage as tasks
 from evalpin.evaluation.evaluate_stage import evaluate
 from evalpin.evaluation.plan import Plan, build_plan
-from evalpin.pinning.pin import DataPinRequest, accept_dataset, pin_dataset
+from evalpin.pinning.pin import accept_dataset, pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from evalpin.results.gate import Side, comparable
 from evalpin.results.samples import task_samples
 from evalpin.suite import catalog, data_cache

@@ -14,7 +14,8 @@ from evalpin.delivery.lock import parse_lock
 from evalpin.delivery.safetensors_file import check_weights, header_problem
 from evalpin.delivery.sources import portable_local_dir
 from evalpin.delivery.verify import verify_dataset
-from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.pinning.pin import pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from support import (
     ARC_COMMIT,
     TEMPLATE,

@@ -14,7 +14,8 @@ import yaml
 from evalpin.base.errors import EvalpinError, ExitCode
 from evalpin.delivery.lock import load_lock
 from evalpin.delivery.verify import verify_pinned
-from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.pinning.pin import pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from evalpin.pinning.verify_stage import (
     Check,
     VerifyRequest,

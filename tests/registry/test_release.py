@@ -136,6 +136,7 @@ def test_a_moved_release_tag_is_refused_and_a_version_on_the_remote_is_never_tak
     evalpin_in_process(releasable, "release", "demo-tiny", "-m", "baseline")
     tag = "demo-tiny@v1.0.0"
     message = git(releasable, "tag", "--list", "--format=%(contents)", tag).stdout
+    released = git(releasable, "rev-parse", "HEAD").stdout.strip()
     git(releasable, "commit", "-q", "--allow-empty", "-m", "unrelated")
     (tmp_path / "message").write_text(message)
     git(releasable, "tag", "-f", "-a", tag, "-F", str(tmp_path / "message"), "HEAD")  # moved, same text
@@ -143,6 +144,7 @@ def test_a_moved_release_tag_is_refused_and_a_version_on_the_remote_is_never_tak
         proc = evalpin_in_process(releasable, *command, check=False)
         assert proc.returncode == 2 and f"tag {tag}: points at" in proc.stderr, proc.stderr
         assert "the tag was moved" in proc.stderr
+    git(releasable, "tag", "-f", "-a", tag, "-F", str(tmp_path / "message"), released)  # put back
 
     git(releasable, "init", "-q", "--bare", str(tmp_path / "origin.git"))
     git(releasable, "remote", "add", "origin", str(tmp_path / "origin.git"))

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from evalpin.base.errors import EvalpinError
-from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.pinning.pin import pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from evalpin.suite import catalog
 from evalpin.suite.catalog import Card, entries, group_config, groups, primary_score, task_data
 from evalpin.suite.catalog_tree import locate, resolve

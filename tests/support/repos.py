@@ -112,7 +112,7 @@ def demo_commit(ref: str, hub_repo: Path = HUB_REPO) -> str:
 def write_demo_model_conf(repo: Path, ref: str = "r1") -> None:
     """conf/model/demo-tiny.yaml as `evalpin pin` writes it for the demo's REF (the template's pin: r1)."""
     from evalpin.pinning.model_conf import write_model_conf
-    from evalpin.pinning.pin import PinRequest
+    from evalpin.pinning.requests import PinRequest
 
     commit = demo_commit(ref)
     write_model_conf(repo, PinRequest("evalpin/demo-tiny", commit, "demo-tiny", "demo/hub"), commit)
@@ -172,7 +172,8 @@ DEMO_DATA = {
 
 def pin_demo_data(repo: Path, *names: str) -> None:
     """Pin the demo's datasets NAMES (default: all four) from demo/hub into `repo`, as the template does."""
-    from evalpin.pinning.pin import DataPinRequest, pin_dataset
+    from evalpin.pinning.pin import pin_dataset
+    from evalpin.pinning.requests import DataPinRequest
 
     for name in names or DEMO_DATA:
         repo_id, ref, include = DEMO_DATA[name]

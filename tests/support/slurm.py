@@ -63,7 +63,8 @@ def slurm_launcher(folder: str, tasks_per_job: int = 1) -> dict:
 class FileWorker:
     """A launcher worker with a keyed store of its own: task T's result is `store/T` (what ran it: the
     Slurm job id, or "local"). A task named in `store/broken` raises, as a failing evaluation would; one
-    named in `store/slow` takes 5 minutes. Imported on the node by name (tests/ on the job's PYTHONPATH)."""
+    named in `store/slow` takes a minute (longer than any interrupt needs; a missed one costs no more).
+    Imported on the node by name (tests/ on the job's PYTHONPATH)."""
 
     store: Path
 
@@ -79,7 +80,7 @@ class FileWorker:
             if task in self.listed("broken"):
                 raise EvalpinError(f"task {task}: the worker failed on purpose ({self.store / 'broken'})")
             if task in self.listed("slow"):
-                time.sleep(300)
+                time.sleep(60)
             (self.store / task).write_text(os.environ.get("SLURM_ARRAY_JOB_ID", "local"))
 
 

@@ -14,7 +14,8 @@ import yaml
 
 from evalpin.config.compose import NO_MODEL, compose
 from evalpin.delivery.demo import DEMO_UPSTREAM
-from evalpin.pinning.pin import DataPinRequest, pin_dataset
+from evalpin.pinning.pin import pin_dataset
+from evalpin.pinning.requests import DataPinRequest
 from evalpin.template.clean_start import NO_MODEL_PARAMS
 from support import (
     ARC_COMMIT,

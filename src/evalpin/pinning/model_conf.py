@@ -14,10 +14,7 @@ from evalpin.base.atomic import write_atomic
 from evalpin.base.documents import read_yaml
 from evalpin.base.errors import EvalpinError
 from evalpin.config.persist import flow
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from evalpin.pinning.pin import PinRequest
+from evalpin.pinning.requests import PinRequest
 
 
 def write_model_conf(root: Path, request: PinRequest, commit: str, gguf_file: str | None = None) -> None:

@@ -12,7 +12,7 @@ import fnmatch
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -47,31 +47,8 @@ from evalpin.delivery.sources import (
 from evalpin.delivery.verify import require_verified
 from evalpin.pinning.all_or_nothing import all_or_nothing, touched_by_pin
 from evalpin.pinning.model_conf import register_artifact, write_model_conf
+from evalpin.pinning.requests import DataPinRequest, Fetch, PinRequest
 from evalpin.signing import check_publisher, delivery_signature_path, store_publisher
-
-
-@dataclass(frozen=True)
-class Fetch:
-    """What a pin fetches, for models and datasets alike: a repo's commit, from where, under which name."""
-
-    repo_id: str
-    revision: str
-    name: str
-    upstream: str | None  # huggingface_hub cache dir relative to the repo root; None is the Hub
-    resolve: bool = False  # allow a branch or tag name, recording the commit it resolved to
-    local_dir: str | None = None  # a plain directory holding the commit's files (air-gapped)
-    unverified_origin: bool = False  # accept a local directory whose commit nothing proves
-
-
-@dataclass(frozen=True)
-class PinRequest(Fetch):
-    allow_pickle: bool = False
-    trust_remote_code: bool = False
-    base: str | None = None  # pinning a peft adapter: the pinned model it is certified on
-    gguf_file: str | None = None  # of a delivery holding several GGUF files: the one to pin
-    quant: str | None = None  # ... or the one whose name carries this quantization type (Q4_1)
-    signature: Path | None = None  # the publisher's model-signing bundle, checked before anything lands
-    trust: object | None = None  # signing.Trust: the key, chain or identity to check it with
 
 
 def pin(root: Path, request: PinRequest) -> Lock:
@@ -200,12 +177,6 @@ def stage(
         replace_dir(staged, target)
     kill_point("pin.staged")
     return lock
-
-
-@dataclass(frozen=True)
-class DataPinRequest(Fetch):
-    include: tuple[str, ...] = ()  # glob(s) on paths: only these data files (one config, one split)
-    trust_loading_script: bool = False
 
 
 def pin_dataset(root: Path, request: DataPinRequest) -> Lock:
