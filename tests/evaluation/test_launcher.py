@@ -9,6 +9,7 @@ import _thread
 import functools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -163,10 +164,14 @@ def test_a_job_killed_without_a_result_fails_its_shard_and_ctrl_c_cancels_the_ar
         launcher.run(tmp_path, cfg, [["t1"]], worker)
     killer.join()
 
+    # Ctrl-C as a fresh `evalpin` process takes it: an earlier test of this worker may have left another
+    # SIGINT handler in place (interrupt_main does nothing under SIG_IGN or SIG_DFL)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupter = when_running(lambda job: _thread.interrupt_main())
     with pytest.raises(KeyboardInterrupt):
         launcher.run(tmp_path, cfg, [["t1"]], worker)
     interrupter.join()
+    signal.signal(signal.SIGINT, previous)
     assert "slurm: cancelled job array" in capfd.readouterr().err
     left = subprocess.run(["squeue", "-h", "-n", "evalpin", "-t", "PD,R"], capture_output=True, text=True)
     assert left.stdout.strip() == ""
