@@ -109,14 +109,14 @@ def test_the_printed_path_pins_the_real_model_upgrades_and_reproduces_its_old_ta
         if line.startswith("$EDITOR conf/suite/main.yaml"):
             add_a_task(project)  # what the user types into the suite
             continue
-        if " evalpin pin " in line:
+        if "evalpin pin " in line:
             line += f" --upstream {real_upstream['hub']}"  # the message's air-gapped instruction
         if line == "make setup":
             warm_venv(project / ".venv")
         started = time.monotonic()
         said_by[line] = run(project, env, "bash", "-ec", line)
         took[line] = time.monotonic() - started
-    pinned = next(said for line, said in said_by.items() if " evalpin pin " in line)
+    pinned = next(said for line, said in said_by.items() if "evalpin pin " in line)
     assert f"selected as the evaluated model (none was): conf/config.yaml, params.yaml name {MODEL}" in pinned
     files = git(project, "ls-files").stdout.split()
     assert len(files) <= 40 and not [f for f in files if f.startswith(("src/", "tests/", "bench/", "docs/"))]
