@@ -30,9 +30,10 @@ def build_wheel(source: Path, out: Path, version: str | None = None) -> Path:
 
 
 def warm_venv(venv: Path) -> Path:
-    """`venv`, layered on this environment's packages minus evalpin's (a farm of links beside it), with
-    the console scripts in SCRIPTS: what `make setup` finds on a machine that installed the pins before."""
-    farm = venv.parent / f"{venv.name}-packages"
+    """`venv`, layered on this environment's packages minus evalpin's (a farm of links inside it, so that
+    it is as git-ignored as the venv), with the console scripts in SCRIPTS: what `make setup` finds on a
+    machine that installed the pins before."""
+    farm = venv / "warm-packages"
     farm.mkdir(parents=True)
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
         if "evalpin" not in entry.name:  # the editable install of this checkout and the tests' support
