@@ -118,7 +118,8 @@ def test_the_printed_path_pins_the_real_model_upgrades_and_reproduces_its_old_ta
         took[line] = time.monotonic() - started
     pinned = next(said for line, said in said_by.items() if "evalpin pin " in line)
     assert f"selected as the evaluated model (none was): conf/config.yaml, params.yaml name {MODEL}" in pinned
-    files = git(project, "ls-files").stdout.split()
+    first = git(project, "rev-list", "--max-parents=0", "HEAD").stdout.strip()  # what copier gave
+    files = git(project, "ls-tree", "-r", "--name-only", first).stdout.split()
     assert len(files) <= 40 and not [f for f in files if f.startswith(("src/", "tests/", "bench/", "docs/"))]
     assert (
         f"evalpin {VERSION}" in said_by["make setup"] and git(project, "status", "--porcelain").stdout == ""
