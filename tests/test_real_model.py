@@ -105,6 +105,7 @@ def test_serve_args_serve_exactly_the_pinned_files(real_repo):
     assert flags["--max-model-len"] == "8192"  # from the real config.json
 
 
+@pytest.mark.walkthrough  # its own vLLM server on the real model: 75 s of make test's 8 minutes; CI runs it
 @pytest.mark.skipif(
     not VLLM_PYTHON.is_file(), reason=f"no vLLM server venv at {VLLM_PYTHON} (make server-env)"
 )
