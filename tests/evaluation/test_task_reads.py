@@ -117,6 +117,10 @@ def test_only_inputs_are_recorded_sources_for_their_compiled_modules_and_outside
     (hub / "datasets").mkdir(parents=True)
     (hub / "datasets/dataset_info.json").write_text("{}")
     monkeypatch.setenv("HF_HOME", str(hub))
+    cache = tmp_path / "user-cache"  # ~/.cache: libraries' caches (torch's, triton's), not inputs
+    (cache / "torch").mkdir(parents=True)
+    (cache / "torch/kernel.bin").write_bytes(b"k")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     (root / "eval/tasks/__pycache__").mkdir(parents=True)
     (root / "eval/tasks/helper.py").write_text("X = 1\n")
     (root / "eval/tasks/__pycache__/helper.cpython-311.pyc").write_bytes(b"compiled")
@@ -135,6 +139,7 @@ def test_only_inputs_are_recorded_sources_for_their_compiled_modules_and_outside
         Path(os.__file__).read_text()
         (scratch / "transient").read_text()  # the temporary directory: no input
         (hub / "datasets/dataset_info.json").read_text()
+        (cache / "torch/kernel.bin").read_bytes()
         with pytest.raises(FileNotFoundError):
             (root / "eval/tasks/optional.txt").read_text()
     assert set(found) == {

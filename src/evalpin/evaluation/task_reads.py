@@ -8,9 +8,10 @@ Not recorded, because something else already keys or proves it: the runtime (Pyt
 site-packages: the key holds the packages' versions), evalpin's own code, the delivery (its lock digest is
 in the key and it is verified before evaluation), the caches built from locked files and proven before
 use (the datasets library's, under HF_HOME), a pinned dataset's card (the key holds the config and the
-splits the task reads from it), evalpin's state and outputs, git's and DVC's folders, and the machine's
-own files (/proc, /sys, /dev, /etc, /usr, ...). A file outside the repository is recorded
-by its absolute path: a clone where it is absent or different evaluates the task again.
+splits the task reads from it), evalpin's state and outputs, git's and DVC's folders, the machine's own
+files (/proc, /sys, /dev, /etc, /usr, ...) and the user's cache folder (~/.cache: libraries' caches). A
+file outside the repository is recorded by its absolute path: a clone where it is absent or different
+evaluates the task again.
 
 The modules a task imports from outside the runtime (a `!function` module's helpers) are forgotten
 (removed from sys.modules) before the next task, so that it imports them again and its reads show them
@@ -118,7 +119,7 @@ class Runtime:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.outside = [*runtime_dirs(), hf_home(self.root)]  # HF_HOME may be anywhere (~/.cache/...)
+        self.outside = [*runtime_dirs(), hf_home(self.root), user_cache()]  # HF_HOME may be anywhere
         inside = [d for d in self.outside if d.is_relative_to(self.root)]
         self.inside = inside + [self.root / name for name in NOT_INPUTS]
 
@@ -175,6 +176,12 @@ def hf_home(root: Path) -> Path:
     from evalpin.base.environment import offline_environment
 
     return Path(os.environ.get("HF_HOME") or offline_environment(root)["HF_HOME"]).resolve()
+
+
+def user_cache() -> Path:
+    """The user's cache folder (XDG_CACHE_HOME, ~/.cache): libraries' caches (torch's, triton's), not
+    inputs; keyed, they would make a result depend on the machine that computed it."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").resolve()
 
 
 def runtime_dirs() -> list[Path]:
