@@ -69,6 +69,8 @@ def test_queued_experiments_evaluate_two_pinned_models_in_parallel(template_repo
     assert runs["demo-tiny"]["tasks"] == committed_scores(runs["demo-tiny"])  # parallel = the baseline
     assert runs["demo-tiny-r3"] != runs["demo-tiny"]  # r3 is another fine-tune: its scores differ
     assert git(template_repo, "status", "--porcelain").stdout == ""  # the workspace was never touched
+    kept = template_repo / ".evalpin/results/demo_color_mc"  # both runs' results, kept in the repository
+    assert len(list(kept.glob("*.json"))) == 2  # the workspace's next run of either model is a lookup
     by_model = {run["model"]: name for name, run in experiments(template_repo).items()}
     scores_only_table_shows_the_experiments(template_repo, by_model)
     compared_and_kept_by_name(template_repo, by_model["demo-tiny"], by_model["demo-tiny-r3"])

@@ -46,3 +46,18 @@ def test_each_task_keeps_its_most_recently_used_results(tmp_path):
         f"{age:032d}.json" for age in range(earlier_results.KEEP)
     ]
     assert len(removed) == 8 - earlier_results.KEEP
+
+
+def test_a_queued_experiments_temporary_copy_keeps_its_results_in_the_repositorys_store(tmp_path):
+    """DVC runs a queued experiment in <repo>/.dvc/tmp/exps/tmpXXXX: its results were kept there, and
+    lost with the copy."""
+    copy = tmp_path / "repo/.dvc/tmp/exps/tmpab12cd"
+    copy.mkdir(parents=True)
+    assert earlier_results.home_of(copy) == (tmp_path / "repo").resolve()
+    assert earlier_results.home_of(tmp_path / "repo") == tmp_path / "repo"
+    key = {"task": "demo_color_mc", "format": 3}
+    earlier_results.keep(copy, "demo_color_mc", key, "{}")
+    assert earlier_results.path_for(copy, "demo_color_mc", key).is_relative_to(
+        (tmp_path / "repo/.evalpin").resolve()
+    )
+    assert earlier_results.find(tmp_path / "repo", "demo_color_mc", key)[0] == "{}"

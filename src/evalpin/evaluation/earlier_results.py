@@ -5,7 +5,8 @@ switching back to a released configuration) is a lookup, not a rerun.
 eval/results, the evaluate stage's DVC output, holds one result per task: the current suite's. This store
 holds up to KEEP per task, the most recently used (stored or reused), and each merge removes the older
 ones. It is in neither git nor DVC, so `dvc gc` never touches it, and removing it (`rm -rf
-.evalpin/results`) loses nothing the outputs need: at worst a rerun. A result found here passes the same
+.evalpin/results`) loses nothing the outputs need: at worst a rerun. Queued experiments, which run in
+temporary copies of the repository, share the repository's store. A result found here passes the same
 checks as one in eval/results (its content digest, its key, what it read) before it is used.
 """
 
@@ -23,8 +24,19 @@ KEEP = 5  # results per task: the current one and four earlier sets of inputs
 FOLDER = f"{STATE_DIR}/results"
 
 
+def home_of(root: Path) -> Path:
+    """The repository whose store a run uses: a queued DVC experiment runs in a temporary copy,
+    <repo>/.dvc/tmp/exps/tmpXXXX, and keeps its results in <repo>'s store, so that the workspace (and
+    the next queued run) finds them."""
+    parts = root.resolve().parts
+    for i in range(len(parts) - 3):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return root
+
+
 def path_for(root: Path, task: str, key: dict) -> Path:
-    return root / FOLDER / check_task_name(task, "the suite") / f"{digest(key)[:32]}.json"
+    return home_of(root) / FOLDER / check_task_name(task, "the suite") / f"{digest(key)[:32]}.json"
 
 
 def keep(root: Path, task: str, key: dict, text: str) -> None:
@@ -43,11 +55,20 @@ def find(root: Path, task: str, key: dict) -> tuple[str, Path] | None:
 
 
 def prune(root: Path) -> list[str]:
-    """Keep each task's KEEP most recently used results; the paths removed."""
+    """Keep each task's KEEP most recently used results; the paths removed (relative to the store's
+    repository). Queued experiments may prune at the same time: a file already gone is no error."""
+    home = home_of(root)
     removed = []
-    for folder in sorted((root / FOLDER).iterdir()) if (root / FOLDER).is_dir() else []:
-        kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for folder in sorted((home / FOLDER).iterdir()) if (home / FOLDER).is_dir() else []:
+        kept = sorted(folder.glob("*.json"), key=last_used, reverse=True)
         for old in kept[KEEP:]:
             old.unlink(missing_ok=True)
-            removed.append(old.relative_to(root).as_posix())
+            removed.append(old.relative_to(home).as_posix())
     return removed
+
+
+def last_used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
