@@ -104,7 +104,7 @@ repro: setup ## Rewrite params.yaml from conf/, then `dvc repro`
 
 TEST_WORKERS ?= auto  # pytest-xdist workers: one per core; TEST_WORKERS=0 runs in one process
 TEST_MARKERS ?= not walkthrough and not numerics  # pytest -m: these two have targets of their own
-test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, Slurm, a real model; offline; under 8 min on 2 cores: 411 s for 1048 tests on a 2-core EPYC; the longest pipeline runs are in make walkthrough)
+test: setup fixtures ## Run the test suite (real DVC, lm-eval, vLLM, llama.cpp, Slurm, a real model; offline; under 8 min on 2 cores: 394-411 s for 1049 tests on a 2-core EPYC; the longest pipeline runs are in make walkthrough)
 	@start=$$(date +%s); $(BIN)/python -m pytest -m "$(TEST_MARKERS)" -n $(TEST_WORKERS) --dist loadfile \
 	  --no-loadscope-reorder --durations=10; echo "make test: $$(( $$(date +%s) - start )) s with TEST_WORKERS=$(TEST_WORKERS)"
 
