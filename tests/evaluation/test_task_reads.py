@@ -12,7 +12,7 @@ import yaml
 from evalpin.config.compose import load_params
 from evalpin.config.params import Params
 from evalpin.evaluation.plan import build_plan
-from evalpin.evaluation.task_reads import inputs, recording
+from evalpin.evaluation.task_reads import Runtime, inputs, recording
 from support import evalpin_in_process, read_json
 
 TASK_YAML = """\
@@ -149,4 +149,4 @@ def test_only_inputs_are_recorded_sources_for_their_compiled_modules_and_outside
         outside.resolve().as_posix(),
     }
     assert found["eval/tasks/optional.txt"] is None  # absent when read: its appearance is a change
-    assert inputs(root, [str(root / "eval/results/x.json")]) == {}
+    assert inputs(Runtime(root), [str(root / "eval/results/x.json")]) == {}

@@ -254,13 +254,8 @@ def run_tasks(root: Path, params: Params, names: list[str]) -> None:
 
 
 def say_status(plan: Plan) -> None:
-    for name, reason in plan.why.items():
-        reused = (
-            "reused (evaluated before with these inputs: .evalpin/results)"
-            if name in plan.recalled
-            else ("reused (every input unchanged)")
-        )
-        print(f"evaluate: {name}: " + (f"runs ({reason})" if reason else reused))
+    for name in plan.why:
+        print(f"evaluate: {name}: {plan.status(name)}")
     todo = plan.pending
     print(
         f"evaluate: {len(plan.why) - len(todo)} of {len(plan.why)} tasks reused, {len(todo)} to run",

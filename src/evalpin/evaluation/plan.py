@@ -43,6 +43,14 @@ class Plan:
     def pending(self) -> list[str]:
         return [name for name, why in self.why.items() if why]
 
+    def status(self, name: str) -> str:
+        """What a run does with a task, in words: why it runs, or where its result is reused from."""
+        if why := self.why[name]:
+            return f"runs ({why})"
+        if name in self.recalled:
+            return "reused (evaluated before with these inputs: .evalpin/results)"
+        return "reused (every input unchanged)"
+
     def data_of(self, name: str) -> Lock | None:
         """The lock of the pinned dataset a catalog task reads (None for a local task)."""
         spec = self.leaves[name].spec

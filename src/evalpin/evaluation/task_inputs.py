@@ -11,7 +11,7 @@ from evalpin.config.compose import load_typed_params
 from evalpin.evaluation import plan as planning
 from evalpin.evaluation import task_store
 from evalpin.evaluation.task_key import digest
-from evalpin.evaluation.task_reads import digest_of
+from evalpin.evaluation.task_reads import change_of
 
 PARAMETERS = ("model", "inference", "backend", "limit", "chat_template", "runtime", "format")
 
@@ -26,13 +26,8 @@ def explain(root: Path, task: str) -> list[str]:
             "a group's row is aggregated from its leaves: ask for one of them."
         )
     plan = planning.build_plan(root, params, [task])
-    key, why = plan.keys[task], plan.why[task]
-    reused = (
-        "reused (evaluated before with these inputs: .evalpin/results)"
-        if task in plan.recalled
-        else ("reused (every input unchanged)")
-    )
-    lines = [f"{task}: " + (f"runs ({why})" if why else reused)]
+    key = plan.keys[task]
+    lines = [f"{task}: {plan.status(task)}"]
     lines.append(f"key sha256 {digest(key)[:16]} (eval/results/{task}.json)")
     delivery = key["delivery"]
     lines.append(f"  {'delivery':<13} {delivery.get('name')} lock {str(delivery.get('lock_digest'))[:16]}")
@@ -66,7 +61,6 @@ def read_lines(root: Path, stored: task_store.Stored | None) -> list[str]:
         return [f"  {'read':<13} nothing outside the key's files, the runtime and the proven caches"]
     lines = []
     for i, (name, sha) in enumerate(stored.reads.items()):
-        now = digest_of(Path(name) if Path(name).is_absolute() else root / name)
-        state = "unchanged" if now == sha else "ABSENT now" if now is None else "CHANGED"
+        state = change_of(root, name, sha).upper() or "unchanged"
         lines.append(f"  {'read' if i == 0 else '':<13} {(sha or 'absent')[:16]}  {name} ({state})")
     return lines

@@ -20,7 +20,6 @@ even when an earlier task of the same run imported them first.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import site
 import sys
@@ -31,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import evalpin
+from evalpin.base.hashing import sha256_file
 from evalpin.base.outs import RESULTS_DIR
 from evalpin.base.project import DATA_DIR, STATE_DIR
 
@@ -41,6 +41,7 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 _recording: list[list[str]] = []  # the open recorders' paths; the hook appends to the innermost
 _task_modules: set[str] = set()  # modules a recorded task imported from outside the runtime
+_installed = False
 
 
 def _hook(event: str, args: tuple) -> None:
@@ -69,13 +70,12 @@ def for_source_lines(frame: object, depth: int = 8) -> bool:
     return False
 
 
-_installed: list[bool] = []
-
-
 def install() -> None:
+    """Add the hook once per process (sys.audit keeps every hook added)."""
+    global _installed
     if not _installed:
         sys.addaudithook(_hook)
-        _installed.append(True)
+        _installed = True
 
 
 @contextmanager
@@ -84,7 +84,7 @@ def recording(root: Path) -> Iterator[dict[str, str | None]]:
     path (relative to `root` inside the repository, absolute outside) -> sha256, or None if absent."""
     install()
     forget_task_modules()
-    before = set(sys.modules)
+    runtime, before = Runtime(root), set(sys.modules)
     paths: list[str] = []
     found: dict[str, str | None] = {}
     _recording.append(paths)
@@ -92,14 +92,13 @@ def recording(root: Path) -> Iterator[dict[str, str | None]]:
         yield found
     finally:
         _recording.pop()
-        _task_modules.update(task_modules(root, set(sys.modules) - before))
-    found.update(inputs(root, paths))
+        _task_modules.update(task_modules(runtime, set(sys.modules) - before))
+    found.update(inputs(runtime, paths))
 
 
-def inputs(root: Path, opened: list[str]) -> dict[str, str | None]:
+def inputs(runtime: Runtime, opened: list[str]) -> dict[str, str | None]:
     """The opened paths that are a task's inputs, named as keys name them, with their digests now."""
-    root = root.resolve()
-    runtime = Runtime(root)
+    root = runtime.root
     named: dict[str, str | None] = {}
     for text in dict.fromkeys(opened):
         path = source_of(Path(os.path.abspath(text)))
@@ -155,19 +154,24 @@ def source_of(path: Path) -> Path:
 
 def digest_of(path: Path) -> str | None:
     try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return sha256_file(path)
     except FileNotFoundError:
         return None
+
+
+def change_of(root: Path, name: str, sha: str | None) -> str:
+    """How a recorded read (`name`: relative to `root`, or absolute) differs from the file now: "changed",
+    "is gone", "appeared", or "" when it hashes the same."""
+    now = digest_of(root / name)  # an absolute name stays itself
+    if now == sha:
+        return ""
+    return "appeared" if sha is None else "is gone" if now is None else "changed"
 
 
 def unchanged(root: Path, recorded: dict[str, str | None]) -> str:
     """Why a stored result's recorded reads no longer hold ("" when every one hashes the same)."""
     for name, sha in recorded.items():
-        path = Path(name) if Path(name).is_absolute() else root / name
-        now = digest_of(path)
-        if now != sha:
-            what = "appeared" if sha is None else "is gone" if now is None else "changed"
+        if what := change_of(root, name, sha):
             return f"{name} (read by the task) {what}"
     return ""
 
@@ -194,9 +198,8 @@ def runtime_dirs() -> list[Path]:
     return [Path(p).resolve() for p in places if p]
 
 
-def task_modules(root: Path, names: set[str]) -> set[str]:
+def task_modules(runtime: Runtime, names: set[str]) -> set[str]:
     """Of the modules `names`, those loaded from a file that is no part of the runtime."""
-    runtime = Runtime(root)
     found = set()
     for name in names:
         file = getattr(sys.modules.get(name), "__file__", None)
