@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from evalpin.evaluation import earlier_results
+from evalpin.evaluation import earlier_results, task_store
+from evalpin.evaluation.task_store import Stored
 from support import evalpin_in_process
 from support.outputs import output_bytes
 
@@ -61,3 +62,16 @@ def test_a_queued_experiments_temporary_copy_keeps_its_results_in_the_repository
         (tmp_path / "repo/.evalpin").resolve()
     )
     assert earlier_results.find(tmp_path / "repo", "demo_color_mc", key)[0] == "{}"
+
+
+def test_a_queued_experiment_recalls_a_result_kept_in_the_repositorys_store(tmp_path):
+    """The lookup named the kept file relative to the temporary copy, which does not hold it: a
+    ValueError, so the recall that queued experiments share a store for crashed the run."""
+    repo, copy = tmp_path / "repo", tmp_path / "repo/.dvc/tmp/exps/tmpab12cd"
+    copy.mkdir(parents=True)
+    key = {"format": 3, "task": "t", "inference": {"seed": 1234}}
+    stored = task_store.write(
+        repo, Stored("t", key, {"results": {"acc,none": 0.5}}, [{"doc_id": 0}], reads={})
+    )
+    found, why, recalled = task_store.lookup(copy, "t", key)  # the copy's own eval/results is empty
+    assert (found, why) == (stored, "") and recalled == task_store.path_of(repo, "t").read_text()

@@ -43,15 +43,16 @@ def keep(root: Path, task: str, key: dict, text: str) -> None:
     write_atomic(path_for(root, task, key), text)
 
 
-def find(root: Path, task: str, key: dict) -> tuple[str, Path] | None:
-    """The text kept for exactly this key (marked as used now), or None."""
+def find(root: Path, task: str, key: dict) -> tuple[str, str] | None:
+    """The text kept for exactly this key (marked as used now) and where, relative to the store's
+    repository (a queued experiment's is not `root`), or None."""
     path = path_for(root, task, key)
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
         return None
     os.utime(path)  # used: the last to be pruned
-    return text, path
+    return text, path.relative_to(home_of(root)).as_posix()
 
 
 def prune(root: Path) -> list[str]:

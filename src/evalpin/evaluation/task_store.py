@@ -134,8 +134,8 @@ def lookup(root: Path, task: str, key: dict) -> tuple[Stored | None, str, str | 
     if stored is not None:
         return stored, "", None
     if (kept := earlier_results.find(root, task, key)) is not None:
-        text, path = kept
-        recalled, _ = usable(root, *parse(text, task, path.relative_to(root).as_posix()), key)
+        text, where = kept
+        recalled, _ = usable(root, *parse(text, task, where), key)
         if recalled is not None:
             return recalled, "", text
     return None, why, None
