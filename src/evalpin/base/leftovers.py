@@ -71,18 +71,21 @@ def clean(root: Path, state_only: bool = False) -> list[str]:
     removed = []
     for path in sorted(candidates(root, state_only)):
         if path.is_dir() and not path.is_symlink():
-            _make_writable(path)
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
         removed.append(path.relative_to(root).as_posix())
     return removed
 
 
-def _make_writable(tree: Path) -> None:
-    """A staged copy of a read-only (hardlinked) delivery cannot be removed until its folders are writable."""
+def remove_tree(tree: Path, ignore_errors: bool = False) -> None:
+    """Remove `tree`, its folders made writable first: a staged or kept-aside copy of a read-only
+    (hard-linked, DVC-linked) delivery cannot be removed otherwise."""
+    if not tree.exists():
+        return
     for folder, _, _ in os.walk(tree):
         os.chmod(folder, 0o755)
+    shutil.rmtree(tree, ignore_errors=ignore_errors)
 
 
 def clean_and_say(root: Path, state_only: bool = False) -> None:

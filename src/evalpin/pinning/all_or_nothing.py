@@ -17,6 +17,7 @@ from pathlib import Path
 
 from evalpin.base import project
 from evalpin.base.atomic import temp_prefix, write_atomic
+from evalpin.base.leftovers import remove_tree
 from evalpin.delivery.golden import golden_path
 from evalpin.signing.paths import (
     delivery_signature_path,
@@ -64,15 +65,6 @@ def keep_aside(root: Path, folder: Path) -> Path | None:
     aside = Path(tempfile.mkdtemp(dir=staging, prefix=temp_prefix(f"{folder.name}-before")))
     shutil.copytree(folder, aside / folder.name, copy_function=os.link, symlinks=True)
     return aside
-
-
-def remove_tree(tree: Path) -> None:
-    """Remove `tree`, made writable first (a DVC-linked delivery may be read-only)."""
-    if not tree.exists():
-        return
-    for path, _, _ in os.walk(tree):
-        os.chmod(path, 0o755)
-    shutil.rmtree(tree)
 
 
 def touched_by_pin(root: Path, name: str) -> list[Path]:
