@@ -127,7 +127,7 @@ def locate_seconds(repo: Path, params: dict) -> float:
     folders (in-process, lm_eval already imported: `evalpin evaluate` imports it anyway)."""
     code = (
         "import sys, time, yaml\nfrom pathlib import Path\nimport lm_eval.tasks\n"
-        "from lm_eval.tasks import TaskManager\nfrom evalpin import catalog\n"
+        "from lm_eval.tasks import TaskManager\nfrom evalpin.suite import catalog\n"
         "suite = yaml.safe_load(Path('params.yaml').read_text())['suite']\nt = time.perf_counter()\n"
         "specs = catalog.leaf_specs(Path.cwd(), suite).values()\n"
         "TaskManager(include_path=sorted({s.folder for s in specs}), include_defaults=False)\n"

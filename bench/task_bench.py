@@ -29,8 +29,13 @@ def evaluate_cmd() -> list[str]:
     return [str(Path(sys.executable).with_name("evalpin")), "evaluate"]
 
 
-def fresh(repo: Path) -> None:
-    shutil.rmtree(repo / "eval" / "results", ignore_errors=True)
+def fresh(repo: Path, *tasks: str) -> None:
+    """No stored result (of `tasks`, default all): eval/results, and the copies kept by key in
+    .evalpin/results, which would otherwise be recalled instead of evaluated."""
+    if not tasks:
+        shutil.rmtree(repo / "eval" / "results", ignore_errors=True)
+    for kept in [repo / ".evalpin" / "results" / task for task in tasks] or [repo / ".evalpin" / "results"]:
+        shutil.rmtree(kept, ignore_errors=True)
 
 
 def set_suite(repo: Path, params: dict, suite: dict) -> None:
@@ -63,6 +68,7 @@ def add_and_alone(repo: Path, params: dict, env: dict[str, str], added: str) -> 
     without = {k: [t for t in v if t != added] for k, v in suite.items()}
     set_suite(repo, params, without)
     run(evaluate_cmd(), cwd=repo, env=env)  # the suite without it: nothing evaluated, its result pruned
+    fresh(repo, added)  # and its copy kept by key, so that adding it back evaluates it
     set_suite(repo, params, suite)
     adding = run(evaluate_cmd(), cwd=repo, env=env)
     stored = repo.parent / f"{repo.name}-stored"
